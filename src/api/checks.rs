@@ -1,0 +1,238 @@
+//! Pure checks of responses against the contract, and the typed reasons a request fails.
+//! `smoke` and the load generator judge responses with the same functions.
+
+use serde::{Deserialize, Serialize};
+
+use super::contract::{
+    API_VERSION, HealthResponse, PredictResponse, RootResponse, Species, parse_timing,
+};
+
+/// Why one request failed. Typed, so failures group by kind without comparing strings.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, thiserror::Error,
+)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum Failure {
+    #[error("connection failed")]
+    Connect,
+    #[error("DNS lookup failed")]
+    Dns,
+    #[error("TLS error")]
+    Tls,
+    #[error("timed out")]
+    Timeout,
+    #[error("HTTP {0}")]
+    Status(u16),
+    #[error("response is not JSON")]
+    NotJson,
+    #[error("response lacks `{0}`")]
+    MissingField(String),
+    #[error("health status is {0:?}, not \"healthy\"")]
+    Unhealthy(String),
+    #[error("API version is {0:?}, expected \"{API_VERSION}\"")]
+    WrongVersion(String),
+    #[error("`{0}` has a value outside the contract")]
+    BadValue(String),
+}
+
+impl Failure {
+    /// Failures where the server answered (as opposed to the network failing).
+    pub fn is_response(&self) -> bool {
+        !matches!(
+            self,
+            Failure::Connect | Failure::Dns | Failure::Tls | Failure::Timeout
+        )
+    }
+}
+
+/// Status first, then JSON: the order in which Locust's checks see a response.
+fn parse_json<'a, T: Deserialize<'a>>(status: u16, body: &'a [u8]) -> Result<T, Failure> {
+    if status != 200 {
+        return Err(Failure::Status(status));
+    }
+    serde_json::from_slice(body).map_err(|_| Failure::NotJson)
+}
+
+fn required<T>(value: Option<T>, name: &str) -> Result<T, Failure> {
+    value.ok_or_else(|| Failure::MissingField(name.to_string()))
+}
+
+#[derive(Deserialize)]
+struct RawRoot {
+    message: Option<String>,
+    version: Option<String>,
+    status: Option<String>,
+}
+
+/// `GET /`: 200, JSON, version 2.0.0.
+pub fn check_root(status: u16, body: &[u8]) -> Result<RootResponse, Failure> {
+    let raw: RawRoot = parse_json(status, body)?;
+    let root = RootResponse {
+        message: raw.message.unwrap_or_default(),
+        version: required(raw.version, "version")?,
+        status: raw.status.unwrap_or_default(),
+    };
+    if root.version != API_VERSION {
+        return Err(Failure::WrongVersion(root.version));
+    }
+    Ok(root)
+}
+
+#[derive(Deserialize)]
+struct RawHealth {
+    status: Option<serde_json::Value>,
+    timestamp: Option<f64>,
+    model_loaded: Option<bool>,
+    model_test_time: Option<String>,
+}
+
+/// `GET /health` as the load test judges it: 200, JSON, `"status": "healthy"`.
+pub fn check_health_status(status: u16, body: &[u8]) -> Result<(), Failure> {
+    let raw: RawHealth = parse_json(status, body)?;
+    health_status(raw.status).map(|_| ())
+}
+
+fn health_status(status: Option<serde_json::Value>) -> Result<String, Failure> {
+    match status {
+        Some(serde_json::Value::String(s)) if s == "healthy" => Ok(s),
+        Some(serde_json::Value::String(s)) => Err(Failure::Unhealthy(s)),
+        Some(other) => Err(Failure::Unhealthy(other.to_string())),
+        None => Err(Failure::MissingField("status".into())),
+    }
+}
+
+/// `GET /health` in full, as smoke checks it: healthy, model loaded, a timing that parses.
+pub fn check_health(status: u16, body: &[u8]) -> Result<HealthResponse, Failure> {
+    let raw: RawHealth = parse_json(status, body)?;
+    let status = health_status(raw.status)?;
+    let model_test_time = required(raw.model_test_time, "model_test_time")?;
+    if parse_timing(&model_test_time).is_none() {
+        return Err(Failure::BadValue("model_test_time".into()));
+    }
+    let model_loaded = required(raw.model_loaded, "model_loaded")?;
+    if !model_loaded {
+        return Err(Failure::BadValue("model_loaded".into()));
+    }
+    Ok(HealthResponse {
+        status,
+        timestamp: required(raw.timestamp, "timestamp")?,
+        model_loaded,
+        model_test_time,
+    })
+}
+
+#[derive(Deserialize)]
+struct RawPredict {
+    predicted_species: Option<String>,
+    prediction_probability: Option<f64>,
+    inference_time: Option<String>,
+    total_time: Option<String>,
+}
+
+/// `POST /predict`: 200, JSON, all four fields, a known species, a probability in (0, 1] and
+/// timings that parse.
+pub fn check_predict(status: u16, body: &[u8]) -> Result<PredictResponse, Failure> {
+    let raw: RawPredict = parse_json(status, body)?;
+    let response = PredictResponse {
+        predicted_species: required(raw.predicted_species, "predicted_species")?,
+        prediction_probability: required(raw.prediction_probability, "prediction_probability")?,
+        inference_time: required(raw.inference_time, "inference_time")?,
+        total_time: required(raw.total_time, "total_time")?,
+    };
+    if Species::from_name(&response.predicted_species).is_none() {
+        return Err(Failure::BadValue("predicted_species".into()));
+    }
+    let p = response.prediction_probability;
+    if !(p > 0.0 && p <= 1.0) {
+        return Err(Failure::BadValue("prediction_probability".into()));
+    }
+    for (name, value) in [
+        ("inference_time", &response.inference_time),
+        ("total_time", &response.total_time),
+    ] {
+        if parse_timing(value).is_none() {
+            return Err(Failure::BadValue(name.into()));
+        }
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PREDICT_OK: &[u8] = br#"{"predicted_species": "setosa", "prediction_probability": 0.9791, "inference_time": "0.0012s", "total_time": "0.0030s"}"#;
+
+    #[test]
+    fn a_good_predict_passes() {
+        let r = check_predict(200, PREDICT_OK).unwrap();
+        assert_eq!(r.predicted_species, "setosa");
+    }
+
+    #[test]
+    fn predict_failures_are_typed() {
+        assert_eq!(check_predict(500, PREDICT_OK), Err(Failure::Status(500)));
+        assert_eq!(check_predict(200, b"<html>"), Err(Failure::NotJson));
+        assert_eq!(
+            check_predict(200, br#"{"predicted_species": "setosa", "prediction_probability": 0.9, "inference_time": "0.1s"}"#),
+            Err(Failure::MissingField("total_time".into()))
+        );
+        assert_eq!(
+            check_predict(200, br#"{"predicted_species": "rose", "prediction_probability": 0.9, "inference_time": "0.1s", "total_time": "0.1s"}"#),
+            Err(Failure::BadValue("predicted_species".into()))
+        );
+        assert_eq!(
+            check_predict(200, br#"{"predicted_species": "setosa", "prediction_probability": 0, "inference_time": "0.1s", "total_time": "0.1s"}"#),
+            Err(Failure::BadValue("prediction_probability".into()))
+        );
+        assert_eq!(
+            check_predict(200, br#"{"predicted_species": "setosa", "prediction_probability": 1, "inference_time": "fast", "total_time": "0.1s"}"#),
+            Err(Failure::BadValue("inference_time".into()))
+        );
+    }
+
+    #[test]
+    fn root_must_report_version_2_0_0() {
+        let ok = br#"{"message": "hi", "version": "2.0.0", "status": "running"}"#;
+        assert_eq!(check_root(200, ok).unwrap().version, "2.0.0");
+        let old = br#"{"message": "hi", "version": "1.0.0", "status": "running"}"#;
+        assert_eq!(
+            check_root(200, old),
+            Err(Failure::WrongVersion("1.0.0".into()))
+        );
+        assert_eq!(
+            check_root(200, b"{}"),
+            Err(Failure::MissingField("version".into()))
+        );
+    }
+
+    #[test]
+    fn health_must_be_healthy() {
+        let ok = br#"{"status": "healthy", "timestamp": 1.5, "model_loaded": true, "model_test_time": "0.0010s"}"#;
+        assert!(check_health(200, ok).is_ok());
+        assert!(check_health_status(200, br#"{"status": "healthy"}"#).is_ok());
+        assert_eq!(
+            check_health_status(200, br#"{"status": "degraded"}"#),
+            Err(Failure::Unhealthy("degraded".into()))
+        );
+        assert_eq!(
+            check_health(503, br#"{"detail": "Model not loaded"}"#),
+            Err(Failure::Status(503))
+        );
+        assert_eq!(
+            check_health(
+                200,
+                br#"{"status": "healthy", "timestamp": 1.5, "model_loaded": true}"#
+            ),
+            Err(Failure::MissingField("model_test_time".into()))
+        );
+    }
+
+    #[test]
+    fn failures_serialize_with_a_kind() {
+        let v = serde_json::to_value(Failure::Status(503)).unwrap();
+        assert_eq!(v, serde_json::json!({"kind": "status", "detail": 503}));
+        let v = serde_json::to_value(Failure::Timeout).unwrap();
+        assert_eq!(v, serde_json::json!({"kind": "timeout"}));
+    }
+}

@@ -1,0 +1,174 @@
+//! Command-line types only: clap structs, their value parsers, and their conversion into
+//! domain types. Nothing outside this module imports clap.
+
+pub mod values;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::output::Format;
+
+/// Load-test an Iris prediction API on Kubernetes, phase by phase, from one binary.
+#[derive(Debug, Parser)]
+#[command(name = "iris-lab", version, about, long_about = None)]
+#[command(after_help = "Run `iris-lab guide` for the seven phases of the testing guide.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command shares; accepted before or after the subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Config file [default: ./iris-lab.yaml when it exists]; flags win over it.
+    #[arg(long, global = true, env = "IRIS_LAB_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// App name: Deployment NAME, Service NAME-service, HPA NAME-hpa, selector app=NAME
+    /// [default: iris-prediction-api].
+    #[arg(long, global = true, env = "IRIS_LAB_APP", value_name = "NAME")]
+    pub app: Option<String>,
+
+    /// Path to the kubeconfig file (KUBECONFIG is honoured when absent).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context to use [default: the current context].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// Kubernetes namespace [default: the context's namespace, else `default`].
+    #[arg(short = 'n', long, global = true, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// Base URL of the Iris API, e.g. http://34.1.2.3 (a bare host gets http://).
+    #[arg(long, global = true, env = "IRIS_LAB_HOST", value_name = "URL",
+          value_parser = values::parse_host)]
+    pub host: Option<reqwest::Url>,
+
+    /// Output format of results [default: text].
+    #[arg(long, global = true, env = "IRIS_LAB_FORMAT", value_enum)]
+    pub format: Option<FormatArg>,
+
+    /// Skip TLS certificate verification for an https host.
+    #[arg(long, global = true)]
+    pub insecure: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Text,
+    Json,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Text => Format::Text,
+            FormatArg::Json => Format::Json,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the reference Iris prediction API (same contract as the real one).
+    Serve(ServeArgs),
+    /// Phase 1.3: call GET /, GET /health and POST /predict and check each against the contract.
+    Smoke(SmokeArgs),
+    /// Print the testing guide, or one phase of it (1-7).
+    Guide(GuideArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:8000].
+    #[arg(long, value_name = "ADDR")]
+    pub addr: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SmokeArgs {
+    /// Time limit for each request, e.g. 10s, 500ms [default: 10s].
+    #[arg(long, value_name = "DURATION", value_parser = values::parse_duration)]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GuideArgs {
+    /// Phase number 1-7; all phases when absent.
+    #[arg(value_parser = clap::value_parser!(u8).range(1..=7))]
+    pub phase: Option<u8>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("iris-lab").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn shared_flags_go_before_or_after_the_subcommand() {
+        let before = parse(&["--kubeconfig", "K", "-n", "ns", "smoke"]).unwrap();
+        let after = parse(&["smoke", "--kubeconfig", "K", "--namespace", "ns"]).unwrap();
+        for cli in [before, after] {
+            assert_eq!(cli.global.kubeconfig, Some(PathBuf::from("K")));
+            assert_eq!(cli.global.namespace.as_deref(), Some("ns"));
+        }
+    }
+
+    #[test]
+    fn host_flag_is_validated() {
+        let cli = parse(&["smoke", "--host", "127.0.0.1:9"]).unwrap();
+        assert_eq!(cli.global.host.unwrap().as_str(), "http://127.0.0.1:9/");
+        assert!(parse(&["smoke", "--host", "ftp://x"]).is_err());
+    }
+
+    #[test]
+    fn format_flag_takes_text_or_json() {
+        let cli = parse(&["smoke", "--format", "json"]).unwrap();
+        assert_eq!(cli.global.format.map(Format::from), Some(Format::Json));
+        assert!(parse(&["smoke", "--format", "xml"]).is_err());
+    }
+
+    #[test]
+    fn smoke_timeout_takes_a_duration() {
+        let cli = parse(&["smoke", "--timeout", "500ms"]).unwrap();
+        let Command::Smoke(args) = cli.command else {
+            panic!("not smoke")
+        };
+        assert_eq!(args.timeout, Some(Duration::from_millis(500)));
+        assert!(parse(&["smoke", "--timeout", "soon"]).is_err());
+    }
+
+    #[test]
+    fn serve_addr_is_a_socket_address() {
+        let cli = parse(&["serve", "--addr", "127.0.0.1:0"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.addr, Some("127.0.0.1:0".parse().unwrap()));
+        assert!(parse(&["serve", "--addr", "localhost"]).is_err());
+    }
+
+    #[test]
+    fn guide_phase_is_1_to_7() {
+        assert!(parse(&["guide", "7"]).is_ok());
+        assert!(parse(&["guide", "8"]).is_err());
+        assert!(parse(&["guide", "0"]).is_err());
+    }
+}

@@ -1,0 +1,46 @@
+//! `iris-lab guide [PHASE]`: the testing guide, embedded from `guide/`.
+
+/// The seven phases, in order.
+pub const PHASES: [&str; 7] = [
+    include_str!("../../guide/1-setup-and-verify.md"),
+    include_str!("../../guide/2-load-test-setup.md"),
+    include_str!("../../guide/3-baseline-150-users.md"),
+    include_str!("../../guide/4-high-load-300-users.md"),
+    include_str!("../../guide/5-tracing-and-timing.md"),
+    include_str!("../../guide/6-analysis.md"),
+    include_str!("../../guide/7-cleanup.md"),
+];
+
+/// The text of one phase (1-7), or of the whole guide.
+pub fn text(phase: Option<u8>) -> String {
+    match phase {
+        Some(n) => PHASES
+            .get(usize::from(n).saturating_sub(1))
+            .map_or_else(String::new, |p| p.to_string()),
+        None => PHASES.join("\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_phase_has_a_numbered_title_and_a_command() {
+        for (i, phase) in PHASES.iter().enumerate() {
+            let title = phase.lines().next().unwrap_or_default();
+            assert!(title.starts_with(&format!("# Phase {}", i + 1)), "{title}");
+            assert!(
+                phase.contains("iris-lab "),
+                "phase {} names no command",
+                i + 1
+            );
+        }
+    }
+
+    #[test]
+    fn no_phase_prints_all() {
+        assert!(text(None).contains("# Phase 7"));
+        assert!(text(Some(3)).starts_with("# Phase 3"));
+    }
+}

@@ -1,0 +1,50 @@
+//! iris-lab: the Kubernetes load-testing guide of the Iris prediction API, as one tool.
+//!
+//! `main` parses the command line and calls [`run`]; everything else lives here so that
+//! integration tests can call it.
+
+pub mod api;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod output;
+pub mod server;
+pub mod signals;
+
+use cli::{Cli, Command};
+use config::Settings;
+use error::{Error, Outcome};
+
+/// Runs one command to its end and says which exit code it asks for.
+pub fn run(cli: Cli) -> Result<Outcome, Error> {
+    if let Command::Guide(args) = &cli.command {
+        // The guide needs no config: it must work even when the config is broken.
+        output::write_stdout(&commands::guide::text(args.phase))?;
+        return Ok(Outcome::Success);
+    }
+    let settings = Settings::resolve(&cli.global)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => commands::serve::run(&settings, &args).await,
+            Command::Smoke(args) => {
+                let host = commands::require_host(&settings)?;
+                let timeout = args
+                    .timeout
+                    .or(settings.file.smoke.timeout)
+                    .unwrap_or(commands::smoke::DEFAULT_TIMEOUT);
+                let client = api::ApiClient::new(host, timeout, settings.insecure)?;
+                let report = commands::smoke::run(&client).await;
+                let text =
+                    output::render_smoke(&report, settings.format, output::Style::for_stdout());
+                output::write_stdout(&text)?;
+                Ok(Outcome::from_passed(report.passed))
+            }
+            Command::Guide(_) => Ok(Outcome::Success),
+        }
+    })
+}

@@ -1,0 +1,151 @@
+//! The only place that prints results: tables, JSON, colour policy. Commands return data;
+//! this module renders it.
+
+mod smoke;
+
+use std::io::{IsTerminal, Write};
+
+use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
+use serde::Serialize;
+
+use crate::error::Error;
+
+pub use smoke::render_smoke;
+
+/// Output format of results.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+/// How text output looks: colour only on a terminal and when `NO_COLOR` is unset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    /// The policy for stdout of this process.
+    pub fn for_stdout() -> Self {
+        Self::decide(
+            std::io::stdout().is_terminal(),
+            std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        )
+    }
+
+    pub fn decide(is_tty: bool, no_color: bool) -> Self {
+        Self {
+            color: is_tty && !no_color,
+        }
+    }
+
+    pub fn plain() -> Self {
+        Self { color: false }
+    }
+
+    /// A table in the house style: ASCII-safe borders, wrapped to the terminal when there is one.
+    pub fn table(&self, header: &[&str]) -> Table {
+        let mut table = Table::new();
+        table.load_style(presets::UTF8_FULL_CONDENSED);
+        if self.color {
+            table.set_content_arrangement(ContentArrangement::Dynamic);
+        } else {
+            table.force_no_tty();
+            table.load_style(presets::ASCII_MARKDOWN);
+        }
+        table.set_header(header.iter().map(Cell::new).collect::<Vec<_>>());
+        table
+    }
+
+    /// A pass/fail cell, green or red on a colour terminal.
+    pub fn verdict(&self, passed: bool) -> Cell {
+        let cell = Cell::new(if passed { "PASS" } else { "FAIL" });
+        if self.color {
+            cell.fg(if passed { Color::Green } else { Color::Red })
+        } else {
+            cell
+        }
+    }
+}
+
+/// The first line `serve` prints: tests and scripts read the port from it.
+pub fn render_listening(addr: std::net::SocketAddr) -> String {
+    format!("listening on http://{addr}\n")
+}
+
+/// What `serve` says about its model at start-up.
+pub fn render_model(model: &crate::server::Model) -> String {
+    format!(
+        "model: multinomial logistic regression (linfa), trained on {} rows in {} ms; held-out accuracy {:.3} ({}/{})",
+        model.train_rows,
+        model.training_time.as_millis(),
+        model.accuracy,
+        model.test_correct,
+        model.test_rows
+    )
+}
+
+/// Writes `text` to stdout. A closed pipe (`iris-lab report | head`) is not an error.
+pub fn write_stdout(text: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(|e| Error::write("standard output", e)),
+    }
+}
+
+/// Writes one line to stderr: notes and progress that must not mix with results on stdout.
+pub fn note(text: &str) {
+    let mut err = std::io::stderr().lock();
+    // Nothing useful can be done if stderr is gone.
+    let _ = writeln!(err, "{text}");
+}
+
+/// Pretty JSON of any result, with a trailing newline.
+pub fn to_json<T: Serialize>(value: &T) -> String {
+    // Our result types contain only strings, numbers, bools, maps and sequences: infallible.
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_else(|e| {
+        serde_json::json!({ "error": format!("could not encode result: {e}") }).to_string()
+    });
+    text.push('\n');
+    text
+}
+
+/// Milliseconds with a precision that suits the magnitude: `0.42 ms`, `12.3 ms`, `1234 ms`.
+pub fn fmt_ms(ms: f64) -> String {
+    if ms < 1.0 {
+        format!("{ms:.2} ms")
+    } else if ms < 100.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{ms:.0} ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_tty_without_no_color() {
+        assert!(Style::decide(true, false).color);
+        assert!(!Style::decide(false, false).color);
+        assert!(!Style::decide(true, true).color);
+    }
+
+    #[test]
+    fn milliseconds_read_naturally() {
+        assert_eq!(fmt_ms(0.423), "0.42 ms");
+        assert_eq!(fmt_ms(12.34), "12.3 ms");
+        assert_eq!(fmt_ms(1234.4), "1234 ms");
+    }
+
+    #[test]
+    fn format_reads_from_config_in_lowercase() {
+        let f: Format = serde_json::from_str("\"json\"").unwrap();
+        assert_eq!(f, Format::Json);
+    }
+}

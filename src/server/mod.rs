@@ -1,0 +1,184 @@
+//! The reference Iris Prediction API: the same contract as the guide's FastAPI deployment,
+//! fast enough that a load test measures the load generator and the network, not the server.
+
+pub mod docs;
+pub mod model;
+mod validate;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::api::Features;
+use crate::api::contract::{
+    API_VERSION, HealthResponse, PredictResponse, RootResponse, WELCOME_MESSAGE, format_timing,
+};
+pub use model::Model;
+
+/// Largest request body accepted; larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The sample `/health` predicts on each call to prove the model works.
+const HEALTH_SAMPLE: [f64; 4] = [5.1, 3.5, 1.4, 0.2];
+
+struct AppState {
+    model: Model,
+    openapi: Bytes,
+}
+
+/// The API's routes. Unknown paths get FastAPI's 404 body, known paths with another method 405.
+pub fn router(model: Model) -> Router {
+    let state = Arc::new(AppState {
+        model,
+        openapi: Bytes::from(docs::openapi().to_string()),
+    });
+    Router::new()
+        .route("/", get(root))
+        .route("/health", get(health))
+        .route("/predict", post(predict))
+        .route("/docs", get(|| async { Html(docs::DOCS_HTML) }))
+        .route("/openapi.json", get(openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    model: Model,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(model))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => detail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("Encoding failed: {e}"),
+        ),
+    }
+}
+
+fn detail(status: StatusCode, text: &str) -> Response {
+    json_response(status, &json!({ "detail": text }))
+}
+
+async fn root() -> Response {
+    json_response(
+        StatusCode::OK,
+        &RootResponse {
+            message: WELCOME_MESSAGE.to_string(),
+            version: API_VERSION.to_string(),
+            status: "running".to_string(),
+        },
+    )
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    let started = Instant::now();
+    let prediction = state.model.predict(&HEALTH_SAMPLE);
+    let elapsed = started.elapsed();
+    if !prediction.probability.is_finite() {
+        return detail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Health check failed: model returned no probability",
+        );
+    }
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default();
+    json_response(
+        StatusCode::OK,
+        &HealthResponse {
+            status: "healthy".to_string(),
+            timestamp,
+            model_loaded: true,
+            model_test_time: format_timing(elapsed),
+        },
+    )
+}
+
+async fn predict(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let too_large = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n > MAX_BODY_BYTES);
+    if too_large {
+        return detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
+    };
+    let features: Features = match validate::parse_features(&bytes) {
+        Ok(f) => f,
+        Err(errors) => {
+            return json_response(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &json!({ "detail": errors }),
+            );
+        }
+    };
+    let inference_started = Instant::now();
+    let prediction = state.model.predict(&features.as_array());
+    let inference = inference_started.elapsed();
+    if !prediction.probability.is_finite() {
+        return detail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Prediction failed: model returned no probability",
+        );
+    }
+    json_response(
+        StatusCode::OK,
+        &PredictResponse {
+            predicted_species: prediction.species.as_str().to_string(),
+            prediction_probability: (prediction.probability * 1e4).round() / 1e4,
+            inference_time: format_timing(inference),
+            total_time: format_timing(started.elapsed()),
+        },
+    )
+}
+
+async fn openapi(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        state.openapi.clone(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    detail(StatusCode::NOT_FOUND, "Not Found")
+}
+
+async fn method_not_allowed() -> Response {
+    detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+}
