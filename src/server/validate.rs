@@ -12,7 +12,10 @@ use crate::api::Features;
 
 /// Parses a predict body, or returns the `detail` list of a 422 response.
 pub fn parse_features(body: &[u8]) -> Result<Features, Vec<Value>> {
-    if let Ok(f) = serde_json::from_slice::<Features>(body)
+    // serde would also take a positional array; pydantic wants an object.
+    let is_object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if is_object
+        && let Ok(f) = serde_json::from_slice::<Features>(body)
         && f.as_array().iter().all(|v| v.is_finite())
     {
         return Ok(f);

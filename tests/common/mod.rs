@@ -1,0 +1,121 @@
+//! Shared helpers of the integration tests: our reference server on port 0, as a process or
+//! in-process, and tiny misbehaving servers.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// `iris-lab serve --addr 127.0.0.1:0` as a child process, killed on drop.
+pub struct ServeProcess {
+    pub child: Child,
+    pub url: String,
+    pub addr: SocketAddr,
+}
+
+impl ServeProcess {
+    pub fn start() -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_iris-lab"))
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn iris-lab serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut first = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut first)
+            .expect("read the listening line");
+        let url = first
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .to_string();
+        let addr = url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("address in the listening line");
+        Self { child, url, addr }
+    }
+
+    /// Sends a signal and waits (bounded) for the exit status.
+    pub fn signal_and_wait(&mut self, signal: &str) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let ok = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("run kill");
+        assert!(ok.success());
+        for _ in 0..100 {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("serve did not exit within 5 s of SIG{signal}");
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs an axum router on 127.0.0.1:0 in a background runtime; returns its base URL.
+/// The runtime lives until the test process ends.
+pub fn spawn_router(router: axum::Router) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            tx.send(listener.local_addr().expect("addr"))
+                .expect("send addr");
+            axum::serve(listener, router).await.expect("serve");
+        });
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("server start");
+    format!("http://{addr}")
+}
+
+/// The reference API in-process on 127.0.0.1:0.
+pub fn spawn_reference_api() -> String {
+    let model = iris_lab::server::Model::train().expect("train");
+    spawn_router(iris_lab::server::router(model))
+}
+
+/// A server that accepts connections and never answers; returns its base URL.
+pub fn spawn_silent_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        // Bounded: at most 64 connections are held, then the thread ends.
+        for stream in listener.incoming().take(64) {
+            match stream {
+                Ok(s) => held.push(s),
+                Err(_) => break,
+            }
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// A loopback port with nothing listening on it.
+pub fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    format!("http://{addr}")
+}
