@@ -60,7 +60,7 @@ fn smoke_json_lists_every_check() {
 #[test]
 fn serve_logs_its_held_out_accuracy() {
     let mut server = ServeProcess::start();
-    let status = server.signal_and_wait("INT");
+    let status = server.signal_and_wait(libc::SIGINT);
     assert_eq!(status.code(), Some(0));
     let mut stderr = String::new();
     std::io::Read::read_to_string(server.child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
@@ -81,7 +81,7 @@ fn serve_exits_0_on_sigterm_after_finishing_requests() {
     let n = std::io::Read::read(&mut conn, &mut buf).unwrap();
     assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
     // ...does not keep the server from stopping.
-    let status = server.signal_and_wait("TERM");
+    let status = server.signal_and_wait(libc::SIGTERM);
     assert_eq!(status.code(), Some(0));
     assert!(std::net::TcpStream::connect(server.addr).is_err());
 }

@@ -39,21 +39,19 @@ impl ServeProcess {
         Self { child, url, addr }
     }
 
-    /// Sends a signal and waits (bounded) for the exit status.
-    pub fn signal_and_wait(&mut self, signal: &str) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        let ok = Command::new("kill")
-            .args([&format!("-{signal}"), &pid])
-            .status()
-            .expect("run kill");
-        assert!(ok.success());
+    /// Sends a signal (`libc::SIGINT`, ...) and waits (bounded) for the exit status.
+    pub fn signal_and_wait(&mut self, signal: i32) -> std::process::ExitStatus {
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "kill failed");
         for _ in 0..100 {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 return status;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("serve did not exit within 5 s of SIG{signal}");
+        panic!("serve did not exit within 5 s of signal {signal}");
     }
 }
 
