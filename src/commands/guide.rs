@@ -38,6 +38,27 @@ mod tests {
         }
     }
 
+    /// The guide stays true: every `iris-lab COMMAND` it shows exists in this build.
+    #[test]
+    fn every_command_the_guide_names_exists() {
+        use clap::CommandFactory;
+        let cli = crate::cli::Cli::command();
+        let known: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+        for (i, phase) in PHASES.iter().enumerate() {
+            for word in phase.split("iris-lab ").skip(1) {
+                let name: String = word.chars().take_while(char::is_ascii_lowercase).collect();
+                if name.is_empty() {
+                    continue;
+                }
+                assert!(
+                    known.contains(&name.as_str()),
+                    "phase {} names `iris-lab {name}`, which this build does not have",
+                    i + 1
+                );
+            }
+        }
+    }
+
     #[test]
     fn no_phase_prints_all() {
         assert!(text(None).contains("# Phase 7"));
