@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod output;
+pub mod report;
 pub mod server;
 pub mod signals;
 

@@ -1,0 +1,138 @@
+//! What the report knows of one run: a flat view built from a run record, so that templates
+//! (ours and the user's) see plain numbers and the findings are pure functions over them.
+
+use serde::{Deserialize, Serialize};
+
+/// One run, as the report sees it. Times in milliseconds unless the name says otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunView {
+    /// The record's file name.
+    pub file: String,
+    pub label: String,
+    pub users: u64,
+    pub user_class: String,
+    pub target: String,
+    /// RFC 3339 UTC.
+    pub started: String,
+    pub duration_s: f64,
+    pub interrupted: bool,
+    pub requests: u64,
+    pub failures: u64,
+    /// Failures / requests, 0..1.
+    pub failure_rate: f64,
+    pub avg_ms: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub avg_rps: f64,
+    pub peak_rps: f64,
+    /// users / mean(wait + response time): what the class can ask for at most.
+    pub theoretical_max_rps: Option<f64>,
+    /// Failures by reason, most first.
+    pub failure_reasons: Vec<FailureCount>,
+    /// Server-reported timings of `/predict` against the end-to-end latency.
+    pub timing: Option<TimingBreakdown>,
+    pub slowest: Vec<SlowRequest>,
+    pub timeline: Vec<Second>,
+    /// Absent when the run had no cluster data.
+    pub cluster: Option<ClusterView>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FailureCount {
+    pub endpoint: String,
+    pub reason: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimingBreakdown {
+    /// End-to-end latency of `/predict` as the client measured it.
+    pub e2e_p50_ms: f64,
+    pub e2e_p95_ms: f64,
+    /// The server's `total_time`.
+    pub server_p50_ms: f64,
+    pub server_p95_ms: f64,
+    /// The server's `inference_time`.
+    pub inference_p50_ms: f64,
+    pub inference_p95_ms: f64,
+}
+
+impl TimingBreakdown {
+    /// Shares of the median end-to-end latency: (model, rest of the server, network+queueing),
+    /// each 0..1.
+    pub fn shares(&self) -> (f64, f64, f64) {
+        if self.e2e_p50_ms <= 0.0 {
+            return (0.0, 0.0, 0.0);
+        }
+        let model = (self.inference_p50_ms / self.e2e_p50_ms).clamp(0.0, 1.0);
+        let server =
+            ((self.server_p50_ms - self.inference_p50_ms) / self.e2e_p50_ms).clamp(0.0, 1.0);
+        let network = (1.0 - model - server).clamp(0.0, 1.0);
+        (model, server, network)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SlowRequest {
+    pub endpoint: String,
+    pub latency_ms: f64,
+    pub trace_id: String,
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Second {
+    /// Seconds since the run started.
+    pub t: u64,
+    pub users: u64,
+    pub requests: u64,
+    pub failures: u64,
+    pub rps: f64,
+    pub p95_ms: Option<f64>,
+    /// HPA current replicas, when the cluster was watched.
+    pub replicas: Option<u32>,
+    pub ready_pods: Option<u32>,
+    /// HPA's current CPU utilization, % of request.
+    pub cpu_pct: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClusterView {
+    pub max_pods: u32,
+    pub min_replicas: Option<u32>,
+    pub max_replicas: Option<u32>,
+    pub cpu_target_pct: Option<u32>,
+    /// Seconds from load start to the first scale-up.
+    pub first_scale_up_s: Option<f64>,
+    /// Seconds from creation to ready, of pods started during the run.
+    pub pod_startup_median_s: Option<f64>,
+    pub pod_startup_max_s: Option<f64>,
+    pub peak_cpu_pct: Option<f64>,
+    pub scaling_events: Vec<ScalingEvent>,
+    pub pods_started: Vec<PodStart>,
+    /// Share of requests served by pods started during the run, when known (0..1).
+    pub new_pod_request_share: Option<f64>,
+    pub restarts: u32,
+    pub oom_kills: u32,
+    /// What the cluster side could not observe ("metrics.k8s.io unavailable", ...).
+    pub missed: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScalingEvent {
+    /// Seconds since the run started.
+    pub t_s: f64,
+    pub from: u32,
+    pub to: u32,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PodStart {
+    pub name: String,
+    /// Seconds since the run started.
+    pub created_s: f64,
+    pub ready_s: Option<f64>,
+}
