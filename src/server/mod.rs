@@ -10,9 +10,10 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
+use axum::extract::Request;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
@@ -21,7 +22,7 @@ use tokio::net::TcpListener;
 
 use crate::api::Features;
 use crate::api::contract::{
-    API_VERSION, HealthResponse, PredictResponse, RootResponse, WELCOME_MESSAGE, format_timing,
+    API_VERSION, HealthResponse, RootResponse, WELCOME_MESSAGE, format_timing,
 };
 pub use model::Model;
 
@@ -65,8 +66,9 @@ pub async fn serve(
 }
 
 fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => (
+    let mut bytes = Vec::with_capacity(160);
+    match serde_json::to_writer(&mut bytes, body) {
+        Ok(()) => (
             status,
             [(
                 header::CONTENT_TYPE,
@@ -122,9 +124,10 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
     )
 }
 
-async fn predict(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+async fn predict(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let started = Instant::now();
-    let too_large = headers
+    let too_large = request
+        .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
@@ -132,7 +135,7 @@ async fn predict(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     if too_large {
         return detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
     }
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+    let Ok(bytes) = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await else {
         return detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
     };
     let features: Features = match validate::parse_features(&bytes) {
@@ -155,13 +158,22 @@ async fn predict(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     }
     json_response(
         StatusCode::OK,
-        &PredictResponse {
-            predicted_species: prediction.species.as_str().to_string(),
+        &PredictBody {
+            predicted_species: prediction.species.as_str(),
             prediction_probability: (prediction.probability * 1e4).round() / 1e4,
-            inference_time: format_timing(inference),
-            total_time: format_timing(started.elapsed()),
+            inference_time: &format_timing(inference),
+            total_time: &format_timing(started.elapsed()),
         },
     )
+}
+
+/// [`crate::api::contract::PredictResponse`] without owning its strings: the hot path.
+#[derive(Serialize)]
+struct PredictBody<'a> {
+    predicted_species: &'a str,
+    prediction_probability: f64,
+    inference_time: &'a str,
+    total_time: &'a str,
 }
 
 async fn openapi(State(state): State<Arc<AppState>>) -> Response {
