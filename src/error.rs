@@ -126,7 +126,7 @@ pub enum Error {
         source: RecordError,
     },
 
-    #[error("cannot reach {host}: {failure} (is the API up and the address right?)")]
+    #[error("cannot reach {host}: {failure}{hint}", hint = unreachable_hint(failure))]
     Unreachable {
         host: String,
         failure: crate::api::Failure,
@@ -158,6 +158,15 @@ impl Error {
             what: what.into(),
             source,
         }
+    }
+}
+
+fn unreachable_hint(failure: &crate::api::Failure) -> &'static str {
+    match failure {
+        crate::api::Failure::Tls => {
+            " (the certificate was not accepted; use --insecure only for a test endpoint you trust)"
+        }
+        _ => " (is the API up and the address right?)",
     }
 }
 

@@ -315,4 +315,66 @@ mod tests {
             "users 150/150 | 42s (4m18s left) | 118.2 req/s | p50 12.3 ms p95 40.0 ms p99 - | 4000 requests, 0.30% failed"
         );
     }
+
+    fn endpoint(
+        method: &str,
+        name: &str,
+        requests: u64,
+        failures: u64,
+        ms: f64,
+    ) -> serde_json::Value {
+        let pcts: serde_json::Map<String, serde_json::Value> = PERCENTILE_LABELS
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.to_string(), serde_json::json!(ms + i as f64)))
+            .collect();
+        serde_json::json!({
+            "method": method, "name": name, "requests": requests, "failures": failures,
+            "min_ms": ms / 2.0, "avg_ms": ms + 1.0, "max_ms": ms + 10.0, "avg_content_size": 120.0,
+            "rps": requests as f64 / 60.0, "failures_per_s": failures as f64 / 60.0,
+            "percentiles_ms": pcts, "histogram": ""
+        })
+    }
+
+    /// A record with fixed numbers (nothing measured), so the snapshot has no timings to redact.
+    fn fixture() -> RunRecord {
+        serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "tool": "iris-lab test", "label": "baseline", "status": "interrupted",
+            "target": "http://127.0.0.1:8000/",
+            "params": {"users": 150, "spawn_rate": 10.0, "duration_s": 300.0,
+                       "user_class": "IrisPredictionAPIUser", "wait_min_s": 0.5, "wait_max_s": 2.0,
+                       "timeout_s": 30.0},
+            "started_at": "2026-11-27T20:00:00Z", "ended_at": "2026-11-27T20:01:00Z",
+            "duration_s": 60.0, "users_started": 150, "spawn_complete_s": 14.9,
+            "endpoints": [endpoint("GET", "/health", 1200, 0, 3.0), endpoint("POST", "/predict", 6000, 12, 5.0)],
+            "aggregate": endpoint("", "Aggregated", 7200, 12, 4.0),
+            "failures": [{"method": "POST", "name": "/predict", "reason": {"kind": "status", "detail": 500},
+                          "count": 12, "first_seen": "2026-11-27T20:00:10Z", "last_seen": "2026-11-27T20:00:50Z"}],
+            "server_timings": {
+                "inference": {"count": 6000, "avg_ms": 1.2, "p50_ms": 1.1, "p95_ms": 2.0, "p99_ms": 3.0, "max_ms": 9.0, "histogram": ""},
+                "total": {"count": 6000, "avg_ms": 3.0, "p50_ms": 2.9, "p95_ms": 4.0, "p99_ms": 5.0, "max_ms": 12.0, "histogram": ""}},
+            "slowest": [{"method": "POST", "name": "/predict",
+                         "traces": [{"trace_id": "0af7651916cd43dd8448eb211c80319c", "ms": 15.0}]}],
+            "throughput": {"total_rps": 120.0, "steady_rps": 119.5, "theoretical_max_rps": 119.6},
+            "thresholds": [{"name": "max-failure-rate", "limit": 0.01, "actual": 0.00167, "passed": true},
+                           {"name": "max-p95", "limit": 5.0, "actual": 9.0, "passed": false}],
+            "timeline": []
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_summary_is_locust_style() {
+        insta::assert_snapshot!(render_summary(&fixture(), Style::plain()));
+    }
+
+    #[test]
+    fn records_from_a_later_version_with_extensions_still_render() {
+        let mut v = serde_json::to_value(fixture()).unwrap();
+        v["extensions"] = serde_json::json!({"cluster": {"max_replicas": 6}});
+        v["some_future_field"] = serde_json::json!(1);
+        let r: RunRecord = serde_json::from_value(v).unwrap();
+        assert_eq!(r.extensions["cluster"]["max_replicas"], 6);
+        assert!(render_summary(&r, Style::plain()).contains("Aggregated"));
+    }
 }
