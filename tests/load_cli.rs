@@ -433,3 +433,30 @@ fn sigkill_leaves_a_timeline_whose_every_line_parses() {
         "no half-written record"
     );
 }
+
+#[test]
+fn without_a_terminal_a_status_line_is_printed_every_10_seconds() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = load(dir.path())
+        .args([
+            "--host",
+            &server.url,
+            "--users",
+            "2",
+            "--spawn-rate",
+            "100",
+            "--duration",
+            "11s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let status: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("users 2/2 | 10s"))
+        .collect();
+    assert_eq!(status.len(), 1, "{err}");
+    assert!(status[0].contains("req/s") && status[0].contains("failed"));
+}
