@@ -39,6 +39,8 @@ pub struct ConfigFile {
     pub serve: ServeFile,
     #[serde(default)]
     pub smoke: SmokeFile,
+    #[serde(default)]
+    pub load: LoadFile,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -60,6 +62,35 @@ pub struct ServeFile {
 #[serde(deny_unknown_fields)]
 pub struct SmokeFile {
     #[serde(default, deserialize_with = "de_duration")]
+    pub timeout: Option<Duration>,
+}
+
+/// The `load:` section: every `iris-lab load` flag, by the flag's name with `_` for `-`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadFile {
+    #[serde(default, deserialize_with = "de_users")]
+    pub users: Option<u32>,
+    #[serde(default, deserialize_with = "de_rate")]
+    pub spawn_rate: Option<f64>,
+    #[serde(default, deserialize_with = "de_positive_duration")]
+    pub duration: Option<Duration>,
+    pub user_class: Option<String>,
+    pub scenario: Option<PathBuf>,
+    #[serde(default, deserialize_with = "de_wait")]
+    pub wait: Option<crate::loadgen::Wait>,
+    pub out_dir: Option<PathBuf>,
+    pub label: Option<String>,
+    pub csv: Option<PathBuf>,
+    #[serde(default, deserialize_with = "de_percent")]
+    pub max_failure_rate: Option<f64>,
+    #[serde(default, deserialize_with = "de_millis")]
+    pub max_p95: Option<Duration>,
+    #[serde(default, deserialize_with = "de_count")]
+    pub connection_max_requests: Option<u64>,
+    #[serde(default, deserialize_with = "de_positive_duration")]
+    pub connection_max_age: Option<Duration>,
+    #[serde(default, deserialize_with = "de_positive_duration")]
     pub timeout: Option<Duration>,
 }
 
@@ -214,6 +245,45 @@ pub fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, 
         .transpose()
 }
 
+/// A scalar written as text or as a number, parsed by the same function as its flag.
+fn de_with<'de, D: Deserializer<'de>, T>(
+    d: D,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, D::Error> {
+    let value: Option<DurationText> = Option::deserialize(d)?;
+    value
+        .map(|v| {
+            let text = match v {
+                DurationText::Text(t) => t,
+                DurationText::Number(n) => n.to_string(),
+            };
+            parse(&text).map_err(serde::de::Error::custom)
+        })
+        .transpose()
+}
+
+fn de_users<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    de_with(d, values::parse_users)
+}
+fn de_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    de_with(d, values::parse_count)
+}
+fn de_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    de_with(d, values::parse_rate)
+}
+fn de_positive_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    de_with(d, values::parse_positive_duration)
+}
+fn de_percent<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    de_with(d, values::parse_percent)
+}
+fn de_millis<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    de_with(d, values::parse_millis)
+}
+fn de_wait<'de, D: Deserializer<'de>>(d: D) -> Result<Option<crate::loadgen::Wait>, D::Error> {
+    de_with(d, values::parse_wait)
+}
+
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum DurationText {
@@ -323,6 +393,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("not http"), "{err}");
+    }
+
+    #[test]
+    fn the_load_section_takes_every_load_flag() {
+        let f = file(
+            "load:\n  users: 150\n  spawn_rate: 10\n  duration: 5m\n  user_class: HighLoadUser\n  \
+             scenario: s.yaml\n  wait: 0.1..0.5\n  out_dir: runs\n  label: base\n  csv: out/r\n  \
+             max_failure_rate: 1%\n  max_p95: 500\n  connection_max_requests: 10\n  \
+             connection_max_age: 30s\n  timeout: 5s\n",
+        );
+        let l = f.load;
+        assert_eq!(l.users, Some(150));
+        assert_eq!(l.spawn_rate, Some(10.0));
+        assert_eq!(l.duration, Some(Duration::from_secs(300)));
+        assert_eq!(l.wait.map(|w| w.max), Some(0.5));
+        assert_eq!(l.max_failure_rate, Some(0.01));
+        assert_eq!(l.max_p95, Some(Duration::from_millis(500)));
+        assert_eq!(l.connection_max_requests, Some(10));
+        assert_eq!(l.timeout, Some(Duration::from_secs(5)));
+        let err = parse_yaml::<Option<ConfigFile>>(Path::new("x.yaml"), "load:\n  users: 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2") && err.contains("at least 1"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -66,6 +66,17 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
+/// Why a run record could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("not a run record: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("schema version {found} is not supported (this iris-lab reads version {supported})")]
+    Version { found: u32, supported: u32 },
+}
+
 /// Everything a command can fail with before or instead of producing its result.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -98,6 +109,32 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("could not resolve {host}")]
+    Resolve {
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("could not set up TLS")]
+    Tls(#[source] rustls::Error),
+
+    #[error("could not read run record {path}")]
+    Record {
+        path: PathBuf,
+        #[source]
+        source: RecordError,
+    },
+
+    #[error("cannot reach {host}: {failure}{hint}", hint = unreachable_hint(failure))]
+    Unreachable {
+        host: String,
+        failure: crate::api::Failure,
+    },
+
+    #[error("the load engine stopped unexpectedly")]
+    Engine(#[source] tokio::task::JoinError),
+
     #[error("server failed")]
     Serve(#[source] std::io::Error),
 
@@ -121,6 +158,15 @@ impl Error {
             what: what.into(),
             source,
         }
+    }
+}
+
+fn unreachable_hint(failure: &crate::api::Failure) -> &'static str {
+    match failure {
+        crate::api::Failure::Tls => {
+            " (the certificate was not accepted; use --insecure only for a test endpoint you trust)"
+        }
+        _ => " (is the API up and the address right?)",
     }
 }
 

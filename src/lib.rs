@@ -8,10 +8,13 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod loadgen;
 pub mod output;
+pub mod record;
 pub mod report;
 pub mod server;
 pub mod signals;
+pub mod stats;
 
 use cli::{Cli, Command};
 use config::Settings;
@@ -44,6 +47,16 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
                     output::render_smoke(&report, settings.format, output::Style::for_stdout());
                 output::write_stdout(&text)?;
                 Ok(Outcome::from_passed(report.passed))
+            }
+            Command::Load(args) => {
+                let host = commands::require_host(&settings)?;
+                let options = commands::load::options(&settings, &args, host)?;
+                let mut display = output::LiveDisplay::for_stderr();
+                let result = commands::load::run(options, &mut display).await?;
+                let text =
+                    output::render_load(&result, settings.format, output::Style::for_stdout());
+                output::write_stdout(&text)?;
+                Ok(result.outcome)
             }
             Command::Guide(_) => Ok(Outcome::Success),
         }

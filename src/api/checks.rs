@@ -21,6 +21,8 @@ pub enum Failure {
     Tls,
     #[error("timed out")]
     Timeout,
+    #[error("connection closed before a complete response")]
+    Disconnected,
     #[error("HTTP {0}")]
     Status(u16),
     #[error("response is not JSON")]
@@ -40,7 +42,11 @@ impl Failure {
     pub fn is_response(&self) -> bool {
         !matches!(
             self,
-            Failure::Connect | Failure::Dns | Failure::Tls | Failure::Timeout
+            Failure::Connect
+                | Failure::Dns
+                | Failure::Tls
+                | Failure::Timeout
+                | Failure::Disconnected
         )
     }
 }
@@ -84,6 +90,15 @@ struct RawHealth {
     timestamp: Option<f64>,
     model_loaded: Option<bool>,
     model_test_time: Option<String>,
+}
+
+/// Status 200 and a JSON body that has each of `fields` at the top level.
+pub fn check_fields(status: u16, body: &[u8], fields: &[String]) -> Result<(), Failure> {
+    let value: serde_json::Value = parse_json(status, body)?;
+    match fields.iter().find(|f| value.get(f.as_str()).is_none()) {
+        Some(missing) => Err(Failure::MissingField(missing.clone())),
+        None => Ok(()),
+    }
 }
 
 /// `GET /health` as the load test judges it: 200, JSON, `"status": "healthy"`.

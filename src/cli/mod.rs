@@ -1,7 +1,10 @@
 //! Command-line types only: clap structs, their value parsers, and their conversion into
 //! domain types. Nothing outside this module imports clap.
 
+pub mod load;
 pub mod values;
+
+pub use load::LoadArgs;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -82,6 +85,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Phase 1.3: call GET /, GET /health and POST /predict and check each against the contract.
     Smoke(SmokeArgs),
+    /// Phases 2-4: load-test the API with Locust's user classes and save a run record.
+    Load(Box<LoadArgs>),
     /// Print the testing guide, or one phase of it (1-7).
     Guide(GuideArgs),
 }

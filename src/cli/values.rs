@@ -173,3 +173,112 @@ mod tests {
         );
     }
 }
+
+/// A positive user count.
+pub fn parse_users(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a whole number of users")),
+    }
+}
+
+/// A positive count (requests per connection).
+pub fn parse_count(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
+}
+
+/// A positive rate (users per second).
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        Ok(_) => Err("must be a number above 0".into()),
+        Err(_) => Err(format!("{text:?} is not a number")),
+    }
+}
+
+/// A duration above zero.
+pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        return Err("must be longer than 0".into());
+    }
+    Ok(d)
+}
+
+/// A percentage, `1%` or `0.5%`, returned as a ratio (0.01). The `%` is required so that
+/// `1` cannot be read as 100%.
+pub fn parse_percent(text: &str) -> Result<f64, String> {
+    let number = text
+        .trim()
+        .strip_suffix('%')
+        .ok_or_else(|| format!("{text:?} is not a percentage: use e.g. 1% or 0.5%"))?;
+    match number.trim().parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p / 100.0),
+        _ => Err(format!("{text:?} must be between 0% and 100%")),
+    }
+}
+
+/// Milliseconds: a bare number is milliseconds, otherwise a duration (`500ms`, `1.5s`).
+pub fn parse_millis(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    match text.parse::<f64>() {
+        Ok(ms) if ms.is_finite() && ms > 0.0 && ms < 1e12 => Ok(Duration::from_secs_f64(ms / 1e3)),
+        Ok(_) => Err(format!("{text:?} must be above 0 ms")),
+        Err(_) => parse_positive_duration(text),
+    }
+}
+
+/// Think time `A..B` in seconds (units allowed: `100ms..1s`); a single value means a fixed wait.
+pub fn parse_wait(text: &str) -> Result<crate::loadgen::Wait, String> {
+    let text = text.trim();
+    let (a, b) = text.split_once("..").unwrap_or((text, text));
+    let a = parse_duration(a)?;
+    let b = parse_duration(b)?;
+    crate::loadgen::Wait::new(a.as_secs_f64(), b.as_secs_f64())
+}
+
+#[cfg(test)]
+mod load_value_tests {
+    use super::*;
+
+    #[test]
+    fn percentages_need_a_percent_sign() {
+        assert_eq!(parse_percent("1%"), Ok(0.01));
+        assert_eq!(parse_percent("0.5%"), Ok(0.005));
+        assert!(parse_percent("1").unwrap_err().contains("percentage"));
+        assert!(parse_percent("150%").is_err());
+    }
+
+    #[test]
+    fn millis_take_numbers_or_durations() {
+        assert_eq!(parse_millis("500"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_millis("1.5s"), Ok(Duration::from_millis(1500)));
+        assert!(parse_millis("0").is_err());
+    }
+
+    #[test]
+    fn waits_are_ranges_with_a_at_most_b() {
+        let w = parse_wait("0.5..2").unwrap();
+        assert_eq!((w.min, w.max), (0.5, 2.0));
+        let w = parse_wait("100ms..1s").unwrap();
+        assert_eq!((w.min, w.max), (0.1, 1.0));
+        assert_eq!(parse_wait("0").unwrap().max, 0.0);
+        assert!(parse_wait("2..1").unwrap_err().contains("<="));
+        assert!(parse_wait("a..b").is_err());
+    }
+
+    #[test]
+    fn counts_and_rates_are_positive() {
+        assert_eq!(parse_users("150"), Ok(150));
+        assert!(parse_users("0").is_err());
+        assert!(parse_rate("0").is_err());
+        assert!(parse_rate("nan").is_err());
+        assert_eq!(parse_rate("0.5"), Ok(0.5));
+        assert!(parse_count("0").is_err());
+    }
+}

@@ -2,6 +2,7 @@
 //! `output` to render.
 
 pub mod guide;
+pub mod load;
 pub mod serve;
 pub mod smoke;
 

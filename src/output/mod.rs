@@ -1,6 +1,7 @@
 //! The only place that prints results: tables, JSON, colour policy. Commands return data;
 //! this module renders it.
 
+mod load;
 mod smoke;
 
 use std::io::{IsTerminal, Write};
@@ -10,6 +11,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 
+pub use load::{LiveDisplay, render_load, render_summary, status_line};
 pub use smoke::render_smoke;
 
 /// Output format of results.

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Benchmark of the embedded load generator (issue 3), on this machine, in one go.
+#
+# Target: nginx (Debian) answering the contract's endpoints with static JSON, one worker
+# pinned to core 0. Load generators are pinned to core 1.
+#
+# Part 1, closed loop: `iris-lab load --wait 0`, wrk and oha, 150 connections, 10 s each, all
+#         sending POST /predict with a body. Prints requests/s, CPU-seconds per 1,000 requests,
+#         peak RSS, and the ratios of iris-lab to wrk and oha; then iris-lab's RSS after 10 s
+#         and after 60 s of a steady closed loop (memory must stay flat).
+# Part 2, 20,000 IrisPredictionAPIUser users for 60 s: iris-lab's RSS per user and its
+#         achieved vs theoretical requests/s.
+#
+# Needs: nginx, wrk (apt-get install nginx wrk), oha (cargo install oha --locked), python3,
+# root (to raise the open-file limit). Only 127.0.0.1 is ever targeted.
+#
+# Usage: bench/loadgen.sh            (SECS=10 USERS=20000 LONG_SECS=60 override the defaults)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+IRIS=${IRIS:-target/release/iris-lab}
+PORT=${PORT:-18080}
+CONNS=${CONNS:-150}
+SECS=${SECS:-10}
+USERS=${USERS:-20000}
+LONG_SECS=${LONG_SECS:-60}
+HOST="http://127.0.0.1:$PORT"
+
+for tool in nginx wrk oha python3 taskset /usr/bin/time; do
+    command -v "$tool" >/dev/null || { echo "bench: $tool is missing" >&2; exit 1; }
+done
+[ -x "$IRIS" ] || { echo "bench: build first: cargo build --release" >&2; exit 1; }
+
+# Many users need many sockets, for nginx and for the generators.
+ulimit -n 100000
+
+WORK=$(mktemp -d)
+NGINX_PID=""
+cleanup() {
+    if [ -n "$NGINX_PID" ]; then kill "$NGINX_PID" 2>/dev/null || true; fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+PREDICT_BODY='{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}'
+
+cat >"$WORK/nginx.conf" <<EOF
+worker_processes 1;
+worker_cpu_affinity 01;
+worker_rlimit_nofile 100000;
+pid $WORK/nginx.pid;
+error_log $WORK/error.log warn;
+daemon off;
+events { worker_connections 60000; multi_accept on; }
+http {
+    access_log off;
+    keepalive_requests 100000000;
+    keepalive_timeout 600s;
+    client_body_temp_path $WORK/body;
+    server {
+        listen 127.0.0.1:$PORT backlog=65535 reuseport;
+        location = / { default_type application/json; return 200 '{"message": "Welcome to the Iris Prediction API! Visit /docs for more info.", "version": "2.0.0", "status": "running"}'; }
+        location = /health { default_type application/json; return 200 '{"status": "healthy", "timestamp": 1732700000.123, "model_loaded": true, "model_test_time": "0.0012s"}'; }
+        location = /predict { default_type application/json; return 200 '{"predicted_species": "setosa", "prediction_probability": 0.9791, "inference_time": "0.0012s", "total_time": "0.0030s"}'; }
+        location = /docs { default_type text/html; return 200 '<!DOCTYPE html><html><head><title>Iris Prediction API - Swagger UI</title></head><body><div id="swagger-ui"></div></body></html>'; }
+    }
+}
+EOF
+taskset -c 0 nginx -c "$WORK/nginx.conf" -p "$WORK" &
+NGINX_PID=$!
+for _ in $(seq 50); do
+    curl -fs -o /dev/null "$HOST/health" 2>/dev/null && break
+    sleep 0.1
+done
+
+# A class with one task, POST /predict with a random flower, checked as the guide checks it.
+cat >"$WORK/predict.yaml" <<EOF
+classes:
+- name: PredictOnly
+  wait: 0
+  tasks:
+  - {method: POST, path: /predict, body: iris, check: predict}
+EOF
+cat >"$WORK/post.lua" <<EOF
+wrk.method = "POST"
+wrk.body = '$PREDICT_BODY'
+wrk.headers["Content-Type"] = "application/json"
+EOF
+
+# Runs a command pinned to core 1 under /usr/bin/time; leaves "cpu_s max_rss_kib" in $WORK/time.
+timed() {
+    taskset -c 1 /usr/bin/time -f "%U %S %M" -o "$WORK/time.raw" "$@"
+    awk '{ printf "%.3f %d\n", $1 + $2, $3 }' "$WORK/time.raw" >"$WORK/time"
+}
+
+rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+echo "== Part 1: closed loop, $CONNS connections, ${SECS}s each, generator on core 1, nginx on core 0"
+
+# iris-lab: a single runtime thread, like wrk -t1, since it has one core.
+TOKIO_WORKER_THREADS=1 timed "$IRIS" load --host "$HOST" --users "$CONNS" --spawn-rate 100000 \
+    --duration "${SECS}s" --scenario "$WORK/predict.yaml" --out-dir "$WORK/runs" --format json \
+    >"$WORK/iris.json" 2>/dev/null
+read -r IRIS_CPU IRIS_RSS <"$WORK/time"
+read -r IRIS_REQ IRIS_RPS IRIS_FAIL < <(python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+a = r["aggregate"]
+print(a["requests"], r["throughput"]["steady_rps"] or a["rps"], a["failures"])' "$WORK/iris.json")
+
+timed wrk -t1 -c"$CONNS" -d"${SECS}s" -s "$WORK/post.lua" "$HOST/predict" >"$WORK/wrk.txt"
+read -r WRK_CPU WRK_RSS <"$WORK/time"
+WRK_REQ=$(awk '/requests in/ { print $1 }' "$WORK/wrk.txt")
+WRK_RPS=$(awk '/^Requests\/sec/ { print $2 }' "$WORK/wrk.txt")
+
+timed oha --no-tui -c "$CONNS" -z "${SECS}s" -m POST -H "Content-Type: application/json" \
+    -d "$PREDICT_BODY" "$HOST/predict" >"$WORK/oha.txt"
+read -r OHA_CPU OHA_RSS <"$WORK/time"
+OHA_RPS=$(awk '/Requests\/sec:/ { print $2; exit }' "$WORK/oha.txt")
+OHA_TOTAL=$(awk '/Total:/ { print $2; exit }' "$WORK/oha.txt")
+OHA_REQ=$(python3 -c "print(round($OHA_RPS * $OHA_TOTAL))")
+
+python3 - "$IRIS_REQ" "$IRIS_RPS" "$IRIS_CPU" "$IRIS_RSS" "$WRK_REQ" "$WRK_RPS" "$WRK_CPU" "$WRK_RSS" \
+    "$OHA_REQ" "$OHA_RPS" "$OHA_CPU" "$OHA_RSS" "$IRIS_FAIL" <<'EOF'
+import sys
+a = sys.argv[1:]
+rows = [("iris-lab", *a[0:4]), ("wrk", *a[4:8]), ("oha", *a[8:12])]
+print(f"{'tool':<10}{'requests':>12}{'req/s':>12}{'CPU-s/1k req':>15}{'peak RSS MiB':>15}")
+rps = {}
+for name, req, r, cpu, rss in rows:
+    req, r, cpu, rss = int(float(req)), float(r), float(cpu), int(rss)
+    rps[name] = r
+    print(f"{name:<10}{req:>12,}{r:>12,.0f}{cpu / max(req, 1) * 1000:>15.4f}{rss / 1024:>15.1f}")
+print(f"iris-lab failures: {a[12]}")
+print(f"ratio iris-lab/wrk: {rps['iris-lab'] / rps['wrk']:.2f} (target >= 0.8)")
+print(f"ratio iris-lab/oha: {rps['iris-lab'] / rps['oha']:.2f} (target >= 1.0)")
+EOF
+
+echo
+echo "== Memory over time: closed loop, $CONNS users, ${LONG_SECS}s"
+TOKIO_WORKER_THREADS=1 taskset -c 1 "$IRIS" load --host "$HOST" --users "$CONNS" --spawn-rate 100000 \
+    --duration "${LONG_SECS}s" --scenario "$WORK/predict.yaml" --out-dir "$WORK/runs" --format json \
+    >"$WORK/flat.json" 2>/dev/null &
+PID=$!
+sleep 10; RSS10=$(rss_kib "$PID")
+sleep $((LONG_SECS - 11)); RSS60=$(rss_kib "$PID")
+wait "$PID"
+python3 -c "
+a, b = $RSS10, $RSS60
+print(f'RSS after 10 s {a / 1024:.1f} MiB, after $((LONG_SECS - 1)) s {b / 1024:.1f} MiB: {100 * (b - a) / a:+.1f}% (target within 10%)')"
+
+echo
+echo "== Part 2: $USERS IrisPredictionAPIUser users for ${LONG_SECS}s (spawn 5000/s)"
+taskset -c 1 "$IRIS" load --host "$HOST" --users 1 --spawn-rate 100 --duration 3s \
+    --out-dir "$WORK/runs" --format json >/dev/null 2>&1 &
+PID=$!
+sleep 2; BASE=$(rss_kib "$PID"); wait "$PID"
+taskset -c 1 "$IRIS" load --host "$HOST" --users "$USERS" --spawn-rate 5000 --duration "${LONG_SECS}s" \
+    --out-dir "$WORK/runs" --format json >"$WORK/many.json" 2>"$WORK/many.err" &
+PID=$!
+sleep 15; RSS15=$(rss_kib "$PID")
+sleep $((LONG_SECS - 20)); RSS_END=$(rss_kib "$PID")
+wait "$PID" || true
+python3 - "$WORK/many.json" "$USERS" "$BASE" "$RSS15" "$RSS_END" <<'EOF'
+import json, sys
+path, users, base, rss15, rss_end = sys.argv[1], int(sys.argv[2]), *map(int, sys.argv[3:])
+r = json.load(open(path))
+t, a = r["throughput"], r["aggregate"]
+peak = max(rss15, rss_end)
+print(f"RSS with 1 user {base / 1024:.1f} MiB; with {users} users {rss15 / 1024:.1f} MiB after 15 s, "
+      f"{rss_end / 1024:.1f} MiB near the end")
+print(f"per user: {(peak - base) / users:.1f} KiB above the 1-user baseline, "
+      f"{peak / users:.1f} KiB all-inclusive (target <= 16 KiB)")
+steady = t["steady_rps"] or a["rps"]
+print(f"requests {a['requests']:,}, failures {a['failures']:,}; achieved {steady:,.1f} req/s once all "
+      f"users ran vs theoretical {t['theoretical_max_rps']:,.1f}: "
+      f"{100 * (steady - t['theoretical_max_rps']) / t['theoretical_max_rps']:+.2f}% (target within 2%)")
+EOF

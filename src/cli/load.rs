@@ -1,0 +1,145 @@
+//! `iris-lab load` flags and their value parsers.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::values;
+use crate::loadgen::Wait;
+
+/// Phases 2-4: run virtual users with Locust's semantics against the API.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LoadArgs {
+    /// Number of concurrent virtual users (each with its own keep-alive connection).
+    #[arg(short = 'u', long, value_name = "N", value_parser = values::parse_users)]
+    pub users: Option<u32>,
+
+    /// Users started per second, evenly spaced [default: 10].
+    #[arg(short = 'r', long, value_name = "R", value_parser = values::parse_rate)]
+    pub spawn_rate: Option<f64>,
+
+    /// How long the run lasts from the first user's start, e.g. 90s, 5m, 1h30m [default: 5m].
+    #[arg(short = 't', long, value_name = "D", value_parser = values::parse_positive_duration)]
+    pub duration: Option<Duration>,
+
+    /// User class: IrisPredictionAPIUser, HighLoadUser, StressTestUser, or one from --scenario
+    /// [default: IrisPredictionAPIUser, or the scenario's only class].
+    #[arg(long, value_name = "NAME")]
+    pub user_class: Option<String>,
+
+    /// YAML file defining user classes (tasks, weights, bodies, checks, wait, on_start).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+
+    /// Wait between tasks in seconds, uniform in A..B (overrides the class); 0 = no think time.
+    #[arg(long, value_name = "A..B", value_parser = values::parse_wait)]
+    pub wait: Option<Wait>,
+
+    /// Directory for run records [default: ./iris-lab-runs].
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+
+    /// Free text saved with the run, e.g. "baseline, 2 pods".
+    #[arg(long, value_name = "TEXT")]
+    pub label: Option<String>,
+
+    /// Also write Locust-compatible PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv.
+    #[arg(long, value_name = "PREFIX")]
+    pub csv: Option<PathBuf>,
+
+    /// Exit 1 (after saving) when the failure rate exceeds P, e.g. 1% or 0.5%.
+    #[arg(long, value_name = "P", value_parser = values::parse_percent)]
+    pub max_failure_rate: Option<f64>,
+
+    /// Exit 1 (after saving) when the aggregated p95 exceeds MS, e.g. 500, 500ms, 1.5s.
+    #[arg(long, value_name = "MS", value_parser = values::parse_millis)]
+    pub max_p95: Option<Duration>,
+
+    /// Reconnect after N requests on one connection, so new pods behind a Service get users.
+    #[arg(long, value_name = "N", value_parser = values::parse_count)]
+    pub connection_max_requests: Option<u64>,
+
+    /// Reconnect when a connection is older than D, e.g. 30s.
+    #[arg(long, value_name = "D", value_parser = values::parse_positive_duration)]
+    pub connection_max_age: Option<Duration>,
+
+    /// Time limit of each request, connecting included [default: 30s].
+    #[arg(long, value_name = "D", value_parser = values::parse_positive_duration)]
+    pub timeout: Option<Duration>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Cli, Command};
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<LoadArgs, clap::Error> {
+        let cli =
+            Cli::try_parse_from(["iris-lab", "load"].into_iter().chain(args.iter().copied()))?;
+        match cli.command {
+            Command::Load(a) => Ok(*a),
+            _ => panic!("not load"),
+        }
+    }
+
+    fn err(args: &[&str]) -> String {
+        parse(args).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn every_flag_parses() {
+        let a = parse(&[
+            "--users",
+            "150",
+            "--spawn-rate",
+            "2.5",
+            "--duration",
+            "1h30m",
+            "--user-class",
+            "HighLoadUser",
+            "--scenario",
+            "s.yaml",
+            "--wait",
+            "0.1..0.5",
+            "--out-dir",
+            "runs",
+            "--label",
+            "x",
+            "--csv",
+            "out/run",
+            "--max-failure-rate",
+            "1%",
+            "--max-p95",
+            "500ms",
+            "--connection-max-requests",
+            "10",
+            "--connection-max-age",
+            "30s",
+            "--timeout",
+            "5s",
+        ])
+        .unwrap();
+        assert_eq!(a.users, Some(150));
+        assert_eq!(a.spawn_rate, Some(2.5));
+        assert_eq!(a.duration, Some(Duration::from_secs(5400)));
+        assert_eq!(a.wait, Some(Wait::new(0.1, 0.5).unwrap()));
+        assert_eq!(a.max_failure_rate, Some(0.01));
+        assert_eq!(a.max_p95, Some(Duration::from_millis(500)));
+        assert_eq!(a.connection_max_requests, Some(10));
+        assert_eq!(a.connection_max_age, Some(Duration::from_secs(30)));
+        assert_eq!(a.timeout, Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        assert!(err(&["--users", "0"]).contains("--users"));
+        assert!(err(&["--users=-3"]).contains("--users"));
+        assert!(err(&["--spawn-rate", "0"]).contains("--spawn-rate"));
+        assert!(err(&["--wait", "2..1"]).contains("--wait"));
+        assert!(err(&["--max-failure-rate", "101%"]).contains("--max-failure-rate"));
+        assert!(err(&["--duration", "0s"]).contains("--duration"));
+        assert!(err(&["--connection-max-requests", "0"]).contains("--connection-max-requests"));
+    }
+}

@@ -1,0 +1,545 @@
+//! User classes: the built-in Locust classes of the guide and custom ones from a scenario file.
+
+use std::path::Path;
+
+use bytes::Bytes;
+use rand::Rng;
+use serde::Deserialize;
+
+use crate::api::{Features, Species};
+use crate::config::parse_yaml_file;
+use crate::error::{ConfigError, Error};
+
+/// The built-in classes, as in the guide's locustfile.
+pub const BUILTIN_CLASSES: [&str; 3] = ["IrisPredictionAPIUser", "HighLoadUser", "StressTestUser"];
+
+/// Think time slept after each task: uniform in `[min, max]` seconds (Locust's `between`).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Wait {
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Wait {
+    pub fn new(min: f64, max: f64) -> Result<Self, String> {
+        if !(min.is_finite() && max.is_finite() && min >= 0.0) {
+            return Err("wait times must be finite and not negative".into());
+        }
+        if min > max {
+            return Err(format!("A..B needs A <= B, got {min}..{max}"));
+        }
+        Ok(Self { min, max })
+    }
+
+    pub fn mean(&self) -> f64 {
+        (self.min + self.max) / 2.0
+    }
+
+    pub fn sample(&self, rng: &mut impl Rng) -> std::time::Duration {
+        let secs = if self.max > self.min {
+            self.min + rng.random::<f64>() * (self.max - self.min)
+        } else {
+            self.min
+        };
+        std::time::Duration::from_secs_f64(secs)
+    }
+}
+
+/// How a task's response is judged; the contract's failure rules.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// Locust's default: only an HTTP error status (>= 400) or no response fails.
+    None,
+    /// The status must be 200.
+    Status,
+    /// 200 and a JSON body.
+    Json,
+    /// 200, JSON, and each of these top-level fields present.
+    Fields(Vec<String>),
+    /// 200, JSON, `"status": "healthy"`.
+    Health,
+    /// 200, JSON, the four predict fields (server timings are recorded).
+    Predict,
+}
+
+/// What a task sends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    Empty,
+    /// A fixed JSON document.
+    Json(Bytes),
+    /// The guide's generator: a random species, each feature uniform in its range, 1 decimal.
+    Iris,
+}
+
+impl Body {
+    pub fn render(&self, rng: &mut impl Rng) -> Bytes {
+        match self {
+            Body::Empty => Bytes::new(),
+            Body::Json(bytes) => bytes.clone(),
+            Body::Iris => {
+                let features = random_features(rng);
+                Bytes::from(serde_json::to_vec(&features).unwrap_or_default())
+            }
+        }
+    }
+}
+
+/// A body of the guide's load test: a random species, each feature drawn from its range.
+pub fn random_features(rng: &mut impl Rng) -> Features {
+    let species = Species::ALL[rng.random_range(0..Species::ALL.len())];
+    let f = species
+        .feature_ranges()
+        .map(|(lo, hi)| (rng.random_range(lo..=hi) * 10.0).round() / 10.0);
+    Features::new(f[0], f[1], f[2], f[3])
+}
+
+/// One request a user makes.
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub method: hyper::Method,
+    pub path: String,
+    /// The name statistics are grouped by (Locust's `name=`), the path unless given.
+    pub name: String,
+    pub body: Body,
+    pub check: Check,
+    pub weight: u32,
+    /// Index of (method, name) in [`UserClass::endpoints`]; set by [`UserClass::new`].
+    pub endpoint: usize,
+}
+
+impl Task {
+    pub fn new(method: hyper::Method, path: &str, body: Body, check: Check, weight: u32) -> Self {
+        Self {
+            method,
+            path: path.to_string(),
+            name: path.to_string(),
+            body,
+            check,
+            weight,
+            endpoint: 0,
+        }
+    }
+}
+
+/// A user class: what a virtual user does, in Locust's terms.
+#[derive(Debug, Clone)]
+pub struct UserClass {
+    pub name: String,
+    pub wait: Wait,
+    pub on_start: Vec<Task>,
+    pub tasks: Vec<Task>,
+    /// Distinct (method, name) pairs in order of first appearance: the rows of the statistics.
+    pub endpoints: Vec<(String, String)>,
+    cumulative: Vec<u32>,
+}
+
+impl UserClass {
+    pub fn new(
+        name: &str,
+        wait: Wait,
+        on_start: Vec<Task>,
+        tasks: Vec<Task>,
+    ) -> Result<Self, String> {
+        if tasks.is_empty() {
+            return Err(format!("user class {name} has no tasks"));
+        }
+        let mut endpoints: Vec<(String, String)> = Vec::new();
+        let mut index = |t: &mut Task| {
+            let key = (t.method.to_string(), t.name.clone());
+            t.endpoint = match endpoints.iter().position(|e| *e == key) {
+                Some(i) => i,
+                None => {
+                    endpoints.push(key);
+                    endpoints.len() - 1
+                }
+            };
+        };
+        let mut on_start = on_start;
+        let mut tasks = tasks;
+        on_start.iter_mut().for_each(&mut index);
+        tasks.iter_mut().for_each(&mut index);
+        let mut total = 0u32;
+        let mut cumulative = Vec::with_capacity(tasks.len());
+        for t in &tasks {
+            if t.weight == 0 {
+                return Err(format!("user class {name}: task {} has weight 0", t.name));
+            }
+            total = total.saturating_add(t.weight);
+            cumulative.push(total);
+        }
+        Ok(Self {
+            name: name.to_string(),
+            wait,
+            on_start,
+            tasks,
+            endpoints,
+            cumulative,
+        })
+    }
+
+    /// A task drawn with probability proportional to its weight.
+    pub fn pick(&self, rng: &mut impl Rng) -> &Task {
+        let total = self.cumulative.last().copied().unwrap_or(1);
+        let x = rng.random_range(0..total);
+        let i = self.cumulative.partition_point(|&c| c <= x);
+        &self.tasks[i.min(self.tasks.len() - 1)]
+    }
+
+    /// One of the guide's classes by name.
+    pub fn builtin(name: &str) -> Option<Self> {
+        let wait = match name {
+            "IrisPredictionAPIUser" => Wait { min: 0.5, max: 2.0 },
+            "HighLoadUser" => Wait { min: 0.1, max: 0.5 },
+            "StressTestUser" => Wait {
+                min: 0.05,
+                max: 0.2,
+            },
+            _ => return None,
+        };
+        use hyper::Method;
+        let health = || Task::new(Method::GET, "/health", Body::Empty, Check::Health, 2);
+        let mut tasks = vec![
+            Task::new(Method::POST, "/predict", Body::Iris, Check::Predict, 10),
+            health(),
+            Task::new(Method::GET, "/", Body::Empty, Check::Status, 1),
+            Task::new(Method::GET, "/docs", Body::Empty, Check::Status, 1),
+        ];
+        if name == "StressTestUser" {
+            tasks.push(Task::new(
+                Method::POST,
+                "/predict",
+                Body::Iris,
+                Check::None,
+                15,
+            ));
+        }
+        Self::new(name, wait, vec![health()], tasks).ok()
+    }
+
+    /// The class named `name` (or the file's only class) from a scenario file, else a built-in.
+    pub fn resolve(name: Option<&str>, scenario: Option<&Path>) -> Result<Self, Error> {
+        let Some(path) = scenario else {
+            let name = name.unwrap_or(BUILTIN_CLASSES[0]);
+            return Self::builtin(name).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--user-class: unknown user class {name:?}: use one of {} or define it in a --scenario file",
+                    BUILTIN_CLASSES.join(", ")
+                ))
+            });
+        };
+        let file: ScenarioFile = parse_yaml_file(path)?;
+        let invalid = |message: String| {
+            Error::Config(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message,
+            })
+        };
+        let names: Vec<&str> = file.classes.iter().map(|c| c.name.as_str()).collect();
+        let chosen = match name {
+            Some(n) => match file.classes.iter().find(|c| c.name == n) {
+                Some(c) => c,
+                None => {
+                    return Self::builtin(n).ok_or_else(|| {
+                        invalid(format!(
+                            "no user class {n:?} here; it defines {}",
+                            names.join(", ")
+                        ))
+                    });
+                }
+            },
+            None if file.classes.len() == 1 => &file.classes[0],
+            None => {
+                return Err(invalid(format!(
+                    "it defines {} classes ({}): choose one with --user-class",
+                    names.len(),
+                    names.join(", ")
+                )));
+            }
+        };
+        chosen.to_class().map_err(invalid)
+    }
+}
+
+/// A scenario file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioFile {
+    classes: Vec<ClassFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClassFile {
+    name: String,
+    /// `A..B` seconds, as `--wait` takes it.
+    wait: WaitText,
+    #[serde(default)]
+    on_start: Vec<TaskFile>,
+    tasks: Vec<TaskFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum WaitText {
+    Text(String),
+    Number(f64),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskFile {
+    #[serde(default = "default_method")]
+    method: String,
+    path: String,
+    name: Option<String>,
+    #[serde(default)]
+    body: Option<BodyFile>,
+    #[serde(default)]
+    check: Option<CheckFile>,
+    #[serde(default = "default_weight")]
+    weight: u32,
+}
+
+fn default_method() -> String {
+    "GET".into()
+}
+fn default_weight() -> u32 {
+    1
+}
+
+/// `body: iris` (the guide's random flower) or `body: {json: ...}` (a fixed document).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum BodyFile {
+    Generator(String),
+    Json { json: serde_json::Value },
+}
+
+/// `check: none|status|json|health|predict` or `check: {fields: [a, b]}`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum CheckFile {
+    Named(String),
+    Fields { fields: Vec<String> },
+}
+
+impl ClassFile {
+    fn to_class(&self) -> Result<UserClass, String> {
+        let wait = match &self.wait {
+            WaitText::Text(t) => crate::cli::values::parse_wait(t),
+            WaitText::Number(n) => Wait::new(*n, *n),
+        }
+        .map_err(|e| format!("class {}: wait: {e}", self.name))?;
+        let convert = |tasks: &[TaskFile]| -> Result<Vec<Task>, String> {
+            tasks.iter().map(|t| t.to_task(&self.name)).collect()
+        };
+        UserClass::new(
+            &self.name,
+            wait,
+            convert(&self.on_start)?,
+            convert(&self.tasks)?,
+        )
+    }
+}
+
+impl TaskFile {
+    fn to_task(&self, class: &str) -> Result<Task, String> {
+        let method = hyper::Method::from_bytes(self.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| format!("class {class}: {:?} is not an HTTP method", self.method))?;
+        if !self.path.starts_with('/') {
+            return Err(format!(
+                "class {class}: path {:?} must start with /",
+                self.path
+            ));
+        }
+        if self.path.parse::<hyper::http::uri::PathAndQuery>().is_err() {
+            return Err(format!(
+                "class {class}: path {:?} is not a valid URL path",
+                self.path
+            ));
+        }
+        let body = match &self.body {
+            None => Body::Empty,
+            Some(BodyFile::Generator(g)) if g == "iris" => Body::Iris,
+            Some(BodyFile::Generator(g)) => {
+                return Err(format!(
+                    "class {class}: unknown body generator {g:?}: use `iris` or `{{json: ...}}`"
+                ));
+            }
+            Some(BodyFile::Json { json }) => Body::Json(Bytes::from(json.to_string())),
+        };
+        let check = match &self.check {
+            None => Check::None,
+            Some(CheckFile::Named(n)) => match n.as_str() {
+                "none" => Check::None,
+                "status" => Check::Status,
+                "json" => Check::Json,
+                "health" => Check::Health,
+                "predict" => Check::Predict,
+                other => {
+                    return Err(format!(
+                        "class {class}: unknown check {other:?}: use none, status, json, health, predict or {{fields: [...]}}"
+                    ));
+                }
+            },
+            Some(CheckFile::Fields { fields }) => Check::Fields(fields.clone()),
+        };
+        let mut task = Task::new(method, &self.path, body, check, self.weight);
+        if let Some(name) = &self.name {
+            task.name = name.clone();
+        }
+        Ok(task)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::SmallRng;
+
+    #[test]
+    fn builtin_classes_match_the_contract() {
+        let c = UserClass::builtin("IrisPredictionAPIUser").unwrap();
+        assert_eq!(c.wait, Wait { min: 0.5, max: 2.0 });
+        let weights: Vec<_> = c
+            .tasks
+            .iter()
+            .map(|t| (t.name.as_str(), t.weight))
+            .collect();
+        assert_eq!(
+            weights,
+            [("/predict", 10), ("/health", 2), ("/", 1), ("/docs", 1)]
+        );
+        assert_eq!(c.on_start.len(), 1);
+        assert_eq!(c.endpoints[0], ("GET".to_string(), "/health".to_string()));
+        let s = UserClass::builtin("StressTestUser").unwrap();
+        assert_eq!(s.tasks.len(), 5);
+        assert_eq!(
+            s.tasks[0].endpoint, s.tasks[4].endpoint,
+            "both predicts share a row"
+        );
+        assert!(UserClass::builtin("Nope").is_none());
+    }
+
+    #[test]
+    fn weighted_picks_follow_the_weights() {
+        let c = UserClass::builtin("IrisPredictionAPIUser").unwrap();
+        let mut rng = SmallRng::seed_from_u64(7);
+        let mut counts = [0u32; 4];
+        for _ in 0..14_000 {
+            let t = c.pick(&mut rng);
+            let i = c.tasks.iter().position(|x| std::ptr::eq(x, t)).unwrap();
+            counts[i] += 1;
+        }
+        // Expected 10000, 2000, 1000, 1000; 5 sigma is well under 5%.
+        for (got, want) in counts.iter().zip([10_000.0, 2_000.0, 1_000.0, 1_000.0]) {
+            assert!((f64::from(*got) - want).abs() < want * 0.1, "{counts:?}");
+        }
+    }
+
+    #[test]
+    fn iris_bodies_stay_in_a_species_range() {
+        let mut rng = SmallRng::seed_from_u64(1);
+        for _ in 0..1000 {
+            let f = random_features(&mut rng).as_array();
+            let fits = Species::ALL.iter().any(|s| {
+                s.feature_ranges().iter().zip(f).all(|((lo, hi), v)| {
+                    v >= *lo - 1e-9 && v <= *hi + 1e-9 && (v * 10.0).fract().abs() < 1e-6
+                })
+            });
+            assert!(fits, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn waits_sample_inside_their_range() {
+        let mut rng = SmallRng::seed_from_u64(3);
+        let w = Wait::new(0.1, 0.5).unwrap();
+        for _ in 0..100 {
+            let s = w.sample(&mut rng).as_secs_f64();
+            assert!((0.1..=0.5).contains(&s));
+        }
+        assert!(Wait::new(2.0, 1.0).is_err());
+        assert_eq!(
+            Wait::new(0.0, 0.0).unwrap().sample(&mut rng),
+            std::time::Duration::ZERO
+        );
+    }
+
+    fn scenario(yaml: &str) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), yaml).unwrap();
+        f
+    }
+
+    #[test]
+    fn a_scenario_file_defines_classes() {
+        let f = scenario(
+            "classes:\n- name: Reader\n  wait: 0.1..0.2\n  on_start:\n  - {path: /health, check: health}\n  \
+             tasks:\n  - {method: post, path: /predict, body: iris, check: predict, weight: 3}\n  \
+             - {method: POST, path: /predict, name: fixed, body: {json: {sepal_length: 1}}, check: {fields: [total_time]}}\n",
+        );
+        let c = UserClass::resolve(None, Some(f.path())).unwrap();
+        assert_eq!(c.name, "Reader");
+        assert_eq!(c.tasks[0].weight, 3);
+        assert_eq!(c.tasks[1].name, "fixed");
+        assert_eq!(c.tasks[1].check, Check::Fields(vec!["total_time".into()]));
+        assert_eq!(
+            c.tasks[1].body,
+            Body::Json(Bytes::from(r#"{"sepal_length":1}"#))
+        );
+        assert_eq!(c.endpoints.len(), 3);
+        // A built-in is still reachable by name.
+        assert_eq!(
+            UserClass::resolve(Some("HighLoadUser"), Some(f.path()))
+                .unwrap()
+                .name,
+            "HighLoadUser"
+        );
+    }
+
+    #[test]
+    fn scenario_mistakes_are_clear() {
+        let f = scenario("classes:\n- name: A\n  wait: 1..0\n  tasks: [{path: /}]\n");
+        let e = UserClass::resolve(None, Some(f.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("wait") && e.contains("<="), "{e}");
+        let f = scenario("classes:\n- name: A\n  wait: 1\n  tasks: [{path: x}]\n");
+        assert!(
+            UserClass::resolve(None, Some(f.path()))
+                .unwrap_err()
+                .to_string()
+                .contains("must start with /")
+        );
+        let f = scenario(
+            "classes:\n- {name: A, wait: 1, tasks: [{path: /}]}\n- {name: B, wait: 1, tasks: [{path: /}]}\n",
+        );
+        assert!(
+            UserClass::resolve(None, Some(f.path()))
+                .unwrap_err()
+                .to_string()
+                .contains("--user-class")
+        );
+        assert!(
+            UserClass::resolve(Some("C"), Some(f.path()))
+                .unwrap_err()
+                .to_string()
+                .contains("A, B")
+        );
+        let f = scenario("classes:\n- {name: A, wait: 1, tasks: [{path: /, wieght: 2}]}\n");
+        assert!(
+            UserClass::resolve(None, Some(f.path()))
+                .unwrap_err()
+                .to_string()
+                .contains("line")
+        );
+        let e = UserClass::resolve(Some("Nope"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("IrisPredictionAPIUser"), "{e}");
+    }
+}

@@ -1,0 +1,137 @@
+//! The load engine: a plan, user classes, ONE worker loop ([`user::run_user`]) and the
+//! scheduler that starts users at the spawn rate and stops them at the end. It reports what
+//! happens as [`Event`]s on a channel and never prints.
+
+pub mod class;
+pub mod http;
+mod user;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::Failure;
+pub use class::{BUILTIN_CLASSES, Body, Check, Task, UserClass, Wait};
+pub use http::{ConnectionPolicy, Target};
+
+/// How long in-flight requests may take to finish once the run is over.
+pub const GRACE: Duration = Duration::from_secs(5);
+
+/// Everything the engine needs to run; built from flags and the config file by the command.
+#[derive(Debug, Clone)]
+pub struct LoadPlan {
+    pub users: u32,
+    pub spawn_rate: f64,
+    pub duration: Duration,
+    pub class: UserClass,
+    pub timeout: Duration,
+    pub connection: ConnectionPolicy,
+}
+
+impl LoadPlan {
+    /// When user `i` (0-based) starts, relative to the run's start.
+    pub fn spawn_offset(&self, i: u32) -> Duration {
+        Duration::from_secs_f64(f64::from(i) / self.spawn_rate)
+    }
+}
+
+/// Server-reported timings of one `/predict` response.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ServerTiming {
+    pub inference: Duration,
+    pub total: Duration,
+}
+
+/// One finished request.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// Index into the class's `endpoints`.
+    pub endpoint: usize,
+    pub latency: Duration,
+    pub bytes: u64,
+    pub outcome: Result<Option<ServerTiming>, Failure>,
+    pub trace_id: u128,
+}
+
+/// What the engine reports.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Request(Sample),
+    /// The number of users started so far.
+    Users(u32),
+    /// Every user has started.
+    SpawnComplete,
+    /// The run is over; users are finishing in-flight requests.
+    Stopping,
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy)]
+pub struct RunEnd {
+    pub interrupted: bool,
+    pub users_started: u32,
+    /// Users still busy after the grace period, whose requests were abandoned.
+    pub abandoned: usize,
+}
+
+/// Runs `plan` from `start` until its duration is over or `interrupt` fires.
+pub async fn run(
+    plan: &LoadPlan,
+    target: Arc<Target>,
+    events: UnboundedSender<Event>,
+    interrupt: CancellationToken,
+    start: Instant,
+) -> RunEnd {
+    let deadline = start + plan.duration;
+    let stop = CancellationToken::new();
+    let shared = Arc::new(user::Shared {
+        class: plan.class.clone(),
+        target,
+        events: events.clone(),
+        stop: stop.clone(),
+        timeout: plan.timeout,
+        policy: plan.connection,
+    });
+    let mut users = JoinSet::new();
+    let mut started = 0u32;
+    let mut interrupted = false;
+    while started < plan.users {
+        let due = start + plan.spawn_offset(started);
+        tokio::select! {
+            () = tokio::time::sleep_until(due) => {}
+            () = tokio::time::sleep_until(deadline) => break,
+            () = interrupt.cancelled() => { interrupted = true; break }
+        }
+        let now = Instant::now();
+        while started < plan.users && start + plan.spawn_offset(started) <= now {
+            users.spawn(user::run_user(shared.clone(), started as usize));
+            started += 1;
+        }
+        let _ = events.send(Event::Users(started));
+    }
+    if started == plan.users {
+        let _ = events.send(Event::SpawnComplete);
+    }
+    if !interrupted {
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => {}
+            () = interrupt.cancelled() => interrupted = true,
+        }
+    }
+    stop.cancel();
+    let _ = events.send(Event::Stopping);
+    let grace_end = Instant::now() + GRACE;
+    while let Ok(Some(_)) = tokio::time::timeout_at(grace_end, users.join_next()).await {}
+    let abandoned = users.len();
+    users.shutdown().await;
+    let _ = events.send(Event::Users(0));
+    RunEnd {
+        interrupted,
+        users_started: started,
+        abandoned,
+    }
+}

@@ -1,0 +1,380 @@
+//! The load test's live display and its final Locust-style summary.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use comfy_table::Cell;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{Format, Style, fmt_ms, note, to_json};
+use crate::cli::values::format_duration;
+use crate::commands::load::{LoadResult, Monitor};
+use crate::record::{RunRecord, RunStatus};
+use crate::stats::{PERCENTILE_LABELS, Snapshot};
+
+/// How often the plain (non-terminal) display prints its status line.
+pub const PLAIN_EVERY: Duration = Duration::from_secs(10);
+
+/// The live display: an indicatif bar on a terminal, else a status line every 10 s on stderr.
+/// It only formats a snapshot once a second; the users never wait for it.
+pub struct LiveDisplay {
+    bar: Option<ProgressBar>,
+    next_plain: Duration,
+    /// Lines other sources (e.g. the cluster watcher) want shown under the status.
+    pub extra: Vec<String>,
+}
+
+impl LiveDisplay {
+    pub fn for_stderr() -> Self {
+        Self::new(std::io::stderr().is_terminal())
+    }
+
+    pub fn new(tty: bool) -> Self {
+        let bar = tty.then(|| {
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(4));
+            let style = ProgressStyle::with_template("{bar:20.cyan/blue} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
+            bar.set_style(style);
+            bar
+        });
+        Self {
+            bar,
+            next_plain: PLAIN_EVERY,
+            extra: Vec::new(),
+        }
+    }
+}
+
+/// The one-line status: users, time, rate, latency, failures.
+pub fn status_line(s: &Snapshot) -> String {
+    let elapsed = Duration::from_secs(s.elapsed.as_secs());
+    let left = s.duration.saturating_sub(elapsed);
+    let pct = |v: Option<f64>| v.map_or_else(|| "-".to_string(), fmt_ms);
+    let phase = if s.stopping {
+        "stopping".to_string()
+    } else {
+        format!("{} left", format_duration(left))
+    };
+    format!(
+        "users {}/{} | {} ({phase}) | {:.1} req/s | p50 {} p95 {} p99 {} | {} requests, {:.2}% failed",
+        s.users,
+        s.target_users,
+        format_duration(elapsed),
+        s.rps,
+        pct(s.p50_ms),
+        pct(s.p95_ms),
+        pct(s.p99_ms),
+        s.requests,
+        s.failure_ratio() * 100.0
+    )
+}
+
+impl Monitor for LiveDisplay {
+    fn update(&mut self, s: &Snapshot) {
+        let mut line = status_line(s);
+        for extra in &self.extra {
+            line.push_str(" | ");
+            line.push_str(extra);
+        }
+        match &self.bar {
+            Some(bar) => {
+                bar.set_length(u64::from(s.target_users));
+                bar.set_position(u64::from(s.users));
+                bar.set_message(line);
+            }
+            None if s.elapsed >= self.next_plain => {
+                note(&line);
+                while self.next_plain <= s.elapsed {
+                    self.next_plain += PLAIN_EVERY;
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn interrupted(&mut self) {
+        let text =
+            "stopping: finishing in-flight requests and saving (Ctrl-C again to exit at once)";
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => note(text),
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// The summary after the run: JSON is the whole record.
+pub fn render_load(result: &LoadResult, format: Format, style: Style) -> String {
+    match format {
+        Format::Json => to_json(&result.record),
+        Format::Text => {
+            let mut out = render_summary(&result.record, style);
+            out.push_str(&format!("\nSaved {}", result.record_path.display()));
+            out.push_str(&format!(" (timeline {})", result.jsonl_path.display()));
+            if let Some(csv) = &result.csv_paths {
+                let names: Vec<String> = csv.iter().map(|p| p.display().to_string()).collect();
+                out.push_str(&format!("\nCSV {}", names.join(", ")));
+            }
+            if result.abandoned > 0 {
+                out.push_str(&format!(
+                    "\n{} users were still waiting for a response 5 s after the stop; those requests are not counted",
+                    result.abandoned
+                ));
+            }
+            out.push('\n');
+            out
+        }
+    }
+}
+
+/// The Locust-style tables of a record (also used for saved records).
+pub fn render_summary(r: &RunRecord, style: Style) -> String {
+    let mut out = String::new();
+    let p = &r.params;
+    out.push_str(&format!(
+        "Load test of {}: {} users of {} (wait {}..{} s), spawned at {}/s, for {:.1} s{}\n",
+        r.target,
+        p.users,
+        p.user_class,
+        p.wait_min_s,
+        p.wait_max_s,
+        p.spawn_rate,
+        r.duration_s,
+        match r.status {
+            RunStatus::Completed => "",
+            RunStatus::Interrupted => " (interrupted)",
+        }
+    ));
+    if let Some(label) = &r.label {
+        out.push_str(&format!("Label: {label}\n"));
+    }
+
+    let mut t = style.table(&[
+        "Type",
+        "Name",
+        "# reqs",
+        "# fails",
+        "Avg",
+        "Min",
+        "Max",
+        "Med",
+        "req/s",
+        "failures/s",
+    ]);
+    for e in r.endpoints.iter().chain([&r.aggregate]) {
+        t.add_row(vec![
+            Cell::new(&e.method),
+            Cell::new(&e.name),
+            Cell::new(e.requests),
+            Cell::new(format!(
+                "{} ({:.2}%)",
+                e.failures,
+                e.failure_ratio() * 100.0
+            )),
+            Cell::new(fmt_ms(e.avg_ms)),
+            Cell::new(fmt_ms(e.min_ms)),
+            Cell::new(fmt_ms(e.max_ms)),
+            Cell::new(fmt_ms(e.percentile("50%"))),
+            Cell::new(format!("{:.2}", e.rps)),
+            Cell::new(format!("{:.2}", e.failures_per_s)),
+        ]);
+    }
+    out.push_str(&format!("{t}\n"));
+
+    let mut header = vec!["Type", "Name"];
+    header.extend(PERCENTILE_LABELS);
+    header.push("# reqs");
+    let mut t = style.table(&header);
+    for e in r.endpoints.iter().chain([&r.aggregate]) {
+        let mut row = vec![Cell::new(&e.method), Cell::new(&e.name)];
+        row.extend(PERCENTILE_LABELS.iter().map(|l| {
+            Cell::new(if e.requests == 0 {
+                "N/A".to_string()
+            } else {
+                format!("{:.1}", e.percentile(l))
+            })
+        }));
+        row.push(Cell::new(e.requests));
+        t.add_row(row);
+    }
+    out.push_str(&format!("\nResponse time percentiles (ms)\n{t}\n"));
+
+    if !r.failures.is_empty() {
+        let mut t = style.table(&[
+            "# occurrences",
+            "Method",
+            "Name",
+            "Error",
+            "First seen",
+            "Last seen",
+        ]);
+        for f in &r.failures {
+            t.add_row(vec![
+                Cell::new(f.count),
+                Cell::new(&f.method),
+                Cell::new(&f.name),
+                Cell::new(f.reason.to_string()),
+                Cell::new(f.first_seen.strftime("%H:%M:%S").to_string()),
+                Cell::new(f.last_seen.strftime("%H:%M:%S").to_string()),
+            ]);
+        }
+        out.push_str(&format!("\nFailures\n{t}\n"));
+    }
+
+    if let (Some(inf), Some(tot)) = (&r.server_timings.inference, &r.server_timings.total) {
+        let predict = r.endpoints.iter().find(|e| e.name == "/predict");
+        out.push_str(&format!(
+            "\nServer-reported timings of {} predict responses: inference avg {} (p95 {}), handler total avg {} (p95 {})",
+            tot.count,
+            fmt_ms(inf.avg_ms),
+            fmt_ms(inf.p95_ms),
+            fmt_ms(tot.avg_ms),
+            fmt_ms(tot.p95_ms)
+        ));
+        if let Some(pr) = predict {
+            out.push_str(&format!(
+                "; client-side avg {}, so network and queueing ~ {}",
+                fmt_ms(pr.avg_ms),
+                fmt_ms((pr.avg_ms - tot.avg_ms).max(0.0))
+            ));
+        }
+        out.push('\n');
+    }
+
+    let th = &r.throughput;
+    out.push_str(&format!(
+        "\nThroughput: {:.1} req/s over the run{}; theoretical maximum for {} users {:.1} req/s \
+         (users / mean(wait {:.3} s + response time {:.3} s))\n",
+        th.total_rps,
+        th.steady_rps.map_or_else(String::new, |s| format!(
+            ", {s:.1} req/s once all users ran"
+        )),
+        r.users_started,
+        th.theoretical_max_rps,
+        (p.wait_min_s + p.wait_max_s) / 2.0,
+        r.aggregate.avg_ms / 1e3
+    ));
+
+    if !r.slowest.is_empty() {
+        out.push_str("\nSlowest requests (trace ids for Cloud Trace):\n");
+        for s in &r.slowest {
+            let top: Vec<String> = s
+                .traces
+                .iter()
+                .take(3)
+                .map(|t| format!("{} {}", t.trace_id, fmt_ms(t.ms)))
+                .collect();
+            out.push_str(&format!("  {} {}: {}\n", s.method, s.name, top.join(", ")));
+        }
+    }
+
+    for t in &r.thresholds {
+        let (limit, actual) = if t.name == "max-failure-rate" {
+            (
+                format!("{:.2}%", t.limit * 100.0),
+                format!("{:.2}%", t.actual * 100.0),
+            )
+        } else {
+            (fmt_ms(t.limit), fmt_ms(t.actual))
+        };
+        out.push_str(&format!(
+            "Threshold --{} {limit}: {actual} {}\n",
+            t.name,
+            if t.passed { "PASS" } else { "FAIL" }
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_line_says_everything_at_a_glance() {
+        let s = Snapshot {
+            elapsed: Duration::from_millis(42_300),
+            duration: Duration::from_secs(300),
+            users: 150,
+            target_users: 150,
+            requests: 4000,
+            failures: 12,
+            rps: 118.25,
+            p50_ms: Some(12.3),
+            p95_ms: Some(40.0),
+            p99_ms: None,
+            stopping: false,
+        };
+        assert_eq!(
+            status_line(&s),
+            "users 150/150 | 42s (4m18s left) | 118.2 req/s | p50 12.3 ms p95 40.0 ms p99 - | 4000 requests, 0.30% failed"
+        );
+    }
+
+    fn endpoint(
+        method: &str,
+        name: &str,
+        requests: u64,
+        failures: u64,
+        ms: f64,
+    ) -> serde_json::Value {
+        let pcts: serde_json::Map<String, serde_json::Value> = PERCENTILE_LABELS
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.to_string(), serde_json::json!(ms + i as f64)))
+            .collect();
+        serde_json::json!({
+            "method": method, "name": name, "requests": requests, "failures": failures,
+            "min_ms": ms / 2.0, "avg_ms": ms + 1.0, "max_ms": ms + 10.0, "avg_content_size": 120.0,
+            "rps": requests as f64 / 60.0, "failures_per_s": failures as f64 / 60.0,
+            "percentiles_ms": pcts, "histogram": ""
+        })
+    }
+
+    /// A record with fixed numbers (nothing measured), so the snapshot has no timings to redact.
+    fn fixture() -> RunRecord {
+        serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "tool": "iris-lab test", "label": "baseline", "status": "interrupted",
+            "target": "http://127.0.0.1:8000/",
+            "params": {"users": 150, "spawn_rate": 10.0, "duration_s": 300.0,
+                       "user_class": "IrisPredictionAPIUser", "wait_min_s": 0.5, "wait_max_s": 2.0,
+                       "timeout_s": 30.0},
+            "started_at": "2026-11-27T20:00:00Z", "ended_at": "2026-11-27T20:01:00Z",
+            "duration_s": 60.0, "users_started": 150, "spawn_complete_s": 14.9,
+            "endpoints": [endpoint("GET", "/health", 1200, 0, 3.0), endpoint("POST", "/predict", 6000, 12, 5.0)],
+            "aggregate": endpoint("", "Aggregated", 7200, 12, 4.0),
+            "failures": [{"method": "POST", "name": "/predict", "reason": {"kind": "status", "detail": 500},
+                          "count": 12, "first_seen": "2026-11-27T20:00:10Z", "last_seen": "2026-11-27T20:00:50Z"}],
+            "server_timings": {
+                "inference": {"count": 6000, "avg_ms": 1.2, "p50_ms": 1.1, "p95_ms": 2.0, "p99_ms": 3.0, "max_ms": 9.0, "histogram": ""},
+                "total": {"count": 6000, "avg_ms": 3.0, "p50_ms": 2.9, "p95_ms": 4.0, "p99_ms": 5.0, "max_ms": 12.0, "histogram": ""}},
+            "slowest": [{"method": "POST", "name": "/predict",
+                         "traces": [{"trace_id": "0af7651916cd43dd8448eb211c80319c", "ms": 15.0}]}],
+            "throughput": {"total_rps": 120.0, "steady_rps": 119.5, "theoretical_max_rps": 119.6},
+            "thresholds": [{"name": "max-failure-rate", "limit": 0.01, "actual": 0.00167, "passed": true},
+                           {"name": "max-p95", "limit": 5.0, "actual": 9.0, "passed": false}],
+            "timeline": []
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_summary_is_locust_style() {
+        insta::assert_snapshot!(render_summary(&fixture(), Style::plain()));
+    }
+
+    #[test]
+    fn records_from_a_later_version_with_extensions_still_render() {
+        let mut v = serde_json::to_value(fixture()).unwrap();
+        v["extensions"] = serde_json::json!({"cluster": {"max_replicas": 6}});
+        v["some_future_field"] = serde_json::json!(1);
+        let r: RunRecord = serde_json::from_value(v).unwrap();
+        assert_eq!(r.extensions["cluster"]["max_replicas"], 6);
+        assert!(render_summary(&r, Style::plain()).contains("Aggregated"));
+    }
+}

@@ -1,0 +1,459 @@
+//! The only owner of histograms and counters. [`Collector`] consumes the engine's events and
+//! keeps per-endpoint and aggregated statistics, the per-second timeline, failures grouped by
+//! typed reason, server-reported timings and the slowest trace ids. Memory does not grow with
+//! the number of requests (only with the number of seconds).
+
+pub mod csv;
+mod entry;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use jiff::Timestamp;
+use tokio::time::Instant;
+
+use crate::api::Failure;
+use crate::loadgen::{Event, Sample};
+use crate::record::{
+    Distribution, EndpointRecord, FailureRecord, ServerTimings, SlowTrace, SlowestRecord,
+    TimelinePoint,
+};
+pub use entry::{
+    Entry, PERCENTILE_LABELS, PERCENTILES, decode_histogram, encode_histogram, locust_bucket,
+    new_histogram,
+};
+
+/// How many slowest requests are kept per endpoint.
+pub const SLOWEST_KEPT: usize = 10;
+/// The window of the "current" rates, in seconds (as Locust's current RPS).
+pub const WINDOW_SECS: usize = 10;
+
+#[derive(Debug, Clone)]
+struct FailureCount {
+    count: u64,
+    first: Timestamp,
+    last: Timestamp,
+}
+
+/// What the live display shows, once a second.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub elapsed: Duration,
+    pub duration: Duration,
+    pub users: u32,
+    pub target_users: u32,
+    pub requests: u64,
+    pub failures: u64,
+    pub rps: f64,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub stopping: bool,
+}
+
+impl Snapshot {
+    pub fn failure_ratio(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.failures as f64 / self.requests as f64
+        }
+    }
+}
+
+/// The statistics of one run.
+pub struct Collector {
+    endpoints: Vec<(String, String)>,
+    entries: Vec<Entry>,
+    total: Entry,
+    /// Requests that finished in the current second.
+    second: Entry,
+    /// (requests, failures) of the last closed seconds.
+    window: VecDeque<(u64, u64)>,
+    failures: BTreeMap<(usize, Failure), FailureCount>,
+    inference: Histogram<u64>,
+    server_total: Histogram<u64>,
+    slowest: Vec<BinaryHeap<Reverse<(u64, u128)>>>,
+    users: u32,
+    target_users: u32,
+    duration: Duration,
+    start: Instant,
+    start_utc: Timestamp,
+    spawn_complete: Option<(Duration, u64)>,
+    stopping: Option<(Duration, u64)>,
+    timeline: Vec<TimelinePoint>,
+    last_tick: u64,
+}
+
+impl Collector {
+    pub fn new(
+        endpoints: Vec<(String, String)>,
+        target_users: u32,
+        duration: Duration,
+        start: Instant,
+        start_utc: Timestamp,
+    ) -> Self {
+        let n = endpoints.len();
+        Self {
+            entries: (0..n).map(|_| Entry::new()).collect(),
+            slowest: vec![BinaryHeap::new(); n],
+            endpoints,
+            total: Entry::new(),
+            second: Entry::new(),
+            window: VecDeque::with_capacity(WINDOW_SECS),
+            failures: BTreeMap::new(),
+            inference: new_histogram(),
+            server_total: new_histogram(),
+            users: 0,
+            target_users,
+            duration,
+            start,
+            start_utc,
+            spawn_complete: None,
+            stopping: None,
+            timeline: Vec::new(),
+            last_tick: 0,
+        }
+    }
+
+    pub fn endpoints(&self) -> &[(String, String)] {
+        &self.endpoints
+    }
+
+    pub fn handle(&mut self, event: Event) {
+        match event {
+            Event::Request(sample) => self.record(sample),
+            Event::Users(n) => self.users = n,
+            Event::SpawnComplete => {
+                self.spawn_complete = Some((self.start.elapsed(), self.total.requests));
+            }
+            Event::Stopping => {
+                self.stopping = Some((self.start.elapsed(), self.total.requests));
+            }
+        }
+    }
+
+    fn record(&mut self, s: Sample) {
+        let Some(entry) = self.entries.get_mut(s.endpoint) else {
+            return;
+        };
+        let us = u64::try_from(s.latency.as_micros()).unwrap_or(u64::MAX);
+        let failed = s.outcome.is_err();
+        entry.record(us, s.bytes, failed);
+        self.total.record(us, s.bytes, failed);
+        self.second.record(us, s.bytes, failed);
+        let heap = &mut self.slowest[s.endpoint];
+        if heap.len() < SLOWEST_KEPT {
+            heap.push(Reverse((us, s.trace_id)));
+        } else if heap.peek().is_some_and(|Reverse((min, _))| us > *min) {
+            heap.pop();
+            heap.push(Reverse((us, s.trace_id)));
+        }
+        match s.outcome {
+            Ok(Some(t)) => {
+                let to_us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1);
+                self.inference.saturating_record(to_us(t.inference));
+                self.server_total.saturating_record(to_us(t.total));
+            }
+            Ok(None) => {}
+            Err(failure) => {
+                let now = Timestamp::now();
+                self.failures
+                    .entry((s.endpoint, failure))
+                    .and_modify(|f| {
+                        f.count += 1;
+                        f.last = now;
+                    })
+                    .or_insert(FailureCount {
+                        count: 1,
+                        first: now,
+                        last: now,
+                    });
+            }
+        }
+    }
+
+    /// Ends the current second: returns its timeline point (also kept for the record).
+    pub fn close_second(&mut self) -> TimelinePoint {
+        let elapsed = self.start.elapsed();
+        let t = (elapsed.as_secs_f64().round() as u64).max(self.last_tick + 1);
+        self.last_tick = t;
+        if self.window.len() == WINDOW_SECS {
+            self.window.pop_front();
+        }
+        self.window
+            .push_back((self.second.requests, self.second.failures));
+        let secs = self.window.len().max(1) as f64;
+        let (req, fail) = self
+            .window
+            .iter()
+            .fold((0, 0), |(r, f), (a, b)| (r + a, f + b));
+        let some = |v: f64| (self.second.requests > 0).then_some(v);
+        let point = TimelinePoint {
+            t,
+            time: Timestamp::now(),
+            users: self.users,
+            requests: self.second.requests,
+            failures: self.second.failures,
+            rps: req as f64 / secs,
+            failures_per_s: fail as f64 / secs,
+            p50_ms: some(self.second.percentile_ms(0.5)),
+            p95_ms: some(self.second.percentile_ms(0.95)),
+            p99_ms: some(self.second.percentile_ms(0.99)),
+            percentiles_ms: self.second.percentiles_ms(),
+            total_requests: self.total.requests,
+            total_failures: self.total.failures,
+            total_median_ms: self.total.percentile_ms(0.5),
+            total_avg_ms: self.total.avg_ms(),
+            total_min_ms: self.total.min_ms(),
+            total_max_ms: self.total.max_ms(),
+            total_avg_content_size: self.total.avg_size(),
+            extensions: BTreeMap::new(),
+        };
+        self.second.reset();
+        self.timeline.push(point.clone());
+        point
+    }
+
+    /// Whether requests finished since the last closed second.
+    pub fn second_has_data(&self) -> bool {
+        self.second.requests > 0
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let last = self.timeline.last();
+        Snapshot {
+            elapsed: self.start.elapsed(),
+            duration: self.duration,
+            users: self.users,
+            target_users: self.target_users,
+            requests: self.total.requests,
+            failures: self.total.failures,
+            rps: last.map_or(0.0, |p| p.rps),
+            p50_ms: last.and_then(|p| p.p50_ms),
+            p95_ms: last.and_then(|p| p.p95_ms),
+            p99_ms: last.and_then(|p| p.p99_ms),
+            stopping: self.stopping.is_some(),
+        }
+    }
+
+    /// Seconds from the start to the stop (or to now, if the run did not say it stopped).
+    pub fn run_secs(&self) -> f64 {
+        self.stopping
+            .map_or_else(|| self.start.elapsed(), |(t, _)| t)
+            .as_secs_f64()
+    }
+
+    pub fn spawn_complete_secs(&self) -> Option<f64> {
+        self.spawn_complete.map(|(t, _)| t.as_secs_f64())
+    }
+
+    /// Requests per second between the last user's start and the stop, when that lasted 1 s+.
+    pub fn steady_rps(&self) -> Option<f64> {
+        let (t0, n0) = self.spawn_complete?;
+        let (t1, n1) = self
+            .stopping
+            .unwrap_or((self.start.elapsed(), self.total.requests));
+        let secs = t1.saturating_sub(t0).as_secs_f64();
+        (secs >= 1.0).then(|| (n1 - n0) as f64 / secs)
+    }
+
+    pub fn aggregate(&self) -> &Entry {
+        &self.total
+    }
+
+    fn entry_record(&self, method: &str, name: &str, e: &Entry) -> EndpointRecord {
+        let secs = self.run_secs().max(1e-9);
+        EndpointRecord {
+            method: method.to_string(),
+            name: name.to_string(),
+            requests: e.requests,
+            failures: e.failures,
+            min_ms: e.min_ms(),
+            avg_ms: e.avg_ms(),
+            max_ms: e.max_ms(),
+            avg_content_size: e.avg_size(),
+            rps: e.requests as f64 / secs,
+            failures_per_s: e.failures as f64 / secs,
+            percentiles_ms: if e.requests == 0 {
+                BTreeMap::new()
+            } else {
+                PERCENTILE_LABELS
+                    .iter()
+                    .zip(PERCENTILES)
+                    .map(|(l, q)| (l.to_string(), e.percentile_ms(q)))
+                    .collect()
+            },
+            histogram: encode_histogram(&e.hist),
+        }
+    }
+
+    /// Per-endpoint records, sorted by name then method as Locust sorts them.
+    pub fn endpoint_records(&self) -> Vec<EndpointRecord> {
+        let mut rows: Vec<EndpointRecord> = self
+            .endpoints
+            .iter()
+            .zip(&self.entries)
+            .map(|((m, n), e)| self.entry_record(m, n, e))
+            .collect();
+        rows.sort_by(|a, b| (&a.name, &a.method).cmp(&(&b.name, &b.method)));
+        rows
+    }
+
+    pub fn aggregate_record(&self) -> EndpointRecord {
+        self.entry_record("", "Aggregated", &self.total)
+    }
+
+    /// Failures by (method, name, reason), most frequent first.
+    pub fn failure_records(&self) -> Vec<FailureRecord> {
+        let mut rows: Vec<FailureRecord> = self
+            .failures
+            .iter()
+            .map(|((i, reason), f)| {
+                let (method, name) = self.endpoints[*i].clone();
+                FailureRecord {
+                    method,
+                    name,
+                    reason: reason.clone(),
+                    count: f.count,
+                    first_seen: f.first,
+                    last_seen: f.last,
+                }
+            })
+            .collect();
+        rows.sort_by_key(|r| std::cmp::Reverse(r.count));
+        rows
+    }
+
+    pub fn server_timings(&self) -> ServerTimings {
+        let dist = |h: &Histogram<u64>| {
+            (!h.is_empty()).then(|| Distribution {
+                count: h.len(),
+                avg_ms: h.mean() / 1e3,
+                p50_ms: h.value_at_quantile(0.5) as f64 / 1e3,
+                p95_ms: h.value_at_quantile(0.95) as f64 / 1e3,
+                p99_ms: h.value_at_quantile(0.99) as f64 / 1e3,
+                max_ms: h.max() as f64 / 1e3,
+                histogram: encode_histogram(h),
+            })
+        };
+        ServerTimings {
+            inference: dist(&self.inference),
+            total: dist(&self.server_total),
+        }
+    }
+
+    pub fn slowest_records(&self) -> Vec<SlowestRecord> {
+        self.endpoints
+            .iter()
+            .zip(&self.slowest)
+            .filter(|(_, heap)| !heap.is_empty())
+            .map(|((method, name), heap)| {
+                let mut traces: Vec<(u64, u128)> = heap.iter().map(|Reverse(x)| *x).collect();
+                traces.sort_by(|a, b| b.cmp(a));
+                SlowestRecord {
+                    method: method.clone(),
+                    name: name.clone(),
+                    traces: traces
+                        .into_iter()
+                        .map(|(us, id)| SlowTrace {
+                            trace_id: format!("{id:032x}"),
+                            ms: us as f64 / 1e3,
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
+    pub fn timeline(&self) -> &[TimelinePoint] {
+        &self.timeline
+    }
+
+    pub fn start_utc(&self) -> Timestamp {
+        self.start_utc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loadgen::ServerTiming;
+
+    fn sample(endpoint: usize, ms: u64, outcome: Result<Option<ServerTiming>, Failure>) -> Event {
+        Event::Request(Sample {
+            endpoint,
+            latency: Duration::from_millis(ms),
+            bytes: 100,
+            outcome,
+            trace_id: u128::from(ms),
+        })
+    }
+
+    fn collector() -> Collector {
+        Collector::new(
+            vec![
+                ("GET".into(), "/health".into()),
+                ("POST".into(), "/predict".into()),
+            ],
+            10,
+            Duration::from_secs(60),
+            Instant::now(),
+            Timestamp::now(),
+        )
+    }
+
+    #[test]
+    fn counts_per_endpoint_and_in_aggregate() {
+        let mut c = collector();
+        for ms in 1..=20 {
+            c.handle(sample(0, ms, Ok(None)));
+        }
+        let timing = ServerTiming {
+            inference: Duration::from_micros(1200),
+            total: Duration::from_micros(3000),
+        };
+        c.handle(sample(1, 50, Ok(Some(timing))));
+        c.handle(sample(1, 60, Err(Failure::Status(500))));
+        c.handle(sample(1, 70, Err(Failure::Status(500))));
+        c.handle(sample(1, 5, Err(Failure::Timeout)));
+        let rows = c.endpoint_records();
+        assert_eq!(rows[0].name, "/health");
+        assert_eq!((rows[0].requests, rows[0].failures), (20, 0));
+        assert_eq!((rows[1].requests, rows[1].failures), (4, 3));
+        let agg = c.aggregate_record();
+        assert_eq!((agg.requests, agg.failures), (24, 3));
+        assert_eq!(agg.max_ms, 70.0);
+        let f = c.failure_records();
+        assert_eq!(f.len(), 2);
+        assert_eq!((f[0].reason.clone(), f[0].count), (Failure::Status(500), 2));
+        let st = c.server_timings();
+        assert_eq!(st.inference.unwrap().count, 1);
+        assert!((st.total.unwrap().p50_ms - 3.0).abs() < 0.01);
+        let slow = c.slowest_records();
+        assert_eq!(slow[0].traces.len(), SLOWEST_KEPT);
+        assert_eq!(slow[0].traces[0].ms, 20.0);
+        assert_eq!(slow[1].traces[0].trace_id, format!("{:032x}", 70));
+    }
+
+    #[test]
+    fn seconds_close_into_a_timeline_with_a_rate_window() {
+        let mut c = collector();
+        c.handle(Event::Users(3));
+        for _ in 0..10 {
+            c.handle(sample(0, 10, Ok(None)));
+        }
+        let p = c.close_second();
+        assert_eq!((p.t, p.users, p.requests, p.rps), (1, 3, 10, 10.0));
+        assert!((p.p50_ms.unwrap() - 10.0).abs() < 0.01);
+        assert_eq!(p.percentiles_ms.len(), 11);
+        let p = c.close_second();
+        assert_eq!((p.t, p.requests, p.rps, p.p50_ms), (2, 0, 5.0, None));
+        assert_eq!(p.total_requests, 10);
+        assert_eq!(c.timeline().len(), 2);
+        let snap = c.snapshot();
+        assert_eq!((snap.users, snap.requests, snap.rps), (3, 10, 5.0));
+    }
+}
