@@ -40,6 +40,8 @@ pub struct ConfigFile {
     #[serde(default)]
     pub smoke: SmokeFile,
     #[serde(default)]
+    pub report: ReportFile,
+    #[serde(default)]
     pub load: LoadFile,
 }
 
@@ -56,6 +58,14 @@ pub struct NamesFile {
 #[serde(deny_unknown_fields)]
 pub struct ServeFile {
     pub addr: Option<SocketAddr>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportFile {
+    pub runs_dir: Option<PathBuf>,
+    pub template: Option<PathBuf>,
+    pub gcp_project: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

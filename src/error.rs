@@ -119,6 +119,28 @@ pub enum Error {
     #[error("could not set up TLS")]
     Tls(#[source] rustls::Error),
 
+    #[error(
+        "could not read the runs directory {dir}: run `iris-lab load` first, or name record files"
+    )]
+    RunsDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("no run records in {dir}: run `iris-lab load` first, or name record files")]
+    NoRuns { dir: PathBuf },
+
+    #[error("could not read template {path}")]
+    Template {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+
     #[error("could not read run record {path}")]
     Record {
         path: PathBuf,

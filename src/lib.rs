@@ -58,6 +58,11 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
                 output::write_stdout(&text)?;
                 Ok(result.outcome)
             }
+            Command::Report(args) => {
+                let text = commands::report::run(&commands::report::plan(&settings, &args))?;
+                output::write_stdout(&text)?;
+                Ok(Outcome::Success)
+            }
             Command::Guide(_) => Ok(Outcome::Success),
         }
     })

@@ -2,7 +2,10 @@
 //! domain types. Nothing outside this module imports clap.
 
 pub mod load;
+pub mod report;
 pub mod values;
+
+pub use report::ReportArgs;
 
 pub use load::LoadArgs;
 
@@ -66,6 +69,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
+    /// Tables for people (markdown for `report`).
+    #[value(alias = "markdown")]
     Text,
     Json,
 }
@@ -87,6 +92,8 @@ pub enum Command {
     Smoke(SmokeArgs),
     /// Phases 2-4: load-test the API with Locust's user classes and save a run record.
     Load(Box<LoadArgs>),
+    /// Phases 5-6: comparison table, timing breakdown, bottlenecks and charts, as markdown.
+    Report(ReportArgs),
     /// Print the testing guide, or one phase of it (1-7).
     Guide(GuideArgs),
 }

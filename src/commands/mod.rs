@@ -3,6 +3,7 @@
 
 pub mod guide;
 pub mod load;
+pub mod report;
 pub mod serve;
 pub mod smoke;
 

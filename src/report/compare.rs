@@ -206,11 +206,12 @@ fn table(runs: &[RunView], metrics: &[Metric]) -> Table {
         .map(|m| {
             let values: Vec<Option<f64>> = runs.iter().map(|r| (m.value)(r)).collect();
             let mut row = vec![m.name.to_string()];
-            row.extend(
-                values
-                    .iter()
-                    .map(|v| v.map_or(m.missing.to_string(), m.format)),
-            );
+            row.extend(values.iter().zip(runs).map(|(v, r)| match v {
+                Some(v) => (m.format)(*v),
+                // A cluster metric of a run that watched no cluster: say that, not "none".
+                None if m.missing != "-" && r.cluster.is_none() => NO_CLUSTER.to_string(),
+                None => m.missing.to_string(),
+            }));
             if with_diff {
                 row.push(difference(values[0], values[1], m.diff));
             }
@@ -295,6 +296,16 @@ mod tests {
         let t = guide_table(&[run(150, 20.0, None, 0.0, 100.0)]);
         assert_eq!(t.headers, ["Metric", "150 Users"]);
         assert_eq!(t.rows[1], ["Max Pods Scaled", "no cluster data"]);
+        let t = extended_table(&[
+            run(150, 20.0, None, 0.0, 100.0),
+            run(300, 20.0, Some(2), 0.0, 1.0),
+        ]);
+        let scale_up = t
+            .rows
+            .iter()
+            .find(|r| r[0] == "Time to First Scale-up")
+            .unwrap();
+        assert_eq!(scale_up[1..], ["no cluster data", "no scale-up", "-"]);
     }
 
     #[test]

@@ -1,0 +1,71 @@
+//! `iris-lab report` flags.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// Phases 5-6: render runs into the comparison table, timing breakdown, bottlenecks and charts.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReportArgs {
+    /// Run records to report on [default: the latest run of each user count in --runs-dir].
+    #[arg(value_name = "RUN.json")]
+    pub runs: Vec<PathBuf>,
+
+    /// Where `load` saved its records [default: ./iris-lab-runs].
+    #[arg(long, value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
+
+    /// A minijinja template of your own; it sees the same data as templates/report.md.
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+
+    /// Google Cloud project: slow requests' trace ids become links to Cloud Trace.
+    #[arg(long, value_name = "PROJECT", env = "GOOGLE_CLOUD_PROJECT")]
+    pub gcp_project: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Cli, Command};
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<ReportArgs, clap::Error> {
+        let argv = ["iris-lab", "report"]
+            .into_iter()
+            .chain(args.iter().copied());
+        match Cli::try_parse_from(argv)?.command {
+            Command::Report(a) => Ok(a),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn runs_are_positional_and_optional() {
+        assert!(parse(&[]).unwrap().runs.is_empty());
+        let a = parse(&["a.json", "b.json"]).unwrap();
+        assert_eq!(a.runs, [PathBuf::from("a.json"), PathBuf::from("b.json")]);
+    }
+
+    #[test]
+    fn runs_dir_template_and_project_are_taken() {
+        let a = parse(&[
+            "--runs-dir",
+            "d",
+            "--template",
+            "t.md",
+            "--gcp-project",
+            "p",
+        ])
+        .unwrap();
+        assert_eq!(a.runs_dir, Some(PathBuf::from("d")));
+        assert_eq!(a.template, Some(PathBuf::from("t.md")));
+        assert_eq!(a.gcp_project.as_deref(), Some("p"));
+    }
+
+    #[test]
+    fn markdown_is_a_name_for_the_text_format() {
+        let cli = Cli::try_parse_from(["iris-lab", "report", "--format", "markdown"]).unwrap();
+        assert_eq!(cli.global.format, Some(super::super::FormatArg::Text));
+    }
+}

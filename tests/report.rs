@@ -1,0 +1,239 @@
+//! `iris-lab report` on fixture run records: snapshots of the markdown, the 6.1 table against
+//! the records' own numbers, and errors that name the file.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/runs")
+        .join(name)
+}
+
+fn iris_lab(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("iris-lab").unwrap();
+    cmd.current_dir(dir)
+        .env_remove("IRIS_LAB_CONFIG")
+        .env_remove("IRIS_LAB_FORMAT")
+        .env_remove("GOOGLE_CLOUD_PROJECT")
+        .timeout(std::time::Duration::from_secs(30));
+    cmd
+}
+
+fn report(dir: &Path, args: &[&str]) -> String {
+    let out = iris_lab(dir).arg("report").args(args).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A runs directory holding copies of the named fixtures, with `users` changed when given.
+fn runs_dir(runs: &[(&str, Option<u64>)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let runs_dir = dir.path().join("iris-lab-runs");
+    std::fs::create_dir(&runs_dir).unwrap();
+    for (i, (name, users)) in runs.iter().enumerate() {
+        let mut v: Value =
+            serde_json::from_str(&std::fs::read_to_string(fixture(name)).unwrap()).unwrap();
+        if let Some(u) = users {
+            v["params"]["users"] = (*u).into();
+        }
+        std::fs::write(runs_dir.join(format!("run{i}.json")), v.to_string()).unwrap();
+    }
+    dir
+}
+
+fn redact(text: &str) -> String {
+    text.replace(
+        concat!("iris-lab ", env!("CARGO_PKG_VERSION")),
+        "iris-lab [version]",
+    )
+}
+
+fn record(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture(name)).unwrap()).unwrap()
+}
+
+#[test]
+fn two_runs_render_the_guides_report() {
+    let dir = runs_dir(&[("150u.json", None), ("300u.json", None)]);
+    let text = report(dir.path(), &[]);
+    insta::assert_snapshot!("two_runs", redact(&text));
+}
+
+#[test]
+fn the_guide_table_holds_the_records_numbers() {
+    let dir = runs_dir(&[("150u.json", None), ("300u.json", None)]);
+    let v: Value = serde_json::from_str(&report(dir.path(), &["--format", "json"])).unwrap();
+    let rows = v["guide_table"]["rows"].as_array().unwrap();
+    assert_eq!(
+        v["guide_table"]["headers"],
+        serde_json::json!(["Metric", "150 Users", "300 Users", "Difference"])
+    );
+    for (col, name) in [(1, "150u.json"), (2, "300u.json")] {
+        let r = record(name);
+        let avg = r["aggregate"]["avg_ms"].as_f64().unwrap();
+        let shown = rows[0][col]
+            .as_str()
+            .unwrap()
+            .trim_end_matches(" ms")
+            .parse::<f64>()
+            .unwrap();
+        assert!(
+            (shown - avg).abs() <= 0.5 + avg * 0.001,
+            "avg {avg} shown as {shown}"
+        );
+        let rate = r["aggregate"]["failures"].as_f64().unwrap()
+            / r["aggregate"]["requests"].as_f64().unwrap()
+            * 100.0;
+        assert_eq!(rows[2][col], format!("{rate:.2}%"));
+        let peak = r["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["rps"].as_f64().unwrap())
+            .fold(0.0, f64::max);
+        assert_eq!(rows[3][col], format!("{peak:.1}"));
+        assert_eq!(rows[1][col], "no cluster data");
+    }
+    let ext = v["extended_table"]["rows"].as_array().unwrap();
+    let total = ext.iter().find(|r| r[0] == "Total Requests").unwrap();
+    assert_eq!(
+        total[1],
+        record("150u.json")["aggregate"]["requests"].to_string()
+    );
+}
+
+#[test]
+fn one_run_has_no_difference_column() {
+    let dir = runs_dir(&[("150u.json", None)]);
+    let text = report(dir.path(), &[]);
+    assert!(text.contains("| Metric | 150 Users |\n"), "{text}");
+    assert!(!text.contains("Difference"));
+}
+
+#[test]
+fn five_runs_get_five_columns_ordered_by_users() {
+    let dir = runs_dir(&[
+        ("300u.json", Some(500)),
+        ("150u.json", Some(50)),
+        ("150u.json", None),
+        ("300u.json", None),
+        ("300u.json", Some(400)),
+    ]);
+    let text = report(dir.path(), &[]);
+    assert!(
+        text.contains("| Metric | 50 Users | 150 Users | 300 Users | 400 Users | 500 Users |\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_latest_run_of_each_user_count_is_taken() {
+    let dir = runs_dir(&[("150u.json", None), ("150u.json", None)]);
+    // Make the second copy newer and tell it apart by its label.
+    let path = dir.path().join("iris-lab-runs/run1.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    v["started_at"] = "2030-01-01T00:00:00Z".into();
+    v["label"] = "the newer one".into();
+    std::fs::write(&path, v.to_string()).unwrap();
+    let text = report(dir.path(), &[]);
+    assert!(text.contains("| the newer one | 150 |"), "{text}");
+    assert_eq!(text.matches("| 150 | IrisPredictionAPIUser |").count(), 1);
+}
+
+#[test]
+fn named_files_and_a_custom_template() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("mine.md");
+    std::fs::write(
+        &template,
+        "{% for r in report.runs %}{{ r.users }}:{{ r.requests }}\n{% endfor %}",
+    )
+    .unwrap();
+    let text = report(
+        dir.path(),
+        &[
+            fixture("300u.json").to_str().unwrap(),
+            fixture("150u.json").to_str().unwrap(),
+            "--template",
+            template.to_str().unwrap(),
+        ],
+    );
+    let expected = format!(
+        "150:{}\n300:{}\n",
+        record("150u.json")["aggregate"]["requests"],
+        record("300u.json")["aggregate"]["requests"]
+    );
+    assert_eq!(text, expected);
+}
+
+#[test]
+fn a_broken_template_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("bad.md");
+    std::fs::write(&template, "ok\n{{ report.missing_thing }}\n").unwrap();
+    iris_lab(dir.path())
+        .args([
+            "report",
+            fixture("150u.json").to_str().unwrap(),
+            "--template",
+            template.to_str().unwrap(),
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::is_match(r"^error: template .*bad\.md, line 2: ").unwrap());
+}
+
+#[test]
+fn bad_record_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let corrupt = dir.path().join("corrupt.json");
+    std::fs::write(&corrupt, "{\"schema_version\": 1, \"tool\": ").unwrap();
+    iris_lab(dir.path())
+        .args(["report", corrupt.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("corrupt.json"))
+        .stderr(predicate::str::contains("not a run record"));
+
+    let mut v = record("150u.json");
+    v["schema_version"] = 99.into();
+    let newer = dir.path().join("newer.json");
+    std::fs::write(&newer, v.to_string()).unwrap();
+    iris_lab(dir.path())
+        .args(["report", newer.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("newer.json"))
+        .stderr(predicate::str::contains("schema version 99"));
+
+    iris_lab(dir.path())
+        .args(["report", "missing.json"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("missing.json"));
+}
+
+#[test]
+fn no_runs_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    iris_lab(dir.path())
+        .arg("report")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("run `iris-lab load` first"));
+    std::fs::create_dir(dir.path().join("iris-lab-runs")).unwrap();
+    iris_lab(dir.path())
+        .arg("report")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no run records in iris-lab-runs"));
+}
