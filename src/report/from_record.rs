@@ -23,7 +23,7 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
             count: f.count,
         })
         .collect();
-    failure_reasons.sort_by(|a, b| b.count.cmp(&a.count));
+    failure_reasons.sort_by_key(|f| std::cmp::Reverse(f.count));
 
     let predict = record
         .endpoints
