@@ -63,6 +63,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
                 output::write_stdout(&text)?;
                 Ok(Outcome::Success)
             }
+            Command::Demo(args) => commands::demo::run(&settings, &args).await,
             Command::Guide(_) => Ok(Outcome::Success),
         }
     })

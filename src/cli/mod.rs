@@ -1,10 +1,12 @@
 //! Command-line types only: clap structs, their value parsers, and their conversion into
 //! domain types. Nothing outside this module imports clap.
 
+pub mod demo;
 pub mod load;
 pub mod report;
 pub mod values;
 
+pub use demo::DemoArgs;
 pub use report::ReportArgs;
 
 pub use load::LoadArgs;
@@ -94,6 +96,8 @@ pub enum Command {
     Load(Box<LoadArgs>),
     /// Phases 5-6: comparison table, timing breakdown, bottlenecks and charts, as markdown.
     Report(ReportArgs),
+    /// The whole guide on the embedded reference API with no cluster, ending in the report.
+    Demo(DemoArgs),
     /// Print the testing guide, or one phase of it (1-7).
     Guide(GuideArgs),
 }

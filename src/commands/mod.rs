@@ -1,6 +1,7 @@
 //! One file per subcommand: each gathers its inputs, calls the engines and returns data for
 //! `output` to render.
 
+pub mod demo;
 pub mod guide;
 pub mod load;
 pub mod report;

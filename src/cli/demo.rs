@@ -1,0 +1,50 @@
+//! `iris-lab demo` flags.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::values;
+
+/// The whole guide on the embedded reference API, with no cluster: serve, smoke, 150 and 300
+/// users of load, then the report.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DemoArgs {
+    /// Length of each of the two load runs, e.g. 30s, 2m [default: 30s].
+    #[arg(long, value_name = "D", value_parser = values::parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Write the report to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Keep the run records in DIR [default: a temporary directory, removed at the end].
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Cli, Command};
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<DemoArgs, clap::Error> {
+        let argv = ["iris-lab", "demo"].into_iter().chain(args.iter().copied());
+        match Cli::try_parse_from(argv)?.command {
+            Command::Demo(a) => Ok(a),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn duration_out_and_out_dir() {
+        let a = parse(&["--duration", "5s", "--out", "r.md", "--out-dir", "runs"]).unwrap();
+        assert_eq!(a.duration, Some(Duration::from_secs(5)));
+        assert_eq!(a.out, Some(PathBuf::from("r.md")));
+        assert_eq!(a.out_dir, Some(PathBuf::from("runs")));
+        assert!(parse(&["--duration", "soon"]).is_err());
+        assert_eq!(parse(&[]).unwrap().duration, None);
+    }
+}
