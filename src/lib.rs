@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod error;
@@ -32,7 +33,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         match cli.command {
             Command::Serve(args) => commands::serve::run(&settings, &args).await,
             Command::Smoke(args) => {
-                let host = commands::require_host(&settings)?;
+                let host = commands::require_host(&settings).await?;
                 let timeout = args
                     .timeout
                     .or(settings.file.smoke.timeout)
@@ -44,6 +45,15 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
                 output::write_stdout(&text)?;
                 Ok(Outcome::from_passed(report.passed))
             }
+            Command::Verify => {
+                let report = commands::verify::run(&settings).await?;
+                let text =
+                    output::render_verify(&report, settings.format, output::Style::for_stdout());
+                output::write_stdout(&text)?;
+                Ok(Outcome::from_passed(report.passed))
+            }
+            Command::Watch(args) => commands::watch::run(&settings, &args).await,
+            Command::Cleanup(args) => commands::cleanup::run(&settings, &args).await,
             Command::Guide(_) => Ok(Outcome::Success),
         }
     })
