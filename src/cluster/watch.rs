@@ -381,7 +381,8 @@ pub fn kube_event(event: &KubeEvent, names: &TargetNames, since: Timestamp) -> O
         .map(|t| t.0)
         .or(event.event_time.as_ref().map(|t| t.0))
         .or(event.metadata.creation_timestamp.as_ref().map(|t| t.0));
-    if when.is_some_and(|t| t < since) {
+    // Event times have whole seconds: allow for the truncation.
+    if when.is_some_and(|t| t < since - jiff::SignedDuration::from_secs(2)) {
         return None;
     }
     Some(EventKind::Kube {
@@ -427,6 +428,9 @@ impl Interruptions {
         }
         let access = cluster.access("watch", resource, None);
         let error = match err {
+            watcher::Error::WatchFailed(kube::Error::ReadEvents(e)) => {
+                format!("connection lost: {}", innermost(&e))
+            }
             watcher::Error::InitialListFailed(e)
             | watcher::Error::WatchStartFailed(e)
             | watcher::Error::WatchFailed(e) => cluster.fail(access, "object", e).to_string(),
@@ -438,6 +442,15 @@ impl Interruptions {
             error,
         })
     }
+}
+
+/// The last cause of an error: `Connection reset by peer`.
+fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = err;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
 }
 
 async fn pump<K, S>(

@@ -248,7 +248,10 @@ pub fn render_watch_event(event: &ClusterEvent, format: Format, _style: Style) -
             line
         }
         Format::Text => {
-            let at = event.at.strftime("%H:%M:%S");
+            let at = event
+                .at
+                .to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%H:%M:%S");
             format!("{at} {}\n", describe(&event.kind))
         }
     }

@@ -95,6 +95,15 @@ impl KubeApi {
                         async move { handle(state, method, uri, headers, body) }
                     },
                 );
+                // Linger 0: a connection the server drops is reset (RST), as when an API server
+                // or a load balancer in front of it goes away, not closed in order.
+                #[allow(deprecated)]
+                let listener = axum::serve::ListenerExt::tap_io(
+                    listener,
+                    |tcp: &mut tokio::net::TcpStream| {
+                        let _ = tcp.set_linger(Some(Duration::ZERO));
+                    },
+                );
                 axum::serve(listener, app).await.expect("serve");
             });
         });
@@ -163,6 +172,28 @@ impl KubeApi {
             .objects
             .get(&(key.to_string(), "default".to_string(), name.to_string()))
             .cloned()
+    }
+
+    /// The stored objects of `key` in `default`, by name.
+    pub fn list(&self, key: &str) -> Vec<Value> {
+        self.lock()
+            .objects
+            .iter()
+            .filter(|((k, ns, _), _)| k == key && ns == "default")
+            .map(|(_, o)| o.clone())
+            .collect()
+    }
+
+    /// Waits (bounded) until `n` watch requests whose URI contains `needle` have arrived.
+    pub fn wait_for_watches(&self, needle: &str, n: usize, limit: Duration) -> bool {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if self.watch_count(needle) >= n {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
     }
 
     pub fn delete(&self, key: &str, name: &str) {

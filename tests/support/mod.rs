@@ -310,3 +310,103 @@ pub fn row(text: &str, first: &str) -> Option<Vec<String>> {
         (cells.first().map(String::as_str) == Some(first)).then_some(cells)
     })
 }
+
+/// How fast the test controller brings a new pod up (after creation).
+pub const SCHEDULE_AFTER: Duration = Duration::from_millis(500);
+pub const START_AFTER: Duration = Duration::from_millis(1000);
+pub const READY_AFTER: Duration = Duration::from_millis(2000);
+/// How long a deleted pod stays Terminating (the preStop sleep, shortened).
+pub const TERMINATING_FOR: Duration = Duration::from_millis(800);
+
+/// A tiny ReplicaSet controller + kubelet, for `limit`: keeps the pods at the Deployment's
+/// `spec.replicas`, bringing new pods through scheduled -> started -> ready and old ones
+/// through Terminating -> deleted, and keeps the Deployment's status counts current.
+pub fn run_controller(api: &KubeApi, limit: Duration) -> std::thread::JoinHandle<()> {
+    use std::collections::HashMap;
+    use std::time::Instant;
+    let api = api.clone();
+    std::thread::spawn(move || {
+        let end = Instant::now() + limit;
+        let mut born: HashMap<String, Instant> = HashMap::new();
+        let mut dying: HashMap<String, Instant> = HashMap::new();
+        let mut serial = 0;
+        while Instant::now() < end {
+            let Some(dep) = api.get("apps/deployments", APP) else {
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            };
+            let desired = dep["spec"]["replicas"].as_i64().unwrap_or(0) as usize;
+            let mut live: Vec<Value> = api
+                .list("pods")
+                .into_iter()
+                .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+                .collect();
+            live.sort_by_key(|p| p["metadata"]["name"].as_str().unwrap_or("").to_string());
+            while live.len() < desired {
+                serial += 1;
+                let name = format!("{APP}-7d9f8-new{serial:02}");
+                let pod = new_pod(&name);
+                api.put(pod.clone());
+                born.insert(name, Instant::now());
+                live.push(pod);
+            }
+            for pod in live.iter().skip(desired) {
+                let name = pod["metadata"]["name"].as_str().unwrap_or("").to_string();
+                api.update("pods", &name, |p| {
+                    p["metadata"]["deletionTimestamp"] = json!(now());
+                    p["status"]["containerStatuses"][0]["ready"] = json!(false);
+                    push_condition(p, "Ready", "False", None);
+                });
+                dying.insert(name, Instant::now());
+            }
+            for (name, since) in dying.clone() {
+                if since.elapsed() >= TERMINATING_FOR {
+                    api.delete("pods", &name);
+                    api.delete("metrics.k8s.io/pods", &name);
+                    dying.remove(&name);
+                }
+            }
+            for (name, since) in born.clone() {
+                let Some(pod) = api.get("pods", &name) else {
+                    born.remove(&name);
+                    continue;
+                };
+                let age = since.elapsed();
+                let has = |k: &str| {
+                    pod["status"]["conditions"].as_array().is_some_and(|cs| {
+                        cs.iter().any(|c| c["type"] == k && c["status"] == "True")
+                    })
+                };
+                if age >= SCHEDULE_AFTER && !has("PodScheduled") {
+                    api.update("pods", &name, schedule);
+                } else if age >= START_AFTER && pod["status"]["phase"] == "Pending" {
+                    api.update("pods", &name, start);
+                } else if age >= READY_AFTER && !has("Ready") {
+                    api.update("pods", &name, make_ready);
+                    api.put(pod_metrics(&name, "150m", "110Mi"));
+                    born.remove(&name);
+                }
+            }
+            let pods = api.list("pods");
+            let ready = pods
+                .iter()
+                .filter(|p| {
+                    p["status"]["conditions"].as_array().is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                    })
+                })
+                .count() as i64;
+            let status = &dep["status"];
+            if status["replicas"] != json!(desired) || status["readyReplicas"] != json!(ready) {
+                api.update("apps/deployments", APP, |d| {
+                    d["status"]["replicas"] = json!(desired);
+                    d["status"]["updatedReplicas"] = json!(desired);
+                    d["status"]["readyReplicas"] = json!(ready);
+                    d["status"]["availableReplicas"] = json!(ready);
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+}
