@@ -205,12 +205,14 @@ pub enum ClusterError {
     Unauthorized { server: String },
 
     #[error(
-        "forbidden (403): you may not {verb} {resource} in namespace {namespace}; ask for RBAC access (check with `kubectl auth can-i {verb} {resource} -n {namespace}`)"
+        "forbidden (403): you may not {verb} {resource} in namespace {namespace}; ask for RBAC access (check with `kubectl auth can-i {can_i} -n {namespace}`)"
     )]
     Forbidden {
         verb: &'static str,
         resource: String,
         namespace: String,
+        /// The arguments of `kubectl auth can-i` for it.
+        can_i: String,
     },
 
     #[error(

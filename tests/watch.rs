@@ -53,7 +53,7 @@ fn scale_up_story(api: &KubeApi) {
 #[test]
 fn watch_prints_a_scale_up_from_2_to_5_with_startup_latencies() {
     let lab = Lab::healthy();
-    let controller = run_controller(&lab.api, Duration::from_secs(12));
+    let controller = run_controller(&lab.api, Duration::from_secs(7));
     let api = lab.api.clone();
     let story = std::thread::spawn(move || scale_up_story(&api));
     let out = lab
@@ -232,4 +232,23 @@ fn watch_needs_the_deployment_and_access_to_pods() {
         stderr.starts_with("error: forbidden (403): you may not list pods in namespace default"),
         "{stderr}"
     );
+}
+
+#[test]
+fn an_absent_metrics_api_is_said_once() {
+    let lab = Lab::healthy();
+    lab.api.fail("metrics.k8s.io/pods", 503);
+    let out = lab
+        .cmd(&["watch", "--duration", "2500ms", "--top-interval", "500ms"])
+        .output()
+        .unwrap();
+    let (stdout, _) = texts(&out);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout.matches("top: pod metrics unavailable: ").count(),
+        1,
+        "{stdout}"
+    );
+    assert!(stdout.contains("503"), "{stdout}");
+    assert!(!stdout.contains("top:\n"), "{stdout}");
 }

@@ -202,6 +202,12 @@ impl Cluster {
                     verb: access.verb,
                     resource: access.resource.clone(),
                     namespace: access.namespace.clone(),
+                    can_i: match access.resource.split_once('/') {
+                        Some((resource, sub)) => {
+                            format!("{} {resource} --subresource={sub}", access.verb)
+                        }
+                        None => format!("{} {}", access.verb, access.resource),
+                    },
                 },
                 404 => ClusterError::NotFound {
                     kind,

@@ -545,11 +545,20 @@ pub fn spawn(
         set.spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut last_failure: Option<String> = None;
             loop {
                 tick.tick().await;
                 let kind = match sample_top(&c).await {
-                    Ok(pods) => EventKind::Top { pods },
-                    Err(reason) => EventKind::TopUnavailable { reason },
+                    Ok(pods) => {
+                        last_failure = None;
+                        EventKind::Top { pods }
+                    }
+                    // Said once, not every period, while metrics.k8s.io stays away.
+                    Err(reason) if last_failure.as_ref() == Some(&reason) => continue,
+                    Err(reason) => {
+                        last_failure = Some(reason.clone());
+                        EventKind::TopUnavailable { reason }
+                    }
                 };
                 if tx
                     .send(ClusterEvent {
