@@ -43,6 +43,29 @@ pub struct ConfigFile {
     pub report: ReportFile,
     #[serde(default)]
     pub load: LoadFile,
+    #[serde(default)]
+    pub watch: WatchFile,
+    #[serde(default)]
+    pub cleanup: CleanupFile,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchFile {
+    #[serde(default, deserialize_with = "de_duration")]
+    pub duration: Option<Duration>,
+    #[serde(default, deserialize_with = "de_duration")]
+    pub top_interval: Option<Duration>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CleanupFile {
+    pub replicas: Option<u16>,
+    pub yes: Option<bool>,
+    pub dry_run: Option<bool>,
+    #[serde(default, deserialize_with = "de_duration")]
+    pub wait: Option<Duration>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -429,6 +452,25 @@ mod tests {
             err.contains("line 2") && err.contains("at least 1"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn watch_and_cleanup_sections() {
+        let f = file(
+            "watch:\n  duration: 5m\n  top_interval: 30s\ncleanup:\n  replicas: 3\n  yes: true\n  \
+             dry_run: true\n  wait: 1m\n",
+        );
+        assert_eq!(f.watch.duration, Some(Duration::from_secs(300)));
+        assert_eq!(f.watch.top_interval, Some(Duration::from_secs(30)));
+        assert_eq!(f.cleanup.replicas, Some(3));
+        assert_eq!(f.cleanup.yes, Some(true));
+        assert_eq!(f.cleanup.dry_run, Some(true));
+        assert_eq!(f.cleanup.wait, Some(Duration::from_secs(60)));
+        let err =
+            parse_yaml::<Option<ConfigFile>>(Path::new("x.yaml"), "cleanup:\n  replicas: -2\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("line 2"), "{err}");
     }
 
     #[test]

@@ -87,10 +87,12 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// Neither `--host` nor a cluster to read the Service's external IP from.
     #[error(
-        "no API host: pass --host URL (or set IRIS_LAB_HOST, or `host:` in iris-lab.yaml){hint}"
+        "no API host: pass --host URL (or IRIS_LAB_HOST, or `host:` in iris-lab.yaml), or give iris-lab \
+         a cluster so it can read the Service's external IP (--kubeconfig, --context, -n); {reason}"
     )]
-    NoHost { hint: &'static str },
+    NoHost { reason: String },
 
     #[error("could not listen on {addr}")]
     Bind {
@@ -165,12 +167,22 @@ pub enum Error {
 
     #[error(transparent)]
     Model(#[from] crate::server::model::ModelError),
+
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+
+    /// `cleanup` without confirmation where none can be asked for.
+    #[error("{0}")]
+    NotConfirmed(String),
 }
 
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::Usage(_) | Error::NoHost { .. } => exit::USAGE,
+            Error::Config(_) | Error::Usage(_) | Error::NoHost { .. } | Error::NotConfirmed(_) => {
+                exit::USAGE
+            }
+            Error::Cluster(e) if e.is_config() => exit::USAGE,
             _ => exit::FAILURE,
         }
     }
@@ -189,6 +201,120 @@ fn unreachable_hint(failure: &crate::api::Failure) -> &'static str {
             " (the certificate was not accepted; use --insecure only for a test endpoint you trust)"
         }
         _ => " (is the API up and the address right?)",
+    }
+}
+
+/// What a request to the Kubernetes API was doing, to name it in errors (`list pods`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub verb: &'static str,
+    /// Plural resource, with its group when not core: `pods`, `deployments.apps/scale`.
+    pub resource: String,
+    pub name: Option<String>,
+    pub namespace: String,
+}
+
+impl std::fmt::Display for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.verb, self.resource)?;
+        if let Some(name) = &self.name {
+            write!(f, " {name}")?;
+        }
+        write!(f, " in namespace {}", self.namespace)
+    }
+}
+
+/// Problems reaching or using the Kubernetes cluster. Each is one line that says what to do;
+/// none ever carries a credential (tokens, plugin output, auth headers).
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error(
+        "no kubeconfig found ({searched}): pass --kubeconfig FILE or set KUBECONFIG; on GKE run \
+         `gcloud container clusters get-credentials CLUSTER --region REGION`"
+    )]
+    NoKubeconfig { searched: String },
+
+    #[error("could not read kubeconfig {path}")]
+    KubeconfigUnreadable {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("kubeconfig {path} is not valid: {message}")]
+    KubeconfigInvalid { path: String, message: String },
+
+    #[error(
+        "context {name:?} is not in the kubeconfig (contexts: {available}); pass --context with one of them"
+    )]
+    UnknownContext { name: String, available: String },
+
+    #[error("the kubeconfig names no current context (contexts: {available}); pass --context NAME")]
+    NoContext { available: String },
+
+    #[error("could not run the credential plugin `{command}`: {detail}{hint}")]
+    CredentialPlugin {
+        command: String,
+        detail: String,
+        hint: &'static str,
+    },
+
+    #[error("could not get credentials from the kubeconfig: {0}")]
+    Credentials(String),
+
+    #[error(
+        "cannot reach the Kubernetes API server at {server}: {detail}; check the cluster is up, the VPN/network, and the kubeconfig's server address"
+    )]
+    Unreachable { server: String, detail: String },
+
+    #[error(
+        "the API server at {server} rejected the credentials (401 Unauthorized): they are expired or invalid; refresh them (GKE: `gcloud auth login` and `gcloud container clusters get-credentials CLUSTER`)"
+    )]
+    Unauthorized { server: String },
+
+    #[error(
+        "forbidden (403): you may not {verb} {resource} in namespace {namespace}; ask for RBAC access (check with `kubectl auth can-i {can_i} -n {namespace}`)"
+    )]
+    Forbidden {
+        verb: &'static str,
+        resource: String,
+        namespace: String,
+        /// The arguments of `kubectl auth can-i` for it.
+        can_i: String,
+    },
+
+    #[error(
+        "{kind} {name:?} not found in namespace {namespace} (404); check --app / --namespace / --context"
+    )]
+    NotFound {
+        kind: &'static str,
+        name: String,
+        namespace: String,
+    },
+
+    #[error("the API server refused to {access}: {code} {reason}: {message}")]
+    Api {
+        access: Box<Access>,
+        code: u16,
+        reason: String,
+        message: String,
+    },
+
+    #[error("unexpected answer from the API server to {access}: {detail}")]
+    Protocol { access: Box<Access>, detail: String },
+}
+
+impl ClusterError {
+    /// Errors of configuration (exit 2) rather than of the cluster (exit 1).
+    pub fn is_config(&self) -> bool {
+        matches!(
+            self,
+            ClusterError::NoKubeconfig { .. }
+                | ClusterError::KubeconfigUnreadable { .. }
+                | ClusterError::KubeconfigInvalid { .. }
+                | ClusterError::UnknownContext { .. }
+                | ClusterError::NoContext { .. }
+        )
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod error;
@@ -36,7 +37,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         match cli.command {
             Command::Serve(args) => commands::serve::run(&settings, &args).await,
             Command::Smoke(args) => {
-                let host = commands::require_host(&settings)?;
+                let host = commands::require_host(&settings).await?;
                 let timeout = args
                     .timeout
                     .or(settings.file.smoke.timeout)
@@ -49,7 +50,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
                 Ok(Outcome::from_passed(report.passed))
             }
             Command::Load(args) => {
-                let host = commands::require_host(&settings)?;
+                let host = commands::require_host(&settings).await?;
                 let options = commands::load::options(&settings, &args, host)?;
                 let mut display = output::LiveDisplay::for_stderr();
                 let result = commands::load::run(options, &mut display).await?;
@@ -64,6 +65,15 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
                 Ok(Outcome::Success)
             }
             Command::Demo(args) => commands::demo::run(&settings, &args).await,
+            Command::Verify => {
+                let report = commands::verify::run(&settings).await?;
+                let text =
+                    output::render_verify(&report, settings.format, output::Style::for_stdout());
+                output::write_stdout(&text)?;
+                Ok(Outcome::from_passed(report.passed))
+            }
+            Command::Watch(args) => commands::watch::run(&settings, &args).await,
+            Command::Cleanup(args) => commands::cleanup::run(&settings, &args).await,
             Command::Guide(_) => Ok(Outcome::Success),
         }
     })

@@ -1,27 +1,16 @@
 //! Ctrl-C and SIGTERM as futures.
 
-/// Resolves on the first SIGINT or SIGTERM.
-pub async fn shutdown() {
-    let ctrl_c = async {
-        // If the handler cannot be installed, never resolve: the default disposition still kills.
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
+/// Resolves on the first SIGINT or SIGTERM. The handlers are installed by this call, not on
+/// the first poll, so a signal that arrives before the future is awaited is not lost (and does
+/// not kill the process).
+pub fn shutdown() -> impl std::future::Future<Output = ()> + Send + 'static {
+    let signals = Signals::new();
+    async move {
+        match signals {
+            Ok(mut s) => s.recv().await,
+            // No handlers: never resolve; the default disposition still stops the process.
             Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
     }
 }
 

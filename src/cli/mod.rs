@@ -100,6 +100,42 @@ pub enum Command {
     Demo(DemoArgs),
     /// Print the testing guide, or one phase of it (1-7).
     Guide(GuideArgs),
+    /// Phase 1.1-1.2: check the Deployment, its pods, the Service's external IP and the HPA.
+    Verify,
+    /// Phases 3.3/4.4: stream pod, HPA and event changes, and pod CPU/memory, until Ctrl-C.
+    Watch(WatchArgs),
+    /// Phase 7: scale the Deployment back down (asks first).
+    Cleanup(CleanupArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// Stop after this long, e.g. 5m [default: until Ctrl-C].
+    #[arg(long, value_name = "DURATION", value_parser = values::parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// How often to print the pod CPU/memory table [default: 15s]; 0 turns it off.
+    #[arg(long, value_name = "DURATION", value_parser = values::parse_duration)]
+    pub top_interval: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CleanupArgs {
+    /// Replicas to scale to [default: the HPA's minReplicas, else 2].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(0..=10000))]
+    pub replicas: Option<i32>,
+
+    /// Do not ask for confirmation (needed when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Show what would change and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// How long to wait for the pods to settle [default: 2m]; 0 does not wait.
+    #[arg(long, value_name = "DURATION", value_parser = values::parse_duration)]
+    pub wait: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -179,6 +215,46 @@ mod tests {
         };
         assert_eq!(args.addr, Some("127.0.0.1:0".parse().unwrap()));
         assert!(parse(&["serve", "--addr", "localhost"]).is_err());
+    }
+
+    #[test]
+    fn watch_takes_a_duration_and_a_top_interval() {
+        let cli = parse(&["watch", "--duration", "3s", "--top-interval", "1s"]).unwrap();
+        let Command::Watch(args) = cli.command else {
+            panic!("not watch")
+        };
+        assert_eq!(args.duration, Some(Duration::from_secs(3)));
+        assert_eq!(args.top_interval, Some(Duration::from_secs(1)));
+        assert!(parse(&["watch", "--duration", "later"]).is_err());
+    }
+
+    #[test]
+    fn cleanup_flags() {
+        let cli = parse(&[
+            "cleanup",
+            "--replicas",
+            "3",
+            "-y",
+            "--dry-run",
+            "--wait",
+            "0",
+        ])
+        .unwrap();
+        let Command::Cleanup(args) = cli.command else {
+            panic!("not cleanup")
+        };
+        assert_eq!(args.replicas, Some(3));
+        assert!(args.yes && args.dry_run);
+        assert_eq!(args.wait, Some(Duration::ZERO));
+        assert!(parse(&["cleanup", "--replicas", "-1"]).is_err());
+        assert!(parse(&["cleanup", "--replicas", "two"]).is_err());
+    }
+
+    #[test]
+    fn verify_takes_the_shared_flags() {
+        let cli = parse(&["verify", "--context", "gke", "-n", "ml", "--app", "iris"]).unwrap();
+        assert!(matches!(cli.command, Command::Verify));
+        assert_eq!(cli.global.context.as_deref(), Some("gke"));
     }
 
     #[test]

@@ -1,19 +1,70 @@
 //! One file per subcommand: each gathers its inputs, calls the engines and returns data for
 //! `output` to render.
 
+pub mod cleanup;
 pub mod demo;
 pub mod guide;
 pub mod load;
 pub mod report;
 pub mod serve;
 pub mod smoke;
+pub mod verify;
+pub mod watch;
 
+use crate::cluster::{self, checks};
 use crate::config::Settings;
-use crate::error::Error;
+use crate::error::{ClusterError, Error};
+use crate::output;
 
-/// The API's base URL, from `--host`, `IRIS_LAB_HOST` or the config file.
-pub fn require_host(settings: &Settings) -> Result<reqwest::Url, Error> {
-    settings.host.clone().ok_or(Error::NoHost {
-        hint: "; for a local try-out, start `iris-lab serve` and use --host http://127.0.0.1:8000",
-    })
+/// The API's base URL: `--host` (or `IRIS_LAB_HOST`, or the config file), else discovered from
+/// the Service's external IP (Phase 1.2), which is said in one line on stderr.
+pub async fn require_host(settings: &Settings) -> Result<reqwest::Url, Error> {
+    if let Some(host) = &settings.host {
+        return Ok(host.clone());
+    }
+    let cluster = cluster::connect(&settings.cluster, &settings.names)
+        .await
+        .map_err(|e| Error::NoHost {
+            reason: format!("the cluster is not usable: {}", crate::error::one_line(&e)),
+        })?;
+    let (url, note) = discover_host(&cluster).await.map_err(|e| match e {
+        DiscoverError::Cluster(e) => Error::NoHost {
+            reason: crate::error::one_line(&e),
+        },
+        DiscoverError::NoAddress(reason) => Error::NoHost { reason },
+    })?;
+    output::note(&note);
+    Ok(url)
+}
+
+/// Why no base URL could be read from the Service.
+#[derive(Debug)]
+pub enum DiscoverError {
+    Cluster(ClusterError),
+    NoAddress(String),
+}
+
+/// The base URL from the Service and the line that says where it came from.
+pub async fn discover_host(
+    cluster: &cluster::Cluster,
+) -> Result<(reqwest::Url, String), DiscoverError> {
+    let name = &cluster.names.service;
+    let ns = &cluster.namespace;
+    let svc = cluster
+        .service()
+        .await
+        .map_err(DiscoverError::Cluster)?
+        .ok_or_else(|| {
+            DiscoverError::NoAddress(format!("Service {name:?} not found in namespace {ns}"))
+        })?;
+    let url = checks::base_url(&svc).ok_or_else(|| {
+        DiscoverError::NoAddress(format!(
+            "Service {name:?} in namespace {ns} has no external IP yet (its load balancer is still \
+             being provisioned: `kubectl get svc {name} -n {ns} -w`)"
+        ))
+    })?;
+    let note = format!(
+        "using {url} (external IP of Service {name} in namespace {ns}); pass --host to override"
+    );
+    Ok((url, note))
 }

@@ -31,9 +31,11 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<Outcome, Error
         addr: addr.to_string(),
         source,
     })?;
+    // Handlers first: a signal right after the listening line must stop us gracefully.
+    let shutdown = signals::shutdown();
     output::write_stdout(&output::render_listening(local))?;
     output::note(&output::render_model(&model));
-    server::serve(listener, model, signals::shutdown())
+    server::serve(listener, model, shutdown)
         .await
         .map_err(Error::Serve)?;
     output::note("iris-lab serve: stopped after finishing in-flight requests");

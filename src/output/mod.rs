@@ -1,6 +1,7 @@
 //! The only place that prints results: tables, JSON, colour policy. Commands return data;
 //! this module renders it.
 
+mod cluster;
 mod load;
 mod smoke;
 
@@ -11,6 +12,10 @@ use serde::Serialize;
 
 use crate::error::Error;
 
+pub use cluster::{
+    ask_yes_no, describe, pods_table, render_cleanup, render_cleanup_plan, render_verify,
+    render_watch_event, render_watch_header,
+};
 pub use load::{LiveDisplay, render_load, render_summary, status_line};
 pub use smoke::render_smoke;
 

@@ -1,0 +1,120 @@
+//! Pod CPU and memory from metrics.k8s.io (what `kubectl top pods` shows).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use serde::{Deserialize, Serialize};
+
+use super::Cluster;
+use super::checks::{cpu_millis, memory_bytes, pod_cpu_request_millis};
+use crate::error::ClusterError;
+
+/// The body of a `metrics.k8s.io/v1beta1` PodMetrics besides its metadata.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PodMetricsData {
+    #[serde(default)]
+    pub containers: Vec<ContainerMetrics>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ContainerMetrics {
+    pub name: String,
+    #[serde(default)]
+    pub usage: BTreeMap<String, Quantity>,
+}
+
+/// One row of the `top` table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PodUsage {
+    pub pod: String,
+    pub cpu_millis: f64,
+    /// CPU as a share of the pod's CPU request, when it has one.
+    pub cpu_percent_of_request: Option<f64>,
+    pub memory_bytes: f64,
+}
+
+fn pod_metrics_resource() -> ApiResource {
+    ApiResource {
+        group: "metrics.k8s.io".into(),
+        version: "v1beta1".into(),
+        api_version: "metrics.k8s.io/v1beta1".into(),
+        kind: "PodMetrics".into(),
+        plural: "pods".into(),
+    }
+}
+
+/// Sums a PodMetrics' containers into one row; `requests` gives CPU requests by pod name.
+pub fn usage_row(name: &str, data: &PodMetricsData, request_millis: Option<f64>) -> PodUsage {
+    let sum = |key: &str, parse: fn(&str) -> Option<f64>| {
+        data.containers
+            .iter()
+            .filter_map(|c| c.usage.get(key))
+            .filter_map(|q| parse(&q.0))
+            .sum::<f64>()
+    };
+    let cpu = sum("cpu", cpu_millis);
+    PodUsage {
+        pod: name.to_string(),
+        cpu_millis: cpu,
+        cpu_percent_of_request: request_millis.filter(|r| *r > 0.0).map(|r| cpu / r * 100.0),
+        memory_bytes: sum("memory", memory_bytes),
+    }
+}
+
+impl Cluster {
+    /// `kubectl top pods -l SELECTOR`: usage of each pod, sorted by name.
+    pub async fn top(&self, pods: &[Pod]) -> Result<Vec<PodUsage>, ClusterError> {
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            self.client.clone(),
+            &self.namespace,
+            &pod_metrics_resource(),
+        );
+        let lp = ListParams::default().labels(&self.names.selector);
+        let list = api.list(&lp).await.map_err(|e| {
+            self.fail(
+                self.access("list", "pods.metrics.k8s.io", None),
+                "PodMetrics",
+                e,
+            )
+        })?;
+        let mut rows: Vec<PodUsage> = list
+            .items
+            .into_iter()
+            .filter_map(|obj| {
+                let name = obj.metadata.name.clone()?;
+                let data: PodMetricsData = serde_json::from_value(obj.data).ok()?;
+                let request = pods
+                    .iter()
+                    .find(|p| p.metadata.name.as_deref() == Some(name.as_str()))
+                    .and_then(pod_cpu_request_millis);
+                Some(usage_row(&name, &data, request))
+            })
+            .collect();
+        rows.sort_by(|a, b| a.pod.cmp(&b.pod));
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_sums_containers_and_relates_cpu_to_the_request() {
+        let data: PodMetricsData = serde_json::from_value(serde_json::json!({
+            "timestamp": "2026-01-01T00:00:00Z", "window": "15s",
+            "containers": [
+                {"name": "a", "usage": {"cpu": "100m", "memory": "64Mi"}},
+                {"name": "b", "usage": {"cpu": "20000000n", "memory": "1024Ki"}}
+            ]
+        }))
+        .unwrap();
+        let row = usage_row("p", &data, Some(200.0));
+        assert_eq!(row.cpu_millis, 120.0);
+        assert_eq!(row.cpu_percent_of_request, Some(60.0));
+        assert_eq!(row.memory_bytes, 65.0 * 1048576.0);
+        assert_eq!(usage_row("p", &data, None).cpu_percent_of_request, None);
+    }
+}

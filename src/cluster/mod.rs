@@ -1,0 +1,115 @@
+//! kube-rs: a client from kubeconfig/context/namespace, pure checks over k8s-openapi objects,
+//! watch streams turned into [`watch::ClusterEvent`]s, the scale subresource and pod metrics.
+
+pub mod checks;
+mod client;
+pub mod metrics;
+pub mod watch;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::api::{Api, ListParams, Patch, PatchParams};
+
+pub use client::{Cluster, connect};
+
+use crate::error::ClusterError;
+
+impl Cluster {
+    fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    /// The Deployment, or `None` when it does not exist.
+    pub async fn deployment(&self) -> Result<Option<Deployment>, ClusterError> {
+        let name = &self.names.deployment;
+        self.api::<Deployment>().get_opt(name).await.map_err(|e| {
+            self.fail(
+                self.access("get", "deployments", Some(name)),
+                "Deployment",
+                e,
+            )
+        })
+    }
+
+    /// The Deployment, or a NotFound error naming it and the namespace.
+    pub async fn require_deployment(&self) -> Result<Deployment, ClusterError> {
+        self.deployment()
+            .await?
+            .ok_or_else(|| ClusterError::NotFound {
+                kind: "Deployment",
+                name: self.names.deployment.clone(),
+                namespace: self.namespace.clone(),
+            })
+    }
+
+    pub async fn service(&self) -> Result<Option<Service>, ClusterError> {
+        let name = &self.names.service;
+        self.api::<Service>()
+            .get_opt(name)
+            .await
+            .map_err(|e| self.fail(self.access("get", "services", Some(name)), "Service", e))
+    }
+
+    pub async fn hpa(&self) -> Result<Option<HorizontalPodAutoscaler>, ClusterError> {
+        let name = &self.names.hpa;
+        self.api::<HorizontalPodAutoscaler>()
+            .get_opt(name)
+            .await
+            .map_err(|e| {
+                let access = self.access("get", "horizontalpodautoscalers.autoscaling", Some(name));
+                self.fail(access, "HorizontalPodAutoscaler", e)
+            })
+    }
+
+    /// The pods of the app's label selector, sorted by name.
+    pub async fn pods(&self) -> Result<Vec<Pod>, ClusterError> {
+        let lp = ListParams::default().labels(&self.names.selector);
+        let mut pods = self
+            .api::<Pod>()
+            .list(&lp)
+            .await
+            .map_err(|e| self.fail(self.access("list", "pods", None), "Pod", e))?
+            .items;
+        pods.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        Ok(pods)
+    }
+
+    /// The Deployment's replicas as its scale subresource reports them.
+    pub async fn scale_replicas(&self) -> Result<i32, ClusterError> {
+        let name = &self.names.deployment;
+        let scale = self
+            .api::<Deployment>()
+            .get_scale(name)
+            .await
+            .map_err(|e| {
+                self.fail(
+                    self.access("get", "deployments.apps/scale", Some(name)),
+                    "Deployment",
+                    e,
+                )
+            })?;
+        Ok(scale.spec.and_then(|s| s.replicas).unwrap_or(0))
+    }
+
+    /// Sets the Deployment's replicas through its scale subresource (a merge patch).
+    pub async fn set_scale_replicas(&self, replicas: i32) -> Result<(), ClusterError> {
+        let name = &self.names.deployment;
+        let patch = serde_json::json!({ "spec": { "replicas": replicas } });
+        self.api::<Deployment>()
+            .patch_scale(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|e| {
+                self.fail(
+                    self.access("patch", "deployments.apps/scale", Some(name)),
+                    "Deployment",
+                    e,
+                )
+            })?;
+        Ok(())
+    }
+}

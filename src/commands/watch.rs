@@ -1,0 +1,61 @@
+//! Phases 3.3/4.4: what `kubectl get -w` and `kubectl top` show, on one stream.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::cli::WatchArgs;
+use crate::cluster::connect;
+use crate::cluster::watch::{self, WatchOptions};
+use crate::config::Settings;
+use crate::error::{Error, Outcome};
+use crate::output;
+use crate::signals;
+
+/// The `top` table's default period (the guide's `watch -n 15 kubectl top pods`).
+pub const DEFAULT_TOP_INTERVAL: Duration = Duration::from_secs(15);
+
+pub async fn run(settings: &Settings, args: &WatchArgs) -> Result<Outcome, Error> {
+    let file = &settings.file.watch;
+    let duration = args.duration.or(file.duration);
+    let top = args
+        .top_interval
+        .or(file.top_interval)
+        .unwrap_or(DEFAULT_TOP_INTERVAL);
+    let cluster = connect(&settings.cluster, &settings.names).await?;
+    // Fail with one clear line before streaming: a missing Deployment, no access to pods.
+    cluster.require_deployment().await?;
+    cluster.pods().await?;
+    output::note(&output::render_watch_header(
+        &cluster.namespace,
+        &cluster.names,
+        duration,
+    ));
+    let (tx, mut rx) = mpsc::channel(1024);
+    let options = WatchOptions {
+        top_every: (!top.is_zero()).then_some(top),
+    };
+    let _tasks = watch::spawn(&cluster, options, tx);
+    let style = output::Style::for_stdout();
+    let deadline = async {
+        match duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(deadline);
+    let shutdown = signals::shutdown();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            event = rx.recv() => match event {
+                Some(event) => {
+                    output::write_stdout(&output::render_watch_event(&event, settings.format, style))?;
+                }
+                None => return Ok(Outcome::Failed),
+            },
+            () = &mut deadline => return Ok(Outcome::Success),
+            () = &mut shutdown => return Ok(Outcome::Interrupted),
+        }
+    }
+}

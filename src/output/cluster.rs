@@ -1,0 +1,323 @@
+//! verify's report, watch's lines and cleanup's plan and result.
+
+use std::io::Write;
+use std::time::Duration;
+
+use comfy_table::Cell;
+
+use super::{Format, Style, to_json};
+use crate::cli::values::format_duration;
+use crate::cluster::checks::PodRow;
+use crate::cluster::metrics::PodUsage;
+use crate::cluster::watch::{ClusterEvent, EventKind, StartupLatency};
+use crate::commands::cleanup::{CleanupPlan, CleanupReport};
+use crate::commands::verify::VerifyReport;
+use crate::config::TargetNames;
+
+/// The pods as `kubectl get pods` lists them.
+pub fn pods_table(pods: &[PodRow], style: Style) -> String {
+    let mut table = style.table(&["NAME", "READY", "STATUS", "RESTARTS", "AGE"]);
+    for p in pods {
+        table.add_row(vec![
+            Cell::new(&p.name),
+            Cell::new(&p.ready),
+            Cell::new(&p.status),
+            Cell::new(p.restarts),
+            Cell::new(&p.age),
+        ]);
+    }
+    table.to_string()
+}
+
+pub fn render_verify(r: &VerifyReport, format: Format, style: Style) -> String {
+    if format == Format::Json {
+        return to_json(r);
+    }
+    let mut out = format!("Cluster {} namespace {}\n\n", r.server, r.namespace);
+    match &r.deployment {
+        Some(d) => out.push_str(&format!(
+            "Deployment {}: desired {}, updated {}, ready {}, available {}\n",
+            d.name, d.replicas.desired, d.replicas.updated, d.replicas.ready, d.replicas.available
+        )),
+        None => out.push_str("Deployment: not found\n"),
+    }
+    if r.pods.is_empty() {
+        out.push_str(&format!("Pods ({}): none\n", r.selector));
+    } else {
+        out.push_str(&format!(
+            "Pods ({}):\n{}\n",
+            r.selector,
+            pods_table(&r.pods, style)
+        ));
+        for p in r.pods.iter().filter(|p| p.problem.is_some()) {
+            out.push_str(&format!(
+                "  {}: {}\n",
+                p.name,
+                p.problem.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    match &r.service {
+        Some(s) => out.push_str(&format!(
+            "Service {}: type {}, cluster IP {}, external IP {}, ports {}\n",
+            s.name,
+            s.kind,
+            s.cluster_ip,
+            s.external_ip.as_deref().unwrap_or("<pending>"),
+            s.ports
+        )),
+        None => out.push_str("Service: not found\n"),
+    }
+    match &r.hpa {
+        Some(h) => {
+            out.push_str(&format!(
+                "HPA {}: targets {}, min {}, max {}, current {}, desired {}\n",
+                h.name, h.targets, h.min, h.max, h.current, h.desired
+            ));
+            for c in &h.conditions {
+                out.push_str(&format!(
+                    "  {} {} {}: {}\n",
+                    c.kind, c.status, c.reason, c.message
+                ));
+            }
+        }
+        None => out.push_str("HPA: not found\n"),
+    }
+    out.push_str(&format!("metrics.k8s.io: {}\n", r.metrics_api.detail));
+    out.push_str(&format!(
+        "Base URL: {}\n\n",
+        r.base_url.as_deref().unwrap_or("none yet (no external IP)")
+    ));
+    let mut table = style.table(&["CHECK", "VERDICT", "DETAIL"]);
+    for c in &r.checks {
+        table.add_row(vec![
+            Cell::new(&c.name),
+            style.verdict(c.passed),
+            Cell::new(&c.detail),
+        ]);
+    }
+    out.push_str(&format!("{table}\n"));
+    for c in r.checks.iter().filter(|c| !c.passed) {
+        out.push_str(&format!(
+            "- {}: {}\n",
+            c.name,
+            c.remedy.as_deref().unwrap_or("")
+        ));
+    }
+    let passed = r.checks.iter().filter(|c| c.passed).count();
+    out.push_str(&format!("{passed}/{} checks passed\n", r.checks.len()));
+    out
+}
+
+/// The line `watch` says first, on stderr.
+pub fn render_watch_header(
+    namespace: &str,
+    names: &TargetNames,
+    duration: Option<Duration>,
+) -> String {
+    let until = duration.map_or_else(
+        || "until Ctrl-C".to_string(),
+        |d| format!("for {}", format_duration(d)),
+    );
+    format!(
+        "watching pods {}, HPA {} and events in namespace {namespace} {until}",
+        names.selector, names.hpa
+    )
+}
+
+fn secs(v: Option<f64>) -> String {
+    v.map_or_else(|| "?".into(), |s| format!("{s:.1}s"))
+}
+
+fn startup(l: &StartupLatency) -> String {
+    format!(
+        "startup {} (scheduled +{}, started +{}, ready +{}, seen +{:.1}s)",
+        secs(l.ready_s),
+        secs(l.scheduled_s),
+        secs(l.started_s),
+        secs(l.ready_s),
+        l.observed_s
+    )
+}
+
+fn top_table(pods: &[PodUsage]) -> String {
+    let mut table =
+        Style::plain().table(&["POD", "CPU(cores)", "CPU(% of request)", "MEMORY(bytes)"]);
+    for p in pods {
+        table.add_row(vec![
+            Cell::new(&p.pod),
+            Cell::new(format!("{:.0}m", p.cpu_millis)),
+            Cell::new(
+                p.cpu_percent_of_request
+                    .map_or("-".into(), |v| format!("{v:.0}%")),
+            ),
+            Cell::new(format!("{:.0}Mi", p.memory_bytes / 1048576.0)),
+        ]);
+    }
+    table.to_string()
+}
+
+/// The words of one event, without its timestamp.
+pub fn describe(kind: &EventKind) -> String {
+    match kind {
+        EventKind::PodSeen { pod, ready, status } => format!("pod {pod}: {status}, ready {ready}"),
+        EventKind::PodCreated { pod } => format!("pod {pod}: created"),
+        EventKind::PodScheduled { pod, node } => {
+            format!("pod {pod}: scheduled on {}", node.as_deref().unwrap_or("?"))
+        }
+        EventKind::PodStarted { pod } => format!("pod {pod}: containers started"),
+        EventKind::PodReady {
+            pod,
+            startup: Some(l),
+        } => format!("pod {pod}: ready, {}", startup(l)),
+        EventKind::PodReady { pod, startup: None } => format!("pod {pod}: ready"),
+        EventKind::PodNotReady { pod, status } => format!("pod {pod}: not ready ({status})"),
+        EventKind::PodStatus {
+            pod,
+            from,
+            to,
+            problem,
+        } => match problem {
+            Some(p) => format!("pod {pod}: {from} -> {to}: {p}"),
+            None => format!("pod {pod}: {from} -> {to}"),
+        },
+        EventKind::PodRestarted {
+            pod,
+            restarts,
+            reason,
+        } => format!(
+            "pod {pod}: restarted ({restarts} restarts{})",
+            reason
+                .as_ref()
+                .map(|r| format!(", last exit {r}"))
+                .unwrap_or_default()
+        ),
+        EventKind::PodDeleted { pod } => format!("pod {pod}: deleted"),
+        EventKind::HpaSeen {
+            hpa,
+            current,
+            desired,
+            min,
+            max,
+            targets,
+        } => format!(
+            "hpa {hpa}: replicas {current} (desired {desired}, min {min}, max {max}), targets {targets}"
+        ),
+        EventKind::HpaReplicas {
+            hpa,
+            from,
+            current,
+            desired,
+        } => {
+            format!("hpa {hpa}: replicas {from} -> {current}, desired {desired}")
+        }
+        EventKind::HpaTargets { hpa, from, to } => format!("hpa {hpa}: targets {from} -> {to}"),
+        EventKind::HpaCondition {
+            hpa,
+            condition,
+            status,
+            reason,
+            message,
+        } => {
+            format!("hpa {hpa}: {condition}={status} {reason}: {message}")
+        }
+        EventKind::Kube {
+            object,
+            kind,
+            reason,
+            message,
+        } => {
+            format!("event {kind} {reason} {object}: {message}")
+        }
+        EventKind::Top { pods } if pods.is_empty() => "top: no pod metrics yet".into(),
+        EventKind::Top { pods } => format!("top:\n{}", top_table(pods)),
+        EventKind::TopUnavailable { reason } => format!("top: pod metrics unavailable: {reason}"),
+        EventKind::WatchInterrupted { what, error } => {
+            format!("watch of {what} interrupted ({error}); resuming with backoff")
+        }
+        EventKind::WatchResumed { what } => format!("watch of {what} resumed"),
+    }
+}
+
+/// One event: a timestamped line (text) or one JSON object per line.
+pub fn render_watch_event(event: &ClusterEvent, format: Format, _style: Style) -> String {
+    match format {
+        Format::Json => {
+            let mut line = serde_json::to_string(event).unwrap_or_default();
+            line.push('\n');
+            line
+        }
+        Format::Text => {
+            let at = event
+                .at
+                .to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%H:%M:%S");
+            format!("{at} {}\n", describe(&event.kind))
+        }
+    }
+}
+
+pub fn render_cleanup_plan(plan: &CleanupPlan, dry_run: bool) -> String {
+    let mut out = format!(
+        "deployment {} in namespace {}: replicas {} -> {}",
+        plan.deployment, plan.namespace, plan.current, plan.target
+    );
+    if let Some(min) = plan.hpa_min_replicas {
+        out.push_str(&format!(" (HPA minReplicas {min})"));
+    }
+    out.push('\n');
+    if let Some(w) = &plan.warning {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    if !plan.changes_something() {
+        out.push_str(&format!(
+            "already at {} replicas: nothing to change\n",
+            plan.target
+        ));
+    } else if dry_run {
+        out.push_str("dry run: nothing changed\n");
+    }
+    out
+}
+
+pub fn render_cleanup(r: &CleanupReport, format: Format, style: Style) -> String {
+    if format == Format::Json {
+        return to_json(r);
+    }
+    let mut out = String::new();
+    if r.changed {
+        out.push_str(&format!(
+            "scaled {} to {} replicas\n",
+            r.plan.deployment, r.plan.target
+        ));
+    }
+    if !r.dry_run {
+        out.push_str(&if r.settled {
+            format!(
+                "pods settled at {} after {:.0}s\n",
+                r.plan.target, r.waited_s
+            )
+        } else {
+            format!(
+                "pods not settled at {} after {:.0}s (still starting or terminating)\n",
+                r.plan.target, r.waited_s
+            )
+        });
+    }
+    out.push_str(&pods_table(&r.pods, style));
+    out.push('\n');
+    out
+}
+
+/// Asks a yes/no question on the terminal; only `y`/`yes` is yes.
+pub fn ask_yes_no(question: &str) -> std::io::Result<bool> {
+    let mut err = std::io::stderr().lock();
+    write!(err, "{question} [y/N] ")?;
+    err.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}

@@ -1,0 +1,212 @@
+//! Servers for the load tests, all on 127.0.0.1 port 0: the reference API in-process, a fake
+//! API that counts connections and can misbehave, and raw TCP servers that drop or stall.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use iris_lab::commands::load::{LoadOptions, Monitor};
+use iris_lab::loadgen::{ConnectionPolicy, LoadPlan, UserClass, Wait};
+use iris_lab::stats::Snapshot;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
+
+pub const PREDICT_OK: &str = r#"{"predicted_species": "setosa", "prediction_probability": 0.9791, "inference_time": "0.0012s", "total_time": "0.0030s"}"#;
+pub const PREDICT_MISSING: &str = r#"{"predicted_species": "setosa", "prediction_probability": 0.9791, "inference_time": "0.0012s"}"#;
+
+/// The reference API, in this process.
+pub async fn reference_api() -> reqwest::Url {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let model = iris_lab::server::Model::train().unwrap();
+    tokio::spawn(iris_lab::server::serve(
+        listener,
+        model,
+        std::future::pending(),
+    ));
+    url(addr)
+}
+
+pub fn url(addr: SocketAddr) -> reqwest::Url {
+    format!("http://{addr}").parse().unwrap()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Healthy,
+    /// Every 10th request gets a 500.
+    TenPercent500,
+    /// `/predict` answers without `total_time`.
+    MissingField,
+}
+
+/// What the fake API saw: the paths each connection (peer address) carried, in order.
+#[derive(Default)]
+pub struct Seen {
+    pub by_connection: Mutex<HashMap<SocketAddr, Vec<String>>>,
+    pub requests: AtomicU64,
+    pub traceparents: Mutex<Vec<String>>,
+}
+
+impl Seen {
+    pub fn connections(&self) -> usize {
+        self.by_connection.lock().unwrap().len()
+    }
+}
+
+struct FakeState {
+    mode: Mode,
+    seen: Arc<Seen>,
+}
+
+async fn fake(
+    State(state): State<Arc<FakeState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
+    uri: Uri,
+) -> Response {
+    let n = state.seen.requests.fetch_add(1, Ordering::SeqCst) + 1;
+    state
+        .seen
+        .by_connection
+        .lock()
+        .unwrap()
+        .entry(peer)
+        .or_default()
+        .push(uri.path().to_string());
+    if let Some(tp) = headers.get("traceparent").and_then(|v| v.to_str().ok()) {
+        let mut t = state.seen.traceparents.lock().unwrap();
+        if t.len() < 1000 {
+            t.push(tp.to_string());
+        }
+    }
+    if state.mode == Mode::TenPercent500 && n % 10 == 0 {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            r#"{"detail": "Prediction failed: boom"}"#,
+        )
+            .into_response();
+    }
+    let json = |body: &'static str| ([("content-type", "application/json")], body).into_response();
+    match uri.path() {
+        "/health" => json(
+            r#"{"status": "healthy", "timestamp": 1.0, "model_loaded": true, "model_test_time": "0.0010s"}"#,
+        ),
+        "/predict" if state.mode == Mode::MissingField => json(PREDICT_MISSING),
+        "/predict" => json(PREDICT_OK),
+        "/" => json(r#"{"message": "hi", "version": "2.0.0", "status": "running"}"#),
+        _ => "<html>docs</html>".into_response(),
+    }
+}
+
+pub async fn fake_api(mode: Mode) -> (reqwest::Url, Arc<Seen>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Seen::default());
+    let app = Router::new()
+        .fallback(any(fake))
+        .with_state(Arc::new(FakeState {
+            mode,
+            seen: seen.clone(),
+        }));
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+    (url(addr), seen)
+}
+
+/// Accepts connections, reads the request, then closes without answering.
+pub async fn dropping_server() -> reqwest::Url {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf)).await;
+            });
+        }
+    });
+    url(addr)
+}
+
+/// Accepts connections and never answers (for at most 60 s).
+pub async fn stalling_server() -> reqwest::Url {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = tokio::time::timeout(Duration::from_secs(60), async {
+                    while let Ok(n) = socket.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                })
+                .await;
+            });
+        }
+    });
+    url(addr)
+}
+
+/// Options for an in-process run: short, fast, into a temp dir.
+pub fn options(
+    host: reqwest::Url,
+    out: &std::path::Path,
+    users: u32,
+    secs: f64,
+    class: &str,
+) -> LoadOptions {
+    LoadOptions {
+        plan: LoadPlan {
+            users,
+            spawn_rate: 10_000.0,
+            duration: Duration::from_secs_f64(secs),
+            class: UserClass::builtin(class).unwrap(),
+            timeout: Duration::from_secs(5),
+            connection: ConnectionPolicy::default(),
+        },
+        host,
+        insecure: false,
+        scenario: None,
+        out_dir: out.to_path_buf(),
+        label: None,
+        csv: None,
+        max_failure_rate: None,
+        max_p95: None,
+        handle_signals: false,
+    }
+}
+
+pub fn wait(min: f64, max: f64) -> Wait {
+    Wait::new(min, max).unwrap()
+}
+
+/// A monitor that keeps the snapshots it got.
+#[derive(Default)]
+pub struct Recorder {
+    pub snapshots: Vec<Snapshot>,
+}
+
+impl Monitor for Recorder {
+    fn update(&mut self, s: &Snapshot) {
+        self.snapshots.push(s.clone());
+    }
+    fn interrupted(&mut self) {}
+    fn finish(&mut self) {}
+}
