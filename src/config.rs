@@ -125,6 +125,7 @@ pub struct LoadFile {
     pub connection_max_age: Option<Duration>,
     #[serde(default, deserialize_with = "de_positive_duration")]
     pub timeout: Option<Duration>,
+    pub no_cluster: Option<bool>,
 }
 
 /// The Kubernetes objects iris-lab looks at.

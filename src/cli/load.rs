@@ -67,6 +67,10 @@ pub struct LoadArgs {
     /// Time limit of each request, connecting included [default: 30s].
     #[arg(long, value_name = "D", value_parser = values::parse_positive_duration)]
     pub timeout: Option<Duration>,
+
+    /// Do not watch the cluster during the run (by default it is watched when reachable).
+    #[arg(long)]
+    pub no_cluster: bool,
 }
 
 #[cfg(test)]
@@ -74,6 +78,12 @@ mod tests {
     use super::super::{Cli, Command};
     use super::*;
     use clap::Parser;
+
+    #[test]
+    fn no_cluster_is_a_switch() {
+        assert!(!parse(&["--users", "1"]).unwrap().no_cluster);
+        assert!(parse(&["--users", "1", "--no-cluster"]).unwrap().no_cluster);
+    }
 
     fn parse(args: &[&str]) -> Result<LoadArgs, clap::Error> {
         let cli =

@@ -4,6 +4,7 @@
 pub mod checks;
 mod client;
 pub mod metrics;
+pub mod timeline;
 pub mod watch;
 
 use k8s_openapi::api::apps::v1::Deployment;

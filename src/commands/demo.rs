@@ -97,6 +97,7 @@ async fn guide(
             user_class: Some((*class).to_string()),
             out_dir: Some(out_dir.clone()),
             label: Some(format!("demo, {users} users")),
+            no_cluster: true,
             ..LoadArgs::default()
         };
         let options = load::options(settings, &load_args, host.clone())?;

@@ -12,9 +12,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::LoadArgs;
+use crate::cluster::timeline::ClusterTracker;
+use crate::cluster::watch::{self, WatchOptions};
 use crate::config::Settings;
 use crate::error::{Error, Outcome};
 use crate::loadgen::{self, ConnectionPolicy, LoadPlan, Target, UserClass};
+use crate::record::cluster::{self as cluster_record, ClusterSecond};
 use crate::record::{self, RunParams, RunRecord, RunStatus, ThresholdResult, Throughput};
 use crate::signals::Signals;
 use crate::stats::{self, Collector, Snapshot};
@@ -40,6 +43,13 @@ pub struct LoadOptions {
     pub max_p95: Option<Duration>,
     /// Catch SIGINT/SIGTERM (the binary does; in-process tests don't).
     pub handle_signals: bool,
+    /// The cluster to watch while the load runs, if one is reachable.
+    pub cluster: Option<crate::cluster::Cluster>,
+    /// Why the cluster is not watched, when `cluster` is None but one was looked for.
+    pub cluster_missed: Option<String>,
+    /// Look for the cluster once the target answered (the binary does; `--no-cluster` and
+    /// in-process tests don't).
+    pub look_for_cluster: Option<(crate::config::ClusterOptions, crate::config::TargetNames)>,
 }
 
 /// Merges flags over the config file's `load:` section over defaults.
@@ -88,6 +98,10 @@ pub fn options(
         max_failure_rate: args.max_failure_rate.or(file.max_failure_rate),
         max_p95: args.max_p95.or(file.max_p95),
         handle_signals: true,
+        cluster: None,
+        cluster_missed: None,
+        look_for_cluster: (!(args.no_cluster || file.no_cluster == Some(true)))
+            .then(|| (settings.cluster.clone(), settings.names.clone())),
     })
 }
 
@@ -142,6 +156,8 @@ pub trait Monitor {
     /// The first Ctrl-C / SIGTERM arrived.
     fn interrupted(&mut self);
     fn finish(&mut self);
+    /// The cluster at the end of a second, when it is watched.
+    fn cluster(&mut self, _now: &ClusterSecond) {}
 }
 
 /// What a finished run produced.
@@ -157,10 +173,24 @@ pub struct LoadResult {
 }
 
 /// Runs the load test to its end (or to Ctrl-C) and saves everything it measured.
-pub async fn run(opts: LoadOptions, monitor: &mut dyn Monitor) -> Result<LoadResult, Error> {
+pub async fn run(mut opts: LoadOptions, monitor: &mut dyn Monitor) -> Result<LoadResult, Error> {
     let target = Target::resolve(&opts.host, opts.insecure).await?;
     ensure_capacity(opts.plan.users, target.addrs.len())?;
     preflight(&target, opts.plan.timeout).await?;
+    if let Some((cluster_options, names)) = opts.look_for_cluster.take() {
+        match cluster_for_load(&cluster_options, &names).await {
+            Ok(cluster) => {
+                crate::output::note(&crate::output::render_cluster_watched(&cluster));
+                opts.cluster = Some(cluster);
+            }
+            Err(reason) => {
+                crate::output::note(&format!(
+                    "cluster: not watched ({reason}); --no-cluster skips this check"
+                ));
+                opts.cluster_missed = Some(reason);
+            }
+        }
+    }
     std::fs::create_dir_all(&opts.out_dir)
         .map_err(|e| Error::write(opts.out_dir.display().to_string(), e))?;
 
@@ -211,6 +241,25 @@ pub async fn run(opts: LoadOptions, monitor: &mut dyn Monitor) -> Result<LoadRes
         tokio::spawn(async move { loadgen::run(&plan, target, tx, interrupt, start).await })
     };
 
+    // The cluster side runs beside the load and never holds it up: its events arrive on their
+    // own channel, and if it fails the load goes on and the record says what was missed.
+    let (cluster_tx, mut cluster_rx) = mpsc::channel(4096);
+    let mut tracker = opts
+        .cluster
+        .as_ref()
+        .map(|c| ClusterTracker::new(started_utc, &c.namespace, &c.names));
+    let _watch_tasks = opts.cluster.as_ref().map(|c| {
+        watch::spawn(
+            c,
+            WatchOptions {
+                top_every: Some(CLUSTER_TOP_EVERY),
+            },
+            cluster_tx.clone(),
+        )
+    });
+    drop(cluster_tx);
+    let mut cluster_seconds: Vec<(u64, ClusterSecond)> = Vec::new();
+
     let mut tick = tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut batch = Vec::with_capacity(1024);
@@ -222,13 +271,22 @@ pub async fn run(opts: LoadOptions, monitor: &mut dyn Monitor) -> Result<LoadRes
                 while let Ok(ev) = rx.try_recv() {
                     collector.handle(ev);
                 }
-                let point = collector.close_second();
+                let mut point = collector.close_second();
+                if let Some(tracker) = &mut tracker {
+                    let now = cluster_second(tracker, &mut cluster_rx, &mut point, &mut cluster_seconds);
+                    monitor.cluster(&now);
+                }
                 if jsonl_error.is_none() {
                     jsonl_error = jsonl.append(&point).err();
                 }
                 monitor.update(&collector.snapshot());
             }
             Some(()) = first_signal.recv() => monitor.interrupted(),
+            Some(ev) = cluster_rx.recv(), if tracker.is_some() => {
+                if let Some(tracker) = &mut tracker {
+                    tracker.apply(&ev);
+                }
+            }
             n = rx.recv_many(&mut batch, 1024) => {
                 if n == 0 {
                     break;
@@ -240,7 +298,10 @@ pub async fn run(opts: LoadOptions, monitor: &mut dyn Monitor) -> Result<LoadRes
         }
     }
     if collector.second_has_data() {
-        let point = collector.close_second();
+        let mut point = collector.close_second();
+        if let Some(tracker) = &mut tracker {
+            cluster_second(tracker, &mut cluster_rx, &mut point, &mut cluster_seconds);
+        }
         if jsonl_error.is_none() {
             jsonl_error = jsonl.append(&point).err();
         }
@@ -258,7 +319,13 @@ pub async fn run(opts: LoadOptions, monitor: &mut dyn Monitor) -> Result<LoadRes
         ));
     }
 
-    let record = build_record(&opts, &collector, end, started_utc);
+    let mut record = build_record(&opts, &collector, end, started_utc);
+    attach_cluster(
+        &mut record,
+        tracker,
+        &cluster_seconds,
+        opts.cluster_missed.as_deref(),
+    );
     record::save(&record, &record_path)?;
     let csv_paths = match &opts.csv {
         Some(prefix) => Some(stats::csv::write(&record, prefix)?),
@@ -277,6 +344,57 @@ pub async fn run(opts: LoadOptions, monitor: &mut dyn Monitor) -> Result<LoadRes
         abandoned: end.abandoned,
         outcome,
     })
+}
+
+/// How often pod CPU and memory are sampled during a run (as `watch`'s `top`).
+pub const CLUSTER_TOP_EVERY: Duration = Duration::from_secs(15);
+
+/// The cluster's state for the second that `point` closes: the events so far are applied, the
+/// state goes into the point (for the `.jsonl`) and into `seconds` (for the record).
+fn cluster_second(
+    tracker: &mut ClusterTracker,
+    events: &mut mpsc::Receiver<crate::cluster::watch::ClusterEvent>,
+    point: &mut record::TimelinePoint,
+    seconds: &mut Vec<(u64, ClusterSecond)>,
+) -> ClusterSecond {
+    while let Ok(ev) = events.try_recv() {
+        tracker.apply(&ev);
+    }
+    let now = tracker.second();
+    if let Ok(v) = serde_json::to_value(&now) {
+        point.extensions.insert(cluster_record::EXTENSION.into(), v);
+    }
+    seconds.push((point.t, now.clone()));
+    now
+}
+
+/// Puts what the cluster side saw into the record: a summary, and each second's state.
+fn attach_cluster(
+    record: &mut RunRecord,
+    tracker: Option<ClusterTracker>,
+    seconds: &[(u64, ClusterSecond)],
+    missed: Option<&str>,
+) {
+    if let Some(reason) = missed {
+        record
+            .extensions
+            .insert(cluster_record::MISSED_EXTENSION.into(), reason.into());
+    }
+    let Some(tracker) = tracker else {
+        return;
+    };
+    for point in &mut record.timeline {
+        if let Some((_, s)) = seconds.iter().find(|(t, _)| *t == point.t)
+            && let Ok(v) = serde_json::to_value(s)
+        {
+            point.extensions.insert(cluster_record::EXTENSION.into(), v);
+        }
+    }
+    if let Ok(v) = serde_json::to_value(tracker.finish()) {
+        record
+            .extensions
+            .insert(cluster_record::EXTENSION.into(), v);
+    }
 }
 
 /// One connection before the run, so an unreachable host is one clear error, not a run of
@@ -368,6 +486,34 @@ fn build_record(
         thresholds,
         timeline: c.timeline().to_vec(),
         extensions: Default::default(),
+    }
+}
+
+/// How long `load` waits for the cluster before it runs without it.
+pub const CLUSTER_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The cluster to watch during a run, or why there is none. Never an error: the load runs
+/// either way.
+pub async fn cluster_for_load(
+    options: &crate::config::ClusterOptions,
+    names: &crate::config::TargetNames,
+) -> Result<crate::cluster::Cluster, String> {
+    let attempt = async {
+        let cluster = crate::cluster::connect(options, names).await?;
+        cluster.require_deployment().await?;
+        Ok::<_, crate::error::ClusterError>(cluster)
+    };
+    match tokio::time::timeout(CLUSTER_CONNECT_TIMEOUT, attempt).await {
+        Ok(Ok(cluster)) => Ok(cluster),
+        // The usual case off a cluster: say it short.
+        Ok(Err(crate::error::ClusterError::NoKubeconfig { .. })) => {
+            Err("no kubeconfig found".into())
+        }
+        Ok(Err(e)) => Err(crate::error::one_line(&e)),
+        Err(_) => Err(format!(
+            "the Kubernetes API did not answer within {} s",
+            CLUSTER_CONNECT_TIMEOUT.as_secs()
+        )),
     }
 }
 

@@ -106,6 +106,10 @@ impl Monitor for LiveDisplay {
             bar.finish_and_clear();
         }
     }
+
+    fn cluster(&mut self, now: &crate::record::cluster::ClusterSecond) {
+        self.extra = vec![cluster_line(now)];
+    }
 }
 
 /// The summary after the run: JSON is the whole record.
@@ -273,6 +277,8 @@ pub fn render_summary(r: &RunRecord, style: Style) -> String {
         }
     }
 
+    out.push_str(&cluster_summary(r));
+
     for t in &r.thresholds {
         let (limit, actual) = if t.name == "max-failure-rate" {
             (
@@ -291,9 +297,114 @@ pub fn render_summary(r: &RunRecord, style: Style) -> String {
     out
 }
 
+/// The cluster lines of the summary: max pods, first scale-up, pod start-up, what was missed.
+pub fn cluster_summary(r: &RunRecord) -> String {
+    use crate::record::cluster::{ClusterRecord, EXTENSION, MISSED_EXTENSION};
+    let mut out = String::new();
+    if let Some(reason) = r.extensions.get(MISSED_EXTENSION).and_then(|v| v.as_str()) {
+        out.push_str(&format!("\nCluster: not watched ({reason})\n"));
+    }
+    let Some(c) = r
+        .extensions
+        .get(EXTENSION)
+        .and_then(|v| serde_json::from_value::<ClusterRecord>(v.clone()).ok())
+    else {
+        return out;
+    };
+    let secs = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |s| format!("{s:.0} s"));
+    out.push_str(&format!(
+        "\nCluster ({} in namespace {}): max pods {}{}; first scale-up {}; {} pods started, ready after {} (median), {} (max)",
+        c.deployment,
+        c.namespace,
+        c.max_pods,
+        c.max_replicas.map_or_else(String::new, |m| format!(" (maxReplicas {m})")),
+        c.first_scale_up_s.map_or_else(|| "none".to_string(), |s| format!("+{s:.0} s after load start")),
+        c.pods_started.len(),
+        secs(c.pod_startup_median_s),
+        secs(c.pod_startup_max_s),
+    ));
+    if let Some(cpu) = c.peak_cpu_pct {
+        out.push_str(&format!("; peak CPU {cpu:.0}% of request"));
+    }
+    if c.restarts > 0 {
+        out.push_str(&format!(
+            "; {} restarts ({} OOMKilled)",
+            c.restarts, c.oom_kills
+        ));
+    }
+    out.push('\n');
+    for e in &c.scaling_events {
+        out.push_str(&format!(
+            "  +{:.0} s: {} -> {} replicas ({})\n",
+            e.t_s, e.from, e.to, e.reason
+        ));
+    }
+    for m in &c.missed {
+        out.push_str(&format!("  not observed: {m}\n"));
+    }
+    out
+}
+
+/// The live display's cluster part: `pods 5/6 ready | replicas 4->6 | cpu 85%/60%`.
+pub fn cluster_line(c: &crate::record::cluster::ClusterSecond) -> String {
+    let n = |v: Option<u32>| v.map_or_else(|| "?".to_string(), |v| v.to_string());
+    let mut line = format!("pods {}/{} ready", c.ready_pods, c.pods);
+    if c.replicas.is_some() || c.desired.is_some() {
+        line.push_str(&format!(" | replicas {}", n(c.replicas)));
+        if c.desired != c.replicas {
+            line.push_str(&format!("->{}", n(c.desired)));
+        }
+    }
+    if c.cpu_target_pct.is_some() {
+        let current = c
+            .cpu_pct
+            .map_or_else(|| "<unknown>".to_string(), |v| format!("{v}%"));
+        line.push_str(&format!(" | cpu {current}/{}%", n(c.cpu_target_pct)));
+    }
+    line
+}
+
+/// Said once when `load` starts watching the cluster.
+pub fn render_cluster_watched(c: &crate::cluster::Cluster) -> String {
+    format!(
+        "cluster: watching {} (pods {}, HPA {}) in namespace {} during the run",
+        c.names.deployment, c.names.selector, c.names.hpa, c.namespace
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cluster_line_shows_replicas_moving_and_cpu() {
+        use crate::record::cluster::ClusterSecond;
+        let c = ClusterSecond {
+            replicas: Some(4),
+            desired: Some(6),
+            cpu_pct: Some(85),
+            cpu_target_pct: Some(60),
+            pods: 6,
+            ready_pods: 5,
+        };
+        assert_eq!(
+            cluster_line(&c),
+            "pods 5/6 ready | replicas 4->6 | cpu 85%/60%"
+        );
+        let c = ClusterSecond {
+            replicas: Some(2),
+            desired: Some(2),
+            cpu_pct: None,
+            cpu_target_pct: Some(60),
+            pods: 2,
+            ready_pods: 2,
+            ..c
+        };
+        assert_eq!(
+            cluster_line(&c),
+            "pods 2/2 ready | replicas 2 | cpu <unknown>/60%"
+        );
+    }
 
     #[test]
     fn the_status_line_says_everything_at_a_glance() {

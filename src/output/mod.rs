@@ -16,7 +16,10 @@ pub use cluster::{
     ask_yes_no, describe, pods_table, render_cleanup, render_cleanup_plan, render_verify,
     render_watch_event, render_watch_header,
 };
-pub use load::{LiveDisplay, render_load, render_summary, status_line};
+pub use load::{
+    LiveDisplay, cluster_line, cluster_summary, render_cluster_watched, render_load,
+    render_summary, status_line,
+};
 pub use smoke::render_smoke;
 
 /// Output format of results.

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+pub mod cluster;
+
 use crate::api::Failure;
 use crate::error::{Error, RecordError};
 

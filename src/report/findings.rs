@@ -330,7 +330,7 @@ fn failures_after_scale_up(run: &RunView) -> Option<Finding> {
 
 fn keep_alive_imbalance(run: &RunView) -> Option<Finding> {
     let c = run.cluster.as_ref()?;
-    let share = c.new_pod_request_share?;
+    let share = c.new_pod_cpu_share?;
     let new = c.pods_started.len() as f64;
     let fair = new / f64::from(c.max_pods.max(1));
     (new > 0.0 && share < fair / 2.0).then(|| {
@@ -338,7 +338,7 @@ fn keep_alive_imbalance(run: &RunView) -> Option<Finding> {
             "Load stayed on the original pods (keep-alive)",
             Verdict::Supported,
             format!(
-                "at {}, pods started during the run got {:.0}% of requests where an even spread would give them {:.0}%; use --connection-max-requests or --connection-max-age",
+                "at {}, pods started during the run did {:.0}% of the pods' CPU work where an even spread would give them {:.0}%; use --connection-max-requests or --connection-max-age",
                 users(run), share * 100.0, fair * 100.0
             ),
         )

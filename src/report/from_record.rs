@@ -3,8 +3,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::view::{FailureCount, RunView, Second, SlowRequest, TimingBreakdown};
+use super::view::{
+    ClusterView, FailureCount, PodStart, RunView, ScalingEvent, Second, SlowRequest,
+    TimingBreakdown,
+};
 use crate::error::Error;
+use crate::record::cluster::{ClusterRecord, ClusterSecond, EXTENSION, MISSED_EXTENSION};
 use crate::record::{self, RunRecord, RunStatus};
 
 /// How many of the slowest requests the report lists per run.
@@ -62,16 +66,22 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
     let timeline: Vec<Second> = record
         .timeline
         .iter()
-        .map(|p| Second {
-            t: p.t,
-            users: u64::from(p.users),
-            requests: p.requests,
-            failures: p.failures,
-            rps: p.rps,
-            p95_ms: p.p95_ms,
-            replicas: None,
-            ready_pods: None,
-            cpu_pct: None,
+        .map(|p| {
+            let cluster: Option<ClusterSecond> = p
+                .extensions
+                .get(EXTENSION)
+                .and_then(|v| serde_json::from_value(v.clone()).ok());
+            Second {
+                t: p.t,
+                users: u64::from(p.users),
+                requests: p.requests,
+                failures: p.failures,
+                rps: p.rps,
+                p95_ms: p.p95_ms,
+                replicas: cluster.as_ref().and_then(|c| c.replicas),
+                ready_pods: cluster.as_ref().map(|c| c.ready_pods),
+                cpu_pct: cluster.as_ref().and_then(|c| c.cpu_pct.map(f64::from)),
+            }
         })
         .collect();
 
@@ -102,7 +112,52 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
         timing,
         slowest,
         timeline,
-        cluster: None,
+        cluster: record
+            .extensions
+            .get(EXTENSION)
+            .and_then(|v| serde_json::from_value::<ClusterRecord>(v.clone()).ok())
+            .map(|c| cluster_view(&c)),
+        cluster_missed: record
+            .extensions
+            .get(MISSED_EXTENSION)
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+    }
+}
+
+fn cluster_view(c: &ClusterRecord) -> ClusterView {
+    ClusterView {
+        max_pods: c.max_pods,
+        min_replicas: c.min_replicas,
+        max_replicas: c.max_replicas,
+        cpu_target_pct: c.cpu_target_pct,
+        first_scale_up_s: c.first_scale_up_s,
+        pod_startup_median_s: c.pod_startup_median_s,
+        pod_startup_max_s: c.pod_startup_max_s,
+        peak_cpu_pct: c.peak_cpu_pct,
+        scaling_events: c
+            .scaling_events
+            .iter()
+            .map(|e| ScalingEvent {
+                t_s: e.t_s,
+                from: e.from,
+                to: e.to,
+                reason: e.reason.clone(),
+            })
+            .collect(),
+        pods_started: c
+            .pods_started
+            .iter()
+            .map(|p| PodStart {
+                name: p.pod.clone(),
+                created_s: p.created_s,
+                ready_s: p.observed_ready_s,
+            })
+            .collect(),
+        new_pod_cpu_share: c.new_pod_cpu_share,
+        restarts: c.restarts,
+        oom_kills: c.oom_kills,
+        missed: c.missed.clone(),
     }
 }
 

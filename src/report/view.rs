@@ -37,6 +37,8 @@ pub struct RunView {
     pub timeline: Vec<Second>,
     /// Absent when the run had no cluster data.
     pub cluster: Option<ClusterView>,
+    /// Why the cluster was not watched, when `load` looked for one and found none.
+    pub cluster_missed: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -112,8 +114,9 @@ pub struct ClusterView {
     pub peak_cpu_pct: Option<f64>,
     pub scaling_events: Vec<ScalingEvent>,
     pub pods_started: Vec<PodStart>,
-    /// Share of requests served by pods started during the run, when known (0..1).
-    pub new_pod_request_share: Option<f64>,
+    /// Share of pod CPU used by pods started during the run once the first was ready (0..1):
+    /// the client cannot see which pod served a request, the pods' CPU can.
+    pub new_pod_cpu_share: Option<f64>,
     pub restarts: u32,
     pub oom_kills: u32,
     /// What the cluster side could not observe ("metrics.k8s.io unavailable", ...).

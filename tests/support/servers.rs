@@ -190,6 +190,9 @@ pub fn options(
         max_failure_rate: None,
         max_p95: None,
         handle_signals: false,
+        cluster: None,
+        cluster_missed: None,
+        look_for_cluster: None,
     }
 }
 
