@@ -252,3 +252,48 @@ fn an_absent_metrics_api_is_said_once() {
     assert!(stdout.contains("503"), "{stdout}");
     assert!(!stdout.contains("top:\n"), "{stdout}");
 }
+
+#[test]
+fn a_watch_closed_by_the_server_resumes_without_loss_or_repeats() {
+    let lab = Lab::healthy();
+    let api = lab.api.clone();
+    let story = std::thread::spawn(move || {
+        watches_open(&api);
+        api.close_watches();
+        // While no watch is open: a change that must not be lost.
+        api.update("pods", "iris-prediction-api-7d9f8-bbbbb", |p| {
+            p["metadata"]["deletionTimestamp"] = json!(now());
+        });
+        assert!(
+            api.wait_for_watches("/pods?", 2, Duration::from_secs(5)),
+            "never re-watched"
+        );
+        api.put(typed::<k8s_openapi::api::core::v1::Pod>(new_pod(
+            "iris-prediction-api-7d9f8-later",
+        )));
+    });
+    let out = lab
+        .cmd(&["watch", "--duration", "2500ms", "--top-interval", "0"])
+        .output()
+        .unwrap();
+    story.join().unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("pod iris-prediction-api-7d9f8-bbbbb: Running -> Terminating"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout
+            .matches("iris-prediction-api-7d9f8-later: created")
+            .count(),
+        1,
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("iris-prediction-api-7d9f8-aaaaa").count(),
+        1,
+        "{stdout}"
+    );
+    assert!(!stdout.contains("interrupted"), "{stdout}");
+}

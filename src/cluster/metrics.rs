@@ -26,7 +26,7 @@ pub struct ContainerMetrics {
 }
 
 /// One row of the `top` table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PodUsage {
     pub pod: String,
     pub cpu_millis: f64,

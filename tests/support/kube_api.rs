@@ -46,6 +46,8 @@ struct State {
     requests: Vec<Recorded>,
     /// Bumped by `drop_watches`: open watch streams end with an error.
     drops: u64,
+    /// Bumped by `close_watches`: open watch streams end in order (a clean end of body).
+    closes: u64,
 }
 
 /// The test API server. Cloning shares the same server.
@@ -240,6 +242,11 @@ impl KubeApi {
     /// Ends every open watch stream with a broken connection (mid-stream).
     pub fn drop_watches(&self) {
         self.lock().drops += 1;
+    }
+
+    /// Ends every open watch stream cleanly, as an API server does at its watch timeout.
+    pub fn close_watches(&self) {
+        self.lock().closes += 1;
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -448,6 +455,7 @@ fn handle(
                 query: q,
                 cursor,
                 drops: s.drops,
+                closes: s.closes,
                 deadline: Instant::now() + Duration::from_secs(timeout),
                 pending: initial.into(),
             };
@@ -620,6 +628,7 @@ struct Watch {
     query: BTreeMap<String, String>,
     cursor: u64,
     drops: u64,
+    closes: u64,
     deadline: Instant,
     pending: std::collections::VecDeque<String>,
 }
@@ -632,6 +641,9 @@ impl Watch {
             }
             {
                 let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                if s.closes != self.closes {
+                    return None;
+                }
                 if s.drops != self.drops {
                     // An error in the body makes hyper abort the connection mid-stream.
                     return Some((
@@ -673,6 +685,7 @@ impl Watch {
             query: self.query.clone(),
             cursor: self.cursor,
             drops: self.drops,
+            closes: self.closes,
             deadline: self.deadline,
             pending: Default::default(),
         }
