@@ -224,6 +224,22 @@ fn watch_needs_the_deployment_and_access_to_pods() {
     );
 
     let lab = Lab::healthy();
+    lab.api.delete("autoscaling/horizontalpodautoscalers", HPA);
+    let out = lab
+        .cmd(&["watch", "--duration", "1s", "--top-interval", "0"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("note: no HPA iris-prediction-api-hpa in namespace default"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("iris-prediction-api-7d9f8-aaaaa: Running"),
+        "{stdout}"
+    );
+
     lab.api.deny("list", "pods");
     let out = lab.cmd(&["watch", "--duration", "2s"]).output().unwrap();
     let (_, stderr) = texts(&out);

@@ -26,6 +26,12 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> Result<Outcome, Error
     // Fail with one clear line before streaming: a missing Deployment, no access to pods.
     cluster.require_deployment().await?;
     cluster.pods().await?;
+    if cluster.hpa().await?.is_none() {
+        output::note(&format!(
+            "note: no HPA {} in namespace {}: no HPA lines will appear",
+            cluster.names.hpa, cluster.namespace
+        ));
+    }
     output::note(&output::render_watch_header(
         &cluster.namespace,
         &cluster.names,

@@ -42,6 +42,8 @@ struct State {
     history: Vec<Change>,
     denied: Vec<(String, String)>,
     failing: BTreeMap<String, u16>,
+    /// (verb, key, code): only that verb fails.
+    failing_verbs: Vec<(String, String, u16)>,
     token: Option<String>,
     requests: Vec<Recorded>,
     /// Bumped by `drop_watches`: open watch streams end with an error.
@@ -234,6 +236,13 @@ impl KubeApi {
         self.lock().failing.insert(key.into(), code);
     }
 
+    /// Answers `verb` on `key` with `code` (e.g. `patch`, `apps/deployments`, 409).
+    pub fn fail_on(&self, verb: &str, key: &str, code: u16) {
+        self.lock()
+            .failing_verbs
+            .push((verb.into(), key.into(), code));
+    }
+
     /// Requires `Authorization: Bearer TOKEN`; anything else gets 401.
     pub fn require_token(&self, token: &str) {
         self.lock().token = Some(token.into());
@@ -403,12 +412,35 @@ fn handle(
             ),
         );
     }
-    if let Some(code) = s.failing.get(&t.key) {
-        return status(
-            *code,
-            "ServiceUnavailable",
-            "the server is currently unable to handle the request".into(),
-        );
+    let code = s.failing.get(&t.key).copied().or_else(|| {
+        s.failing_verbs
+            .iter()
+            .find(|(v, k, _)| v == verb && *k == t.key)
+            .map(|(_, _, c)| *c)
+    });
+    if let Some(code) = code {
+        let name = t.name.clone().unwrap_or_default();
+        let (reason, message) = match code {
+            409 => (
+                "Conflict",
+                format!(
+                    "Operation cannot be fulfilled on {resource} \"{name}\": the object has been modified; please apply your changes to the latest version and try again"
+                ),
+            ),
+            429 => (
+                "TooManyRequests",
+                "too many requests, please try again later".to_string(),
+            ),
+            500 => (
+                "InternalError",
+                "Internal error occurred: etcdserver: request timed out".to_string(),
+            ),
+            _ => (
+                "ServiceUnavailable",
+                "the server is currently unable to handle the request".to_string(),
+            ),
+        };
+        return status(code, reason, message);
     }
     match verb {
         "list" => {
