@@ -313,3 +313,35 @@ fn a_watch_closed_by_the_server_resumes_without_loss_or_repeats() {
     );
     assert!(!stdout.contains("interrupted"), "{stdout}");
 }
+
+#[test]
+fn watch_stops_when_the_reader_of_its_pipe_goes() {
+    use std::io::BufRead;
+    let lab = Lab::healthy();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("iris-lab"))
+        .arg("--kubeconfig")
+        .arg(&lab.kubeconfig)
+        .args(["watch", "--top-interval", "200ms"])
+        .current_dir(lab.dir.path())
+        .env("HOME", lab.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.contains("iris-prediction-api"), "{first}");
+    // The reader is dropped here, as `head -1` exits.
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > end {
+            let _ = child.kill();
+            panic!("watch kept running with nobody reading");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+}

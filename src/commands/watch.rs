@@ -54,12 +54,16 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> Result<Outcome, Error
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            event = rx.recv() => match event {
-                Some(event) => {
-                    output::write_stdout(&output::render_watch_event(&event, settings.format, style))?;
+            event = rx.recv() => {
+                let Some(event) = event else {
+                    return Ok(Outcome::Failed);
+                };
+                let line = output::render_watch_event(&event, settings.format, style);
+                if !output::write_stdout_open(&line)? {
+                    // The reader of the pipe has gone (`iris-lab watch | head`).
+                    return Ok(Outcome::Success);
                 }
-                None => return Ok(Outcome::Failed),
-            },
+            }
             () = &mut deadline => return Ok(Outcome::Success),
             () = &mut shutdown => return Ok(Outcome::Interrupted),
         }

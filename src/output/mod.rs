@@ -102,6 +102,18 @@ pub fn write_stdout(text: &str) -> Result<(), Error> {
     }
 }
 
+/// Writes `text` to stdout and says whether stdout is still open (false once the reader of a
+/// pipe has gone, as in `iris-lab watch | head`), so that streams can stop.
+pub fn write_stdout_open(text: &str) -> Result<bool, Error> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        other => other
+            .map(|()| true)
+            .map_err(|e| Error::write("standard output", e)),
+    }
+}
+
 /// Writes one line to stderr: notes and progress that must not mix with results on stdout.
 pub fn note(text: &str) {
     let mut err = std::io::stderr().lock();
