@@ -329,7 +329,9 @@ fn watch_stops_when_the_reader_of_its_pipe_goes() {
         .spawn()
         .unwrap();
     let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
     assert!(first.contains("iris-prediction-api"), "{first}");
     // The reader is dropped here, as `head -1` exits.
     let end = std::time::Instant::now() + Duration::from_secs(10);
@@ -344,4 +346,40 @@ fn watch_stops_when_the_reader_of_its_pipe_goes() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn ctrl_c_stops_watch_with_exit_130() {
+    use std::io::BufRead;
+    let lab = Lab::healthy();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("iris-lab"))
+        .arg("--kubeconfig")
+        .arg(&lab.kubeconfig)
+        .args(["watch", "--top-interval", "0"])
+        .current_dir(lab.dir.path())
+        .env("HOME", lab.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > end {
+            let _ = child.kill();
+            panic!("watch ignored SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130));
 }

@@ -32,6 +32,11 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> Result<Outcome, Error
             cluster.names.hpa, cluster.namespace
         ));
     }
+    // Poll once so that the SIGINT/SIGTERM handlers are in place before the first line.
+    let mut shutdown = Box::pin(signals::shutdown());
+    if futures::poll!(shutdown.as_mut()).is_ready() {
+        return Ok(Outcome::Interrupted);
+    }
     output::note(&output::render_watch_header(
         &cluster.namespace,
         &cluster.names,
@@ -50,8 +55,6 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> Result<Outcome, Error
         }
     };
     tokio::pin!(deadline);
-    let shutdown = signals::shutdown();
-    tokio::pin!(shutdown);
     loop {
         tokio::select! {
             event = rx.recv() => {
@@ -65,7 +68,7 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> Result<Outcome, Error
                 }
             }
             () = &mut deadline => return Ok(Outcome::Success),
-            () = &mut shutdown => return Ok(Outcome::Interrupted),
+            () = shutdown.as_mut() => return Ok(Outcome::Interrupted),
         }
     }
 }
