@@ -28,6 +28,8 @@ pub struct ConfigFile {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub namespace: Option<String>,
+    #[serde(default, deserialize_with = "de_duration")]
+    pub kube_timeout: Option<Duration>,
     #[serde(default, deserialize_with = "de_host")]
     pub host: Option<reqwest::Url>,
     pub format: Option<Format>,
@@ -155,6 +157,8 @@ pub struct ClusterOptions {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub namespace: Option<String>,
+    /// Time limit of each request (not of watches).
+    pub request_timeout: Option<Duration>,
 }
 
 /// Settings after merging flags, environment, the config file and defaults.
@@ -210,6 +214,7 @@ impl Settings {
                 .or_else(|| file.kubeconfig.clone()),
             context: global.context.clone().or_else(|| file.context.clone()),
             namespace: global.namespace.clone().or_else(|| file.namespace.clone()),
+            request_timeout: global.kube_timeout.or(file.kube_timeout),
         };
         Settings {
             config_path,
@@ -366,7 +371,7 @@ mod tests {
     fn the_file_sets_what_a_flag_can_and_flags_win() {
         let f = file(
             "app: iris\nnamespace: ml\ncontext: gke\nhost: 10.0.0.1\nformat: json\n\
-             insecure: true\nnames:\n  service: iris-lb\nsmoke:\n  timeout: 3s\n",
+             insecure: true\nkube_timeout: 7s\nnames:\n  service: iris-lb\nsmoke:\n  timeout: 3s\n",
         );
         let s = Settings::merge(&global(&[]), f.clone(), None);
         assert_eq!(s.names.deployment, "iris");
@@ -374,6 +379,7 @@ mod tests {
         assert_eq!(s.names.hpa, "iris-hpa");
         assert_eq!(s.cluster.namespace.as_deref(), Some("ml"));
         assert_eq!(s.cluster.context.as_deref(), Some("gke"));
+        assert_eq!(s.cluster.request_timeout, Some(Duration::from_secs(7)));
         assert_eq!(s.host.as_ref().unwrap().as_str(), "http://10.0.0.1/");
         assert_eq!(s.format, Format::Json);
         assert!(s.insecure);

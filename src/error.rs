@@ -268,6 +268,15 @@ pub enum ClusterError {
     Unreachable { server: String, detail: String },
 
     #[error(
+        "the API server at {server} did not answer within {after} (to {access}); check the cluster's health, or raise --kube-timeout"
+    )]
+    Timeout {
+        server: String,
+        access: Box<Access>,
+        after: String,
+    },
+
+    #[error(
         "the API server at {server} rejected the credentials (401 Unauthorized): they are expired or invalid; refresh them (GKE: `gcloud auth login` and `gcloud container clusters get-credentials CLUSTER`)"
     )]
     Unauthorized { server: String },

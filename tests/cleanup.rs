@@ -221,3 +221,15 @@ fn on_a_terminal_it_asks_and_only_yes_scales() {
     );
     assert_eq!(lab.api.scale_patches().len(), 1);
 }
+
+#[test]
+fn a_conflict_on_the_patch_is_one_line_and_nothing_else_happens() {
+    let lab = scaled_up();
+    lab.api.fail_on("patch", "apps/deployments", 409);
+    let out = lab.cmd(&["cleanup", "--yes"]).output().unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: the API server refused to patch deployments.apps/scale iris-prediction-api in namespace default: 409 Conflict: Operation cannot be fulfilled"), "{stderr}");
+    assert!(!stdout.contains("scaled"), "{stdout}");
+}

@@ -389,3 +389,29 @@ fn no_host_and_no_cluster_names_both_ways_out() {
     assert!(stderr.contains("has no external IP yet"), "{stderr}");
     assert!(stderr.contains("pass --host URL"), "{stderr}");
 }
+
+#[test]
+fn a_hanging_api_server_is_one_line_after_the_kube_timeout() {
+    // Accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let config = kubeconfig(dir.path(), &url, Auth::Token(TOKEN));
+    let started = std::time::Instant::now();
+    let out = iris_lab(dir.path())
+        .arg("--kubeconfig")
+        .arg(&config)
+        .args(["verify", "--kube-timeout", "1s"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "error: the API server at {url}/ did not answer within 1s (to get deployments iris-prediction-api in namespace default); check the cluster's health, or raise --kube-timeout"
+        )
+    );
+    drop(listener);
+}

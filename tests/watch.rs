@@ -224,6 +224,22 @@ fn watch_needs_the_deployment_and_access_to_pods() {
     );
 
     let lab = Lab::healthy();
+    lab.api.delete("autoscaling/horizontalpodautoscalers", HPA);
+    let out = lab
+        .cmd(&["watch", "--duration", "1s", "--top-interval", "0"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("note: no HPA iris-prediction-api-hpa in namespace default"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("iris-prediction-api-7d9f8-aaaaa: Running"),
+        "{stdout}"
+    );
+
     lab.api.deny("list", "pods");
     let out = lab.cmd(&["watch", "--duration", "2s"]).output().unwrap();
     let (_, stderr) = texts(&out);
@@ -251,4 +267,119 @@ fn an_absent_metrics_api_is_said_once() {
     );
     assert!(stdout.contains("503"), "{stdout}");
     assert!(!stdout.contains("top:\n"), "{stdout}");
+}
+
+#[test]
+fn a_watch_closed_by_the_server_resumes_without_loss_or_repeats() {
+    let lab = Lab::healthy();
+    let api = lab.api.clone();
+    let story = std::thread::spawn(move || {
+        watches_open(&api);
+        api.close_watches();
+        // While no watch is open: a change that must not be lost.
+        api.update("pods", "iris-prediction-api-7d9f8-bbbbb", |p| {
+            p["metadata"]["deletionTimestamp"] = json!(now());
+        });
+        assert!(
+            api.wait_for_watches("/pods?", 2, Duration::from_secs(5)),
+            "never re-watched"
+        );
+        api.put(typed::<k8s_openapi::api::core::v1::Pod>(new_pod(
+            "iris-prediction-api-7d9f8-later",
+        )));
+    });
+    let out = lab
+        .cmd(&["watch", "--duration", "2500ms", "--top-interval", "0"])
+        .output()
+        .unwrap();
+    story.join().unwrap();
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("pod iris-prediction-api-7d9f8-bbbbb: Running -> Terminating"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout
+            .matches("iris-prediction-api-7d9f8-later: created")
+            .count(),
+        1,
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("iris-prediction-api-7d9f8-aaaaa").count(),
+        1,
+        "{stdout}"
+    );
+    assert!(!stdout.contains("interrupted"), "{stdout}");
+}
+
+#[test]
+fn watch_stops_when_the_reader_of_its_pipe_goes() {
+    use std::io::BufRead;
+    let lab = Lab::healthy();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("iris-lab"))
+        .arg("--kubeconfig")
+        .arg(&lab.kubeconfig)
+        .args(["watch", "--top-interval", "200ms"])
+        .current_dir(lab.dir.path())
+        .env("HOME", lab.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("iris-prediction-api"), "{first}");
+    // The reader is dropped here, as `head -1` exits.
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > end {
+            let _ = child.kill();
+            panic!("watch kept running with nobody reading");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn ctrl_c_stops_watch_with_exit_130() {
+    use std::io::BufRead;
+    let lab = Lab::healthy();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("iris-lab"))
+        .arg("--kubeconfig")
+        .arg(&lab.kubeconfig)
+        .args(["watch", "--top-interval", "0"])
+        .current_dir(lab.dir.path())
+        .env("HOME", lab.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > end {
+            let _ = child.kill();
+            panic!("watch ignored SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130));
 }

@@ -55,6 +55,10 @@ pub struct GlobalArgs {
     #[arg(short = 'n', long, global = true, value_name = "NS")]
     pub namespace: Option<String>,
 
+    /// Time limit of each request to the Kubernetes API (not of watches) [default: 20s].
+    #[arg(long, global = true, value_name = "DURATION", value_parser = values::parse_duration)]
+    pub kube_timeout: Option<Duration>,
+
     /// Base URL of the Iris API, e.g. http://34.1.2.3 (a bare host gets http://).
     #[arg(long, global = true, env = "IRIS_LAB_HOST", value_name = "URL",
           value_parser = values::parse_host)]
@@ -181,6 +185,13 @@ mod tests {
             assert_eq!(cli.global.kubeconfig, Some(PathBuf::from("K")));
             assert_eq!(cli.global.namespace.as_deref(), Some("ns"));
         }
+    }
+
+    #[test]
+    fn kube_timeout_is_a_duration() {
+        let cli = parse(&["verify", "--kube-timeout", "5s"]).unwrap();
+        assert_eq!(cli.global.kube_timeout, Some(Duration::from_secs(5)));
+        assert!(parse(&["verify", "--kube-timeout", "never"]).is_err());
     }
 
     #[test]

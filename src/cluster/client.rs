@@ -12,6 +12,8 @@ use crate::error::{Access, ClusterError, one_line};
 
 /// How long to wait for a TCP connection to the API server.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a one-shot request (get, list, patch) may take unless `--kube-timeout` says.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A connection to the cluster, the namespace in use and the objects iris-lab looks at.
 #[derive(Clone)]
@@ -21,6 +23,8 @@ pub struct Cluster {
     pub names: TargetNames,
     /// The API server's URL, for error messages.
     pub server: String,
+    /// Time limit of each one-shot request.
+    pub request_timeout: Duration,
     /// The exec credential plugin of the context's user, if any (e.g. gke-gcloud-auth-plugin).
     exec_command: Option<String>,
 }
@@ -35,9 +39,10 @@ impl std::fmt::Debug for Cluster {
 }
 
 /// Where the kubeconfig comes from: the flag, else KUBECONFIG, else ~/.kube/config.
-fn read_kubeconfig(explicit: Option<&Path>) -> Result<Kubeconfig, ClusterError> {
+/// Also says which file(s) it read, for error messages.
+fn read_kubeconfig(explicit: Option<&Path>) -> Result<(Kubeconfig, PathBuf), ClusterError> {
     if let Some(path) = explicit {
-        return read_file(path);
+        return Ok((read_file(path)?, path.to_path_buf()));
     }
     if let Some(value) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
         let paths: Vec<PathBuf> = std::env::split_paths(&value)
@@ -53,16 +58,16 @@ fn read_kubeconfig(explicit: Option<&Path>) -> Result<Kubeconfig, ClusterError> 
             });
         }
         let mut merged = Kubeconfig::default();
-        for path in existing {
+        for path in &existing {
             merged = merged
                 .merge(read_file(path)?)
                 .map_err(|e| invalid(path, &e))?;
         }
-        return Ok(merged);
+        return Ok((merged, PathBuf::from(value)));
     }
     let home = std::env::var_os("HOME").map(PathBuf::from);
     match home.map(|h| h.join(".kube").join("config")) {
-        Some(path) if path.exists() => read_file(&path),
+        Some(path) if path.exists() => Ok((read_file(&path)?, path)),
         Some(path) => Err(ClusterError::NoKubeconfig {
             searched: format!(
                 "no --kubeconfig, KUBECONFIG unset, {} does not exist",
@@ -104,7 +109,7 @@ fn invalid(path: &Path, e: &KubeconfigError) -> ClusterError {
 
 /// Connects as kubectl would: the kubeconfig, the context, then the namespace.
 pub async fn connect(opts: &ClusterOptions, names: &TargetNames) -> Result<Cluster, ClusterError> {
-    let kubeconfig = read_kubeconfig(opts.kubeconfig.as_deref())?;
+    let (kubeconfig, path) = read_kubeconfig(opts.kubeconfig.as_deref())?;
     let available = kubeconfig
         .contexts
         .iter()
@@ -147,14 +152,11 @@ pub async fn connect(opts: &ClusterOptions, names: &TargetNames) -> Result<Clust
         context: Some(context_name),
         ..Default::default()
     };
-    let path = opts
-        .kubeconfig
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("kubeconfig"));
     let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
         .map_err(|e| invalid(&path, &e))?;
     config.connect_timeout = Some(CONNECT_TIMEOUT);
+    // No read timeout: a quiet watch is normal. One-shot requests are limited in `call`.
     // kube retries 429/503 for minutes by default; an unavailable metrics API must answer now.
     config.default_retry = false;
     let namespace = opts
@@ -172,6 +174,7 @@ pub async fn connect(opts: &ClusterOptions, names: &TargetNames) -> Result<Clust
     })?;
     Ok(Cluster {
         client,
+        request_timeout: opts.request_timeout.unwrap_or(REQUEST_TIMEOUT),
         namespace,
         names: names.clone(),
         server,
@@ -187,6 +190,23 @@ impl Cluster {
             resource: resource.to_string(),
             name: name.map(str::to_string),
             namespace: self.namespace.clone(),
+        }
+    }
+
+    /// Runs one request within the time limit, turning its errors into [`ClusterError`]s.
+    pub async fn call<T>(
+        &self,
+        access: Access,
+        kind: &'static str,
+        request: impl std::future::Future<Output = Result<T, kube::Error>>,
+    ) -> Result<T, ClusterError> {
+        match tokio::time::timeout(self.request_timeout, request).await {
+            Ok(result) => result.map_err(|e| self.fail(access, kind, e)),
+            Err(_) => Err(ClusterError::Timeout {
+                server: self.server.clone(),
+                access: Box::new(access),
+                after: crate::cli::values::format_duration(self.request_timeout),
+            }),
         }
     }
 

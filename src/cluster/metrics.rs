@@ -26,7 +26,7 @@ pub struct ContainerMetrics {
 }
 
 /// One row of the `top` table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PodUsage {
     pub pod: String,
     pub cpu_millis: f64,
@@ -72,13 +72,8 @@ impl Cluster {
             &pod_metrics_resource(),
         );
         let lp = ListParams::default().labels(&self.names.selector);
-        let list = api.list(&lp).await.map_err(|e| {
-            self.fail(
-                self.access("list", "pods.metrics.k8s.io", None),
-                "PodMetrics",
-                e,
-            )
-        })?;
+        let access = self.access("list", "pods.metrics.k8s.io", None);
+        let list = self.call(access, "PodMetrics", api.list(&lp)).await?;
         let mut rows: Vec<PodUsage> = list
             .items
             .into_iter()

@@ -28,13 +28,9 @@ impl Cluster {
     /// The Deployment, or `None` when it does not exist.
     pub async fn deployment(&self) -> Result<Option<Deployment>, ClusterError> {
         let name = &self.names.deployment;
-        self.api::<Deployment>().get_opt(name).await.map_err(|e| {
-            self.fail(
-                self.access("get", "deployments", Some(name)),
-                "Deployment",
-                e,
-            )
-        })
+        let access = self.access("get", "deployments", Some(name));
+        self.call(access, "Deployment", self.api::<Deployment>().get_opt(name))
+            .await
     }
 
     /// The Deployment, or a NotFound error naming it and the namespace.
@@ -50,31 +46,26 @@ impl Cluster {
 
     pub async fn service(&self) -> Result<Option<Service>, ClusterError> {
         let name = &self.names.service;
-        self.api::<Service>()
-            .get_opt(name)
+        let access = self.access("get", "services", Some(name));
+        self.call(access, "Service", self.api::<Service>().get_opt(name))
             .await
-            .map_err(|e| self.fail(self.access("get", "services", Some(name)), "Service", e))
     }
 
     pub async fn hpa(&self) -> Result<Option<HorizontalPodAutoscaler>, ClusterError> {
         let name = &self.names.hpa;
-        self.api::<HorizontalPodAutoscaler>()
-            .get_opt(name)
+        let access = self.access("get", "horizontalpodautoscalers.autoscaling", Some(name));
+        let api = self.api::<HorizontalPodAutoscaler>();
+        self.call(access, "HorizontalPodAutoscaler", api.get_opt(name))
             .await
-            .map_err(|e| {
-                let access = self.access("get", "horizontalpodautoscalers.autoscaling", Some(name));
-                self.fail(access, "HorizontalPodAutoscaler", e)
-            })
     }
 
     /// The pods of the app's label selector, sorted by name.
     pub async fn pods(&self) -> Result<Vec<Pod>, ClusterError> {
         let lp = ListParams::default().labels(&self.names.selector);
+        let access = self.access("list", "pods", None);
         let mut pods = self
-            .api::<Pod>()
-            .list(&lp)
-            .await
-            .map_err(|e| self.fail(self.access("list", "pods", None), "Pod", e))?
+            .call(access, "Pod", self.api::<Pod>().list(&lp))
+            .await?
             .items;
         pods.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         Ok(pods)
@@ -83,17 +74,9 @@ impl Cluster {
     /// The Deployment's replicas as its scale subresource reports them.
     pub async fn scale_replicas(&self) -> Result<i32, ClusterError> {
         let name = &self.names.deployment;
-        let scale = self
-            .api::<Deployment>()
-            .get_scale(name)
-            .await
-            .map_err(|e| {
-                self.fail(
-                    self.access("get", "deployments.apps/scale", Some(name)),
-                    "Deployment",
-                    e,
-                )
-            })?;
+        let access = self.access("get", "deployments.apps/scale", Some(name));
+        let api = self.api::<Deployment>();
+        let scale = self.call(access, "Deployment", api.get_scale(name)).await?;
         Ok(scale.spec.and_then(|s| s.replicas).unwrap_or(0))
     }
 
@@ -101,16 +84,15 @@ impl Cluster {
     pub async fn set_scale_replicas(&self, replicas: i32) -> Result<(), ClusterError> {
         let name = &self.names.deployment;
         let patch = serde_json::json!({ "spec": { "replicas": replicas } });
-        self.api::<Deployment>()
-            .patch_scale(name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(|e| {
-                self.fail(
-                    self.access("patch", "deployments.apps/scale", Some(name)),
-                    "Deployment",
-                    e,
-                )
-            })?;
+        let access = self.access("patch", "deployments.apps/scale", Some(name));
+        let api = self.api::<Deployment>();
+        let params = PatchParams::default();
+        self.call(
+            access,
+            "Deployment",
+            api.patch_scale(name, &params, &Patch::Merge(&patch)),
+        )
+        .await?;
         Ok(())
     }
 }

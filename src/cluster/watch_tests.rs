@@ -275,3 +275,25 @@ fn only_events_about_our_objects_since_the_start_count() {
         .is_none()
     );
 }
+
+#[test]
+fn events_round_trip_as_json_lines_for_run_records() {
+    let event = ClusterEvent {
+        at: t("2026-01-01T00:00:31Z"),
+        kind: EventKind::PodReady {
+            pod: "p".into(),
+            startup: Some(StartupLatency {
+                scheduled_s: Some(1.0),
+                started_s: None,
+                ready_s: Some(30.0),
+                observed_s: 31.0,
+            }),
+        },
+    };
+    let line = serde_json::to_string(&event).unwrap();
+    assert!(
+        line.starts_with(r#"{"at":"2026-01-01T00:00:31Z","event":"pod_ready","pod":"p""#),
+        "{line}"
+    );
+    assert_eq!(serde_json::from_str::<ClusterEvent>(&line).unwrap(), event);
+}

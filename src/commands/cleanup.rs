@@ -114,8 +114,9 @@ pub async fn run(settings: &Settings, args: &CleanupArgs) -> Result<Outcome, Err
         pods: Vec::new(),
     };
     if dry_run {
-        report.pods = rows(&cluster.pods().await?);
-        report.settled = settled(&cluster.pods().await?, plan.target);
+        let pods = cluster.pods().await?;
+        report.pods = rows(&pods);
+        report.settled = settled(&pods, plan.target);
         finish(settings, &report)?;
         return Ok(Outcome::Success);
     }

@@ -26,6 +26,17 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> Result<Outcome, Error
     // Fail with one clear line before streaming: a missing Deployment, no access to pods.
     cluster.require_deployment().await?;
     cluster.pods().await?;
+    if cluster.hpa().await?.is_none() {
+        output::note(&format!(
+            "note: no HPA {} in namespace {}: no HPA lines will appear",
+            cluster.names.hpa, cluster.namespace
+        ));
+    }
+    // Poll once so that the SIGINT/SIGTERM handlers are in place before the first line.
+    let mut shutdown = Box::pin(signals::shutdown());
+    if futures::poll!(shutdown.as_mut()).is_ready() {
+        return Ok(Outcome::Interrupted);
+    }
     output::note(&output::render_watch_header(
         &cluster.namespace,
         &cluster.names,
@@ -44,18 +55,20 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> Result<Outcome, Error
         }
     };
     tokio::pin!(deadline);
-    let shutdown = signals::shutdown();
-    tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            event = rx.recv() => match event {
-                Some(event) => {
-                    output::write_stdout(&output::render_watch_event(&event, settings.format, style))?;
+            event = rx.recv() => {
+                let Some(event) = event else {
+                    return Ok(Outcome::Failed);
+                };
+                let line = output::render_watch_event(&event, settings.format, style);
+                if !output::write_stdout_open(&line)? {
+                    // The reader of the pipe has gone (`iris-lab watch | head`).
+                    return Ok(Outcome::Success);
                 }
-                None => return Ok(Outcome::Failed),
-            },
+            }
             () = &mut deadline => return Ok(Outcome::Success),
-            () = &mut shutdown => return Ok(Outcome::Interrupted),
+            () = shutdown.as_mut() => return Ok(Outcome::Interrupted),
         }
     }
 }

@@ -178,7 +178,10 @@ pub fn describe(kind: &EventKind) -> String {
             to,
             problem,
         } => match problem {
-            Some(p) => format!("pod {pod}: {from} -> {to}: {p}"),
+            Some(p) => {
+                let p = p.strip_prefix(&format!("{to}: ")).unwrap_or(p);
+                format!("pod {pod}: {from} -> {to}: {p}")
+            }
             None => format!("pod {pod}: {from} -> {to}"),
         },
         EventKind::PodRestarted {
@@ -320,4 +323,197 @@ pub fn ask_yes_no(question: &str) -> std::io::Result<bool> {
         answer.trim().to_ascii_lowercase().as_str(),
         "y" | "yes"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::checks::{ConditionView, ReplicaCounts};
+    use crate::commands::verify::{
+        Check, DeploymentView, HpaView, MetricsApi, ServiceView, build_checks,
+    };
+
+    fn report() -> VerifyReport {
+        let mut r = VerifyReport {
+            server: "https://34.0.0.1/".into(),
+            namespace: "default".into(),
+            selector: "app=iris-prediction-api".into(),
+            deployment: Some(DeploymentView {
+                name: "iris-prediction-api".into(),
+                replicas: ReplicaCounts { desired: 2, updated: 2, ready: 1, available: 1 },
+            }),
+            pods: vec![
+                PodRow {
+                    name: "iris-prediction-api-7d9f8-aaaaa".into(),
+                    ready: "1/1".into(),
+                    status: "Running".into(),
+                    restarts: 0,
+                    age: "3h2m".into(),
+                    healthy: true,
+                    problem: None,
+                },
+                PodRow {
+                    name: "iris-prediction-api-7d9f8-bbbbb".into(),
+                    ready: "0/1".into(),
+                    status: "CrashLoopBackOff".into(),
+                    restarts: 7,
+                    age: "20m".into(),
+                    healthy: false,
+                    problem: Some("CrashLoopBackOff: last exit OOMKilled (exit 137): the container ran out of memory; raise its memory limit".into()),
+                },
+            ],
+            service: Some(ServiceView {
+                name: "iris-prediction-api-service".into(),
+                kind: "LoadBalancer".into(),
+                cluster_ip: "10.8.0.10".into(),
+                external_ip: None,
+                ports: "80:31234/TCP".into(),
+            }),
+            hpa: Some(HpaView {
+                name: "iris-prediction-api-hpa".into(),
+                min: 2,
+                max: 15,
+                current: 2,
+                desired: 2,
+                targets: "cpu: <unknown>/60%".into(),
+                conditions: vec![ConditionView {
+                    kind: "ScalingActive".into(),
+                    status: "False".into(),
+                    reason: "FailedGetResourceMetric".into(),
+                    message: "no metrics returned from resource metrics API".into(),
+                }],
+            }),
+            metrics_api: MetricsApi { answers: false, detail: "does not answer: 503".into() },
+            base_url: None,
+            checks: Vec::<Check>::new(),
+            passed: false,
+        };
+        r.checks = build_checks(&r, &TargetNames::for_app("iris-prediction-api"));
+        r
+    }
+
+    #[test]
+    fn verify_text_has_objects_pods_checklist_and_remedies() {
+        insta::assert_snapshot!(render_verify(&report(), Format::Text, Style::plain()));
+    }
+
+    #[test]
+    fn verify_json_is_the_same_data() {
+        let v: serde_json::Value =
+            serde_json::from_str(&render_verify(&report(), Format::Json, Style::plain())).unwrap();
+        assert_eq!(v["checks"].as_array().unwrap().len(), 4);
+        assert_eq!(v["service"]["type"], "LoadBalancer");
+        assert_eq!(v["service"]["external_ip"], serde_json::Value::Null);
+        assert_eq!(v["pods"][1]["restarts"], 7);
+    }
+
+    #[test]
+    fn every_event_reads_as_one_line_or_a_table() {
+        let latency = StartupLatency {
+            scheduled_s: Some(1.0),
+            started_s: Some(12.5),
+            ready_s: Some(38.0),
+            observed_s: 38.4,
+        };
+        let kinds = vec![
+            EventKind::PodCreated { pod: "p".into() },
+            EventKind::PodScheduled {
+                pod: "p".into(),
+                node: Some("n".into()),
+            },
+            EventKind::PodStarted { pod: "p".into() },
+            EventKind::PodReady {
+                pod: "p".into(),
+                startup: Some(latency),
+            },
+            EventKind::PodReady {
+                pod: "q".into(),
+                startup: None,
+            },
+            EventKind::PodNotReady {
+                pod: "q".into(),
+                status: "Running".into(),
+            },
+            EventKind::PodStatus {
+                pod: "q".into(),
+                from: "Running".into(),
+                to: "CrashLoopBackOff".into(),
+                problem: Some("CrashLoopBackOff: ...".into()),
+            },
+            EventKind::PodRestarted {
+                pod: "q".into(),
+                restarts: 3,
+                reason: Some("OOMKilled".into()),
+            },
+            EventKind::PodDeleted { pod: "q".into() },
+            EventKind::HpaReplicas {
+                hpa: "h".into(),
+                from: 2,
+                current: 5,
+                desired: 5,
+            },
+            EventKind::HpaTargets {
+                hpa: "h".into(),
+                from: "cpu: 95%/60%".into(),
+                to: "cpu: 41%/60%".into(),
+            },
+            EventKind::HpaCondition {
+                hpa: "h".into(),
+                condition: "ScalingLimited".into(),
+                status: "True".into(),
+                reason: "TooManyReplicas".into(),
+                message: "the desired replica count is more than the maximum replica count".into(),
+            },
+            EventKind::Kube {
+                object: "HorizontalPodAutoscaler/h".into(),
+                kind: "Normal".into(),
+                reason: "SuccessfulRescale".into(),
+                message: "New size: 5".into(),
+            },
+            EventKind::Top {
+                pods: vec![PodUsage {
+                    pod: "p".into(),
+                    cpu_millis: 152.4,
+                    cpu_percent_of_request: Some(76.2),
+                    memory_bytes: 115343360.0,
+                }],
+            },
+            EventKind::WatchInterrupted {
+                what: "pods".into(),
+                error: "connection lost: reset".into(),
+            },
+            EventKind::WatchResumed {
+                what: "pods".into(),
+            },
+        ];
+        let text: Vec<String> = kinds.iter().map(describe).collect();
+        insta::assert_snapshot!(text.join("\n"));
+    }
+
+    #[test]
+    fn the_cleanup_plan_says_what_changes() {
+        let plan = CleanupPlan {
+            deployment: "d".into(),
+            namespace: "n".into(),
+            current: 5,
+            target: 1,
+            hpa_min_replicas: Some(2),
+            warning: Some("1 is below ...".into()),
+        };
+        assert_eq!(
+            render_cleanup_plan(&plan, true),
+            "deployment d in namespace n: replicas 5 -> 1 (HPA minReplicas 2)\nwarning: 1 is below ...\ndry run: nothing changed\n"
+        );
+        let same = CleanupPlan {
+            current: 2,
+            target: 2,
+            warning: None,
+            hpa_min_replicas: None,
+            ..plan
+        };
+        assert_eq!(
+            render_cleanup_plan(&same, false),
+            "deployment d in namespace n: replicas 2 -> 2\nalready at 2 replicas: nothing to change\n"
+        );
+    }
 }

@@ -98,6 +98,18 @@ pub fn render_model(model: &crate::server::Model) -> String {
     )
 }
 
+/// Writes `text` to stdout and says whether stdout is still open (false once the reader of a
+/// pipe has gone, as in `iris-lab watch | head`), so that streams can stop.
+pub fn write_stdout_open(text: &str) -> Result<bool, Error> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        other => other
+            .map(|()| true)
+            .map_err(|e| Error::write("standard output", e)),
+    }
+}
+
 /// Writes `text` to stdout. A closed pipe (`iris-lab report | head`) is not an error.
 pub fn write_stdout(text: &str) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();

@@ -42,10 +42,14 @@ struct State {
     history: Vec<Change>,
     denied: Vec<(String, String)>,
     failing: BTreeMap<String, u16>,
+    /// (verb, key, code): only that verb fails.
+    failing_verbs: Vec<(String, String, u16)>,
     token: Option<String>,
     requests: Vec<Recorded>,
     /// Bumped by `drop_watches`: open watch streams end with an error.
     drops: u64,
+    /// Bumped by `close_watches`: open watch streams end in order (a clean end of body).
+    closes: u64,
 }
 
 /// The test API server. Cloning shares the same server.
@@ -232,6 +236,13 @@ impl KubeApi {
         self.lock().failing.insert(key.into(), code);
     }
 
+    /// Answers `verb` on `key` with `code` (e.g. `patch`, `apps/deployments`, 409).
+    pub fn fail_on(&self, verb: &str, key: &str, code: u16) {
+        self.lock()
+            .failing_verbs
+            .push((verb.into(), key.into(), code));
+    }
+
     /// Requires `Authorization: Bearer TOKEN`; anything else gets 401.
     pub fn require_token(&self, token: &str) {
         self.lock().token = Some(token.into());
@@ -240,6 +251,11 @@ impl KubeApi {
     /// Ends every open watch stream with a broken connection (mid-stream).
     pub fn drop_watches(&self) {
         self.lock().drops += 1;
+    }
+
+    /// Ends every open watch stream cleanly, as an API server does at its watch timeout.
+    pub fn close_watches(&self) {
+        self.lock().closes += 1;
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -396,12 +412,35 @@ fn handle(
             ),
         );
     }
-    if let Some(code) = s.failing.get(&t.key) {
-        return status(
-            *code,
-            "ServiceUnavailable",
-            "the server is currently unable to handle the request".into(),
-        );
+    let code = s.failing.get(&t.key).copied().or_else(|| {
+        s.failing_verbs
+            .iter()
+            .find(|(v, k, _)| v == verb && *k == t.key)
+            .map(|(_, _, c)| *c)
+    });
+    if let Some(code) = code {
+        let name = t.name.clone().unwrap_or_default();
+        let (reason, message) = match code {
+            409 => (
+                "Conflict",
+                format!(
+                    "Operation cannot be fulfilled on {resource} \"{name}\": the object has been modified; please apply your changes to the latest version and try again"
+                ),
+            ),
+            429 => (
+                "TooManyRequests",
+                "too many requests, please try again later".to_string(),
+            ),
+            500 => (
+                "InternalError",
+                "Internal error occurred: etcdserver: request timed out".to_string(),
+            ),
+            _ => (
+                "ServiceUnavailable",
+                "the server is currently unable to handle the request".to_string(),
+            ),
+        };
+        return status(code, reason, message);
     }
     match verb {
         "list" => {
@@ -448,6 +487,7 @@ fn handle(
                 query: q,
                 cursor,
                 drops: s.drops,
+                closes: s.closes,
                 deadline: Instant::now() + Duration::from_secs(timeout),
                 pending: initial.into(),
             };
@@ -620,6 +660,7 @@ struct Watch {
     query: BTreeMap<String, String>,
     cursor: u64,
     drops: u64,
+    closes: u64,
     deadline: Instant,
     pending: std::collections::VecDeque<String>,
 }
@@ -632,6 +673,9 @@ impl Watch {
             }
             {
                 let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                if s.closes != self.closes {
+                    return None;
+                }
                 if s.drops != self.drops {
                     // An error in the body makes hyper abort the connection mid-stream.
                     return Some((
@@ -673,6 +717,7 @@ impl Watch {
             query: self.query.clone(),
             cursor: self.cursor,
             drops: self.drops,
+            closes: self.closes,
             deadline: self.deadline,
             pending: Default::default(),
         }
