@@ -398,7 +398,6 @@ mod tests {
             cpu_target_pct: Some(60),
             pods: 2,
             ready_pods: 2,
-            ..c
         };
         assert_eq!(
             cluster_line(&c),
