@@ -1,6 +1,6 @@
 //! The reference API, endpoint by endpoint, against the contract, with each error shape.
 
-mod common;
+mod support;
 
 use serde_json::{Value, json};
 
@@ -12,7 +12,7 @@ struct Api {
 impl Api {
     fn start() -> Self {
         Self {
-            base: common::spawn_reference_api(),
+            base: support::spawn_reference_api(),
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(10))
                 .build()

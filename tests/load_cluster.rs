@@ -1,7 +1,6 @@
 //! Load x cluster: `load` against our own API while the test Kubernetes API server plays a
 //! scaling story (HPA 2 -> 6), then `report` on the record it saved.
 
-mod common;
 mod support;
 
 use std::time::Duration;
@@ -10,15 +9,6 @@ use serde_json::{Value, json};
 use support::*;
 
 const HPA: &str = "iris-prediction-api-hpa";
-
-fn watches_open(api: &KubeApi) {
-    for needle in ["/pods?", "/horizontalpodautoscalers?", "/events?"] {
-        assert!(
-            api.wait_for_watches(needle, 1, Duration::from_secs(15)),
-            "no watch on {needle}"
-        );
-    }
-}
 
 /// Under load the HPA decides 2 -> 6, the Deployment follows, four pods come up.
 fn scale_to_six(api: &KubeApi) {
@@ -58,7 +48,7 @@ fn only_record(dir: &std::path::Path) -> (std::path::PathBuf, Value) {
 
 #[test]
 fn load_records_the_scaling_story_and_report_tells_it() {
-    let server = common::ServeProcess::start();
+    let server = support::ServeProcess::start();
     let lab = Lab::healthy();
     let controller = run_controller(&lab.api, Duration::from_secs(12));
     let api = lab.api.clone();
@@ -167,7 +157,7 @@ fn load_records_the_scaling_story_and_report_tells_it() {
 
 #[test]
 fn load_goes_on_when_the_cluster_is_not_there() {
-    let server = common::ServeProcess::start();
+    let server = support::ServeProcess::start();
     let dir = tempfile::tempdir().unwrap();
     // No kubeconfig at all (HOME is the empty temp dir): the load runs, and says so.
     let out = iris_lab(dir.path())
@@ -221,7 +211,7 @@ fn load_goes_on_when_the_cluster_is_not_there() {
 
 #[test]
 fn a_cluster_that_fails_mid_run_does_not_stop_the_load() {
-    let server = common::ServeProcess::start();
+    let server = support::ServeProcess::start();
     let lab = Lab::healthy();
     let api = lab.api.clone();
     let breaker = std::thread::spawn(move || {

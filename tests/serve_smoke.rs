@@ -1,10 +1,10 @@
 //! `serve` on port 0 as a process, then `smoke` against it as a process.
 
-mod common;
+mod support;
 
 use assert_cmd::Command;
-use common::ServeProcess;
 use predicates::prelude::*;
+use support::ServeProcess;
 
 fn iris_lab() -> Command {
     let mut cmd = Command::cargo_bin("iris-lab").unwrap();

@@ -1,6 +1,6 @@
 //! `smoke` against servers that break the contract: each a clear failed check and exit 1.
 
-mod common;
+mod support;
 
 use assert_cmd::Command;
 use axum::Router;
@@ -45,7 +45,7 @@ fn a_server_answering_500_fails_every_check() {
             "/predict",
             post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
         );
-    all_failed(smoke(&common::spawn_router(router)), "HTTP 500: boom");
+    all_failed(smoke(&support::spawn_router(router)), "HTTP 500: boom");
 }
 
 #[test]
@@ -56,19 +56,19 @@ fn a_server_answering_html_fails_as_not_json() {
         .route("/health", get(page))
         .route("/predict", post(page));
     all_failed(
-        smoke(&common::spawn_router(router)),
+        smoke(&support::spawn_router(router)),
         "response is not JSON: <html>",
     );
 }
 
 #[test]
 fn a_server_that_never_answers_times_out() {
-    all_failed(smoke(&common::spawn_silent_server()), "timed out");
+    all_failed(smoke(&support::spawn_silent_server()), "timed out");
 }
 
 #[test]
 fn a_closed_port_is_a_connection_failure() {
-    all_failed(smoke(&common::closed_port_url()), "connection failed");
+    all_failed(smoke(&support::closed_port_url()), "connection failed");
 }
 
 #[test]
@@ -98,7 +98,7 @@ fn another_api_version_fails_the_root_check_and_says_which() {
                 Json(json!({"predicted_species": "setosa", "prediction_probability": 0.97, "inference_time": "0.0010s", "total_time": "0.0020s"}))
             }),
         );
-    smoke(&common::spawn_router(router))
+    smoke(&support::spawn_router(router))
         .code(1)
         .stdout(predicate::str::contains(
             "API version is \"1.0.0\", expected \"2.0.0\"",
@@ -116,7 +116,7 @@ fn a_predict_without_timings_fails_and_names_the_field() {
             Json(json!({"predicted_species": "setosa", "prediction_probability": 0.97}))
         }),
     );
-    smoke(&common::spawn_router(router))
+    smoke(&support::spawn_router(router))
         .code(1)
         .stdout(predicate::str::contains("response lacks `inference_time`"));
 }

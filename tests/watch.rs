@@ -9,16 +9,6 @@ use support::*;
 
 const HPA: &str = "iris-prediction-api-hpa";
 
-/// Waits until the binary has its three watches open (pods, HPA, events).
-fn watches_open(api: &KubeApi) {
-    for needle in ["/pods?", "/horizontalpodautoscalers?", "/events?"] {
-        assert!(
-            api.wait_for_watches(needle, 1, Duration::from_secs(15)),
-            "no watch on {needle}"
-        );
-    }
-}
-
 /// The HPA decides 2 -> 5 under load, the Deployment follows, three pods come up.
 fn scale_up_story(api: &KubeApi) {
     watches_open(api);

@@ -4,8 +4,11 @@
 #![allow(dead_code)]
 
 pub mod kube_api;
+pub mod serve;
 pub mod servers;
 
+#[allow(unused_imports)]
+pub use serve::*;
 #[allow(unused_imports)]
 pub use servers::*;
 
@@ -413,4 +416,14 @@ pub fn run_controller(api: &KubeApi, limit: Duration) -> std::thread::JoinHandle
             std::thread::sleep(Duration::from_millis(100));
         }
     })
+}
+
+/// Waits until the binary has its three watches open (pods, HPA, events).
+pub fn watches_open(api: &KubeApi) {
+    for needle in ["/pods?", "/horizontalpodautoscalers?", "/events?"] {
+        assert!(
+            api.wait_for_watches(needle, 1, Duration::from_secs(15)),
+            "no watch on {needle}"
+        );
+    }
 }

@@ -1,6 +1,5 @@
-//! Shared helpers of the integration tests: our reference server on port 0, as a process or
-//! in-process, and tiny misbehaving servers.
-#![allow(dead_code)]
+//! Our reference server on port 0, as a process or in-process, and tiny misbehaving servers
+//! for `smoke`.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
