@@ -33,6 +33,7 @@ pub struct Cli {
 
 /// Options every command shares; accepted before or after the subcommand.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Config file [default: ./iris-lab.yaml when it exists]; flags win over it.
     #[arg(long, global = true, env = "IRIS_LAB_CONFIG", value_name = "FILE")]
@@ -92,24 +93,24 @@ impl From<FormatArg> for Format {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the reference Iris prediction API (same contract as the real one).
-    Serve(ServeArgs),
+    /// Phase 1.1-1.2: check the Deployment, its pods, the Service's external IP and the HPA.
+    Verify,
     /// Phase 1.3: call GET /, GET /health and POST /predict and check each against the contract.
     Smoke(SmokeArgs),
     /// Phases 2-4: load-test the API with Locust's user classes and save a run record.
     Load(Box<LoadArgs>),
+    /// Phases 3.3/4.4: stream pod, HPA and event changes, and pod CPU/memory, until Ctrl-C.
+    Watch(WatchArgs),
     /// Phases 5-6: comparison table, timing breakdown, bottlenecks and charts, as markdown.
     Report(ReportArgs),
+    /// Phase 7: scale the Deployment back down (asks first).
+    Cleanup(CleanupArgs),
+    /// Run the reference Iris prediction API (same contract as the real one).
+    Serve(ServeArgs),
     /// The whole guide on the embedded reference API with no cluster, ending in the report.
     Demo(DemoArgs),
     /// Print the testing guide, or one phase of it (1-7).
     Guide(GuideArgs),
-    /// Phase 1.1-1.2: check the Deployment, its pods, the Service's external IP and the HPA.
-    Verify,
-    /// Phases 3.3/4.4: stream pod, HPA and event changes, and pod CPU/memory, until Ctrl-C.
-    Watch(WatchArgs),
-    /// Phase 7: scale the Deployment back down (asks first).
-    Cleanup(CleanupArgs),
 }
 
 #[derive(Debug, Clone, Args)]
