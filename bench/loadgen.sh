@@ -31,8 +31,15 @@ for tool in nginx wrk oha python3 taskset /usr/bin/time; do
 done
 [ -x "$IRIS" ] || { echo "bench: build first: cargo build --release" >&2; exit 1; }
 
-# Many users need many sockets, for nginx and for the generators.
-ulimit -n 100000
+# Many users need many sockets, for nginx and for the generators. Raising the hard limit needs
+# CAP_SYS_RESOURCE; in a container without it, stay under the hard limit (iris-lab keeps 64
+# descriptors spare and says so before a run that cannot fit).
+ulimit -n 100000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+NOFILE=$(ulimit -n)
+if [ "$USERS" -gt $((NOFILE - 100)) ]; then
+    echo "bench: open-file limit is $NOFILE and cannot be raised here: using $((NOFILE - 100)) users instead of $USERS" >&2
+    USERS=$((NOFILE - 100))
+fi
 
 WORK=$(mktemp -d)
 NGINX_PID=""
@@ -47,11 +54,11 @@ PREDICT_BODY='{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "pe
 cat >"$WORK/nginx.conf" <<EOF
 worker_processes 1;
 worker_cpu_affinity 01;
-worker_rlimit_nofile 100000;
+worker_rlimit_nofile $NOFILE;
 pid $WORK/nginx.pid;
 error_log $WORK/error.log warn;
 daemon off;
-events { worker_connections 60000; multi_accept on; }
+events { worker_connections $((NOFILE - 50)); multi_accept on; }
 http {
     access_log off;
     keepalive_requests 100000000;

@@ -11,13 +11,14 @@ use std::net::SocketAddr;
 use std::ops::Range;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use http::Method;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
@@ -40,6 +41,25 @@ pub struct Target {
     authority: String,
     base_path: String,
     tls: Option<(TlsConnector, ServerName<'static>)>,
+    source_ports: Option<SourcePorts>,
+}
+
+/// Local ports handed out by the load generator itself. Linux's `connect()` searches the
+/// ephemeral range for a free port, which becomes slow (a CPU-bound scan per connection) once
+/// more than half of the range is in use towards one target; binding a port we pick first
+/// keeps each connect O(1).
+struct SourcePorts {
+    first: u32,
+    count: u32,
+    next: AtomicU32,
+}
+
+impl SourcePorts {
+    fn take(&self) -> u16 {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.count;
+        // first + i <= last port, which came from a u16.
+        u16::try_from(self.first + i).unwrap_or(0)
+    }
 }
 
 /// When a user drops its connection and opens a new one.
@@ -140,15 +160,57 @@ impl Target {
             authority,
             base_path: url.path().trim_end_matches('/').to_string(),
             tls,
+            source_ports: None,
         })
+    }
+
+    /// Makes connections bind local ports from `first..=last` themselves (see [`SourcePorts`]).
+    pub fn use_source_ports(&mut self, first: u16, last: u16) {
+        if first <= last {
+            self.source_ports = Some(SourcePorts {
+                first: u32::from(first),
+                count: u32::from(last - first) + 1,
+                next: AtomicU32::new(0),
+            });
+        }
+    }
+
+    async fn connect_tcp(&self, addr: SocketAddr) -> Result<TcpStream, Failure> {
+        if let Some(ports) = &self.source_ports {
+            // SO_REUSEADDR lets a port serve connections to other destinations (and reuse
+            // TIME_WAIT where the kernel allows); a 4-tuple in use fails the connect with
+            // AddrNotAvailable: then try the next port.
+            for _ in 0..64 {
+                let socket = match addr {
+                    SocketAddr::V4(_) => TcpSocket::new_v4(),
+                    SocketAddr::V6(_) => TcpSocket::new_v6(),
+                }
+                .map_err(|_| Failure::Connect)?;
+                let _ = socket.set_reuseaddr(true);
+                let local = SocketAddr::new(
+                    match addr {
+                        SocketAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+                        SocketAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+                    },
+                    ports.take(),
+                );
+                if socket.bind(local).is_err() {
+                    continue;
+                }
+                match socket.connect(addr).await {
+                    Ok(tcp) => return Ok(tcp),
+                    Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => continue,
+                    Err(_) => return Err(Failure::Connect),
+                }
+            }
+        }
+        TcpStream::connect(addr).await.map_err(|_| Failure::Connect)
     }
 
     /// Opens a connection for user `user` (users spread over the resolved addresses).
     pub async fn connect(&self, user: usize) -> Result<Conn, Failure> {
         let addr = self.addrs[user % self.addrs.len()];
-        let tcp = TcpStream::connect(addr)
-            .await
-            .map_err(|_| Failure::Connect)?;
+        let tcp = self.connect_tcp(addr).await?;
         let _ = tcp.set_nodelay(true);
         let stream = match &self.tls {
             None => Stream::Plain(tcp),
