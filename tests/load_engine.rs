@@ -263,3 +263,27 @@ async fn the_record_is_complete_and_the_timeline_is_on_disk() {
             .starts_with(".tmp"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_can_bind_their_own_source_ports() {
+    let (host, seen) = fake_api(Mode::Healthy).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(host, dir.path(), 10, 1.0, "HighLoadUser");
+    // A range outside the kernel's ephemeral one, so nothing else takes these ports.
+    opts.plan.source_ports = Some((61_200, 61_299));
+    opts.plan.class.wait = wait(0.0, 0.01);
+    let r = load::run(opts, &mut Recorder::default())
+        .await
+        .unwrap()
+        .record;
+    assert_eq!(r.aggregate.failures, 0, "{:?}", r.failures);
+    let conns = seen.by_connection.lock().unwrap();
+    assert_eq!(conns.len(), 10);
+    assert!(
+        conns
+            .keys()
+            .all(|peer| (61_200..=61_299).contains(&peer.port())),
+        "{:?}",
+        conns.keys()
+    );
+}

@@ -23,6 +23,8 @@ pub enum Failure {
     Timeout,
     #[error("connection closed before a complete response")]
     Disconnected,
+    #[error("invalid HTTP response")]
+    BadHttp,
     #[error("HTTP {0}")]
     Status(u16),
     #[error("response is not JSON")]

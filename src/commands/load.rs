@@ -84,6 +84,7 @@ pub fn options(
                     .or(file.connection_max_requests),
                 max_age: args.connection_max_age.or(file.connection_max_age),
             },
+            source_ports: None,
         },
         host,
         insecure: settings.insecure,
@@ -132,6 +133,17 @@ pub fn capacity_problem(
     None
 }
 
+/// Whether connections should bind their own local ports: when the users would fill more
+/// than half of the ephemeral range, where Linux's port search in `connect()` becomes slow.
+pub fn own_source_ports(users: u32, port_range: Option<(u32, u32)>) -> Option<(u16, u16)> {
+    let (lo, hi) = port_range?;
+    let half = (hi.saturating_sub(lo) + 1).div_ceil(2);
+    if users < half {
+        return None;
+    }
+    Some((u16::try_from(lo).ok()?, u16::try_from(hi).ok()?))
+}
+
 fn ephemeral_ports() -> Option<(u32, u32)> {
     let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
     let mut it = text.split_whitespace().map(|n| n.parse::<u32>());
@@ -174,8 +186,15 @@ pub struct LoadResult {
 
 /// Runs the load test to its end (or to Ctrl-C) and saves everything it measured.
 pub async fn run(mut opts: LoadOptions, monitor: &mut dyn Monitor) -> Result<LoadResult, Error> {
-    let target = Target::resolve(&opts.host, opts.insecure).await?;
+    let mut target = Target::resolve(&opts.host, opts.insecure).await?;
     ensure_capacity(opts.plan.users, target.addrs.len())?;
+    let source_ports = opts
+        .plan
+        .source_ports
+        .or_else(|| own_source_ports(opts.plan.users, ephemeral_ports()));
+    if let Some((first, last)) = source_ports {
+        target.use_source_ports(first, last);
+    }
     preflight(&target, opts.plan.timeout).await?;
     if let Some((cluster_options, names)) = opts.look_for_cluster.take() {
         match cluster_for_load(&cluster_options, &names).await {
@@ -535,5 +554,15 @@ mod tests {
             capacity_problem(30_000, 1 << 20, Some((32768, 60999)), 2),
             None
         );
+    }
+
+    #[test]
+    fn own_source_ports_only_past_half_the_range() {
+        assert_eq!(own_source_ports(14_000, Some((32768, 60999))), None);
+        assert_eq!(
+            own_source_ports(20_000, Some((32768, 60999))),
+            Some((32768, 60999))
+        );
+        assert_eq!(own_source_ports(20_000, None), None);
     }
 }

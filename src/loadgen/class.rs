@@ -98,7 +98,7 @@ pub fn random_features(rng: &mut impl Rng) -> Features {
 /// One request a user makes.
 #[derive(Debug, Clone)]
 pub struct Task {
-    pub method: hyper::Method,
+    pub method: http::Method,
     pub path: String,
     /// The name statistics are grouped by (Locust's `name=`), the path unless given.
     pub name: String,
@@ -110,7 +110,7 @@ pub struct Task {
 }
 
 impl Task {
-    pub fn new(method: hyper::Method, path: &str, body: Body, check: Check, weight: u32) -> Self {
+    pub fn new(method: http::Method, path: &str, body: Body, check: Check, weight: u32) -> Self {
         Self {
             method,
             path: path.to_string(),
@@ -198,7 +198,7 @@ impl UserClass {
             },
             _ => return None,
         };
-        use hyper::Method;
+        use http::Method;
         let health = || Task::new(Method::GET, "/health", Body::Empty, Check::Health, 2);
         let mut tasks = vec![
             Task::new(Method::POST, "/predict", Body::Iris, Check::Predict, 10),
@@ -346,7 +346,7 @@ impl ClassFile {
 
 impl TaskFile {
     fn to_task(&self, class: &str) -> Result<Task, String> {
-        let method = hyper::Method::from_bytes(self.method.to_ascii_uppercase().as_bytes())
+        let method = http::Method::from_bytes(self.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| format!("class {class}: {:?} is not an HTTP method", self.method))?;
         if !self.path.starts_with('/') {
             return Err(format!(
@@ -354,7 +354,7 @@ impl TaskFile {
                 self.path
             ));
         }
-        if self.path.parse::<hyper::http::uri::PathAndQuery>().is_err() {
+        if self.path.parse::<http::uri::PathAndQuery>().is_err() {
             return Err(format!(
                 "class {class}: path {:?} is not a valid URL path",
                 self.path

@@ -1,31 +1,65 @@
-//! One keep-alive HTTP/1.1 connection per virtual user (hyper's low-level client), plain or
-//! TLS (rustls, verified unless `--insecure`). A connection costs a few KiB, so tens of
-//! thousands of users fit in memory.
+//! One keep-alive HTTP/1.1 connection per virtual user, plain or TLS (rustls, verified unless
+//! `--insecure`).
+//!
+//! A thin client on `httparse`: a user's connection is its socket and one small buffer that
+//! holds the request, then the response, and no task or channel of its own. hyper's client
+//! connection costs ~24 KiB before the first request (an 8 KiB header buffer, a dispatch
+//! channel, a task), which is too much for tens of thousands of users; this costs ~2 KiB.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
+use std::ops::Range;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{CONTENT_TYPE, HOST, HeaderValue, USER_AGENT};
-use hyper::{Method, Request};
-use hyper_util::rt::TokioIo;
+use http::Method;
 use rustls::pki_types::ServerName;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 use crate::api::Failure;
 use crate::error::Error;
+
+const USER_AGENT: &str = concat!("iris-lab/", env!("CARGO_PKG_VERSION"));
+/// Buffer a user starts with; it grows for large responses and shrinks back afterwards.
+const INITIAL_BUFFER: usize = 1024;
+const SHRINK_ABOVE: usize = 64 * 1024;
+/// Largest response head and body accepted.
+const MAX_HEAD: usize = 64 * 1024;
+const MAX_BODY: usize = 16 * 1024 * 1024;
+const MAX_HEADERS: usize = 64;
 
 /// Where requests go: addresses resolved once, before the run.
 pub struct Target {
     pub url: reqwest::Url,
     pub addrs: Vec<SocketAddr>,
-    host_header: HeaderValue,
+    authority: String,
     base_path: String,
     tls: Option<(TlsConnector, ServerName<'static>)>,
+    source_ports: Option<SourcePorts>,
+}
+
+/// Local ports handed out by the load generator itself. Linux's `connect()` searches the
+/// ephemeral range for a free port, which becomes slow (a CPU-bound scan per connection) once
+/// more than half of the range is in use towards one target; binding a port we pick first
+/// keeps each connect O(1).
+struct SourcePorts {
+    first: u32,
+    count: u32,
+    next: AtomicU32,
+}
+
+impl SourcePorts {
+    fn take(&self) -> u16 {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.count;
+        // first + i <= last port, which came from a u16.
+        u16::try_from(self.first + i).unwrap_or(0)
+    }
 }
 
 /// When a user drops its connection and opens a new one.
@@ -35,27 +69,49 @@ pub struct ConnectionPolicy {
     pub max_age: Option<Duration>,
 }
 
-/// The answer to one request.
-pub struct Response {
-    pub status: u16,
-    pub body: Bytes,
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
 }
 
-/// A user's open connection.
+/// A user's open connection and its buffer.
 pub struct Conn {
-    sender: SendRequest<Full<Bytes>>,
+    stream: Stream,
+    buf: Vec<u8>,
+    body: Range<usize>,
     requests: u64,
     opened: Instant,
+    /// The server said `Connection: close`, or the response ended with the connection.
+    closed: bool,
 }
 
 impl Conn {
     /// Whether the policy or the server says this connection should not carry another request.
     pub fn worn_out(&self, policy: &ConnectionPolicy) -> bool {
-        self.sender.is_closed()
+        self.closed
             || policy.max_requests.is_some_and(|n| self.requests >= n)
             || policy
                 .max_age
                 .is_some_and(|age| self.opened.elapsed() >= age)
+            || self.peer_closed()
+    }
+
+    /// An idle keep-alive connection the server has closed (as urllib3 checks before reuse).
+    fn peer_closed(&self) -> bool {
+        match &self.stream {
+            // Any byte here is either EOF or data nobody asked for: both end the connection.
+            Stream::Plain(tcp) => match tcp.try_read(&mut [0u8; 1]) {
+                Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+                Ok(_) => true,
+            },
+            // TLS may legitimately send records (session tickets) while idle.
+            Stream::Tls(_) => false,
+        }
+    }
+
+    /// The body of the last response.
+    pub fn body(&self) -> &[u8] {
+        self.buf.get(self.body.clone()).unwrap_or_default()
     }
 }
 
@@ -91,8 +147,6 @@ impl Target {
             Some(p) => format!("{host}:{p}"),
             None => host.clone(),
         };
-        let host_header = HeaderValue::from_str(&authority)
-            .map_err(|_| Error::Usage(format!("--host {url}: invalid host name")))?;
         let tls = if https {
             let name = ServerName::try_from(bare)
                 .map_err(|_| Error::Usage(format!("--host {url}: invalid TLS server name")))?;
@@ -103,110 +157,347 @@ impl Target {
         Ok(Self {
             url: url.clone(),
             addrs,
-            host_header,
+            authority,
             base_path: url.path().trim_end_matches('/').to_string(),
             tls,
+            source_ports: None,
         })
+    }
+
+    /// Makes connections bind local ports from `first..=last` themselves (see [`SourcePorts`]).
+    pub fn use_source_ports(&mut self, first: u16, last: u16) {
+        if first <= last {
+            self.source_ports = Some(SourcePorts {
+                first: u32::from(first),
+                count: u32::from(last - first) + 1,
+                next: AtomicU32::new(0),
+            });
+        }
+    }
+
+    async fn connect_tcp(&self, addr: SocketAddr) -> Result<TcpStream, Failure> {
+        if let Some(ports) = &self.source_ports {
+            // SO_REUSEADDR lets a port serve connections to other destinations (and reuse
+            // TIME_WAIT where the kernel allows); a 4-tuple in use fails the connect with
+            // AddrNotAvailable: then try the next port.
+            for _ in 0..64 {
+                let socket = match addr {
+                    SocketAddr::V4(_) => TcpSocket::new_v4(),
+                    SocketAddr::V6(_) => TcpSocket::new_v6(),
+                }
+                .map_err(|_| Failure::Connect)?;
+                let _ = socket.set_reuseaddr(true);
+                let local = SocketAddr::new(
+                    match addr {
+                        SocketAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+                        SocketAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+                    },
+                    ports.take(),
+                );
+                if socket.bind(local).is_err() {
+                    continue;
+                }
+                match socket.connect(addr).await {
+                    Ok(tcp) => return Ok(tcp),
+                    Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => continue,
+                    Err(_) => return Err(Failure::Connect),
+                }
+            }
+        }
+        TcpStream::connect(addr).await.map_err(|_| Failure::Connect)
     }
 
     /// Opens a connection for user `user` (users spread over the resolved addresses).
     pub async fn connect(&self, user: usize) -> Result<Conn, Failure> {
         let addr = self.addrs[user % self.addrs.len()];
-        let tcp = TcpStream::connect(addr)
-            .await
-            .map_err(|_| Failure::Connect)?;
+        let tcp = self.connect_tcp(addr).await?;
         let _ = tcp.set_nodelay(true);
-        let mut builder = http1::Builder::new();
-        // Responses of this API are small: a modest read buffer keeps users cheap.
-        builder.read_buf_exact_size(Some(4096));
-        let sender = match &self.tls {
-            None => {
-                let (sender, conn) = builder
-                    .handshake(TokioIo::new(tcp))
-                    .await
-                    .map_err(|_| Failure::Connect)?;
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-                sender
-            }
-            Some((connector, name)) => {
-                let tls = connector
+        let stream = match &self.tls {
+            None => Stream::Plain(tcp),
+            Some((connector, name)) => Stream::Tls(Box::new(
+                connector
                     .connect(name.clone(), tcp)
                     .await
-                    .map_err(|_| Failure::Tls)?;
-                let (sender, conn) = builder
-                    .handshake(TokioIo::new(tls))
-                    .await
-                    .map_err(|_| Failure::Connect)?;
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-                sender
-            }
+                    .map_err(|_| Failure::Tls)?,
+            )),
         };
         Ok(Conn {
-            sender,
+            stream,
+            buf: Vec::with_capacity(INITIAL_BUFFER),
+            body: 0..0,
             requests: 0,
             opened: Instant::now(),
+            closed: false,
         })
     }
 
-    /// Sends one request on `conn` and reads the whole response.
+    /// Sends one request on `conn` and reads the whole response; returns its status, the body
+    /// is then in [`Conn::body`].
     pub async fn send(
         &self,
         conn: &mut Conn,
         method: &Method,
         path: &str,
-        body: Bytes,
-        traceparent: HeaderValue,
-    ) -> Result<Response, Failure> {
-        let uri = if self.base_path.is_empty() {
-            path.to_string()
-        } else {
-            format!("{}{path}", self.base_path)
-        };
-        let mut request = Request::builder()
-            .method(method.clone())
-            .uri(uri)
-            .header(HOST, self.host_header.clone())
-            .header(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE))
-            .header("traceparent", traceparent);
-        if !body.is_empty() {
-            request = request.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        }
-        let request = request
-            .body(Full::new(body))
-            .map_err(|_| Failure::Connect)?;
+        body: &[u8],
+        traceparent: &str,
+    ) -> Result<u16, Failure> {
         conn.requests += 1;
-        conn.sender
-            .ready()
+        conn.body = 0..0;
+        if conn.buf.capacity() > SHRINK_ABOVE {
+            conn.buf = Vec::with_capacity(INITIAL_BUFFER);
+        }
+        conn.buf.clear();
+        write_request(
+            &mut conn.buf,
+            method,
+            &self.authority,
+            &self.base_path,
+            path,
+            body,
+            traceparent,
+        );
+        conn.stream
+            .write_all(&conn.buf)
             .await
             .map_err(|_| Failure::Disconnected)?;
-        let response = conn
-            .sender
-            .send_request(request)
+        conn.stream
+            .flush()
             .await
-            .map_err(|e| classify(&e))?;
-        let status = response.status().as_u16();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| classify(&e))?
-            .to_bytes();
-        Ok(Response { status, body })
+            .map_err(|_| Failure::Disconnected)?;
+        conn.buf.clear();
+        read_response(conn, method == Method::HEAD).await
     }
 }
 
-const USER_AGENT_VALUE: &str = concat!("iris-lab/", env!("CARGO_PKG_VERSION"));
+fn write_request(
+    buf: &mut Vec<u8>,
+    method: &Method,
+    authority: &str,
+    base_path: &str,
+    path: &str,
+    body: &[u8],
+    traceparent: &str,
+) {
+    // Writing into a Vec cannot fail.
+    let _ = write!(
+        buf,
+        "{method} {base_path}{path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: {USER_AGENT}\r\n\
+         Accept: */*\r\ntraceparent: {traceparent}\r\n"
+    );
+    if !body.is_empty() {
+        let _ = write!(
+            buf,
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+    } else if matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
+        buf.extend_from_slice(b"Content-Length: 0\r\n");
+    }
+    buf.extend_from_slice(b"\r\n");
+    buf.extend_from_slice(body);
+}
 
-fn classify(e: &hyper::Error) -> Failure {
-    // Every other hyper error means the exchange broke off: reset, closed, or garbled.
-    if e.is_timeout() {
-        Failure::Timeout
+/// What the head of a response says about its body.
+#[derive(Debug, PartialEq)]
+struct Head {
+    len: usize,
+    status: u16,
+    content_length: Option<usize>,
+    chunked: bool,
+    close: bool,
+}
+
+/// Parses a response head from the start of `buf`; `None` while incomplete.
+fn parse_head(buf: &[u8]) -> Result<Option<Head>, Failure> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    let len = match response.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => return Err(Failure::BadHttp),
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(Failure::BadHttp),
+    };
+    let status = response.code.ok_or(Failure::BadHttp)?;
+    let mut head = Head {
+        len,
+        status,
+        content_length: None,
+        chunked: false,
+        close: response.version == Some(0),
+    };
+    let has = |value: &[u8], token: &str| {
+        value
+            .split(|&b| b == b',')
+            .any(|part| part.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    };
+    for h in response.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            let n = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse().ok());
+            head.content_length = Some(n.ok_or(Failure::BadHttp)?);
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            head.chunked = has(h.value, "chunked");
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            if has(h.value, "close") {
+                head.close = true;
+            } else if has(h.value, "keep-alive") {
+                head.close = false;
+            }
+        }
+    }
+    Ok(Some(head))
+}
+
+/// Reads more bytes into the buffer; 0 means the server closed the connection.
+async fn fill(conn: &mut Conn) -> Result<usize, Failure> {
+    if conn.buf.capacity() - conn.buf.len() < 512 {
+        let grow = conn.buf.capacity().max(INITIAL_BUFFER);
+        conn.buf.reserve(grow);
+    }
+    conn.stream
+        .read_buf(&mut conn.buf)
+        .await
+        .map_err(|_| Failure::Disconnected)
+}
+
+async fn read_response(conn: &mut Conn, head_request: bool) -> Result<u16, Failure> {
+    let head = loop {
+        if let Some(head) = parse_head(&conn.buf)? {
+            if (100..200).contains(&head.status) && head.status != 101 {
+                // An interim response (100 Continue): the real one follows.
+                conn.buf.drain(..head.len);
+                continue;
+            }
+            break head;
+        }
+        if fill(conn).await? == 0 {
+            return Err(Failure::Disconnected);
+        }
+    };
+    let start = head.len;
+    let no_body = head_request || head.status == 204 || head.status == 304;
+    if no_body {
+        conn.body = start..start;
+    } else if head.chunked {
+        conn.body = start..read_chunked(conn, start).await?;
+    } else if let Some(len) = head.content_length {
+        if len > MAX_BODY {
+            return Err(Failure::BadHttp);
+        }
+        while conn.buf.len() < start + len {
+            if fill(conn).await? == 0 {
+                return Err(Failure::Disconnected);
+            }
+        }
+        conn.body = start..start + len;
     } else {
-        Failure::Disconnected
+        // No length: the body ends with the connection.
+        while fill(conn).await? > 0 {
+            if conn.buf.len() - start > MAX_BODY {
+                return Err(Failure::BadHttp);
+            }
+        }
+        conn.body = start..conn.buf.len();
+        conn.closed = true;
+    }
+    // Bytes beyond the response would be a reply nobody asked for.
+    conn.closed |= head.close || conn.buf.len() > conn.body.end && !head.chunked;
+    Ok(head.status)
+}
+
+/// Decodes a chunked body in place, starting at `start`; returns the end of the body.
+async fn read_chunked(conn: &mut Conn, start: usize) -> Result<usize, Failure> {
+    let mut out = start;
+    let mut pos = start;
+    loop {
+        let (consumed, size) = loop {
+            match httparse::parse_chunk_size(&conn.buf[pos..]) {
+                Ok(httparse::Status::Complete((consumed, size))) => break (consumed, size),
+                Ok(httparse::Status::Partial) => {
+                    if fill(conn).await? == 0 {
+                        return Err(Failure::Disconnected);
+                    }
+                }
+                Err(_) => return Err(Failure::BadHttp),
+            }
+        };
+        let size = usize::try_from(size).map_err(|_| Failure::BadHttp)?;
+        if out - start + size > MAX_BODY {
+            return Err(Failure::BadHttp);
+        }
+        pos += consumed;
+        if size == 0 {
+            // Optional trailers, then an empty line.
+            loop {
+                if let Some(i) = find(&conn.buf[pos..], b"\r\n") {
+                    if i == 0 {
+                        conn.buf.truncate(out);
+                        return Ok(out);
+                    }
+                    pos += i + 2;
+                    continue;
+                }
+                if fill(conn).await? == 0 {
+                    return Err(Failure::Disconnected);
+                }
+            }
+        }
+        while conn.buf.len() < pos + size + 2 {
+            if fill(conn).await? == 0 {
+                return Err(Failure::Disconnected);
+            }
+        }
+        if &conn.buf[pos + size..pos + size + 2] != b"\r\n" {
+            return Err(Failure::BadHttp);
+        }
+        conn.buf.copy_within(pos..pos + size, out);
+        out += size;
+        pos += size + 2;
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
     }
 }
 
@@ -215,23 +506,20 @@ fn tls_config(insecure: bool) -> Result<rustls::ClientConfig, Error> {
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(Error::Tls)?;
-    let mut config = if insecure {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
-            .with_no_client_auth()
+    let verifier: Arc<dyn rustls::client::danger::ServerCertVerifier> = if insecure {
+        Arc::new(AcceptAnyCert(provider))
     } else {
-        let verifier = rustls_platform_verifier::Verifier::new(provider).map_err(Error::Tls)?;
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth()
+        Arc::new(rustls_platform_verifier::Verifier::new(provider).map_err(Error::Tls)?)
     };
+    let mut config = builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
 
-/// `--insecure`: accepts any certificate (signatures are still checked for well-formedness).
+/// `--insecure`: accepts any certificate (handshake signatures are still checked).
 #[derive(Debug)]
 struct AcceptAnyCert(Arc<rustls::crypto::CryptoProvider>);
 
@@ -277,5 +565,149 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    #[test]
+    fn requests_are_plain_http_1_1() {
+        let mut buf = Vec::new();
+        write_request(
+            &mut buf,
+            &Method::POST,
+            "h:80",
+            "/api",
+            "/predict",
+            b"{}",
+            "00-a-b-01",
+        );
+        let text = String::from_utf8(buf).unwrap();
+        assert!(
+            text.starts_with("POST /api/predict HTTP/1.1\r\nHost: h:80\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("traceparent: 00-a-b-01\r\n"));
+        assert!(text.ends_with("Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"));
+        let mut buf = Vec::new();
+        write_request(&mut buf, &Method::GET, "h", "", "/", b"", "t");
+        assert!(!String::from_utf8(buf).unwrap().contains("Content-Length"));
+    }
+
+    #[test]
+    fn heads_say_how_the_body_ends() {
+        let head = parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (head.status, head.content_length, head.chunked, head.close),
+            (200, Some(5), false, false)
+        );
+        let head = parse_head(
+            b"HTTP/1.1 500 X\r\ntransfer-encoding: gzip, chunked\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert!(head.chunked && head.close);
+        assert!(
+            parse_head(b"HTTP/1.0 200 OK\r\n\r\n")
+                .unwrap()
+                .unwrap()
+                .close
+        );
+        assert_eq!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Le").unwrap(), None);
+        assert_eq!(parse_head(b"garbage\r\n\r\n"), Err(Failure::BadHttp));
+        assert_eq!(
+            parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"),
+            Err(Failure::BadHttp)
+        );
+    }
+
+    /// A server that answers each connection's requests with the given raw responses.
+    async fn canned(responses: Vec<&'static [u8]>) -> Target {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            for r in responses {
+                let _ = socket.read(&mut buf).await;
+                // Split writes so the client must assemble the response.
+                let (a, b) = r.split_at(r.len() / 2);
+                socket.write_all(a).await.unwrap();
+                socket.flush().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                socket.write_all(b).await.unwrap();
+            }
+        });
+        let url: reqwest::Url = format!("http://{addr}").parse().unwrap();
+        Target::resolve(&url, false).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn bodies_by_length_chunks_and_end_of_connection() {
+        let target = canned(vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world",
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nTrailer: t\r\n\r\n",
+            b"HTTP/1.1 204 No Content\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end",
+        ])
+        .await;
+        let mut conn = target.connect(0).await.unwrap();
+        let get = async |conn: &mut Conn| target.send(conn, &Method::GET, "/", b"", "t").await;
+        assert_eq!(get(&mut conn).await, Ok(200));
+        assert_eq!(conn.body(), b"hello world");
+        assert_eq!(get(&mut conn).await, Ok(201));
+        assert_eq!(conn.body(), b"hello world");
+        assert_eq!(get(&mut conn).await, Ok(204));
+        assert_eq!(conn.body(), b"");
+        assert!(!conn.worn_out(&ConnectionPolicy::default()));
+        assert_eq!(get(&mut conn).await, Ok(200));
+        assert_eq!(conn.body(), b"until the end");
+        assert!(conn.worn_out(&ConnectionPolicy::default()));
+    }
+
+    #[tokio::test]
+    async fn a_short_body_is_a_disconnect_and_garbage_is_bad_http() {
+        let target = canned(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\nshort"]).await;
+        let mut conn = target.connect(0).await.unwrap();
+        assert_eq!(
+            target.send(&mut conn, &Method::GET, "/", b"", "t").await,
+            Err(Failure::Disconnected)
+        );
+        let target = canned(vec![b"SSH-2.0-OpenSSH\r\n\r\n"]).await;
+        let mut conn = target.connect(0).await.unwrap();
+        assert_eq!(
+            target.send(&mut conn, &Method::GET, "/", b"", "t").await,
+            Err(Failure::BadHttp)
+        );
+    }
+
+    #[tokio::test]
+    async fn policies_wear_connections_out() {
+        let target = canned(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"]).await;
+        let mut conn = target.connect(0).await.unwrap();
+        target
+            .send(&mut conn, &Method::GET, "/", b"", "t")
+            .await
+            .unwrap();
+        let by_count = ConnectionPolicy {
+            max_requests: Some(1),
+            max_age: None,
+        };
+        assert!(conn.worn_out(&by_count));
+        let by_age = ConnectionPolicy {
+            max_requests: None,
+            max_age: Some(Duration::from_millis(1)),
+        };
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(conn.worn_out(&by_age));
+        // The canned server has closed its side by now: the idle check notices.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(conn.worn_out(&ConnectionPolicy::default()));
     }
 }

@@ -30,6 +30,8 @@ pub struct LoadPlan {
     pub class: UserClass,
     pub timeout: Duration,
     pub connection: ConnectionPolicy,
+    /// Local ports to bind connections to, when the kernel's own choice would be slow.
+    pub source_ports: Option<(u16, u16)>,
 }
 
 impl LoadPlan {

@@ -5,13 +5,12 @@ use std::fmt::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hyper::header::HeaderValue;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-use super::http::{Conn, ConnectionPolicy, Response, Target};
+use super::http::{Conn, ConnectionPolicy, Target};
 use super::{Check, Event, Sample, ServerTiming, Task, UserClass};
 use crate::api::Failure;
 use crate::api::checks::{check_fields, check_health_status, check_predict};
@@ -63,6 +62,7 @@ async fn execute(
     let trace_id = rng.random::<u128>().max(1);
     let span_id = rng.random::<u64>().max(1);
     let body = task.body.render(rng);
+    let trace = traceparent(trace_id, span_id);
     let started = Instant::now();
     let exchange = async {
         if conn.as_ref().is_none_or(|c| c.worn_out(&shared.policy)) {
@@ -74,13 +74,7 @@ async fn execute(
         };
         shared
             .target
-            .send(
-                open,
-                &task.method,
-                &task.path,
-                body,
-                traceparent(trace_id, span_id),
-            )
+            .send(open, &task.method, &task.path, &body, &trace)
             .await
     };
     let result = match tokio::time::timeout(shared.timeout, exchange).await {
@@ -88,13 +82,17 @@ async fn execute(
         Err(_) => Err(Failure::Timeout),
     };
     let latency = started.elapsed();
-    if result.is_err() {
-        // A broken or timed-out exchange leaves the connection unusable.
-        *conn = None;
-    }
-    let (bytes, outcome) = match result {
-        Ok(response) => (response.body.len() as u64, judge(&task.check, &response)),
-        Err(failure) => (0, Err(failure)),
+    let (bytes, outcome) = match (result, conn.as_ref()) {
+        (Ok(status), Some(open)) => (
+            open.body().len() as u64,
+            judge(&task.check, status, open.body()),
+        ),
+        (Ok(_), None) => (0, Err(Failure::Disconnected)),
+        (Err(failure), _) => {
+            // A broken or timed-out exchange leaves the connection unusable.
+            *conn = None;
+            (0, Err(failure))
+        }
     };
     let _ = shared.events.send(Event::Request(Sample {
         endpoint: task.endpoint,
@@ -106,26 +104,25 @@ async fn execute(
 }
 
 /// The W3C trace context header: version 00, the trace and span ids, sampled.
-pub fn traceparent(trace_id: u128, span_id: u64) -> HeaderValue {
+pub fn traceparent(trace_id: u128, span_id: u64) -> String {
     let mut text = String::with_capacity(55);
+    // Writing into a String cannot fail.
     let _ = write!(text, "00-{trace_id:032x}-{span_id:016x}-01");
-    HeaderValue::from_str(&text).unwrap_or_else(|_| {
-        HeaderValue::from_static("00-00000000000000000000000000000001-0000000000000001-01")
-    })
+    text
 }
 
 /// Applies a task's check to a response.
-pub fn judge(check: &Check, r: &Response) -> Result<Option<ServerTiming>, Failure> {
+pub fn judge(check: &Check, status: u16, body: &[u8]) -> Result<Option<ServerTiming>, Failure> {
     match check {
-        Check::None if r.status >= 400 => Err(Failure::Status(r.status)),
+        Check::None if status >= 400 => Err(Failure::Status(status)),
         Check::None => Ok(None),
-        Check::Status if r.status != 200 => Err(Failure::Status(r.status)),
+        Check::Status if status != 200 => Err(Failure::Status(status)),
         Check::Status => Ok(None),
-        Check::Json => check_fields(r.status, &r.body, &[]).map(|()| None),
-        Check::Fields(fields) => check_fields(r.status, &r.body, fields).map(|()| None),
-        Check::Health => check_health_status(r.status, &r.body).map(|()| None),
+        Check::Json => check_fields(status, body, &[]).map(|()| None),
+        Check::Fields(fields) => check_fields(status, body, fields).map(|()| None),
+        Check::Health => check_health_status(status, body).map(|()| None),
         Check::Predict => {
-            let p = check_predict(r.status, &r.body)?;
+            let p = check_predict(status, body)?;
             Ok(parse_timing(&p.inference_time)
                 .zip(parse_timing(&p.total_time))
                 .map(|(inference, total)| ServerTiming { inference, total }))
@@ -136,61 +133,37 @@ pub fn judge(check: &Check, r: &Response) -> Result<Option<ServerTiming>, Failur
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
 
-    fn response(status: u16, body: &'static str) -> Response {
-        Response {
-            status,
-            body: Bytes::from_static(body.as_bytes()),
-        }
+    fn judged(check: &Check, status: u16, body: &str) -> Result<Option<ServerTiming>, Failure> {
+        judge(check, status, body.as_bytes())
     }
 
     #[test]
     fn traceparent_is_w3c_and_sampled() {
         let h = traceparent(0xabc, 0x12);
-        assert_eq!(
-            h.to_str().unwrap(),
-            "00-00000000000000000000000000000abc-0000000000000012-01"
-        );
+        assert_eq!(h, "00-00000000000000000000000000000abc-0000000000000012-01");
     }
 
     #[test]
     fn checks_follow_the_contract() {
         let predict = r#"{"predicted_species": "setosa", "prediction_probability": 0.97, "inference_time": "0.0012s", "total_time": "0.0030s"}"#;
-        let t = judge(&Check::Predict, &response(200, predict))
-            .unwrap()
-            .unwrap();
+        let t = judged(&Check::Predict, 200, predict).unwrap().unwrap();
         assert_eq!(t.inference, Duration::from_micros(1200));
         assert_eq!(t.total, Duration::from_micros(3000));
         assert_eq!(
-            judge(
-                &Check::Predict,
-                &response(200, r#"{"predicted_species": "setosa"}"#)
-            ),
+            judged(&Check::Predict, 200, r#"{"predicted_species": "setosa"}"#),
             Err(Failure::MissingField("prediction_probability".into()))
         );
+        assert_eq!(judged(&Check::None, 404, ""), Err(Failure::Status(404)));
+        assert_eq!(judged(&Check::None, 302, ""), Ok(None));
+        assert_eq!(judged(&Check::Status, 201, ""), Err(Failure::Status(201)));
+        assert_eq!(judged(&Check::Json, 200, "<html>"), Err(Failure::NotJson));
         assert_eq!(
-            judge(&Check::None, &response(404, "")),
-            Err(Failure::Status(404))
-        );
-        assert_eq!(judge(&Check::None, &response(302, "")), Ok(None));
-        assert_eq!(
-            judge(&Check::Status, &response(201, "")),
-            Err(Failure::Status(201))
-        );
-        assert_eq!(
-            judge(&Check::Json, &response(200, "<html>")),
-            Err(Failure::NotJson)
-        );
-        assert_eq!(
-            judge(&Check::Health, &response(200, r#"{"status": "sick"}"#)),
+            judged(&Check::Health, 200, r#"{"status": "sick"}"#),
             Err(Failure::Unhealthy("sick".into()))
         );
         assert_eq!(
-            judge(
-                &Check::Fields(vec!["a".into()]),
-                &response(200, r#"{"b": 1}"#)
-            ),
+            judged(&Check::Fields(vec!["a".into()]), 200, r#"{"b": 1}"#),
             Err(Failure::MissingField("a".into()))
         );
     }

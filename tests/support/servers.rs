@@ -180,6 +180,7 @@ pub fn options(
             class: UserClass::builtin(class).unwrap(),
             timeout: Duration::from_secs(5),
             connection: ConnectionPolicy::default(),
+            source_ports: None,
         },
         host,
         insecure: false,
