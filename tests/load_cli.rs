@@ -460,3 +460,70 @@ fn without_a_terminal_a_status_line_is_printed_every_10_seconds() {
     assert_eq!(status.len(), 1, "{err}");
     assert!(status[0].contains("req/s") && status[0].contains("failed"));
 }
+
+#[test]
+fn a_scenario_file_defines_the_user_class() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("scenario.yaml"),
+        "classes:\n- name: Checker\n  wait: 0.01..0.02\n  tasks:\n  \
+         - {method: POST, path: /predict, name: fixed, body: {json: {sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2}}, check: predict, weight: 3}\n  \
+         - {path: /health, check: {fields: [status, model_loaded]}}\n",
+    )
+    .unwrap();
+    let out = load(dir.path())
+        .args([
+            "--host",
+            &server.url,
+            "--users",
+            "2",
+            "--spawn-rate",
+            "100",
+            "--duration",
+            "1s",
+        ])
+        .args(["--scenario", "scenario.yaml", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["params"]["user_class"], "Checker");
+    let names: Vec<&str> = v["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["/health", "fixed"]);
+    assert_eq!(v["aggregate"]["failures"], 0);
+    assert!(v["server_timings"]["total"]["count"].as_u64().unwrap() > 0);
+
+    std::fs::write(
+        dir.path().join("bad.yaml"),
+        "classes:\n- name: X\n  wait: 1\n  tasks: [{path: /, check: maybe}]\n",
+    )
+    .unwrap();
+    let out = load(dir.path())
+        .args([
+            "--host",
+            &server.url,
+            "--users",
+            "1",
+            "--scenario",
+            "bad.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.yaml") && err.contains("unknown check"),
+        "{err}"
+    );
+}

@@ -93,6 +93,11 @@ pub struct EndpointRecord {
     /// Requests per second over the run.
     pub rps: f64,
     pub failures_per_s: f64,
+    /// Rates over the last 10 s of the run (Locust's "Current RPS").
+    #[serde(default)]
+    pub current_rps: f64,
+    #[serde(default)]
+    pub current_failures_per_s: f64,
     /// Exact (HdrHistogram) percentiles in ms, keyed "50%" .. "100%".
     pub percentiles_ms: BTreeMap<String, f64>,
     /// Response times in microseconds: base64 of the compressed HdrHistogram V2 encoding.

@@ -37,6 +37,36 @@ struct FailureCount {
     last: Timestamp,
 }
 
+/// Requests and failures of the last [`WINDOW_SECS`] closed seconds.
+#[derive(Debug, Clone, Default)]
+struct Window {
+    seconds: VecDeque<(u64, u64)>,
+    /// Totals when the last second closed.
+    mark: (u64, u64),
+}
+
+impl Window {
+    /// Closes a second in which the totals reached `(requests, failures)`.
+    fn close(&mut self, requests: u64, failures: u64) {
+        if self.seconds.len() == WINDOW_SECS {
+            self.seconds.pop_front();
+        }
+        self.seconds
+            .push_back((requests - self.mark.0, failures - self.mark.1));
+        self.mark = (requests, failures);
+    }
+
+    /// (requests/s, failures/s) over the window.
+    fn rates(&self) -> (f64, f64) {
+        let secs = self.seconds.len().max(1) as f64;
+        let (r, f) = self
+            .seconds
+            .iter()
+            .fold((0, 0), |(r, f), (a, b)| (r + a, f + b));
+        (r as f64 / secs, f as f64 / secs)
+    }
+}
+
 /// What the live display shows, once a second.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
@@ -70,8 +100,9 @@ pub struct Collector {
     total: Entry,
     /// Requests that finished in the current second.
     second: Entry,
-    /// (requests, failures) of the last closed seconds.
-    window: VecDeque<(u64, u64)>,
+    /// The current rates, in aggregate and per endpoint.
+    window: Window,
+    windows: Vec<Window>,
     failures: BTreeMap<(usize, Failure), FailureCount>,
     inference: Histogram<u64>,
     server_total: Histogram<u64>,
@@ -102,7 +133,8 @@ impl Collector {
             endpoints,
             total: Entry::new(),
             second: Entry::new(),
-            window: VecDeque::with_capacity(WINDOW_SECS),
+            window: Window::default(),
+            windows: vec![Window::default(); n],
             failures: BTreeMap::new(),
             inference: new_histogram(),
             server_total: new_histogram(),
@@ -180,16 +212,11 @@ impl Collector {
         let elapsed = self.start.elapsed();
         let t = (elapsed.as_secs_f64().round() as u64).max(self.last_tick + 1);
         self.last_tick = t;
-        if self.window.len() == WINDOW_SECS {
-            self.window.pop_front();
+        self.window.close(self.total.requests, self.total.failures);
+        for (w, e) in self.windows.iter_mut().zip(&self.entries) {
+            w.close(e.requests, e.failures);
         }
-        self.window
-            .push_back((self.second.requests, self.second.failures));
-        let secs = self.window.len().max(1) as f64;
-        let (req, fail) = self
-            .window
-            .iter()
-            .fold((0, 0), |(r, f), (a, b)| (r + a, f + b));
+        let (rps, failures_per_s) = self.window.rates();
         let some = |v: f64| (self.second.requests > 0).then_some(v);
         let point = TimelinePoint {
             t,
@@ -197,8 +224,8 @@ impl Collector {
             users: self.users,
             requests: self.second.requests,
             failures: self.second.failures,
-            rps: req as f64 / secs,
-            failures_per_s: fail as f64 / secs,
+            rps,
+            failures_per_s,
             p50_ms: some(self.second.percentile_ms(0.5)),
             p95_ms: some(self.second.percentile_ms(0.95)),
             p99_ms: some(self.second.percentile_ms(0.99)),
@@ -264,8 +291,9 @@ impl Collector {
         &self.total
     }
 
-    fn entry_record(&self, method: &str, name: &str, e: &Entry) -> EndpointRecord {
+    fn entry_record(&self, method: &str, name: &str, e: &Entry, w: &Window) -> EndpointRecord {
         let secs = self.run_secs().max(1e-9);
+        let (current_rps, current_failures_per_s) = w.rates();
         EndpointRecord {
             method: method.to_string(),
             name: name.to_string(),
@@ -277,6 +305,8 @@ impl Collector {
             avg_content_size: e.avg_size(),
             rps: e.requests as f64 / secs,
             failures_per_s: e.failures as f64 / secs,
+            current_rps,
+            current_failures_per_s,
             percentiles_ms: if e.requests == 0 {
                 BTreeMap::new()
             } else {
@@ -295,15 +325,15 @@ impl Collector {
         let mut rows: Vec<EndpointRecord> = self
             .endpoints
             .iter()
-            .zip(&self.entries)
-            .map(|((m, n), e)| self.entry_record(m, n, e))
+            .zip(self.entries.iter().zip(&self.windows))
+            .map(|((m, n), (e, w))| self.entry_record(m, n, e, w))
             .collect();
         rows.sort_by(|a, b| (&a.name, &a.method).cmp(&(&b.name, &b.method)));
         rows
     }
 
     pub fn aggregate_record(&self) -> EndpointRecord {
-        self.entry_record("", "Aggregated", &self.total)
+        self.entry_record("", "Aggregated", &self.total, &self.window)
     }
 
     /// Failures by (method, name, reason), most frequent first.
@@ -453,6 +483,9 @@ mod tests {
         assert_eq!((p.t, p.requests, p.rps, p.p50_ms), (2, 0, 5.0, None));
         assert_eq!(p.total_requests, 10);
         assert_eq!(c.timeline().len(), 2);
+        let rows = c.endpoint_records();
+        assert_eq!((rows[0].current_rps, rows[1].current_rps), (5.0, 0.0));
+        assert_eq!(c.aggregate_record().current_rps, 5.0);
         let snap = c.snapshot();
         assert_eq!((snap.users, snap.requests, snap.rps), (3, 10, 5.0));
     }
