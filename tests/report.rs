@@ -69,6 +69,53 @@ fn two_runs_render_the_guides_report() {
 }
 
 #[test]
+fn one_and_five_runs_render_too() {
+    let dir = runs_dir(&[("150u.json", None)]);
+    insta::assert_snapshot!("one_run", redact(&report(dir.path(), &[])));
+    let dir = runs_dir(&[
+        ("300u.json", Some(500)),
+        ("150u.json", Some(50)),
+        ("150u.json", None),
+        ("300u.json", None),
+        ("300u.json", Some(400)),
+    ]);
+    insta::assert_snapshot!("five_runs", redact(&report(dir.path(), &[])));
+}
+
+#[test]
+fn cluster_data_fills_the_tables_findings_and_timeline() {
+    let dir = runs_dir(&[("150u.json", None), ("300u-cluster.json", None)]);
+    let text = report(dir.path(), &["--gcp-project", "my-project"]);
+    insta::assert_snapshot!("two_runs_with_cluster", redact(&text));
+    let row = |name: &str| -> Vec<String> {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("| {name} |")))
+            .unwrap();
+        line.trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .collect()
+    };
+    assert_eq!(row("Max Pods Scaled")[1..], ["no cluster data", "6", "-"]);
+    assert_eq!(
+        row("Time to First Scale-up")[1..],
+        ["no cluster data", "2 s", "-"]
+    );
+    assert_eq!(row("Pod Startup Latency (median)")[2], "38 s");
+    assert_eq!(row("Peak CPU (% of request)")[2], "97%");
+    assert!(text.contains(
+        "| +2 s | 2 -> 6 | cpu resource utilization (percentage of request) above target |"
+    ));
+    assert!(
+        text.contains("**Load stayed on the original pods (keep-alive)**"),
+        "{text}"
+    );
+    assert!(text.contains("Not observed: pod metrics from +1 s: metrics.k8s.io answered 503"));
+    assert!(text.contains("https://console.cloud.google.com/traces/list?project=my-project&tid="));
+}
+
+#[test]
 fn the_guide_table_holds_the_records_numbers() {
     let dir = runs_dir(&[("150u.json", None), ("300u.json", None)]);
     let v: Value = serde_json::from_str(&report(dir.path(), &["--format", "json"])).unwrap();
