@@ -195,7 +195,8 @@ pub struct TimelinePoint {
     pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
     pub p99_ms: Option<f64>,
-    /// The eleven Locust percentiles of this second (empty without requests).
+    /// The eleven Locust percentiles over the last 10 s, Locust's "current" response-time
+    /// percentiles (empty without requests in that window).
     #[serde(default)]
     pub percentiles_ms: Vec<f64>,
     pub total_requests: u64,

@@ -100,6 +100,8 @@ pub struct Collector {
     total: Entry,
     /// Requests that finished in the current second.
     second: Entry,
+    /// Histograms of the last `WINDOW_SECS` closed seconds: Locust's "current" percentiles.
+    recent: VecDeque<Histogram<u64>>,
     /// The current rates, in aggregate and per endpoint.
     window: Window,
     windows: Vec<Window>,
@@ -133,6 +135,7 @@ impl Collector {
             endpoints,
             total: Entry::new(),
             second: Entry::new(),
+            recent: VecDeque::with_capacity(WINDOW_SECS),
             window: Window::default(),
             windows: vec![Window::default(); n],
             failures: BTreeMap::new(),
@@ -217,6 +220,10 @@ impl Collector {
             w.close(e.requests, e.failures);
         }
         let (rps, failures_per_s) = self.window.rates();
+        if self.recent.len() == WINDOW_SECS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(self.second.hist.clone());
         let some = |v: f64| (self.second.requests > 0).then_some(v);
         let point = TimelinePoint {
             t,
@@ -229,7 +236,7 @@ impl Collector {
             p50_ms: some(self.second.percentile_ms(0.5)),
             p95_ms: some(self.second.percentile_ms(0.95)),
             p99_ms: some(self.second.percentile_ms(0.99)),
-            percentiles_ms: self.second.percentiles_ms(),
+            percentiles_ms: self.window_percentiles(),
             total_requests: self.total.requests,
             total_failures: self.total.failures,
             total_median_ms: self.total.percentile_ms(0.5),
@@ -242,6 +249,23 @@ impl Collector {
         self.second.reset();
         self.timeline.push(point.clone());
         point
+    }
+
+    /// Locust's eleven percentiles over the last `WINDOW_SECS` seconds (empty without requests).
+    fn window_percentiles(&self) -> Vec<f64> {
+        let mut merged = new_histogram();
+        for h in &self.recent {
+            // Same bounds for every histogram here: adding cannot fail.
+            let _ = merged.add(h);
+        }
+        if merged.is_empty() {
+            return Vec::new();
+        }
+        let max = merged.max();
+        PERCENTILES
+            .iter()
+            .map(|&q| merged.value_at_quantile(q).min(max) as f64 / 1e3)
+            .collect()
     }
 
     /// Whether requests finished since the last closed second.
@@ -488,5 +512,24 @@ mod tests {
         assert_eq!(c.aggregate_record().current_rps, 5.0);
         let snap = c.snapshot();
         assert_eq!((snap.users, snap.requests, snap.rps), (3, 10, 5.0));
+    }
+
+    #[test]
+    fn history_percentiles_cover_the_last_10_seconds_as_locusts_do() {
+        let mut c = collector();
+        for _ in 0..10 {
+            c.handle(sample(0, 10, Ok(None)));
+        }
+        let first = c.close_second();
+        // A quiet second still has the window's percentiles; its own p50 is None.
+        let quiet = c.close_second();
+        assert_eq!(quiet.p50_ms, None);
+        assert_eq!(quiet.percentiles_ms, first.percentiles_ms);
+        assert!((quiet.percentiles_ms[0] - 10.0).abs() < 0.01);
+        // Ten seconds later the window has forgotten them.
+        for _ in 0..9 {
+            c.close_second();
+        }
+        assert!(c.close_second().percentiles_ms.is_empty());
     }
 }
