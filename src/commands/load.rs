@@ -185,7 +185,10 @@ pub struct LoadResult {
 }
 
 /// Runs the load test to its end (or to Ctrl-C) and saves everything it measured.
-pub async fn run(mut opts: LoadOptions, monitor: &mut dyn Monitor) -> Result<LoadResult, Error> {
+pub async fn run(
+    mut opts: LoadOptions,
+    monitor: &mut (dyn Monitor + Send),
+) -> Result<LoadResult, Error> {
     let mut target = Target::resolve(&opts.host, opts.insecure).await?;
     ensure_capacity(opts.plan.users, target.addrs.len())?;
     let source_ports = opts
