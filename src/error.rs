@@ -159,6 +159,9 @@ pub enum Error {
     #[error("the load engine stopped unexpectedly")]
     Engine(#[source] tokio::task::JoinError),
 
+    #[error("the command stopped unexpectedly")]
+    Task(#[source] tokio::task::JoinError),
+
     #[error("server failed")]
     Serve(#[source] std::io::Error),
 

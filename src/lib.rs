@@ -33,8 +33,12 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         .enable_all()
         .build()
         .map_err(Error::Runtime)?;
-    runtime.block_on(async {
-        match cli.command {
+    // Commands run as a task on the runtime, not in block_on on the main thread: a command that
+    // consumes a stream of events (load's statistics) then shares the producers' worker thread,
+    // and each event does not wake another thread (measured: 19% of load's CPU).
+    let command = cli.command;
+    let task = runtime.spawn(async move {
+        match command {
             Command::Serve(args) => commands::serve::run(&settings, &args).await,
             Command::Smoke(args) => {
                 let host = commands::require_host(&settings).await?;
@@ -52,14 +56,8 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
             Command::Load(args) => {
                 let host = commands::require_host(&settings).await?;
                 let options = commands::load::options(&settings, &args, host)?;
-                // On the runtime, not in block_on: the statistics then run on the users' worker
-                // thread, and each sample does not wake another thread (a measured 19% of CPU).
-                let result = tokio::spawn(async move {
-                    let mut display = output::LiveDisplay::for_stderr();
-                    commands::load::run(options, &mut display).await
-                })
-                .await
-                .map_err(Error::Engine)??;
+                let mut display = output::LiveDisplay::for_stderr();
+                let result = commands::load::run(options, &mut display).await?;
                 let text =
                     output::render_load(&result, settings.format, output::Style::for_stdout());
                 output::write_stdout(&text)?;
@@ -82,5 +80,6 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
             Command::Cleanup(args) => commands::cleanup::run(&settings, &args).await,
             Command::Guide(_) => Ok(Outcome::Success),
         }
-    })
+    });
+    runtime.block_on(task).map_err(Error::Task)?
 }
