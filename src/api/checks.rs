@@ -25,6 +25,8 @@ pub enum Failure {
     Disconnected,
     #[error("invalid HTTP response")]
     BadHttp,
+    #[error("ambiguous response length: {0}")]
+    AmbiguousLength(Framing),
     #[error("HTTP {0}")]
     Status(u16),
     #[error("response is not JSON")]
@@ -37,6 +39,29 @@ pub enum Failure {
     WrongVersion(String),
     #[error("`{0}` has a value outside the contract")]
     BadValue(String),
+}
+
+/// Why a response's length cannot be trusted (RFC 9112 section 6.3): read one way or the
+/// other, the next response's bytes could be taken for this one's body.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    thiserror::Error,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Framing {
+    #[error("differing Content-Length values")]
+    DifferingContentLengths,
+    #[error("both Transfer-Encoding and Content-Length")]
+    ContentLengthWithTransferEncoding,
 }
 
 impl Failure {
@@ -251,5 +276,11 @@ mod tests {
         assert_eq!(v, serde_json::json!({"kind": "status", "detail": 503}));
         let v = serde_json::to_value(Failure::Timeout).unwrap();
         assert_eq!(v, serde_json::json!({"kind": "timeout"}));
+        let v = serde_json::to_value(Failure::AmbiguousLength(Framing::DifferingContentLengths))
+            .unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"kind": "ambiguous_length", "detail": "differing_content_lengths"})
+        );
     }
 }

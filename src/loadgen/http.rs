@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 
 use http::Method;
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+use super::response::{Limits, read_response};
 use crate::api::Failure;
 use crate::error::Error;
 
@@ -29,10 +30,6 @@ const USER_AGENT: &str = concat!("iris-lab/", env!("CARGO_PKG_VERSION"));
 /// Buffer a user starts with; it grows for large responses and shrinks back afterwards.
 const INITIAL_BUFFER: usize = 1024;
 const SHRINK_ABOVE: usize = 64 * 1024;
-/// Largest response head and body accepted.
-const MAX_HEAD: usize = 64 * 1024;
-const MAX_BODY: usize = 16 * 1024 * 1024;
-const MAX_HEADERS: usize = 64;
 
 /// Where requests go: addresses resolved once, before the run.
 pub struct Target {
@@ -42,6 +39,7 @@ pub struct Target {
     base_path: String,
     tls: Option<(TlsConnector, ServerName<'static>)>,
     source_ports: Option<SourcePorts>,
+    limits: Limits,
 }
 
 /// Local ports handed out by the load generator itself. Linux's `connect()` searches the
@@ -161,6 +159,7 @@ impl Target {
             base_path: url.path().trim_end_matches('/').to_string(),
             tls,
             source_ports: None,
+            limits: Limits::default(),
         })
     }
 
@@ -265,7 +264,17 @@ impl Target {
             .await
             .map_err(|_| Failure::Disconnected)?;
         conn.buf.clear();
-        read_response(conn, method == Method::HEAD).await
+        let response = read_response(
+            &mut conn.stream,
+            &mut conn.buf,
+            method == Method::HEAD,
+            self.limits,
+        )
+        .await?;
+        conn.body = response.body;
+        // A response that runs until the connection ends also ends the connection.
+        conn.closed |= response.close;
+        Ok(response.status)
     }
 }
 
@@ -295,170 +304,6 @@ fn write_request(
     }
     buf.extend_from_slice(b"\r\n");
     buf.extend_from_slice(body);
-}
-
-/// What the head of a response says about its body.
-#[derive(Debug, PartialEq)]
-struct Head {
-    len: usize,
-    status: u16,
-    content_length: Option<usize>,
-    chunked: bool,
-    close: bool,
-}
-
-/// Parses a response head from the start of `buf`; `None` while incomplete.
-fn parse_head(buf: &[u8]) -> Result<Option<Head>, Failure> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut headers);
-    let len = match response.parse(buf) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => return Err(Failure::BadHttp),
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(_) => return Err(Failure::BadHttp),
-    };
-    let status = response.code.ok_or(Failure::BadHttp)?;
-    let mut head = Head {
-        len,
-        status,
-        content_length: None,
-        chunked: false,
-        close: response.version == Some(0),
-    };
-    let has = |value: &[u8], token: &str| {
-        value
-            .split(|&b| b == b',')
-            .any(|part| part.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-    };
-    for h in response.headers.iter() {
-        if h.name.eq_ignore_ascii_case("content-length") {
-            let n = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse().ok());
-            head.content_length = Some(n.ok_or(Failure::BadHttp)?);
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            head.chunked = has(h.value, "chunked");
-        } else if h.name.eq_ignore_ascii_case("connection") {
-            if has(h.value, "close") {
-                head.close = true;
-            } else if has(h.value, "keep-alive") {
-                head.close = false;
-            }
-        }
-    }
-    Ok(Some(head))
-}
-
-/// Reads more bytes into the buffer; 0 means the server closed the connection.
-async fn fill(conn: &mut Conn) -> Result<usize, Failure> {
-    if conn.buf.capacity() - conn.buf.len() < 512 {
-        let grow = conn.buf.capacity().max(INITIAL_BUFFER);
-        conn.buf.reserve(grow);
-    }
-    conn.stream
-        .read_buf(&mut conn.buf)
-        .await
-        .map_err(|_| Failure::Disconnected)
-}
-
-async fn read_response(conn: &mut Conn, head_request: bool) -> Result<u16, Failure> {
-    let head = loop {
-        if let Some(head) = parse_head(&conn.buf)? {
-            if (100..200).contains(&head.status) && head.status != 101 {
-                // An interim response (100 Continue): the real one follows.
-                conn.buf.drain(..head.len);
-                continue;
-            }
-            break head;
-        }
-        if fill(conn).await? == 0 {
-            return Err(Failure::Disconnected);
-        }
-    };
-    let start = head.len;
-    let no_body = head_request || head.status == 204 || head.status == 304;
-    if no_body {
-        conn.body = start..start;
-    } else if head.chunked {
-        conn.body = start..read_chunked(conn, start).await?;
-    } else if let Some(len) = head.content_length {
-        if len > MAX_BODY {
-            return Err(Failure::BadHttp);
-        }
-        while conn.buf.len() < start + len {
-            if fill(conn).await? == 0 {
-                return Err(Failure::Disconnected);
-            }
-        }
-        conn.body = start..start + len;
-    } else {
-        // No length: the body ends with the connection.
-        while fill(conn).await? > 0 {
-            if conn.buf.len() - start > MAX_BODY {
-                return Err(Failure::BadHttp);
-            }
-        }
-        conn.body = start..conn.buf.len();
-        conn.closed = true;
-    }
-    // Bytes beyond the response would be a reply nobody asked for.
-    conn.closed |= head.close || conn.buf.len() > conn.body.end && !head.chunked;
-    Ok(head.status)
-}
-
-/// Decodes a chunked body in place, starting at `start`; returns the end of the body.
-async fn read_chunked(conn: &mut Conn, start: usize) -> Result<usize, Failure> {
-    let mut out = start;
-    let mut pos = start;
-    loop {
-        let (consumed, size) = loop {
-            match httparse::parse_chunk_size(&conn.buf[pos..]) {
-                Ok(httparse::Status::Complete((consumed, size))) => break (consumed, size),
-                Ok(httparse::Status::Partial) => {
-                    if fill(conn).await? == 0 {
-                        return Err(Failure::Disconnected);
-                    }
-                }
-                Err(_) => return Err(Failure::BadHttp),
-            }
-        };
-        let size = usize::try_from(size).map_err(|_| Failure::BadHttp)?;
-        if out - start + size > MAX_BODY {
-            return Err(Failure::BadHttp);
-        }
-        pos += consumed;
-        if size == 0 {
-            // Optional trailers, then an empty line.
-            loop {
-                if let Some(i) = find(&conn.buf[pos..], b"\r\n") {
-                    if i == 0 {
-                        conn.buf.truncate(out);
-                        return Ok(out);
-                    }
-                    pos += i + 2;
-                    continue;
-                }
-                if fill(conn).await? == 0 {
-                    return Err(Failure::Disconnected);
-                }
-            }
-        }
-        while conn.buf.len() < pos + size + 2 {
-            if fill(conn).await? == 0 {
-                return Err(Failure::Disconnected);
-            }
-        }
-        if &conn.buf[pos + size..pos + size + 2] != b"\r\n" {
-            return Err(Failure::BadHttp);
-        }
-        conn.buf.copy_within(pos..pos + size, out);
-        out += size;
-        pos += size + 2;
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 impl AsyncRead for Stream {
@@ -571,7 +416,7 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
     #[test]
@@ -596,35 +441,6 @@ mod tests {
         let mut buf = Vec::new();
         write_request(&mut buf, &Method::GET, "h", "", "/", b"", "t");
         assert!(!String::from_utf8(buf).unwrap().contains("Content-Length"));
-    }
-
-    #[test]
-    fn heads_say_how_the_body_ends() {
-        let head = parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (head.status, head.content_length, head.chunked, head.close),
-            (200, Some(5), false, false)
-        );
-        let head = parse_head(
-            b"HTTP/1.1 500 X\r\ntransfer-encoding: gzip, chunked\r\nConnection: close\r\n\r\n",
-        )
-        .unwrap()
-        .unwrap();
-        assert!(head.chunked && head.close);
-        assert!(
-            parse_head(b"HTTP/1.0 200 OK\r\n\r\n")
-                .unwrap()
-                .unwrap()
-                .close
-        );
-        assert_eq!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Le").unwrap(), None);
-        assert_eq!(parse_head(b"garbage\r\n\r\n"), Err(Failure::BadHttp));
-        assert_eq!(
-            parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"),
-            Err(Failure::BadHttp)
-        );
     }
 
     /// A server that answers each connection's requests with the given raw responses.
@@ -685,6 +501,41 @@ mod tests {
             target.send(&mut conn, &Method::GET, "/", b"", "t").await,
             Err(Failure::BadHttp)
         );
+    }
+
+    #[tokio::test]
+    async fn ambiguous_lengths_on_the_wire_are_typed_failures() {
+        use crate::api::checks::Framing;
+        let cases: [(&'static [u8], Framing); 3] = [
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 14\r\n\r\n{}HTTP/1.1 200 ",
+                Framing::DifferingContentLengths,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2, 14\r\n\r\n{}HTTP/1.1 200 ",
+                Framing::DifferingContentLengths,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 7\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+                Framing::ContentLengthWithTransferEncoding,
+            ),
+        ];
+        for (response, framing) in cases {
+            let target = canned(vec![response]).await;
+            let mut conn = target.connect(0).await.unwrap();
+            assert_eq!(
+                target.send(&mut conn, &Method::GET, "/", b"", "t").await,
+                Err(Failure::AmbiguousLength(framing))
+            );
+        }
+        // Repeating the same length is not ambiguous.
+        let target = canned(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\n{}"]).await;
+        let mut conn = target.connect(0).await.unwrap();
+        assert_eq!(
+            target.send(&mut conn, &Method::GET, "/", b"", "t").await,
+            Ok(200)
+        );
+        assert_eq!(conn.body(), b"{}");
     }
 
     #[tokio::test]

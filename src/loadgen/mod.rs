@@ -4,6 +4,7 @@
 
 pub mod class;
 pub mod http;
+mod response;
 mod user;
 
 use std::sync::Arc;
