@@ -44,7 +44,8 @@ pub struct LoadArgs {
     #[arg(long, value_name = "TEXT")]
     pub label: Option<String>,
 
-    /// Also write Locust-compatible PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv.
+    /// Also write Locust's CSV files: PREFIX_stats.csv, PREFIX_stats_history.csv,
+    /// PREFIX_failures.csv, PREFIX_exceptions.csv.
     #[arg(long, value_name = "PREFIX")]
     pub csv: Option<PathBuf>,
 

@@ -178,7 +178,7 @@ pub struct LoadResult {
     pub record: RunRecord,
     pub record_path: PathBuf,
     pub jsonl_path: PathBuf,
-    pub csv_paths: Option<[PathBuf; 3]>,
+    pub csv_paths: Option<[PathBuf; 4]>,
     /// Users still busy 5 s after the stop, whose requests were abandoned.
     pub abandoned: usize,
     pub outcome: Outcome,

@@ -199,6 +199,10 @@ pub struct TimelinePoint {
     /// percentiles (empty without requests in that window).
     #[serde(default)]
     pub percentiles_ms: Vec<f64>,
+    /// The eleven percentiles over the whole run so far, which Locust's `_stats_history.csv`
+    /// writes (empty without requests).
+    #[serde(default)]
+    pub total_percentiles_ms: Vec<f64>,
     pub total_requests: u64,
     pub total_failures: u64,
     pub total_median_ms: f64,
