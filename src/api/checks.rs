@@ -21,6 +21,11 @@ pub enum Failure {
     Tls,
     #[error("timed out")]
     Timeout,
+    /// The timeout passed on a connection opened for this request, before any response to
+    /// it: what a server too busy to accept connections does to new users (their requests
+    /// wait in its listen queue) while it still answers connections it has accepted.
+    #[error("timed out on a new connection before any response (not accepted in time?)")]
+    TimeoutNewConnection,
     #[error("connection closed before a complete response")]
     Disconnected,
     #[error("invalid HTTP response")]
@@ -73,6 +78,7 @@ impl Failure {
                 | Failure::Dns
                 | Failure::Tls
                 | Failure::Timeout
+                | Failure::TimeoutNewConnection
                 | Failure::Disconnected
         )
     }

@@ -64,9 +64,11 @@ async fn execute(
     let body = task.body.render(rng);
     let trace = traceparent(trace_id, span_id);
     let started = Instant::now();
+    let mut opened = false;
     let exchange = async {
         if conn.as_ref().is_none_or(|c| c.worn_out(&shared.policy)) {
             *conn = None;
+            opened = true;
             *conn = Some(shared.target.connect(id).await?);
         }
         let Some(open) = conn.as_mut() else {
@@ -79,6 +81,9 @@ async fn execute(
     };
     let result = match tokio::time::timeout(shared.timeout, exchange).await {
         Ok(r) => r,
+        // A request that opened its connection and got nothing back: the server did not
+        // serve that connection, typically because it had not accepted it yet.
+        Err(_) if opened => Err(Failure::TimeoutNewConnection),
         Err(_) => Err(Failure::Timeout),
     };
     let latency = started.elapsed();
