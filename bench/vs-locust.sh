@@ -78,7 +78,12 @@ EOF
 chmod +x "$WORK/prio"
 
 start_server() {
-    (cd "$PEERS" && MODEL_PATH="$MODEL" CORE=0 setsid "$WORK/prio" "$VENV/bin/uvicorn" app:app \
+    if ss -ltnH "sport = :$PORT" | grep -q .; then
+        echo "bench: port $PORT is in use: stop what listens there or set PORT" >&2
+        exit 1
+    fi
+    # exec all the way down, so that $! is the server itself and stop_server ends it.
+    (cd "$PEERS" && MODEL_PATH="$MODEL" CORE=0 exec setsid "$WORK/prio" "$VENV/bin/uvicorn" app:app \
         --host 127.0.0.1 --port "$PORT" --workers 1 --no-access-log \
         >"$WORK/server.log" 2>&1 </dev/null) &
     SERVER_PID=$!

@@ -8,24 +8,30 @@ use std::time::Duration;
 
 use iris_lab::api::Failure;
 use iris_lab::commands::load;
+use iris_lab::record::RunRecord;
 use support::{Recorder, options, url};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 const HEALTHY: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{\"status\":\"healthy\"}";
 
+/// Three HighLoadUsers for a second, with a 300 ms timeout.
+async fn one_second_of_3_users(host: reqwest::Url) -> RunRecord {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(host, dir.path(), 3, 1.0, "HighLoadUser");
+    opts.plan.timeout = Duration::from_millis(300);
+    load::run(opts, &mut Recorder::default())
+        .await
+        .unwrap()
+        .record
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_waiting_in_the_listen_queue_time_out_as_new_connections() {
     // The kernel completes the handshakes (the listen queue holds them); nobody accepts.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let host = url(listener.local_addr().unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let mut opts = options(host, dir.path(), 3, 1.0, "HighLoadUser");
-    opts.plan.timeout = Duration::from_millis(300);
-    let r = load::run(opts, &mut Recorder::default())
-        .await
-        .unwrap()
-        .record;
+    let r = one_second_of_3_users(host).await;
     drop(listener);
     assert!(r.aggregate.failures >= 3, "{:?}", r.failures);
     assert_eq!(r.aggregate.failures, r.aggregate.requests);
@@ -63,13 +69,7 @@ async fn a_server_that_stalls_accepted_connections_gives_plain_timeouts() {
             });
         }
     });
-    let dir = tempfile::tempdir().unwrap();
-    let mut opts = options(host, dir.path(), 3, 1.0, "HighLoadUser");
-    opts.plan.timeout = Duration::from_millis(300);
-    let r = load::run(opts, &mut Recorder::default())
-        .await
-        .unwrap()
-        .record;
+    let r = one_second_of_3_users(host).await;
     assert!(r.aggregate.failures >= 3, "{:?}", r.failures);
     assert!(r.aggregate.requests > r.aggregate.failures);
     // The first request on each connection is answered (a body /predict rejects as
