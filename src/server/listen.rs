@@ -195,6 +195,15 @@ enum Phase {
     Busy,
 }
 
+impl Phase {
+    fn deadline(self) -> Option<Instant> {
+        match self {
+            Phase::Idle { until } | Phase::Head { until } => Some(until),
+            Phase::Busy => None,
+        }
+    }
+}
+
 struct Clock {
     limits: Limits,
     phase: Mutex<Phase>,
@@ -213,19 +222,27 @@ impl Clock {
         }
     }
 
+    /// Moves to the phase `change` returns, if any; wakes the watchdog only when that brings
+    /// the deadline forward (a later deadline is seen when the earlier one fires).
     fn update(&self, change: impl FnOnce(Phase) -> Option<Phase>) {
         let mut phase = self.phase.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(next) = change(*phase) {
+            let sooner = match (next.deadline(), phase.deadline()) {
+                (Some(new), Some(old)) => new < old,
+                (new, _) => new.is_some(),
+            };
             *phase = next;
-            self.changed.notify_one();
+            if sooner {
+                self.changed.notify_one();
+            }
         }
     }
 
     fn deadline(&self) -> Option<Instant> {
-        match *self.phase.lock().unwrap_or_else(PoisonError::into_inner) {
-            Phase::Idle { until } | Phase::Head { until } => Some(until),
-            Phase::Busy => None,
-        }
+        self.phase
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .deadline()
     }
 
     fn expired(&self) -> bool {
