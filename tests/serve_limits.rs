@@ -158,6 +158,17 @@ fn a_half_sent_head_is_closed_after_the_head_limit() {
 }
 
 #[test]
+fn a_body_sent_halfway_is_closed_after_the_head_limit() {
+    let server = Server::start(limits(HEAD, IDLE, 16));
+    let mut s = server.connect();
+    let (head, body) = REQUEST.split_at(REQUEST.len() - 40);
+    s.write_all(head).unwrap();
+    let started = Instant::now();
+    s.write_all(&body[..1]).unwrap();
+    assert_within(wait_for_close(&mut s, started), HEAD);
+}
+
+#[test]
 fn an_idle_keep_alive_connection_is_closed_after_the_idle_limit() {
     let server = Server::start(limits(HEAD, IDLE, 16));
     let mut s = server.connect();

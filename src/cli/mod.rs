@@ -150,7 +150,7 @@ pub struct ServeArgs {
     pub addr: Option<SocketAddr>,
 
     /// Time a client has to send a request head, counted from the connection's accept or the
-    /// head's first byte; then the connection is closed [default: 30s].
+    /// head's first byte, and again for its body; then the connection is closed [default: 30s].
     #[arg(long, value_name = "DURATION", value_parser = values::parse_positive_duration)]
     pub head_timeout: Option<Duration>,
 

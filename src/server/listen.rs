@@ -8,7 +8,7 @@
 //! uvicorn and nginx have two. Here a per-connection [`Clock`] tells the two apart: the IO
 //! wrapper sees the first byte of a head arrive, the service wrapper sees the head parsed
 //! and the response produced, and a watchdog drops the connection when the phase's deadline
-//! passes.
+//! passes. Nothing is sent before the close (nginx sends a 408; uvicorn has no such limit).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -35,7 +35,8 @@ use tower::ServiceExt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Time to send a whole request head: from the accept for a connection's first request,
-    /// from the head's first byte for later ones.
+    /// from the head's first byte for later ones. The body and the response then get the same
+    /// time again (this API's handlers take microseconds, so it bounds a slow upload).
     pub head_timeout: Duration,
     /// Time a keep-alive connection may sit between requests (no request in progress,
     /// nothing read or written) before the server closes it.
@@ -167,20 +168,13 @@ async fn connection(
                 stopping = true;
             }
             () = clock.changed.notified() => {}
-            () = sleep_until(deadline) => {
+            () = tokio::time::sleep_until(deadline) => {
                 if clock.expired() {
                     tracing::debug!("closing a connection that exceeded its time limit");
                     return;
                 }
             }
         }
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 
@@ -191,15 +185,15 @@ enum Phase {
     Idle { until: Instant },
     /// Receiving a head (or waiting for a new connection's first one).
     Head { until: Instant },
-    /// A request is being handled: the handler's own limits apply.
-    Busy,
+    /// A request's body is being received and its response made: bounded by the head limit
+    /// again, so a body sent a byte at a time cannot hold the connection either.
+    Busy { until: Instant },
 }
 
 impl Phase {
-    fn deadline(self) -> Option<Instant> {
+    fn deadline(self) -> Instant {
         match self {
-            Phase::Idle { until } | Phase::Head { until } => Some(until),
-            Phase::Busy => None,
+            Phase::Idle { until } | Phase::Head { until } | Phase::Busy { until } => until,
         }
     }
 }
@@ -227,10 +221,7 @@ impl Clock {
     fn update(&self, change: impl FnOnce(Phase) -> Option<Phase>) {
         let mut phase = self.phase.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(next) = change(*phase) {
-            let sooner = match (next.deadline(), phase.deadline()) {
-                (Some(new), Some(old)) => new < old,
-                (new, _) => new.is_some(),
-            };
+            let sooner = next.deadline() < phase.deadline();
             *phase = next;
             if sooner {
                 self.changed.notify_one();
@@ -238,7 +229,7 @@ impl Clock {
         }
     }
 
-    fn deadline(&self) -> Option<Instant> {
+    fn deadline(&self) -> Instant {
         self.phase
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -246,7 +237,7 @@ impl Clock {
     }
 
     fn expired(&self) -> bool {
-        self.deadline().is_some_and(|at| at <= Instant::now())
+        self.deadline() <= Instant::now()
     }
 
     /// Bytes arrived: on an idle connection they start a head, and the head's time limit.
@@ -256,7 +247,7 @@ impl Clock {
             Phase::Idle { .. } => Some(Phase::Head {
                 until: Instant::now() + head,
             }),
-            Phase::Head { .. } | Phase::Busy => None,
+            Phase::Head { .. } | Phase::Busy { .. } => None,
         });
     }
 
@@ -267,12 +258,17 @@ impl Clock {
             Phase::Idle { .. } => Some(Phase::Idle {
                 until: Instant::now() + idle,
             }),
-            Phase::Head { .. } | Phase::Busy => None,
+            Phase::Head { .. } | Phase::Busy { .. } => None,
         });
     }
 
     fn request_started(&self) {
-        self.update(|_| Some(Phase::Busy));
+        let limit = self.limits.head_timeout;
+        self.update(|_| {
+            Some(Phase::Busy {
+                until: Instant::now() + limit,
+            })
+        });
     }
 
     fn request_finished(&self) {
