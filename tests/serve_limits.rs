@@ -37,19 +37,12 @@ impl Server {
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let model = model();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener)?;
-                iris_lab::server::serve_with(listener, model, limits, async {
-                    let _ = stopped.await;
-                })
-                .await
+        let thread = support::on_own_runtime(move || async move {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            iris_lab::server::serve_with(listener, model, limits, async {
+                let _ = stopped.await;
             })
+            .await
         });
         Self {
             addr,
