@@ -83,6 +83,12 @@ pub struct NamesFile {
 #[serde(deny_unknown_fields)]
 pub struct ServeFile {
     pub addr: Option<SocketAddr>,
+    #[serde(default, deserialize_with = "de_positive_duration")]
+    pub head_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "de_positive_duration")]
+    pub idle_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "de_count")]
+    pub max_connections: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -433,6 +439,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("not http"), "{err}");
+    }
+
+    #[test]
+    fn the_serve_section_takes_its_limits() {
+        let f = file(
+            "serve:\n  addr: 0.0.0.0:8000\n  head_timeout: 10s\n  idle_timeout: 75s\n  \
+             max_connections: 100\n",
+        );
+        assert_eq!(f.serve.head_timeout, Some(Duration::from_secs(10)));
+        assert_eq!(f.serve.idle_timeout, Some(Duration::from_secs(75)));
+        assert_eq!(f.serve.max_connections, Some(100));
+        let err =
+            parse_yaml::<Option<ConfigFile>>(Path::new("x.yaml"), "serve:\n  max_connections: 0\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("at least 1"), "{err}");
     }
 
     #[test]

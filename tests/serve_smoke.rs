@@ -96,3 +96,53 @@ fn serve_reports_a_taken_address() {
         .stderr(predicate::str::starts_with("error: could not listen on"))
         .stderr(predicate::str::contains("in use"));
 }
+
+/// Reads until the server closes the connection; how long that took. Bounded by a read timeout.
+fn wait_for_close(conn: &mut std::net::TcpStream) -> std::time::Duration {
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 512];
+    loop {
+        match std::io::Read::read(conn, &mut buf) {
+            Ok(0) => return started.elapsed(),
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return started.elapsed(),
+            Err(e) => panic!("still open after {:?}: {e}", started.elapsed()),
+        }
+    }
+}
+
+#[test]
+fn serve_takes_its_limits_from_flags() {
+    let server = ServeProcess::start_with(&["--idle-timeout", "300ms"], &[]);
+    let mut conn = std::net::TcpStream::connect(server.addr).unwrap();
+    std::io::Write::write_all(&mut conn, b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+    // The response, then the close once the connection has been idle for 300 ms.
+    let elapsed = wait_for_close(&mut conn);
+    assert!(elapsed < std::time::Duration::from_secs(3), "{elapsed:?}");
+}
+
+#[test]
+fn serve_takes_its_limits_from_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("iris-lab.yaml");
+    std::fs::write(
+        &config,
+        "serve:\n  head_timeout: 300ms\n  max_connections: 3\n",
+    )
+    .unwrap();
+    let mut server =
+        ServeProcess::start_with(&[], &[("IRIS_LAB_CONFIG", config.to_str().unwrap())]);
+    // A connection that never sends is closed once the head limit passes.
+    let mut conn = std::net::TcpStream::connect(server.addr).unwrap();
+    let elapsed = wait_for_close(&mut conn);
+    assert!(elapsed < std::time::Duration::from_secs(3), "{elapsed:?}");
+    assert_eq!(server.signal_and_wait(libc::SIGINT).code(), Some(0));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(server.child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains("limits: request head 300ms, keep-alive idle 5s, at most 3 connections"),
+        "{stderr}"
+    );
+}

@@ -148,6 +148,21 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:8000].
     #[arg(long, value_name = "ADDR")]
     pub addr: Option<SocketAddr>,
+
+    /// Time a client has to send a request head, counted from the connection's accept or the
+    /// head's first byte, and again for its body; then the connection is closed [default: 30s].
+    #[arg(long, value_name = "DURATION", value_parser = values::parse_positive_duration)]
+    pub head_timeout: Option<Duration>,
+
+    /// Time a keep-alive connection may sit idle between requests before it is closed
+    /// [default: 5s, as uvicorn].
+    #[arg(long, value_name = "DURATION", value_parser = values::parse_positive_duration)]
+    pub idle_timeout: Option<Duration>,
+
+    /// Connections open at once; further ones wait in the listen backlog [default: 4096,
+    /// lowered to fit the open-file limit].
+    #[arg(long, value_name = "N", value_parser = values::parse_count)]
+    pub max_connections: Option<u64>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -227,6 +242,28 @@ mod tests {
         };
         assert_eq!(args.addr, Some("127.0.0.1:0".parse().unwrap()));
         assert!(parse(&["serve", "--addr", "localhost"]).is_err());
+    }
+
+    #[test]
+    fn serve_limits_are_positive() {
+        let cli = parse(&[
+            "serve",
+            "--head-timeout",
+            "200ms",
+            "--idle-timeout",
+            "1s",
+            "--max-connections",
+            "8",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.head_timeout, Some(Duration::from_millis(200)));
+        assert_eq!(args.idle_timeout, Some(Duration::from_secs(1)));
+        assert_eq!(args.max_connections, Some(8));
+        assert!(parse(&["serve", "--head-timeout", "0s"]).is_err());
+        assert!(parse(&["serve", "--max-connections", "0"]).is_err());
     }
 
     #[test]

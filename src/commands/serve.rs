@@ -8,7 +8,7 @@ use crate::cli::ServeArgs;
 use crate::config::Settings;
 use crate::error::{Error, Outcome};
 use crate::output;
-use crate::server::{self, Model};
+use crate::server::{self, Limits, Model};
 use crate::signals;
 
 /// Where `serve` listens unless told otherwise: the port the container exposes.
@@ -20,6 +20,7 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<Outcome, Error
         .addr
         .or(settings.file.serve.addr)
         .unwrap_or(DEFAULT_ADDR);
+    let limits = limits(settings, args);
     let model = Model::train()?;
     let listener = TcpListener::bind(addr)
         .await
@@ -35,9 +36,42 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<Outcome, Error
     let shutdown = signals::shutdown();
     output::write_stdout(&output::render_listening(local))?;
     output::note(&output::render_model(&model));
-    server::serve(listener, model, shutdown)
+    output::note(&format!(
+        "limits: request head {}, keep-alive idle {}, at most {} connections",
+        humantime::format_duration(limits.head_timeout),
+        humantime::format_duration(limits.idle_timeout),
+        limits.max_connections
+    ));
+    server::serve_with(listener, model, limits, shutdown)
         .await
         .map_err(Error::Serve)?;
     output::note("iris-lab serve: stopped after finishing in-flight requests");
     Ok(Outcome::Success)
+}
+
+/// File descriptors kept free of connections: stdio, the listener, the runtime's own.
+const RESERVED_FDS: u64 = 64;
+
+/// Flags over the config file's `serve:` section over the defaults; the connection cap is
+/// lowered to what the open-file limit (raised to its hard limit first) can hold, so that
+/// the cap, not `EMFILE`, is what stops accepting.
+fn limits(settings: &Settings, args: &ServeArgs) -> Limits {
+    let file = &settings.file.serve;
+    let wanted = args
+        .max_connections
+        .or(file.max_connections)
+        .unwrap_or(Limits::DEFAULT_MAX_CONNECTIONS.into());
+    let nofile = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let fits = nofile.saturating_sub(RESERVED_FDS).max(1);
+    Limits {
+        head_timeout: args
+            .head_timeout
+            .or(file.head_timeout)
+            .unwrap_or(Limits::DEFAULT_HEAD_TIMEOUT),
+        idle_timeout: args
+            .idle_timeout
+            .or(file.idle_timeout)
+            .unwrap_or(Limits::DEFAULT_IDLE_TIMEOUT),
+        max_connections: u32::try_from(wanted.min(fits)).unwrap_or(u32::MAX),
+    }
 }

@@ -86,8 +86,7 @@ pub fn openapi() -> Value {
                 "responses": {
                     "200": json_of(json!({ "$ref": "#/components/schemas/PredictionResponse" })),
                     "413": json_of(json!({ "$ref": "#/components/schemas/Detail" })),
-                    "422": json_of(detail_error),
-                    "500": json_of(json!({ "$ref": "#/components/schemas/Detail" }))
+                    "422": json_of(detail_error)
                 }
             }}
         },

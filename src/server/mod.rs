@@ -2,6 +2,7 @@
 //! fast enough that a load test measures the load generator and the network, not the server.
 
 pub mod docs;
+mod listen;
 pub mod model;
 mod validate;
 
@@ -24,6 +25,7 @@ use crate::api::Features;
 use crate::api::contract::{
     API_VERSION, HealthResponse, RootResponse, WELCOME_MESSAGE, format_timing,
 };
+pub use listen::Limits;
 pub use model::Model;
 
 /// Largest request body accepted; larger ones get 413.
@@ -54,15 +56,24 @@ pub fn router(model: Model) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+/// Serves with the default [`Limits`] until `shutdown` resolves, then lets in-flight
+/// requests finish.
 pub async fn serve(
     listener: TcpListener,
     model: Model,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(model))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, model, Limits::default(), shutdown).await
+}
+
+/// Serves within `limits` until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve_with(
+    listener: TcpListener,
+    model: Model,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    listen::serve_with_limits(listener, router(model), limits, shutdown).await
 }
 
 fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
@@ -149,13 +160,8 @@ async fn predict(State(state): State<Arc<AppState>>, request: Request) -> Respon
     };
     let inference_started = Instant::now();
     let prediction = state.model.predict(&features.as_array());
+    // Total over finite features (see `Model::predict`), so there is no 500 to give here.
     let inference = inference_started.elapsed();
-    if !prediction.probability.is_finite() {
-        return detail(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Prediction failed: model returned no probability",
-        );
-    }
     json_response(
         StatusCode::OK,
         &PredictBody {

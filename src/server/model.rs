@@ -117,20 +117,27 @@ impl Model {
         Ok(model)
     }
 
-    /// Class probabilities for one flower: softmax(x . W + b).
+    /// Class probabilities for one flower: softmax(x . W + b), total over finite inputs.
+    ///
+    /// The softmax subtracts the largest logit first, as scikit-learn's `predict_proba` does, so
+    /// no `exp` overflows. scikit-learn stops there: a finite feature near `f64::MAX` makes a
+    /// logit overflow to +-inf (or NaN, as inf - inf), and the original deployment answers
+    /// 500. Here such logits are computed again with the features scaled down by a power of
+    /// two (exact in binary floating point), which keeps their order and their differences;
+    /// the differences, scaled back, are huge, so the winner's probability rounds to 1 and the
+    /// others' to 0, which is what exact arithmetic gives to double precision.
     pub fn predict(&self, x: &[f64; 4]) -> Prediction {
-        let mut logits = self.intercept;
-        for (xf, row) in x.iter().zip(&self.weights) {
-            for (logit, w) in logits.iter_mut().zip(row) {
-                *logit += xf * w;
-            }
-        }
-        let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let mut probabilities = logits.map(|l| (l - max).exp());
-        let sum: f64 = probabilities.iter().sum();
-        for p in &mut probabilities {
-            *p /= sum;
-        }
+        let logits = self.logits(x, 0);
+        let (logits, scale) = if logits.iter().all(|l| l.is_finite()) {
+            (logits, 0)
+        } else {
+            let largest = x.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+            // After scaling every |feature| <= 4 (2^1022 keeps the factor a normal number, so
+            // scaling is exact); with weights and intercepts of a few units, nothing overflows.
+            let scale = (largest.log2().ceil() as i32).clamp(0, 1022);
+            (self.logits(x, scale), scale)
+        };
+        let probabilities = softmax(logits, scale);
         let (best, probability) = probabilities.iter().copied().enumerate().fold(
             (0, f64::NEG_INFINITY),
             |acc, (i, p)| if p > acc.1 { (i, p) } else { acc },
@@ -141,6 +148,33 @@ impl Model {
             probabilities,
         }
     }
+
+    /// `(x . W + b) / 2^scale`, with the features scaled before they are multiplied.
+    fn logits(&self, x: &[f64; 4], scale: i32) -> [f64; 3] {
+        let down = (-f64::from(scale)).exp2();
+        let mut logits = self.intercept.map(|b| b * down);
+        for (xf, row) in x.iter().zip(&self.weights) {
+            let xf = xf * down;
+            for (logit, w) in logits.iter_mut().zip(row) {
+                *logit += xf * w;
+            }
+        }
+        logits
+    }
+}
+
+/// Softmax of `logits * 2^scale`, given finite `logits`: shifted by the largest, so every
+/// exponent is <= 0 and the largest is exactly 0 (the sum is in [1, 3]).
+fn softmax(logits: [f64; 3], scale: i32) -> [f64; 3] {
+    let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let up = f64::from(scale).exp2();
+    // (l - max) <= 0 is finite; times 2^scale it may reach -inf, and exp(-inf) = 0.
+    let mut probabilities = logits.map(|l| ((l - max) * up).exp());
+    let sum: f64 = probabilities.iter().sum();
+    for p in &mut probabilities {
+        *p /= sum;
+    }
+    probabilities
 }
 
 /// Indices of a stratified split: per class, a seeded shuffle, then the first `share` of it.
@@ -207,5 +241,53 @@ mod tests {
             model.predict(&[5.9, 3.0, 4.2, 1.5]).species,
             Species::Versicolor
         );
+    }
+
+    /// The body from issue 8 that got a 500: logits overflow to inf and NaN.
+    const OVERFLOWING: [f64; 4] = [8512355599961433.0, 1.18e16, 1.7976931348623155e308, -3.9e15];
+
+    #[test]
+    fn overflowing_logits_still_give_a_probability() {
+        let model = Model::train().unwrap();
+        let plain = model.logits(&OVERFLOWING, 0);
+        assert!(plain.iter().any(|l| !l.is_finite()), "{plain:?}");
+        let p = model.predict(&OVERFLOWING);
+        assert_eq!(p.probability, 1.0, "{p:?}");
+        // Petal length dominates: the class with the largest petal-length weight wins.
+        let best = (0..3)
+            .max_by(|&a, &b| model.weights[2][a].total_cmp(&model.weights[2][b]))
+            .unwrap();
+        assert_eq!(p.species, model.classes[best]);
+    }
+
+    fn model() -> &'static Model {
+        static MODEL: std::sync::OnceLock<Model> = std::sync::OnceLock::new();
+        MODEL.get_or_init(|| Model::train().unwrap())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_finite_input_gets_a_distribution(x in proptest::array::uniform4(
+            proptest::num::f64::NORMAL | proptest::num::f64::SUBNORMAL | proptest::num::f64::ZERO
+        )) {
+            let p = model().predict(&x);
+            proptest::prop_assert!(p.probabilities.iter().all(|q| (0.0..=1.0).contains(q)), "{p:?}");
+            proptest::prop_assert!((p.probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{p:?}");
+            proptest::prop_assert!(p.probability >= 1.0 / 3.0 - 1e-12, "{p:?}");
+        }
+
+        #[test]
+        fn scaling_keeps_the_winner(v in proptest::array::uniform4(-10.0_f64..10.0), k in 60_i32..1020) {
+            // x = v * 2^k: the intercept is negligible, so the winner is argmax of v . W.
+            let m = model();
+            let direction: [f64; 3] = std::array::from_fn(|c| (0..4).map(|f| v[f] * m.weights[f][c]).sum());
+            let mut order = [0, 1, 2];
+            order.sort_by(|&a, &b| direction[b].total_cmp(&direction[a]));
+            proptest::prop_assume!(direction[order[0]] - direction[order[1]] > 1e-6);
+            let x = v.map(|f| f * f64::from(k).exp2());
+            let p = m.predict(&x);
+            proptest::prop_assert_eq!(p.species, m.classes[order[0]]);
+            proptest::prop_assert_eq!(p.probability, 1.0);
+        }
     }
 }

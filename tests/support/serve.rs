@@ -15,8 +15,16 @@ pub struct ServeProcess {
 
 impl ServeProcess {
     pub fn start() -> Self {
+        Self::start_with(&[], &[])
+    }
+
+    /// With more `serve` flags and environment variables (e.g. `IRIS_LAB_CONFIG`).
+    pub fn start_with(args: &[&str], envs: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_iris-lab"))
             .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("IRIS_LAB_CONFIG")
+            .envs(envs.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -64,21 +72,34 @@ impl Drop for ServeProcess {
 /// Runs an axum router on 127.0.0.1:0 in a background runtime; returns its base URL.
 /// The runtime lives until the test process ends.
 pub fn spawn_router(router: axum::Router) -> String {
+    spawn_serving(|listener| async move { axum::serve(listener, router).await.expect("serve") })
+}
+
+/// The reference API in-process on 127.0.0.1:0, served as `serve` serves it.
+pub fn spawn_reference_api() -> String {
+    let model = iris_lab::server::Model::train().expect("train");
+    spawn_serving(|listener| async move {
+        iris_lab::server::serve(listener, model, std::future::pending())
+            .await
+            .expect("serve")
+    })
+}
+
+/// Runs `serve` on a listener bound to 127.0.0.1:0 in a background runtime that lives until
+/// the test process ends; returns the base URL.
+fn spawn_serving<F, Fut>(serve: F) -> String
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            tx.send(listener.local_addr().expect("addr"))
-                .expect("send addr");
-            axum::serve(listener, router).await.expect("serve");
-        });
+    on_own_runtime(move || async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        tx.send(listener.local_addr().expect("addr"))
+            .expect("send addr");
+        serve(listener).await;
     });
     let addr = rx
         .recv_timeout(Duration::from_secs(10))
@@ -86,10 +107,21 @@ pub fn spawn_router(router: axum::Router) -> String {
     format!("http://{addr}")
 }
 
-/// The reference API in-process on 127.0.0.1:0.
-pub fn spawn_reference_api() -> String {
-    let model = iris_lab::server::Model::train().expect("train");
-    spawn_router(iris_lab::server::router(model))
+/// Runs `task` on a new thread, on a one-worker runtime of its own.
+pub fn on_own_runtime<T, F, Fut>(task: F) -> std::thread::JoinHandle<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = T>,
+{
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(task())
+    })
 }
 
 /// A server that accepts connections and never answers; returns its base URL.
