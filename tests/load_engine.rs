@@ -6,8 +6,8 @@ mod support;
 use std::time::Duration;
 
 use iris_lab::api::Failure;
-use iris_lab::commands::load;
 use iris_lab::error::Outcome;
+use iris_lab::pipeline as load;
 use iris_lab::record::{self, RunStatus};
 use iris_lab::stats::decode_histogram;
 use support::{Mode, Recorder, fake_api, options, wait};

@@ -7,7 +7,6 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use super::checks::Failure;
-use crate::error::Error;
 
 /// One request and what came back.
 #[derive(Debug, Clone)]
@@ -33,14 +32,17 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
-    pub fn new(base: reqwest::Url, timeout: Duration, insecure: bool) -> Result<Self, Error> {
+    pub fn new(
+        base: reqwest::Url,
+        timeout: Duration,
+        insecure: bool,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
             .tls_danger_accept_invalid_certs(insecure)
             .user_agent(concat!("iris-lab/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(Error::HttpClient)?;
+            .build()?;
         Ok(Self { http, base })
     }
 

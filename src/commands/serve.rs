@@ -16,9 +16,9 @@ pub const DEFAULT_ADDR: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8000);
 
 pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<Outcome, Error> {
-    let addr = args
+    let addr = settings
+        .layer(args, |f| &f.serve)
         .addr
-        .or(settings.file.serve.addr)
         .unwrap_or(DEFAULT_ADDR);
     let model = Model::train()?;
     let listener = TcpListener::bind(addr)

@@ -6,13 +6,13 @@ use std::time::Duration;
 use comfy_table::Cell;
 
 use super::{Format, Style, to_json};
-use crate::cli::values::format_duration;
 use crate::cluster::checks::PodRow;
+use crate::cluster::cleanup::{CleanupPlan, CleanupReport};
 use crate::cluster::metrics::PodUsage;
+use crate::cluster::verify::VerifyReport;
 use crate::cluster::watch::{ClusterEvent, EventKind, StartupLatency};
-use crate::commands::cleanup::{CleanupPlan, CleanupReport};
-use crate::commands::verify::VerifyReport;
 use crate::config::TargetNames;
+use crate::units::format_duration;
 
 /// The pods as `kubectl get pods` lists them.
 pub fn pods_table(pods: &[PodRow], style: Style) -> String {
@@ -329,7 +329,7 @@ pub fn ask_yes_no(question: &str) -> std::io::Result<bool> {
 mod tests {
     use super::*;
     use crate::cluster::checks::{ConditionView, ReplicaCounts};
-    use crate::commands::verify::{
+    use crate::cluster::verify::{
         Check, DeploymentView, HpaView, MetricsApi, ServiceView, build_checks,
     };
 

@@ -7,10 +7,10 @@ use comfy_table::Cell;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{Format, Style, fmt_ms, note, to_json};
-use crate::cli::values::format_duration;
-use crate::commands::load::{LoadResult, Monitor};
+use crate::pipeline::{LoadResult, Monitor, RunNote};
 use crate::record::{RunRecord, RunStatus};
 use crate::stats::{PERCENTILE_LABELS, Snapshot};
+use crate::units::format_duration;
 
 /// How often the plain (non-terminal) display prints its status line.
 pub const PLAIN_EVERY: Duration = Duration::from_secs(10);
@@ -110,30 +110,62 @@ impl Monitor for LiveDisplay {
     fn cluster(&mut self, now: &crate::record::cluster::ClusterSecond) {
         self.extra = vec![cluster_line(now)];
     }
+
+    fn note(&mut self, n: &RunNote) {
+        let text = render_run_note(n);
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => note(&text),
+        }
+    }
+}
+
+/// A note of the run pipeline, as one line.
+pub fn render_run_note(n: &RunNote) -> String {
+    match n {
+        RunNote::ClusterWatched(cluster) => render_cluster_watched(cluster),
+        RunNote::ClusterNotWatched { reason } => {
+            format!("cluster: not watched ({reason}); --no-cluster skips this check")
+        }
+        RunNote::TimelineFailed { path, error } => format!(
+            "warning: could not append to {}: {error} (the run record below is complete)",
+            path.display()
+        ),
+        RunNote::InterruptedAgain { timeline } => format!(
+            "interrupted again: exiting now; the per-second timeline is in {}",
+            timeline.display()
+        ),
+    }
 }
 
 /// The summary after the run: JSON is the whole record.
 pub fn render_load(result: &LoadResult, format: Format, style: Style) -> String {
     match format {
         Format::Json => to_json(&result.record),
-        Format::Text => {
-            let mut out = render_summary(&result.record, style);
-            out.push_str(&format!("\nSaved {}", result.record_path.display()));
-            out.push_str(&format!(" (timeline {})", result.jsonl_path.display()));
-            if let Some(csv) = &result.csv_paths {
-                let names: Vec<String> = csv.iter().map(|p| p.display().to_string()).collect();
-                out.push_str(&format!("\nCSV {}", names.join(", ")));
-            }
-            if result.abandoned > 0 {
-                out.push_str(&format!(
-                    "\n{} users were still waiting for a response 5 s after the stop; those requests are not counted",
-                    result.abandoned
-                ));
-            }
-            out.push('\n');
-            out
+        Format::Text => render_load_text(result, style, true),
+    }
+}
+
+/// The summary as text; `kept` says whether the files it saved will still exist (the demo's
+/// temporary records will not, and then no path is printed).
+pub fn render_load_text(result: &LoadResult, style: Style, kept: bool) -> String {
+    let mut out = render_summary(&result.record, style);
+    if kept {
+        out.push_str(&format!("\nSaved {}", result.record_path.display()));
+        out.push_str(&format!(" (timeline {})", result.jsonl_path.display()));
+        if let Some(csv) = &result.csv_paths {
+            let names: Vec<String> = csv.iter().map(|p| p.display().to_string()).collect();
+            out.push_str(&format!("\nCSV {}", names.join(", ")));
         }
     }
+    if result.abandoned > 0 {
+        out.push_str(&format!(
+            "\n{} users were still waiting for a response 5 s after the stop; those requests are not counted",
+            result.abandoned
+        ));
+    }
+    out.push('\n');
+    out
 }
 
 /// The Locust-style tables of a record (also used for saved records).

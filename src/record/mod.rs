@@ -17,7 +17,44 @@ use serde::{Deserialize, Serialize};
 pub mod cluster;
 
 use crate::api::Failure;
-use crate::error::{Error, RecordError};
+
+/// Why a run record's content could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("not a run record: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("schema version {found} is not supported (this iris-lab reads version {supported})")]
+    Version { found: u32, supported: u32 },
+}
+
+/// A run record (or its timeline) that could not be read, by path.
+#[derive(Debug, thiserror::Error)]
+#[error("could not read run record {}", path.display())]
+pub struct ReadError {
+    pub path: PathBuf,
+    #[source]
+    pub source: RecordError,
+}
+
+/// A result file (record, timeline, CSV, report) that could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("could not write {what}")]
+pub struct WriteError {
+    pub what: String,
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl WriteError {
+    pub fn new(what: impl Into<String>, source: std::io::Error) -> Self {
+        Self {
+            what: what.into(),
+            source,
+        }
+    }
+}
 
 /// The version of the record format this build writes and reads.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -241,22 +278,23 @@ pub fn new_record_path(dir: &Path, started: Timestamp, users: u32, class: &str) 
 }
 
 /// Writes `record` to `path` atomically: a temp file in the same directory, then a rename.
-pub fn save(record: &RunRecord, path: &Path) -> Result<(), Error> {
+pub fn save(record: &RunRecord, path: &Path) -> Result<(), WriteError> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let what = || path.display().to_string();
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::write(what(), e))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| WriteError::new(what(), e))?;
     serde_json::to_writer_pretty(&mut tmp, record)
-        .map_err(|e| Error::write(what(), std::io::Error::other(e)))?;
-    tmp.write_all(b"\n").map_err(|e| Error::write(what(), e))?;
+        .map_err(|e| WriteError::new(what(), std::io::Error::other(e)))?;
+    tmp.write_all(b"\n")
+        .map_err(|e| WriteError::new(what(), e))?;
     tmp.as_file()
         .sync_all()
-        .map_err(|e| Error::write(what(), e))?;
-    make_readable(tmp.as_file()).map_err(|e| Error::write(what(), e))?;
+        .map_err(|e| WriteError::new(what(), e))?;
+    make_readable(tmp.as_file()).map_err(|e| WriteError::new(what(), e))?;
     tmp.persist(path)
-        .map_err(|e| Error::write(what(), e.error))?;
+        .map_err(|e| WriteError::new(what(), e.error))?;
     Ok(())
 }
 
@@ -272,8 +310,8 @@ pub fn make_readable(file: &File) -> std::io::Result<()> {
 }
 
 /// Reads a record, checking its schema version.
-pub fn load(path: &Path) -> Result<RunRecord, Error> {
-    let wrap = |source: RecordError| Error::Record {
+pub fn load(path: &Path) -> Result<RunRecord, ReadError> {
+    let wrap = |source: RecordError| ReadError {
         path: path.to_path_buf(),
         source,
     };
@@ -299,12 +337,12 @@ pub struct JsonlWriter {
 }
 
 impl JsonlWriter {
-    pub fn create(path: PathBuf) -> Result<Self, Error> {
+    pub fn create(path: PathBuf) -> Result<Self, WriteError> {
         let file = File::options()
             .create_new(true)
             .append(true)
             .open(&path)
-            .map_err(|e| Error::write(path.display().to_string(), e))?;
+            .map_err(|e| WriteError::new(path.display().to_string(), e))?;
         Ok(Self { file, path })
     }
 
@@ -317,8 +355,8 @@ impl JsonlWriter {
 }
 
 /// Reads a `.jsonl` timeline (for a run that never finished).
-pub fn load_timeline(path: &Path) -> Result<Vec<TimelinePoint>, Error> {
-    let wrap = |source: RecordError| Error::Record {
+pub fn load_timeline(path: &Path) -> Result<Vec<TimelinePoint>, ReadError> {
+    let wrap = |source: RecordError| ReadError {
         path: path.to_path_buf(),
         source,
     };
@@ -356,9 +394,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("r.json");
         std::fs::write(&p, r#"{"schema_version": 99}"#).unwrap();
-        let e = crate::error::one_line(&load(&p).unwrap_err());
+        let e = crate::units::one_line(&load(&p).unwrap_err());
         assert!(e.contains("schema version 99"), "{e}");
         std::fs::write(&p, "garbage").unwrap();
-        assert!(crate::error::one_line(&load(&p).unwrap_err()).contains("not a run record"));
+        assert!(crate::units::one_line(&load(&p).unwrap_err()).contains("not a run record"));
     }
 }

@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::ReportError;
 use super::view::{
     ClusterView, FailureCount, PodStart, RunView, ScalingEvent, Second, SlowRequest,
     TimingBreakdown,
 };
-use crate::error::Error;
 use crate::record::cluster::{ClusterRecord, ClusterSecond, EXTENSION, MISSED_EXTENSION};
 use crate::record::{self, RunRecord, RunStatus};
 
@@ -162,7 +162,7 @@ fn cluster_view(c: &ClusterRecord) -> ClusterView {
 }
 
 /// Loads the named records, each error naming its file.
-pub fn load_views(paths: &[PathBuf]) -> Result<Vec<RunView>, Error> {
+pub fn load_views(paths: &[PathBuf]) -> Result<Vec<RunView>, ReportError> {
     paths
         .iter()
         .map(|p| {
@@ -177,8 +177,8 @@ pub fn load_views(paths: &[PathBuf]) -> Result<Vec<RunView>, Error> {
 }
 
 /// The latest record of each distinct user count in `dir`, by start time.
-pub fn latest_per_user_count(dir: &Path) -> Result<Vec<PathBuf>, Error> {
-    let entries = std::fs::read_dir(dir).map_err(|source| Error::RunsDir {
+pub fn latest_per_user_count(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| ReportError::RunsDir {
         dir: dir.to_path_buf(),
         source,
     })?;

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{PERCENTILE_LABELS, locust_bucket};
-use crate::error::Error;
+use crate::record::WriteError;
 use crate::record::{EndpointRecord, RunRecord};
 
 pub const STATS_HEADER: [&str; 22] = [
@@ -106,12 +106,12 @@ fn stats_row(r: &EndpointRecord) -> Vec<String> {
 }
 
 /// Renders the three files' contents.
-pub fn render(record: &RunRecord) -> Result<[String; 3], Error> {
-    let csv_err = |e: csv::Error| Error::write("CSV", std::io::Error::other(e));
-    let finish = |w: csv::Writer<Vec<u8>>| -> Result<String, Error> {
+pub fn render(record: &RunRecord) -> Result<[String; 3], WriteError> {
+    let csv_err = |e: csv::Error| WriteError::new("CSV", std::io::Error::other(e));
+    let finish = |w: csv::Writer<Vec<u8>>| -> Result<String, WriteError> {
         let bytes = w
             .into_inner()
-            .map_err(|e| Error::write("CSV", std::io::Error::other(e.to_string())))?;
+            .map_err(|e| WriteError::new("CSV", std::io::Error::other(e.to_string())))?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     };
 
@@ -162,7 +162,7 @@ pub fn render(record: &RunRecord) -> Result<[String; 3], Error> {
 
 /// Writes `PREFIX_stats.csv`, `PREFIX_stats_history.csv` and `PREFIX_failures.csv`, each
 /// atomically. Returns the paths written.
-pub fn write(record: &RunRecord, prefix: &Path) -> Result<[PathBuf; 3], Error> {
+pub fn write(record: &RunRecord, prefix: &Path) -> Result<[PathBuf; 3], WriteError> {
     let texts = render(record)?;
     let paths = paths(prefix);
     for (path, text) in paths.iter().zip(texts) {
@@ -171,12 +171,12 @@ pub fn write(record: &RunRecord, prefix: &Path) -> Result<[PathBuf; 3], Error> {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         let what = || path.display().to_string();
-        std::fs::create_dir_all(dir).map_err(|e| Error::write(what(), e))?;
-        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::write(what(), e))?;
-        std::fs::write(tmp.path(), text).map_err(|e| Error::write(what(), e))?;
-        crate::record::make_readable(tmp.as_file()).map_err(|e| Error::write(what(), e))?;
+        std::fs::create_dir_all(dir).map_err(|e| WriteError::new(what(), e))?;
+        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| WriteError::new(what(), e))?;
+        std::fs::write(tmp.path(), text).map_err(|e| WriteError::new(what(), e))?;
+        crate::record::make_readable(tmp.as_file()).map_err(|e| WriteError::new(what(), e))?;
         tmp.persist(path)
-            .map_err(|e| Error::write(what(), e.error))?;
+            .map_err(|e| WriteError::new(what(), e.error))?;
     }
     Ok(paths)
 }

@@ -1,5 +1,4 @@
 use super::*;
-use crate::config::TargetNames;
 
 fn healthy() -> VerifyReport {
     VerifyReport {
