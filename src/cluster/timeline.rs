@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use jiff::Timestamp;
 
+use super::checks::HpaTargets;
 use super::watch::{ClusterEvent, EventKind};
 use crate::config::TargetNames;
 use crate::record::cluster::{
@@ -200,8 +201,8 @@ impl ClusterTracker {
         });
     }
 
-    fn set_cpu(&mut self, targets: &str) {
-        let (current, target) = parse_cpu_targets(targets);
+    fn set_cpu(&mut self, targets: &HpaTargets) {
+        let (current, target) = targets.cpu();
         self.now.cpu_pct = current;
         self.now.cpu_target_pct = target;
         if target.is_some() {
@@ -259,22 +260,6 @@ fn median(sorted: &[f64]) -> Option<f64> {
     }
 }
 
-/// The CPU part of `kubectl get hpa`'s TARGETS: `cpu: 15%/60%` -> (15, 60);
-/// `cpu: <unknown>/60%` -> (None, 60).
-pub fn parse_cpu_targets(targets: &str) -> (Option<u32>, Option<u32>) {
-    let Some(cpu) = targets
-        .split(", ")
-        .find_map(|part| part.strip_prefix("cpu: "))
-    else {
-        return (None, None);
-    };
-    let pct = |s: &str| s.strip_suffix('%').and_then(|n| n.parse::<u32>().ok());
-    match cpu.split_once('/') {
-        Some((current, target)) => (pct(current), pct(target)),
-        None => (None, None),
-    }
-}
-
 /// `New size: 4; reason: cpu resource utilization (percentage of request) above target`.
 fn parse_rescale(message: &str) -> Option<(u32, String)> {
     let rest = message.strip_prefix("New size: ")?;
@@ -305,14 +290,22 @@ mod tests {
     }
 
     #[test]
-    fn targets_parse_as_kubectl_prints_them() {
-        assert_eq!(parse_cpu_targets("cpu: 15%/60%"), (Some(15), Some(60)));
-        assert_eq!(parse_cpu_targets("cpu: <unknown>/60%"), (None, Some(60)));
-        assert_eq!(
-            parse_cpu_targets("memory: 10%/80%, cpu: 70%/60%"),
-            (Some(70), Some(60))
+    fn cpu_is_read_from_the_typed_targets() {
+        use crate::cluster::checks::{HpaMetric, MetricValue};
+        let cpu = HpaTargets::cpu_utilization;
+        assert_eq!(cpu(Some(15), Some(60)).cpu(), (Some(15), Some(60)));
+        assert_eq!(cpu(None, Some(60)).cpu(), (None, Some(60)));
+        let mut both = cpu(Some(70), Some(60));
+        both.0.insert(
+            0,
+            HpaMetric {
+                name: Some("memory".into()),
+                current: MetricValue::Utilization(10),
+                target: MetricValue::Utilization(80),
+            },
         );
-        assert_eq!(parse_cpu_targets("<none>"), (None, None));
+        assert_eq!(both.cpu(), (Some(70), Some(60)));
+        assert_eq!(HpaTargets::default().cpu(), (None, None));
     }
 
     #[test]
@@ -355,7 +348,7 @@ mod tests {
                 desired: 2,
                 min: 2,
                 max: 15,
-                targets: "cpu: 10%/60%".into(),
+                targets: HpaTargets::cpu_utilization(Some(10), Some(60)),
             },
         ));
         assert_eq!(
@@ -374,8 +367,8 @@ mod tests {
             20,
             EventKind::HpaTargets {
                 hpa: hpa.clone(),
-                from: "cpu: 10%/60%".into(),
-                to: "cpu: 95%/60%".into(),
+                from: crate::cluster::checks::HpaTargets::cpu_utilization(Some(10), Some(60)),
+                to: crate::cluster::checks::HpaTargets::cpu_utilization(Some(95), Some(60)),
             },
         ));
         t.apply(&ev(

@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::checks::{self, ConditionView, PodRow, ReplicaCounts};
+use super::checks::{self, ConditionView, HpaTargets, PodRow, ReplicaCounts};
 use super::{Cluster, ClusterError};
 use crate::config::TargetNames;
 
@@ -32,7 +32,7 @@ pub struct HpaView {
     pub max: i32,
     pub current: i32,
     pub desired: i32,
-    pub targets: String,
+    pub targets: HpaTargets,
     pub conditions: Vec<ConditionView>,
 }
 
@@ -241,7 +241,7 @@ pub fn build_checks(r: &VerifyReport, names: &TargetNames) -> Vec<Check> {
                 .conditions
                 .iter()
                 .find(|c| c.kind == "ScalingActive" && c.status == "False");
-            let unknown = h.targets.contains("<unknown>");
+            let unknown = h.targets.has_unknown();
             let mut detail = format!(
                 "targets {}, replicas {} (desired {}, min {}, max {})",
                 h.targets, h.current, h.desired, h.min, h.max
