@@ -73,8 +73,15 @@ pub enum RecordError {
     Io(#[from] std::io::Error),
     #[error("not a run record: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("schema version {found} is not supported (this iris-lab reads version {supported})")]
+    #[error(
+        "schema version {found} is not supported (this iris-lab reads versions 1 to {supported})"
+    )]
     Version { found: u32, supported: u32 },
+    #[error("its {section} is not valid: {source}")]
+    Section {
+        section: String,
+        source: serde_json::Error,
+    },
 }
 
 /// Everything a command can fail with before or instead of producing its result.

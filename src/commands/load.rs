@@ -17,8 +17,10 @@ use crate::cluster::watch::{self, WatchOptions};
 use crate::config::Settings;
 use crate::error::{Error, Outcome};
 use crate::loadgen::{self, ConnectionPolicy, LoadPlan, Target, UserClass};
-use crate::record::cluster::{self as cluster_record, ClusterSecond};
-use crate::record::{self, RunParams, RunRecord, RunStatus, ThresholdResult, Throughput};
+use crate::record::cluster::{ClusterSecond, NotWatched};
+use crate::record::{
+    self, Percentile, RunParams, RunRecord, RunStatus, ThresholdKind, ThresholdResult, Throughput,
+};
 use crate::signals::Signals;
 use crate::stats::{self, Collector, Snapshot};
 
@@ -46,7 +48,7 @@ pub struct LoadOptions {
     /// The cluster to watch while the load runs, if one is reachable.
     pub cluster: Option<crate::cluster::Cluster>,
     /// Why the cluster is not watched, when `cluster` is None but one was looked for.
-    pub cluster_missed: Option<String>,
+    pub cluster_missed: Option<NotWatched>,
     /// Look for the cluster once the target answered (the binary does; `--no-cluster` and
     /// in-process tests don't).
     pub look_for_cluster: Option<(crate::config::ClusterOptions, crate::config::TargetNames)>,
@@ -346,7 +348,7 @@ pub async fn run(
         &mut record,
         tracker,
         &cluster_seconds,
-        opts.cluster_missed.as_deref(),
+        opts.cluster_missed.as_ref(),
     );
     record::save(&record, &record_path)?;
     let csv_paths = match &opts.csv {
@@ -383,9 +385,7 @@ fn cluster_second(
         tracker.apply(&ev);
     }
     let now = tracker.second();
-    if let Ok(v) = serde_json::to_value(&now) {
-        point.extensions.insert(cluster_record::EXTENSION.into(), v);
-    }
+    point.cluster = Some(now.clone());
     seconds.push((point.t, now.clone()));
     now
 }
@@ -395,28 +395,18 @@ fn attach_cluster(
     record: &mut RunRecord,
     tracker: Option<ClusterTracker>,
     seconds: &[(u64, ClusterSecond)],
-    missed: Option<&str>,
+    missed: Option<&NotWatched>,
 ) {
-    if let Some(reason) = missed {
-        record
-            .extensions
-            .insert(cluster_record::MISSED_EXTENSION.into(), reason.into());
-    }
+    record.cluster_not_watched = missed.cloned();
     let Some(tracker) = tracker else {
         return;
     };
     for point in &mut record.timeline {
-        if let Some((_, s)) = seconds.iter().find(|(t, _)| *t == point.t)
-            && let Ok(v) = serde_json::to_value(s)
-        {
-            point.extensions.insert(cluster_record::EXTENSION.into(), v);
+        if let Some((_, s)) = seconds.iter().find(|(t, _)| *t == point.t) {
+            point.cluster = Some(s.clone());
         }
     }
-    if let Ok(v) = serde_json::to_value(tracker.finish()) {
-        record
-            .extensions
-            .insert(cluster_record::EXTENSION.into(), v);
-    }
+    record.cluster = Some(tracker.finish());
 }
 
 /// One connection before the run, so an unreachable host is one clear error, not a run of
@@ -450,23 +440,20 @@ fn build_record(
     };
     let mut thresholds = Vec::new();
     if let Some(limit) = opts.max_failure_rate {
-        let actual = aggregate.failure_ratio();
-        thresholds.push(ThresholdResult {
-            name: "max-failure-rate".into(),
+        thresholds.push(ThresholdResult::at_most(
+            ThresholdKind::MaxFailureRate,
             limit,
-            actual,
-            passed: actual <= limit,
-        });
+            aggregate.failure_ratio(),
+        ));
     }
     if let Some(limit) = opts.max_p95 {
-        let limit_ms = limit.as_secs_f64() * 1e3;
-        let actual = aggregate.percentile("95%");
-        thresholds.push(ThresholdResult {
-            name: "max-p95".into(),
-            limit: limit_ms,
+        // No requests, no slow ones: 0 ms.
+        let actual = aggregate.percentile(Percentile::P95).unwrap_or(0.0);
+        thresholds.push(ThresholdResult::at_most(
+            ThresholdKind::MaxP95,
+            limit.as_secs_f64() * 1e3,
             actual,
-            passed: actual <= limit_ms,
-        });
+        ));
     }
     RunRecord {
         schema_version: record::SCHEMA_VERSION,
@@ -507,6 +494,8 @@ fn build_record(
         slowest: c.slowest_records(),
         thresholds,
         timeline: c.timeline().to_vec(),
+        cluster: None,
+        cluster_not_watched: None,
         extensions: Default::default(),
     }
 }
@@ -519,7 +508,7 @@ pub const CLUSTER_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn cluster_for_load(
     options: &crate::config::ClusterOptions,
     names: &crate::config::TargetNames,
-) -> Result<crate::cluster::Cluster, String> {
+) -> Result<crate::cluster::Cluster, NotWatched> {
     let attempt = async {
         let cluster = crate::cluster::connect(options, names).await?;
         cluster.require_deployment().await?;
@@ -528,14 +517,13 @@ pub async fn cluster_for_load(
     match tokio::time::timeout(CLUSTER_CONNECT_TIMEOUT, attempt).await {
         Ok(Ok(cluster)) => Ok(cluster),
         // The usual case off a cluster: say it short.
-        Ok(Err(crate::error::ClusterError::NoKubeconfig { .. })) => {
-            Err("no kubeconfig found".into())
-        }
-        Ok(Err(e)) => Err(crate::error::one_line(&e)),
-        Err(_) => Err(format!(
-            "the Kubernetes API did not answer within {} s",
-            CLUSTER_CONNECT_TIMEOUT.as_secs()
-        )),
+        Ok(Err(crate::error::ClusterError::NoKubeconfig { .. })) => Err(NotWatched::NoKubeconfig),
+        Ok(Err(e)) => Err(NotWatched::Failed {
+            error: crate::error::one_line(&e),
+        }),
+        Err(_) => Err(NotWatched::NoAnswer {
+            timeout_s: CLUSTER_CONNECT_TIMEOUT.as_secs(),
+        }),
     }
 }
 
