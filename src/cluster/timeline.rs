@@ -9,7 +9,7 @@ use super::checks::HpaTargets;
 use super::watch::{ClusterEvent, EventKind};
 use crate::config::TargetNames;
 use crate::record::cluster::{
-    ClusterRecord, ClusterSecond, PodSampleRecord, PodStartRecord, ScalingEventRecord,
+    ClusterRecord, ClusterSecond, Missed, PodSampleRecord, PodStartRecord, ScalingEventRecord,
 };
 
 /// Reason of a scaling event when no Kubernetes Event gave one.
@@ -52,7 +52,7 @@ impl ClusterTracker {
     }
 
     /// Something the run will say it could not observe.
-    pub fn missed(&mut self, what: String) {
+    pub fn missed(&mut self, what: Missed) {
         self.record.missed.push(what);
     }
 
@@ -163,15 +163,19 @@ impl ClusterTracker {
                     self.peak_cpu(avg);
                 }
             }
-            EventKind::TopUnavailable { reason } => {
-                self.missed(format!("pod metrics from +{t:.0} s: {reason}"));
-            }
-            EventKind::WatchInterrupted { what, error } => {
-                self.missed(format!("watch of {what} interrupted at +{t:.0} s: {error}"));
-            }
-            EventKind::WatchResumed { what } => {
-                self.missed(format!("watch of {what} resumed at +{t:.0} s"));
-            }
+            EventKind::TopUnavailable { reason } => self.missed(Missed::PodMetrics {
+                from_s: t,
+                reason: reason.clone(),
+            }),
+            EventKind::WatchInterrupted { what, error } => self.missed(Missed::WatchInterrupted {
+                what: what.clone(),
+                at_s: t,
+                error: error.clone(),
+            }),
+            EventKind::WatchResumed { what } => self.missed(Missed::WatchResumed {
+                what: what.clone(),
+                at_s: t,
+            }),
             _ => {}
         }
         let pods = u32::try_from(self.pods.len()).unwrap_or(u32::MAX);
@@ -483,7 +487,15 @@ mod tests {
         assert_eq!((r.restarts, r.oom_kills), (1, 1));
         assert_eq!(
             r.missed,
-            ["watch of pods interrupted at +85 s: connection lost"]
+            [Missed::WatchInterrupted {
+                what: "pods".into(),
+                at_s: 85.0,
+                error: "connection lost".into()
+            }]
+        );
+        assert_eq!(
+            r.missed[0].to_string(),
+            "watch of pods interrupted at +85 s: connection lost"
         );
         assert_eq!(r.samples.len(), 2);
     }

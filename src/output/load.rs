@@ -8,8 +8,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{Format, Style, fmt_ms, note, to_json};
 use crate::pipeline::{LoadResult, Monitor, RunNote};
-use crate::record::{RunRecord, RunStatus};
-use crate::stats::{PERCENTILE_LABELS, Snapshot};
+use crate::record::{Percentile, RunRecord, RunStatus, ThresholdUnit};
+use crate::stats::Snapshot;
 use crate::units::format_duration;
 
 /// How often the plain (non-terminal) display prints its status line.
@@ -215,7 +215,7 @@ pub fn render_summary(r: &RunRecord, style: Style) -> String {
             Cell::new(fmt_ms(e.avg_ms)),
             Cell::new(fmt_ms(e.min_ms)),
             Cell::new(fmt_ms(e.max_ms)),
-            Cell::new(fmt_ms(e.percentile("50%"))),
+            Cell::new(fmt_ms(e.percentile(Percentile::P50).unwrap_or(0.0))),
             Cell::new(format!("{:.2}", e.rps)),
             Cell::new(format!("{:.2}", e.failures_per_s)),
         ]);
@@ -223,17 +223,16 @@ pub fn render_summary(r: &RunRecord, style: Style) -> String {
     out.push_str(&format!("{t}\n"));
 
     let mut header = vec!["Type", "Name"];
-    header.extend(PERCENTILE_LABELS);
+    header.extend(Percentile::ALL.map(Percentile::label));
     header.push("# reqs");
     let mut t = style.table(&header);
     for e in r.endpoints.iter().chain([&r.aggregate]) {
         let mut row = vec![Cell::new(&e.method), Cell::new(&e.name)];
-        row.extend(PERCENTILE_LABELS.iter().map(|l| {
-            Cell::new(if e.requests == 0 {
-                "N/A".to_string()
-            } else {
-                format!("{:.1}", e.percentile(l))
-            })
+        row.extend(Percentile::ALL.iter().map(|&p| {
+            Cell::new(
+                e.percentile(p)
+                    .map_or_else(|| "N/A".to_string(), |v| format!("{v:.1}")),
+            )
         }));
         row.push(Cell::new(e.requests));
         t.add_row(row);
@@ -312,17 +311,15 @@ pub fn render_summary(r: &RunRecord, style: Style) -> String {
     out.push_str(&cluster_summary(r));
 
     for t in &r.thresholds {
-        let (limit, actual) = if t.name == "max-failure-rate" {
-            (
-                format!("{:.2}%", t.limit * 100.0),
-                format!("{:.2}%", t.actual * 100.0),
-            )
-        } else {
-            (fmt_ms(t.limit), fmt_ms(t.actual))
+        let value = |v: f64| match t.kind.unit() {
+            ThresholdUnit::Ratio => format!("{:.2}%", v * 100.0),
+            ThresholdUnit::Millis => fmt_ms(v),
         };
         out.push_str(&format!(
-            "Threshold --{} {limit}: {actual} {}\n",
-            t.name,
+            "Threshold --{} {}: {} {}\n",
+            t.kind.flag(),
+            value(t.limit),
+            value(t.actual),
             if t.passed { "PASS" } else { "FAIL" }
         ));
     }
@@ -331,16 +328,11 @@ pub fn render_summary(r: &RunRecord, style: Style) -> String {
 
 /// The cluster lines of the summary: max pods, first scale-up, pod start-up, what was missed.
 pub fn cluster_summary(r: &RunRecord) -> String {
-    use crate::record::cluster::{ClusterRecord, EXTENSION, MISSED_EXTENSION};
     let mut out = String::new();
-    if let Some(reason) = r.extensions.get(MISSED_EXTENSION).and_then(|v| v.as_str()) {
+    if let Some(reason) = &r.cluster_not_watched {
         out.push_str(&format!("\nCluster: not watched ({reason})\n"));
     }
-    let Some(c) = r
-        .extensions
-        .get(EXTENSION)
-        .and_then(|v| serde_json::from_value::<ClusterRecord>(v.clone()).ok())
-    else {
+    let Some(c) = &r.cluster else {
         return out;
     };
     let secs = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |s| format!("{s:.0} s"));
@@ -465,10 +457,10 @@ mod tests {
         failures: u64,
         ms: f64,
     ) -> serde_json::Value {
-        let pcts: serde_json::Map<String, serde_json::Value> = PERCENTILE_LABELS
+        let pcts: serde_json::Map<String, serde_json::Value> = Percentile::ALL
             .iter()
             .enumerate()
-            .map(|(i, l)| (l.to_string(), serde_json::json!(ms + i as f64)))
+            .map(|(i, p)| (p.label().to_string(), serde_json::json!(ms + i as f64)))
             .collect();
         serde_json::json!({
             "method": method, "name": name, "requests": requests, "failures": failures,
@@ -513,10 +505,10 @@ mod tests {
     #[test]
     fn records_from_a_later_version_with_extensions_still_render() {
         let mut v = serde_json::to_value(fixture()).unwrap();
-        v["extensions"] = serde_json::json!({"cluster": {"max_replicas": 6}});
+        v["extensions"] = serde_json::json!({"autoscaler": {"max_replicas": 6}});
         v["some_future_field"] = serde_json::json!(1);
         let r: RunRecord = serde_json::from_value(v).unwrap();
-        assert_eq!(r.extensions["cluster"]["max_replicas"], 6);
+        assert_eq!(r.extensions["autoscaler"]["max_replicas"], 6);
         assert!(render_summary(&r, Style::plain()).contains("Aggregated"));
     }
 }

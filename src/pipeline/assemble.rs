@@ -6,7 +6,8 @@ use jiff::Timestamp;
 use super::LoadOptions;
 use crate::loadgen::RunEnd;
 use crate::record::{
-    self, EndpointRecord, RunParams, RunRecord, RunStatus, ThresholdResult, Throughput,
+    self, EndpointRecord, Percentile, RunParams, RunRecord, RunStatus, ThresholdKind,
+    ThresholdResult, Throughput,
 };
 use crate::stats::Collector;
 
@@ -61,6 +62,8 @@ pub fn build(opts: &LoadOptions, c: &Collector, end: RunEnd, started_utc: Timest
         slowest: c.slowest_records(),
         thresholds,
         timeline: c.timeline().to_vec(),
+        cluster: None,
+        cluster_not_watched: None,
         extensions: Default::default(),
     }
 }
@@ -69,23 +72,20 @@ pub fn build(opts: &LoadOptions, c: &Collector, end: RunEnd, started_utc: Timest
 fn thresholds(opts: &LoadOptions, aggregate: &EndpointRecord) -> Vec<ThresholdResult> {
     let mut thresholds = Vec::new();
     if let Some(limit) = opts.max_failure_rate {
-        let actual = aggregate.failure_ratio();
-        thresholds.push(ThresholdResult {
-            name: "max-failure-rate".into(),
+        thresholds.push(ThresholdResult::at_most(
+            ThresholdKind::MaxFailureRate,
             limit,
-            actual,
-            passed: actual <= limit,
-        });
+            aggregate.failure_ratio(),
+        ));
     }
     if let Some(limit) = opts.max_p95 {
-        let limit_ms = limit.as_secs_f64() * 1e3;
-        let actual = aggregate.percentile("95%");
-        thresholds.push(ThresholdResult {
-            name: "max-p95".into(),
-            limit: limit_ms,
+        // No requests, no slow ones: 0 ms.
+        let actual = aggregate.percentile(Percentile::P95).unwrap_or(0.0);
+        thresholds.push(ThresholdResult::at_most(
+            ThresholdKind::MaxP95,
+            limit.as_secs_f64() * 1e3,
             actual,
-            passed: actual <= limit_ms,
-        });
+        ));
     }
     thresholds
 }

@@ -12,7 +12,7 @@ use crate::cluster::timeline::ClusterTracker;
 use crate::cluster::watch::{self, ClusterEvent, WatchOptions};
 use crate::cluster::{self, Cluster, ClusterError};
 use crate::config::{ClusterOptions, TargetNames};
-use crate::record::cluster::{self as cluster_record, ClusterSecond};
+use crate::record::cluster::{ClusterSecond, NotWatched};
 use crate::record::{RunRecord, TimelinePoint};
 use crate::units::one_line;
 
@@ -26,7 +26,7 @@ pub const CLUSTER_TOP_EVERY: Duration = Duration::from_secs(15);
 pub async fn cluster_for_load(
     options: &ClusterOptions,
     names: &TargetNames,
-) -> Result<Cluster, String> {
+) -> Result<Cluster, NotWatched> {
     let attempt = async {
         let cluster = cluster::connect(options, names).await?;
         cluster.require_deployment().await?;
@@ -35,12 +35,13 @@ pub async fn cluster_for_load(
     match tokio::time::timeout(CLUSTER_CONNECT_TIMEOUT, attempt).await {
         Ok(Ok(cluster)) => Ok(cluster),
         // The usual case off a cluster: say it short.
-        Ok(Err(ClusterError::NoKubeconfig { .. })) => Err("no kubeconfig found".into()),
-        Ok(Err(e)) => Err(one_line(&e)),
-        Err(_) => Err(format!(
-            "the Kubernetes API did not answer within {} s",
-            CLUSTER_CONNECT_TIMEOUT.as_secs()
-        )),
+        Ok(Err(ClusterError::NoKubeconfig { .. })) => Err(NotWatched::NoKubeconfig),
+        Ok(Err(e)) => Err(NotWatched::Failed {
+            error: one_line(&e),
+        }),
+        Err(_) => Err(NotWatched::NoAnswer {
+            timeout_s: CLUSTER_CONNECT_TIMEOUT.as_secs(),
+        }),
     }
 }
 
@@ -87,9 +88,7 @@ impl ClusterSide {
             self.tracker.apply(&ev);
         }
         let now = self.tracker.second();
-        if let Ok(v) = serde_json::to_value(&now) {
-            point.extensions.insert(cluster_record::EXTENSION.into(), v);
-        }
+        point.cluster = Some(now.clone());
         self.seconds.push((point.t, now.clone()));
         now
     }
@@ -97,23 +96,10 @@ impl ClusterSide {
     /// Puts what the cluster side saw into the record: a summary, and each second's state.
     pub fn attach(self, record: &mut RunRecord) {
         for point in &mut record.timeline {
-            if let Some((_, s)) = self.seconds.iter().find(|(t, _)| *t == point.t)
-                && let Ok(v) = serde_json::to_value(s)
-            {
-                point.extensions.insert(cluster_record::EXTENSION.into(), v);
+            if let Some((_, s)) = self.seconds.iter().find(|(t, _)| *t == point.t) {
+                point.cluster = Some(s.clone());
             }
         }
-        if let Ok(v) = serde_json::to_value(self.tracker.finish()) {
-            record
-                .extensions
-                .insert(cluster_record::EXTENSION.into(), v);
-        }
+        record.cluster = Some(self.tracker.finish());
     }
-}
-
-/// Says in the record why the cluster was not watched.
-pub fn attach_missed(record: &mut RunRecord, reason: &str) {
-    record
-        .extensions
-        .insert(cluster_record::MISSED_EXTENSION.into(), reason.into());
 }

@@ -23,7 +23,7 @@ use crate::cluster::Cluster;
 use crate::config::{ClusterOptions, TargetNames};
 use crate::loadgen::{LoadPlan, LoadgenError};
 use crate::outcome::Outcome;
-use crate::record::cluster::ClusterSecond;
+use crate::record::cluster::{ClusterSecond, NotWatched};
 use crate::record::{self, JsonlWriter, RunRecord, RunStatus, WriteError};
 use crate::stats::{self, Snapshot};
 
@@ -47,7 +47,7 @@ pub struct LoadOptions {
     /// The cluster to watch while the load runs, if one is reachable.
     pub cluster: Option<Cluster>,
     /// Why the cluster is not watched, when `cluster` is None but one was looked for.
-    pub cluster_missed: Option<String>,
+    pub cluster_missed: Option<NotWatched>,
     /// Look for the cluster once the target answered (the binary does; `--no-cluster` and
     /// in-process tests don't).
     pub look_for_cluster: Option<(ClusterOptions, TargetNames)>,
@@ -71,7 +71,7 @@ pub enum RunNote {
     /// The cluster is watched during the run.
     ClusterWatched(Box<Cluster>),
     /// The cluster was looked for and is not watched, and why.
-    ClusterNotWatched { reason: String },
+    ClusterNotWatched { reason: NotWatched },
     /// The per-second timeline could not be appended; the record is complete anyway.
     TimelineFailed { path: PathBuf, error: String },
     /// A second Ctrl-C: the run ends now, without a record.
@@ -167,9 +167,7 @@ pub async fn run(
         });
     }
     let mut record = assemble::build(&opts, &measured.collector, measured.end, started_utc);
-    if let Some(reason) = &opts.cluster_missed {
-        cluster::attach_missed(&mut record, reason);
-    }
+    record.cluster_not_watched = opts.cluster_missed.clone();
     if let Some(side) = cluster_side {
         side.attach(&mut record);
     }

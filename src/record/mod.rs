@@ -2,9 +2,10 @@
 //! rename), and a `.jsonl` timeline beside it appended every second so that even `kill -9`
 //! loses at most one second.
 //!
-//! Extension point: later data (cluster replicas, pods, scaling events) goes into new optional
-//! fields or the `extensions` maps of [`RunRecord`] and [`TimelinePoint`]; readers ignore what
-//! they do not know, so records stay readable across versions.
+//! Extension point: later data goes into new optional, typed fields (as the cluster's did in
+//! schema 2) or the `extensions` maps of [`RunRecord`] and [`TimelinePoint`]; readers ignore
+//! what they do not know, and [`load`] upgrades every older schema it supports, so records stay
+//! readable across versions.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -15,8 +16,12 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 pub mod cluster;
+mod percentile;
+
+pub use percentile::Percentile;
 
 use crate::api::Failure;
+use cluster::{ClusterRecord, ClusterSecond, NotWatched};
 
 /// Why a run record's content could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -25,8 +30,15 @@ pub enum RecordError {
     Io(#[from] std::io::Error),
     #[error("not a run record: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("schema version {found} is not supported (this iris-lab reads version {supported})")]
+    #[error(
+        "schema version {found} is not supported (this iris-lab reads versions 1 to {supported})"
+    )]
     Version { found: u32, supported: u32 },
+    #[error("its {section} is not valid: {source}")]
+    Section {
+        section: String,
+        source: serde_json::Error,
+    },
 }
 
 /// A run record (or its timeline) that could not be read, by path.
@@ -56,8 +68,13 @@ impl WriteError {
     }
 }
 
-/// The version of the record format this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The version of the record format this build writes.
+///
+/// 2: the cluster's data are the typed fields `cluster`, `cluster_not_watched` and the points'
+/// `cluster` (schema 1 had them as untyped `extensions`); its `missed` reasons are typed.
+pub const SCHEMA_VERSION: u32 = 2;
+/// The oldest version this build reads (and upgrades when it loads it).
+pub const OLDEST_SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -93,7 +110,13 @@ pub struct RunRecord {
     #[serde(default)]
     pub thresholds: Vec<ThresholdResult>,
     pub timeline: Vec<TimelinePoint>,
-    /// Data added by other parts of iris-lab (e.g. `cluster`), keyed by their name.
+    /// What the run saw of the cluster, when it watched one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterRecord>,
+    /// Why the cluster was not watched, when `load` looked for one and found none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_not_watched: Option<NotWatched>,
+    /// Data added by later versions, keyed by their name (kept, not read).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extensions: BTreeMap<String, serde_json::Value>,
 }
@@ -135,15 +158,17 @@ pub struct EndpointRecord {
     pub current_rps: f64,
     #[serde(default)]
     pub current_failures_per_s: f64,
-    /// Exact (HdrHistogram) percentiles in ms, keyed "50%" .. "100%".
-    pub percentiles_ms: BTreeMap<String, f64>,
+    /// Exact (HdrHistogram) percentiles in ms, keyed "50%" .. "100%" in JSON; empty without
+    /// requests.
+    pub percentiles_ms: BTreeMap<Percentile, f64>,
     /// Response times in microseconds: base64 of the compressed HdrHistogram V2 encoding.
     pub histogram: String,
 }
 
 impl EndpointRecord {
-    pub fn percentile(&self, label: &str) -> f64 {
-        self.percentiles_ms.get(label).copied().unwrap_or(0.0)
+    /// The percentile in ms; `None` only when there were no requests.
+    pub fn percentile(&self, p: Percentile) -> Option<f64> {
+        self.percentiles_ms.get(&p).copied()
     }
 
     pub fn failure_ratio(&self) -> f64 {
@@ -208,13 +233,62 @@ pub struct Throughput {
     pub theoretical_max_rps: f64,
 }
 
+/// Which threshold a run was held to; its name in JSON is the flag's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ThresholdKind {
+    /// `--max-failure-rate`: failures / requests.
+    MaxFailureRate,
+    /// `--max-p95`: the aggregate 95th percentile.
+    MaxP95,
+}
+
+/// What a threshold's limit and actual value are measured in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThresholdUnit {
+    /// A fraction, 0..1.
+    Ratio,
+    /// Milliseconds.
+    Millis,
+}
+
+impl ThresholdKind {
+    /// The flag without its dashes: `max-p95`.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Self::MaxFailureRate => "max-failure-rate",
+            Self::MaxP95 => "max-p95",
+        }
+    }
+
+    pub fn unit(self) -> ThresholdUnit {
+        match self {
+            Self::MaxFailureRate => ThresholdUnit::Ratio,
+            Self::MaxP95 => ThresholdUnit::Millis,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ThresholdResult {
-    /// The flag: `max-failure-rate` or `max-p95`.
-    pub name: String,
+    #[serde(rename = "name")]
+    pub kind: ThresholdKind,
+    /// In the kind's unit.
     pub limit: f64,
     pub actual: f64,
     pub passed: bool,
+}
+
+impl ThresholdResult {
+    /// A threshold that passes when `actual <= limit`.
+    pub fn at_most(kind: ThresholdKind, limit: f64, actual: f64) -> Self {
+        Self {
+            kind,
+            limit,
+            actual,
+            passed: actual <= limit,
+        }
+    }
 }
 
 /// One second of the run.
@@ -243,7 +317,10 @@ pub struct TimelinePoint {
     pub total_min_ms: f64,
     pub total_max_ms: f64,
     pub total_avg_content_size: f64,
-    /// Data added by other parts of iris-lab for this second (e.g. `cluster`).
+    /// The cluster at the end of this second, when the run watched one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterSecond>,
+    /// Data added by later versions for this second (kept, not read).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extensions: BTreeMap<String, serde_json::Value>,
 }
@@ -309,25 +386,71 @@ pub fn make_readable(file: &File) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Reads a record, checking its schema version.
+/// Reads a record, checking its schema version and upgrading an older one.
 pub fn load(path: &Path) -> Result<RunRecord, ReadError> {
     let wrap = |source: RecordError| ReadError {
         path: path.to_path_buf(),
         source,
     };
     let text = std::fs::read_to_string(path).map_err(|e| wrap(e.into()))?;
+    parse(&text).map_err(wrap)
+}
+
+/// A record from its JSON text, of any supported schema version.
+pub fn parse(text: &str) -> Result<RunRecord, RecordError> {
     #[derive(Deserialize)]
     struct Version {
         schema_version: u32,
     }
-    let v: Version = serde_json::from_str(&text).map_err(|e| wrap(e.into()))?;
-    if v.schema_version != SCHEMA_VERSION {
-        return Err(wrap(RecordError::Version {
+    let v: Version = serde_json::from_str(text)?;
+    if !(OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&v.schema_version) {
+        return Err(RecordError::Version {
             found: v.schema_version,
             supported: SCHEMA_VERSION,
-        }));
+        });
     }
-    serde_json::from_str(&text).map_err(|e| wrap(e.into()))
+    let mut record: RunRecord = serde_json::from_str(text)?;
+    if v.schema_version == 1 {
+        upgrade_v1(&mut record)?;
+    }
+    Ok(record)
+}
+
+/// Schema 1 -> 2: the cluster's untyped `extensions` become the typed fields. A section that
+/// does not decode is an error that names it (it used to vanish).
+fn upgrade_v1(record: &mut RunRecord) -> Result<(), RecordError> {
+    if let Some(mut value) = record.extensions.remove(cluster::V1_EXTENSION) {
+        cluster::upgrade_v1_record(&mut value);
+        record.cluster = Some(section("extensions.cluster", value)?);
+    }
+    if let Some(value) = record.extensions.remove(cluster::V1_MISSED_EXTENSION) {
+        record.cluster_not_watched = Some(cluster::upgrade_v1_not_watched(&value));
+    }
+    for (i, point) in record.timeline.iter_mut().enumerate() {
+        upgrade_v1_point(point, || format!("timeline[{i}].extensions.cluster"))?;
+    }
+    record.schema_version = SCHEMA_VERSION;
+    Ok(())
+}
+
+fn upgrade_v1_point(
+    point: &mut TimelinePoint,
+    name: impl FnOnce() -> String,
+) -> Result<(), RecordError> {
+    if let Some(value) = point.extensions.remove(cluster::V1_EXTENSION) {
+        point.cluster = Some(section(&name(), value)?);
+    }
+    Ok(())
+}
+
+fn section<T: serde::de::DeserializeOwned>(
+    name: &str,
+    value: serde_json::Value,
+) -> Result<T, RecordError> {
+    serde_json::from_value(value).map_err(|source| RecordError::Section {
+        section: name.to_string(),
+        source,
+    })
 }
 
 /// The per-second timeline, appended as one JSON line per second.
@@ -362,8 +485,15 @@ pub fn load_timeline(path: &Path) -> Result<Vec<TimelinePoint>, ReadError> {
     };
     let text = std::fs::read_to_string(path).map_err(|e| wrap(e.into()))?;
     text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).map_err(|e| wrap(e.into())))
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            let mut point: TimelinePoint = serde_json::from_str(l).map_err(|e| wrap(e.into()))?;
+            // Lines of schema 1 carry the cluster in `extensions`.
+            upgrade_v1_point(&mut point, || format!("line {}: extensions.cluster", i + 1))
+                .map_err(wrap)?;
+            Ok(point)
+        })
         .collect()
 }
 
@@ -398,5 +528,101 @@ mod tests {
         assert!(e.contains("schema version 99"), "{e}");
         std::fs::write(&p, "garbage").unwrap();
         assert!(crate::units::one_line(&load(&p).unwrap_err()).contains("not a run record"));
+    }
+
+    fn fixture(name: &str) -> serde_json::Value {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/runs")
+            .join(name);
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn schema_1_records_load_with_their_cluster_typed() {
+        let v1 = fixture("300u-cluster.json");
+        assert_eq!(v1["schema_version"], 1);
+        let r = parse(&v1.to_string()).unwrap();
+        assert_eq!(r.schema_version, SCHEMA_VERSION);
+        assert!(r.extensions.is_empty(), "{:?}", r.extensions);
+        let c = r.cluster.as_ref().unwrap();
+        assert_eq!((c.max_pods, c.max_replicas), (6, Some(15)));
+        assert_eq!(
+            c.missed[0].to_string(),
+            "pod metrics from +1 s: metrics.k8s.io answered 503"
+        );
+        let first = r.timeline[0].cluster.as_ref().unwrap();
+        assert_eq!((first.replicas, first.ready_pods), (Some(2), 2));
+        assert!(r.timeline[0].extensions.is_empty());
+        // Written again, it is a schema-2 record with the same content.
+        let again = parse(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(again.cluster, r.cluster);
+        assert_eq!(again.timeline, r.timeline);
+        assert_eq!(
+            r.aggregate.percentile(Percentile::P95),
+            v1["aggregate"]["percentiles_ms"]["95%"].as_f64()
+        );
+    }
+
+    #[test]
+    fn schema_1_reason_for_not_watching_is_kept() {
+        let mut v1 = fixture("150u.json");
+        v1["extensions"] = serde_json::json!({"cluster_missed": "no kubeconfig found"});
+        let r = parse(&v1.to_string()).unwrap();
+        assert!(r.cluster.is_none());
+        assert_eq!(
+            r.cluster_not_watched.unwrap().to_string(),
+            "no kubeconfig found"
+        );
+    }
+
+    #[test]
+    fn a_bad_cluster_section_is_an_error_naming_the_file_and_the_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("broken.json");
+        let mut v1 = fixture("300u-cluster.json");
+        v1["extensions"]["cluster"]["max_pods"] = serde_json::json!("six");
+        std::fs::write(&p, v1.to_string()).unwrap();
+        let e = crate::units::one_line(&load(&p).unwrap_err());
+        assert!(
+            e.contains("broken.json") && e.contains("extensions.cluster") && e.contains("six"),
+            "{e}"
+        );
+        let mut v1 = fixture("300u-cluster.json");
+        v1["timeline"][3]["extensions"]["cluster"]["pods"] = serde_json::json!(-1);
+        std::fs::write(&p, v1.to_string()).unwrap();
+        let e = crate::units::one_line(&load(&p).unwrap_err());
+        assert!(e.contains("timeline[3].extensions.cluster"), "{e}");
+        // Schema 2: the typed field itself.
+        let mut v2 =
+            serde_json::to_value(parse(&fixture("300u-cluster.json").to_string()).unwrap())
+                .unwrap();
+        v2["cluster"]["missed"] = serde_json::json!([{"kind": "no_such_reason"}]);
+        std::fs::write(&p, v2.to_string()).unwrap();
+        let e = crate::units::one_line(&load(&p).unwrap_err());
+        assert!(
+            e.contains("broken.json") && e.contains("no_such_reason"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn schema_1_timelines_load_with_their_cluster_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("run.jsonl");
+        let v1 = fixture("300u-cluster.json");
+        let lines: Vec<String> = v1["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        std::fs::write(&p, lines.join("\n")).unwrap();
+        let points = load_timeline(&p).unwrap();
+        assert_eq!(points.len(), lines.len());
+        assert!(
+            points
+                .iter()
+                .all(|p| p.cluster.is_some() && p.extensions.is_empty())
+        );
     }
 }

@@ -8,8 +8,8 @@ use super::view::{
     ClusterView, FailureCount, PodStart, RunView, ScalingEvent, Second, SlowRequest,
     TimingBreakdown,
 };
-use crate::record::cluster::{ClusterRecord, ClusterSecond, EXTENSION, MISSED_EXTENSION};
-use crate::record::{self, RunRecord, RunStatus};
+use crate::record::cluster::ClusterRecord;
+use crate::record::{self, Percentile, RunRecord, RunStatus};
 
 /// How many of the slowest requests the report lists per run.
 pub const SLOWEST_LISTED: usize = 10;
@@ -39,8 +39,9 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
         &record.server_timings.inference,
     ) {
         (Some(e2e), Some(total), Some(inference)) if e2e.requests > 0 => Some(TimingBreakdown {
-            e2e_p50_ms: e2e.percentile("50%"),
-            e2e_p95_ms: e2e.percentile("95%"),
+            // Present: the endpoint had requests.
+            e2e_p50_ms: e2e.percentile(Percentile::P50).unwrap_or_default(),
+            e2e_p95_ms: e2e.percentile(Percentile::P95).unwrap_or_default(),
             server_p50_ms: total.p50_ms,
             server_p95_ms: total.p95_ms,
             inference_p50_ms: inference.p50_ms,
@@ -67,10 +68,7 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
         .timeline
         .iter()
         .map(|p| {
-            let cluster: Option<ClusterSecond> = p
-                .extensions
-                .get(EXTENSION)
-                .and_then(|v| serde_json::from_value(v.clone()).ok());
+            let cluster = p.cluster.as_ref();
             Second {
                 t: p.t,
                 users: u64::from(p.users),
@@ -78,9 +76,9 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
                 failures: p.failures,
                 rps: p.rps,
                 p95_ms: p.p95_ms,
-                replicas: cluster.as_ref().and_then(|c| c.replicas),
-                ready_pods: cluster.as_ref().map(|c| c.ready_pods),
-                cpu_pct: cluster.as_ref().and_then(|c| c.cpu_pct.map(f64::from)),
+                replicas: cluster.and_then(|c| c.replicas),
+                ready_pods: cluster.map(|c| c.ready_pods),
+                cpu_pct: cluster.and_then(|c| c.cpu_pct.map(f64::from)),
             }
         })
         .collect();
@@ -101,9 +99,10 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
         failures: agg.failures,
         failure_rate: agg.failure_ratio(),
         avg_ms: agg.avg_ms,
-        p50_ms: agg.percentile("50%"),
-        p95_ms: agg.percentile("95%"),
-        p99_ms: agg.percentile("99%"),
+        // A run without requests has no percentiles: the view shows 0 ms.
+        p50_ms: agg.percentile(Percentile::P50).unwrap_or_default(),
+        p95_ms: agg.percentile(Percentile::P95).unwrap_or_default(),
+        p99_ms: agg.percentile(Percentile::P99).unwrap_or_default(),
         max_ms: agg.max_ms,
         avg_rps: record.throughput.total_rps,
         peak_rps: timeline.iter().map(|s| s.rps).fold(0.0, f64::max),
@@ -112,16 +111,8 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
         timing,
         slowest,
         timeline,
-        cluster: record
-            .extensions
-            .get(EXTENSION)
-            .and_then(|v| serde_json::from_value::<ClusterRecord>(v.clone()).ok())
-            .map(|c| cluster_view(&c)),
-        cluster_missed: record
-            .extensions
-            .get(MISSED_EXTENSION)
-            .and_then(|v| v.as_str())
-            .map(str::to_string),
+        cluster: record.cluster.as_ref().map(cluster_view),
+        cluster_missed: record.cluster_not_watched.as_ref().map(ToString::to_string),
     }
 }
 
@@ -157,7 +148,7 @@ fn cluster_view(c: &ClusterRecord) -> ClusterView {
         new_pod_cpu_share: c.new_pod_cpu_share,
         restarts: c.restarts,
         oom_kills: c.oom_kills,
-        missed: c.missed.clone(),
+        missed: c.missed.iter().map(ToString::to_string).collect(),
     }
 }
 

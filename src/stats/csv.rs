@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{PERCENTILE_LABELS, locust_bucket};
+use super::locust_bucket;
 use crate::record::WriteError;
-use crate::record::{EndpointRecord, RunRecord};
+use crate::record::{EndpointRecord, Percentile, RunRecord};
 
 pub const STATS_HEADER: [&str; 22] = [
     "Type",
@@ -74,7 +74,7 @@ pub fn paths(prefix: &Path) -> [PathBuf; 3] {
 /// Locust's percentile columns: bucketed milliseconds, or N/A without requests.
 fn bucketed(values: &[f64]) -> Vec<String> {
     if values.is_empty() {
-        return vec!["N/A".to_string(); PERCENTILE_LABELS.len()];
+        return vec!["N/A".to_string(); Percentile::ALL.len()];
     }
     values
         .iter()
@@ -83,17 +83,18 @@ fn bucketed(values: &[f64]) -> Vec<String> {
 }
 
 fn stats_row(r: &EndpointRecord) -> Vec<String> {
-    let pcts: Vec<f64> = if r.requests == 0 {
-        Vec::new()
-    } else {
-        PERCENTILE_LABELS.iter().map(|l| r.percentile(l)).collect()
-    };
+    // All eleven, or none without requests.
+    let pcts: Vec<f64> = Percentile::ALL
+        .iter()
+        .filter_map(|&p| r.percentile(p))
+        .collect();
     let mut row = vec![
         r.method.clone(),
         r.name.clone(),
         r.requests.to_string(),
         r.failures.to_string(),
-        locust_bucket(r.percentile("50%")).to_string(),
+        // Locust's median of no requests is 0.
+        locust_bucket(r.percentile(Percentile::P50).unwrap_or(0.0)).to_string(),
         r.avg_ms.to_string(),
         r.min_ms.to_string(),
         r.max_ms.to_string(),

@@ -17,13 +17,10 @@ use tokio::time::Instant;
 use crate::api::Failure;
 use crate::loadgen::{Event, Sample};
 use crate::record::{
-    Distribution, EndpointRecord, FailureRecord, ServerTimings, SlowTrace, SlowestRecord,
-    TimelinePoint,
+    Distribution, EndpointRecord, FailureRecord, Percentile, ServerTimings, SlowTrace,
+    SlowestRecord, TimelinePoint,
 };
-pub use entry::{
-    Entry, PERCENTILE_LABELS, PERCENTILES, decode_histogram, encode_histogram, locust_bucket,
-    new_histogram,
-};
+pub use entry::{Entry, decode_histogram, encode_histogram, locust_bucket, new_histogram};
 
 /// How many slowest requests are kept per endpoint.
 pub const SLOWEST_KEPT: usize = 10;
@@ -244,6 +241,7 @@ impl Collector {
             total_min_ms: self.total.min_ms(),
             total_max_ms: self.total.max_ms(),
             total_avg_content_size: self.total.avg_size(),
+            cluster: None,
             extensions: BTreeMap::new(),
         };
         self.second.reset();
@@ -262,9 +260,9 @@ impl Collector {
             return Vec::new();
         }
         let max = merged.max();
-        PERCENTILES
+        Percentile::ALL
             .iter()
-            .map(|&q| merged.value_at_quantile(q).min(max) as f64 / 1e3)
+            .map(|p| merged.value_at_quantile(p.fraction()).min(max) as f64 / 1e3)
             .collect()
     }
 
@@ -334,10 +332,9 @@ impl Collector {
             percentiles_ms: if e.requests == 0 {
                 BTreeMap::new()
             } else {
-                PERCENTILE_LABELS
+                Percentile::ALL
                     .iter()
-                    .zip(PERCENTILES)
-                    .map(|(l, q)| (l.to_string(), e.percentile_ms(q)))
+                    .map(|&p| (p, e.percentile_ms(p.fraction())))
                     .collect()
             },
             histogram: encode_histogram(&e.hist),
