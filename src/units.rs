@@ -213,11 +213,16 @@ pub struct Users(pub u32);
 impl FromStr for Users {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
-        match text.trim().parse::<u32>() {
-            Ok(0) => Err("must be at least 1".into()),
-            Ok(n) => Ok(Users(n)),
-            Err(_) => Err(format!("{text:?} is not a whole number of users")),
-        }
+        at_least_one(text, " of users").map(Users)
+    }
+}
+
+/// A whole number of at least 1; `noun` completes "is not a whole number".
+fn at_least_one<T: FromStr + Default + PartialEq>(text: &str, noun: &str) -> Result<T, String> {
+    match text.trim().parse::<T>() {
+        Ok(n) if n == T::default() => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a whole number{noun}")),
     }
 }
 
@@ -228,11 +233,7 @@ pub struct Count(pub u64);
 impl FromStr for Count {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
-        match text.trim().parse::<u64>() {
-            Ok(0) => Err("must be at least 1".into()),
-            Ok(n) => Ok(Count(n)),
-            Err(_) => Err(format!("{text:?} is not a whole number")),
-        }
+        at_least_one(text, "").map(Count)
     }
 }
 

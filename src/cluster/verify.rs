@@ -156,42 +156,55 @@ fn check(
     }
 }
 
-/// The checklist, from what was found. Pure.
+/// The checklist, from what was found: one check per object, in the guide's order. Pure.
 pub fn build_checks(r: &VerifyReport, names: &TargetNames) -> Vec<Check> {
     let ns = &r.namespace;
-    let missing = |kind: &str, name: &str, short: &str| {
-        check(
-            format!("{kind} {name}"),
-            false,
-            format!("not found in namespace {ns}"),
-            format!(
-                "check --app / -n / --context; `kubectl get {short} -n {ns}` lists what is there"
-            ),
-        )
-    };
-    let mut out = Vec::new();
-    match &r.deployment {
-        None => out.push(missing("Deployment", &names.deployment, "deployments")),
-        Some(d) => {
-            let c = d.replicas;
-            out.push(check(
-                format!("Deployment {}", d.name),
-                c.desired > 0 && c.available >= c.desired,
-                format!(
-                    "desired {}, updated {}, ready {}, available {}",
-                    c.desired, c.updated, c.ready, c.available
-                ),
-                "not every replica is available: see the pods".into(),
-            ));
-        }
-    }
-    let ready = r.pods.iter().filter(|p| p.healthy).count();
-    let first_problem = r
-        .pods
-        .iter()
-        .find_map(|p| p.problem.as_ref().map(|m| format!("{}: {m}", p.name)));
-    out.push(if r.pods.is_empty() {
-        check(
+    vec![
+        r.deployment.as_ref().map_or_else(
+            || missing("Deployment", &names.deployment, "deployments", ns),
+            deployment_check,
+        ),
+        pods_check(r),
+        r.service.as_ref().map_or_else(
+            || missing("Service", &names.service, "services", ns),
+            |s| service_check(s, ns),
+        ),
+        r.hpa.as_ref().map_or_else(
+            || missing("HPA", &names.hpa, "hpa", ns),
+            |h| hpa_check(h, &r.metrics_api, ns),
+        ),
+    ]
+}
+
+/// An object that is not there.
+fn missing(kind: &str, name: &str, short: &str, ns: &str) -> Check {
+    check(
+        format!("{kind} {name}"),
+        false,
+        format!("not found in namespace {ns}"),
+        format!("check --app / -n / --context; `kubectl get {short} -n {ns}` lists what is there"),
+    )
+}
+
+/// Every desired replica available.
+fn deployment_check(d: &DeploymentView) -> Check {
+    let c = d.replicas;
+    check(
+        format!("Deployment {}", d.name),
+        c.desired > 0 && c.available >= c.desired,
+        format!(
+            "desired {}, updated {}, ready {}, available {}",
+            c.desired, c.updated, c.ready, c.available
+        ),
+        "not every replica is available: see the pods".into(),
+    )
+}
+
+/// Some pods, all Running and Ready; else the first pod's problem.
+fn pods_check(r: &VerifyReport) -> Check {
+    let ns = &r.namespace;
+    if r.pods.is_empty() {
+        return check(
             "Pods running and ready",
             false,
             format!("no pods match {} in namespace {ns}", r.selector),
@@ -199,68 +212,68 @@ pub fn build_checks(r: &VerifyReport, names: &TargetNames) -> Vec<Check> {
                 "`kubectl get pods -l {} -n {ns}`; is the Deployment scaled to 0?",
                 r.selector
             ),
+        );
+    }
+    let ready = r.pods.iter().filter(|p| p.healthy).count();
+    let first_problem = r
+        .pods
+        .iter()
+        .find_map(|p| p.problem.as_ref().map(|m| format!("{}: {m}", p.name)));
+    check(
+        "Pods running and ready",
+        ready == r.pods.len(),
+        format!("{ready}/{} pods Running and Ready", r.pods.len()),
+        first_problem.unwrap_or_default(),
+    )
+}
+
+/// An external IP, and what to do while there is none (depends on the Service's type).
+fn service_check(s: &ServiceView, ns: &str) -> Check {
+    let detail = match &s.external_ip {
+        Some(ip) => format!("{} {ip}, ports {}", s.kind, s.ports),
+        None => format!("{}: external IP <pending>", s.kind),
+    };
+    let remedy = if s.kind == "LoadBalancer" {
+        format!(
+            "the load balancer is still being provisioned (it takes a few minutes); watch it with `kubectl get svc {} -n {ns} -w`",
+            s.name
         )
     } else {
-        check(
-            "Pods running and ready",
-            ready == r.pods.len(),
-            format!("{ready}/{} pods Running and Ready", r.pods.len()),
-            first_problem.unwrap_or_default(),
+        format!(
+            "a {} Service gets no external IP: make it a LoadBalancer, or `kubectl port-forward svc/{} 8080:80 -n {ns}` and pass --host http://127.0.0.1:8080",
+            s.kind, s.name
         )
-    });
-    match &r.service {
-        None => out.push(missing("Service", &names.service, "services")),
-        Some(s) => {
-            let detail = match &s.external_ip {
-                Some(ip) => format!("{} {ip}, ports {}", s.kind, s.ports),
-                None => format!("{}: external IP <pending>", s.kind),
-            };
-            let remedy = if s.kind == "LoadBalancer" {
-                format!(
-                    "the load balancer is still being provisioned (it takes a few minutes); watch it with `kubectl get svc {} -n {ns} -w`",
-                    s.name
-                )
-            } else {
-                format!(
-                    "a {} Service gets no external IP: make it a LoadBalancer, or `kubectl port-forward svc/{} 8080:80 -n {ns}` and pass --host http://127.0.0.1:8080",
-                    s.kind, s.name
-                )
-            };
-            out.push(check(
-                format!("Service {} external IP", s.name),
-                s.external_ip.is_some(),
-                detail,
-                remedy,
-            ));
-        }
+    };
+    check(
+        format!("Service {} external IP", s.name),
+        s.external_ip.is_some(),
+        detail,
+        remedy,
+    )
+}
+
+/// Every metric has a current value and scaling is active.
+fn hpa_check(h: &HpaView, metrics_api: &MetricsApi, ns: &str) -> Check {
+    let inactive = h
+        .conditions
+        .iter()
+        .find(|c| c.kind == "ScalingActive" && c.status == "False");
+    let mut detail = format!(
+        "targets {}, replicas {} (desired {}, min {}, max {})",
+        h.targets, h.current, h.desired, h.min, h.max
+    );
+    if let Some(c) = inactive {
+        detail.push_str(&format!("; ScalingActive=False {}", c.reason));
     }
-    match &r.hpa {
-        None => out.push(missing("HPA", &names.hpa, "hpa")),
-        Some(h) => {
-            let inactive = h
-                .conditions
-                .iter()
-                .find(|c| c.kind == "ScalingActive" && c.status == "False");
-            let unknown = h.targets.has_unknown();
-            let mut detail = format!(
-                "targets {}, replicas {} (desired {}, min {}, max {})",
-                h.targets, h.current, h.desired, h.min, h.max
-            );
-            if let Some(c) = inactive {
-                detail.push_str(&format!("; ScalingActive=False {}", c.reason));
-            }
-            out.push(check(
-                format!("HPA {} metrics", h.name),
-                !unknown && inactive.is_none(),
-                detail,
-                format!(
-                    "the HPA gets no CPU metrics: metrics-server is missing or unhealthy (the metrics.k8s.io API {}); check `kubectl top pods -n {ns}`, `kubectl get apiservice v1beta1.metrics.k8s.io`, and that the pods request CPU",
-                    r.metrics_api.detail
-                ),
-            ));
-        }
-    }
-    out
+    check(
+        format!("HPA {} metrics", h.name),
+        !h.targets.has_unknown() && inactive.is_none(),
+        detail,
+        format!(
+            "the HPA gets no CPU metrics: metrics-server is missing or unhealthy (the metrics.k8s.io API {}); check `kubectl top pods -n {ns}`, `kubectl get apiservice v1beta1.metrics.k8s.io`, and that the pods request CPU",
+            metrics_api.detail
+        ),
+    )
 }
 
 #[cfg(test)]
