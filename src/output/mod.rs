@@ -112,22 +112,10 @@ pub fn write_stdout(text: &str) -> Result<(), WriteError> {
     }
 }
 
-/// Writes `text` to `path` atomically: a temp file beside it, then a rename. A reader never
-/// sees half a file, and a failure leaves any earlier file in place.
+/// Writes `text` to `path` atomically: a reader never sees half a file, and a failure leaves
+/// any earlier file in place.
 pub fn write_file(path: &std::path::Path, text: &str) -> Result<(), WriteError> {
-    let what = || path.display().to_string();
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| WriteError::new(what(), e))?;
-    tmp.write_all(text.as_bytes())
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| WriteError::new(what(), e))?;
-    crate::record::make_readable(tmp.as_file()).map_err(|e| WriteError::new(what(), e))?;
-    tmp.persist(path)
-        .map_err(|e| WriteError::new(what(), e.error))?;
-    Ok(())
+    crate::record::write_atomically(path, |w| w.write_all(text.as_bytes()))
 }
 
 /// Writes one line to stderr: notes and progress that must not mix with results on stdout.

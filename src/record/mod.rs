@@ -1,5 +1,5 @@
-//! Run records on disk: one versioned JSON file per run, written atomically (temp file +
-//! rename), and a `.jsonl` timeline beside it appended every second so that even `kill -9`
+//! Run records on disk: one versioned JSON file per run, written atomically
+//! ([`write_atomically`]: temp file, fsync, rename, fsync of the directory), and a `.jsonl` timeline beside it appended every second so that even `kill -9`
 //! loses at most one second.
 //!
 //! Extension point: later data goes into new optional, typed fields (as the cluster's did in
@@ -15,9 +15,11 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+mod atomic;
 pub mod cluster;
 mod percentile;
 
+pub use atomic::write_atomically;
 pub use percentile::Percentile;
 
 use crate::api::Failure;
@@ -354,36 +356,12 @@ pub fn new_record_path(dir: &Path, started: Timestamp, users: u32, class: &str) 
     path
 }
 
-/// Writes `record` to `path` atomically: a temp file in the same directory, then a rename.
+/// Writes `record` to `path` atomically.
 pub fn save(record: &RunRecord, path: &Path) -> Result<(), WriteError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let what = || path.display().to_string();
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| WriteError::new(what(), e))?;
-    serde_json::to_writer_pretty(&mut tmp, record)
-        .map_err(|e| WriteError::new(what(), std::io::Error::other(e)))?;
-    tmp.write_all(b"\n")
-        .map_err(|e| WriteError::new(what(), e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| WriteError::new(what(), e))?;
-    make_readable(tmp.as_file()).map_err(|e| WriteError::new(what(), e))?;
-    tmp.persist(path)
-        .map_err(|e| WriteError::new(what(), e.error))?;
-    Ok(())
-}
-
-/// Temp files are created private (0600); results are ordinary files (0644, as umask allows).
-pub fn make_readable(file: &File) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    let _ = file;
-    Ok(())
+    write_atomically(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, record).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")
+    })
 }
 
 /// Reads a record, checking its schema version and upgrading an older one.

@@ -250,7 +250,7 @@ pub fn markdown(headers: &[String], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::view::ClusterView;
+    use crate::record::cluster::ClusterRecord;
 
     fn run(users: u64, avg: f64, pods: Option<u32>, failure_rate: f64, peak: f64) -> RunView {
         RunView {
@@ -259,7 +259,7 @@ mod tests {
             avg_ms: avg,
             failure_rate,
             peak_rps: peak,
-            cluster: pods.map(|max_pods| ClusterView {
+            cluster: pods.map(|max_pods| ClusterRecord {
                 max_pods,
                 ..Default::default()
             }),

@@ -4,11 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::ReportError;
-use super::view::{
-    ClusterView, FailureCount, PodStart, RunView, ScalingEvent, Second, SlowRequest,
-    TimingBreakdown,
-};
-use crate::record::cluster::ClusterRecord;
+use super::view::{FailureCount, RunView, Second, SlowRequest, TimingBreakdown};
 use crate::record::{self, Percentile, RunRecord, RunStatus};
 
 /// How many of the slowest requests the report lists per run.
@@ -111,44 +107,8 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
         timing,
         slowest,
         timeline,
-        cluster: record.cluster.as_ref().map(cluster_view),
+        cluster: record.cluster.clone(),
         cluster_missed: record.cluster_not_watched.as_ref().map(ToString::to_string),
-    }
-}
-
-fn cluster_view(c: &ClusterRecord) -> ClusterView {
-    ClusterView {
-        max_pods: c.max_pods,
-        min_replicas: c.min_replicas,
-        max_replicas: c.max_replicas,
-        cpu_target_pct: c.cpu_target_pct,
-        first_scale_up_s: c.first_scale_up_s,
-        pod_startup_median_s: c.pod_startup_median_s,
-        pod_startup_max_s: c.pod_startup_max_s,
-        peak_cpu_pct: c.peak_cpu_pct,
-        scaling_events: c
-            .scaling_events
-            .iter()
-            .map(|e| ScalingEvent {
-                t_s: e.t_s,
-                from: e.from,
-                to: e.to,
-                reason: e.reason.clone(),
-            })
-            .collect(),
-        pods_started: c
-            .pods_started
-            .iter()
-            .map(|p| PodStart {
-                name: p.pod.clone(),
-                created_s: p.created_s,
-                ready_s: p.observed_ready_s,
-            })
-            .collect(),
-        new_pod_cpu_share: c.new_pod_cpu_share,
-        restarts: c.restarts,
-        oom_kills: c.oom_kills,
-        missed: c.missed.iter().map(ToString::to_string).collect(),
     }
 }
 

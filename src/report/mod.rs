@@ -60,7 +60,7 @@ pub struct Slow {
 pub struct Scaling {
     pub column: String,
     pub has_cluster: bool,
-    pub events: Vec<view::ScalingEvent>,
+    pub events: Vec<crate::record::cluster::ScalingEventRecord>,
     pub missed: Vec<String>,
 }
 
@@ -112,7 +112,7 @@ pub fn build(mut runs: Vec<RunView>, options: &ReportOptions) -> ReportModel {
             missed: r
                 .cluster
                 .as_ref()
-                .map(|c| c.missed.clone())
+                .map(|c| c.missed.iter().map(ToString::to_string).collect())
                 .unwrap_or_default(),
         })
         .collect();

@@ -167,17 +167,11 @@ pub fn write(record: &RunRecord, prefix: &Path) -> Result<[PathBuf; 3], WriteErr
     let texts = render(record)?;
     let paths = paths(prefix);
     for (path, text) in paths.iter().zip(texts) {
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let what = || path.display().to_string();
-        std::fs::create_dir_all(dir).map_err(|e| WriteError::new(what(), e))?;
-        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| WriteError::new(what(), e))?;
-        std::fs::write(tmp.path(), text).map_err(|e| WriteError::new(what(), e))?;
-        crate::record::make_readable(tmp.as_file()).map_err(|e| WriteError::new(what(), e))?;
-        tmp.persist(path)
-            .map_err(|e| WriteError::new(what(), e.error))?;
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| WriteError::new(path.display().to_string(), e))?;
+        }
+        crate::record::write_atomically(path, |w| w.write_all(text.as_bytes()))?;
     }
     Ok(paths)
 }
