@@ -488,6 +488,7 @@ fn build_record(
             steady_rps: c.steady_rps(),
             theoretical_max_rps,
         },
+        steady_state: c.steady_state(),
         aggregate,
         failures: c.failure_records(),
         server_timings: c.server_timings(),

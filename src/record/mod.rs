@@ -29,7 +29,8 @@ use cluster::{ClusterRecord, ClusterSecond, NotWatched};
 /// The version of the record format this build writes.
 ///
 /// 2: the cluster's data are the typed fields `cluster`, `cluster_not_watched` and the points'
-/// `cluster` (schema 1 had them as untyped `extensions`); its `missed` reasons are typed.
+/// `cluster` (schema 1 had them as untyped `extensions`); its `missed` reasons are typed; the
+/// optional `steady_state` (absent in schema-1 records).
 pub const SCHEMA_VERSION: u32 = 2;
 /// The oldest version this build reads (and upgrades when it loads it).
 pub const OLDEST_SCHEMA_VERSION: u32 = 1;
@@ -65,6 +66,10 @@ pub struct RunRecord {
     pub server_timings: ServerTimings,
     pub slowest: Vec<SlowestRecord>,
     pub throughput: Throughput,
+    /// The run at its full user count, without the ramp-up; absent when it never got there
+    /// (or held it under a second), and in records older than these figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steady_state: Option<SteadyState>,
     #[serde(default)]
     pub thresholds: Vec<ThresholdResult>,
     pub timeline: Vec<TimelinePoint>,
@@ -189,6 +194,34 @@ pub struct Throughput {
     pub steady_rps: Option<f64>,
     /// users / mean(wait + response time): what a closed loop of these users can reach.
     pub theoretical_max_rps: f64,
+}
+
+/// Figures from the moment the last user started until the stop (what Locust shows with
+/// `--reset-stats`): the other figures of a record are over the whole run, ramp-up included.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SteadyState {
+    /// Seconds after the start when the last user started.
+    pub from_s: f64,
+    /// Seconds from then to the stop.
+    pub duration_s: f64,
+    pub requests: u64,
+    pub failures: u64,
+    pub rps: f64,
+    pub avg_ms: f64,
+    /// None without requests in the window.
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+impl SteadyState {
+    pub fn failure_ratio(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.failures as f64 / self.requests as f64
+        }
+    }
 }
 
 /// Which threshold a run was held to; its name in JSON is the flag's.

@@ -103,6 +103,8 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
         avg_rps: record.throughput.total_rps,
         peak_rps: timeline.iter().map(|s| s.rps).fold(0.0, f64::max),
         theoretical_max_rps: Some(record.throughput.theoretical_max_rps).filter(|v| *v > 0.0),
+        full_users_reached: record.spawn_complete_s.is_some(),
+        steady_state: record.steady_state.clone(),
         failure_reasons,
         timing,
         slowest,
