@@ -102,6 +102,15 @@ pub struct RunParams {
     pub connection_max_age_s: Option<f64>,
 }
 
+/// Failures / requests, 0..1 (0 without requests).
+pub fn failure_ratio(failures: u64, requests: u64) -> f64 {
+    if requests == 0 {
+        0.0
+    } else {
+        failures as f64 / requests as f64
+    }
+}
+
 /// Statistics of one (method, name) or of all requests (method "", name "Aggregated").
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EndpointRecord {
@@ -135,11 +144,7 @@ impl EndpointRecord {
     }
 
     pub fn failure_ratio(&self) -> f64 {
-        if self.requests == 0 {
-            0.0
-        } else {
-            self.failures as f64 / self.requests as f64
-        }
+        failure_ratio(self.failures, self.requests)
     }
 }
 
@@ -216,11 +221,7 @@ pub struct SteadyState {
 
 impl SteadyState {
     pub fn failure_ratio(&self) -> f64 {
-        if self.requests == 0 {
-            0.0
-        } else {
-            self.failures as f64 / self.requests as f64
-        }
+        failure_ratio(self.failures, self.requests)
     }
 }
 

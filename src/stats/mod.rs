@@ -82,11 +82,7 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn failure_ratio(&self) -> f64 {
-        if self.requests == 0 {
-            0.0
-        } else {
-            self.failures as f64 / self.requests as f64
-        }
+        crate::record::failure_ratio(self.failures, self.requests)
     }
 }
 
