@@ -59,6 +59,28 @@ impl ClusterTracker {
     pub fn apply(&mut self, event: &ClusterEvent) {
         let t = self.since_start(event.at);
         match &event.kind {
+            EventKind::PodSeen { .. }
+            | EventKind::PodCreated { .. }
+            | EventKind::PodReady { .. }
+            | EventKind::PodNotReady { .. }
+            | EventKind::PodDeleted { .. }
+            | EventKind::PodRestarted { .. } => self.apply_pod(t, &event.kind),
+            EventKind::HpaSeen { .. }
+            | EventKind::HpaReplicas { .. }
+            | EventKind::HpaTargets { .. }
+            | EventKind::Kube { .. } => self.apply_hpa(t, &event.kind),
+            EventKind::Top { pods } => self.apply_top(t, pods),
+            EventKind::TopUnavailable { .. }
+            | EventKind::WatchInterrupted { .. }
+            | EventKind::WatchResumed { .. } => self.apply_missed(t, &event.kind),
+            _ => {}
+        }
+        self.count_pods();
+    }
+
+    /// Pods appearing, getting ready, going away, restarting.
+    fn apply_pod(&mut self, t: f64, kind: &EventKind) {
+        match kind {
             EventKind::PodSeen { pod, ready, .. } => {
                 self.pods.insert(pod.clone(), ready_fraction_full(ready));
             }
@@ -95,6 +117,13 @@ impl ClusterTracker {
                     self.record.oom_kills += 1;
                 }
             }
+            _ => {}
+        }
+    }
+
+    /// The HPA's size, targets and its rescale events.
+    fn apply_hpa(&mut self, t: f64, kind: &EventKind) {
+        match kind {
             EventKind::HpaSeen {
                 current,
                 desired,
@@ -135,34 +164,43 @@ impl ClusterTracker {
                     }
                 }
             }
-            EventKind::Top { pods } => {
-                let mut pcts = Vec::new();
-                let any_new_ready = self
-                    .record
-                    .pods_started
-                    .iter()
-                    .any(|p| p.observed_ready_s.is_some());
-                for usage in pods {
-                    self.record.samples.push(PodSampleRecord {
-                        t_s: t,
-                        pod: usage.pod.clone(),
-                        cpu_millis: usage.cpu_millis,
-                        cpu_pct_of_request: usage.cpu_percent_of_request,
-                        memory_bytes: usage.memory_bytes,
-                    });
-                    pcts.extend(usage.cpu_percent_of_request);
-                    if any_new_ready {
-                        self.cpu_after_first_ready.1 += usage.cpu_millis;
-                        if self.fresh.contains(&usage.pod) {
-                            self.cpu_after_first_ready.0 += usage.cpu_millis;
-                        }
-                    }
-                }
-                if !pcts.is_empty() {
-                    let avg = pcts.iter().sum::<f64>() / pcts.len() as f64;
-                    self.peak_cpu(avg);
+            _ => {}
+        }
+    }
+
+    /// A metrics.k8s.io sample of the pods' CPU and memory.
+    fn apply_top(&mut self, t: f64, pods: &[crate::cluster::metrics::PodUsage]) {
+        let mut pcts = Vec::new();
+        let any_new_ready = self
+            .record
+            .pods_started
+            .iter()
+            .any(|p| p.observed_ready_s.is_some());
+        for usage in pods {
+            self.record.samples.push(PodSampleRecord {
+                t_s: t,
+                pod: usage.pod.clone(),
+                cpu_millis: usage.cpu_millis,
+                cpu_pct_of_request: usage.cpu_percent_of_request,
+                memory_bytes: usage.memory_bytes,
+            });
+            pcts.extend(usage.cpu_percent_of_request);
+            if any_new_ready {
+                self.cpu_after_first_ready.1 += usage.cpu_millis;
+                if self.fresh.contains(&usage.pod) {
+                    self.cpu_after_first_ready.0 += usage.cpu_millis;
                 }
             }
+        }
+        if !pcts.is_empty() {
+            let avg = pcts.iter().sum::<f64>() / pcts.len() as f64;
+            self.peak_cpu(avg);
+        }
+    }
+
+    /// What the cluster side could not observe.
+    fn apply_missed(&mut self, t: f64, kind: &EventKind) {
+        match kind {
             EventKind::TopUnavailable { reason } => self.missed(Missed::PodMetrics {
                 from_s: t,
                 reason: reason.clone(),
@@ -178,6 +216,10 @@ impl ClusterTracker {
             }),
             _ => {}
         }
+    }
+
+    /// Pods now, and the most seen at once.
+    fn count_pods(&mut self) {
         let pods = u32::try_from(self.pods.len()).unwrap_or(u32::MAX);
         self.now.pods = pods;
         self.now.ready_pods =

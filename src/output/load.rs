@@ -170,9 +170,24 @@ pub fn render_load_text(result: &LoadResult, style: Style, kept: bool) -> String
 
 /// The Locust-style tables of a record (also used for saved records).
 pub fn render_summary(r: &RunRecord, style: Style) -> String {
-    let mut out = String::new();
+    [
+        heading(r),
+        request_table(r, style),
+        percentile_table(r, style),
+        failure_table(r, style),
+        server_timings(r),
+        throughput(r),
+        steady_state(r, style),
+        slowest(r),
+        cluster_summary(r),
+        thresholds(r),
+    ]
+    .concat()
+}
+
+fn heading(r: &RunRecord) -> String {
     let p = &r.params;
-    out.push_str(&format!(
+    let mut out = format!(
         "Load test of {}: {} users of {} (wait {}..{} s), spawned at {}/s, for {:.1} s{}\n",
         r.target,
         p.users,
@@ -185,11 +200,15 @@ pub fn render_summary(r: &RunRecord, style: Style) -> String {
             RunStatus::Completed => "",
             RunStatus::Interrupted => " (interrupted)",
         }
-    ));
+    );
     if let Some(label) = &r.label {
         out.push_str(&format!("Label: {label}\n"));
     }
+    out
+}
 
+/// Locust's request statistics, whole run.
+fn request_table(r: &RunRecord, style: Style) -> String {
     let mut t = style.table(&[
         "Type",
         "Name",
@@ -220,8 +239,11 @@ pub fn render_summary(r: &RunRecord, style: Style) -> String {
             Cell::new(format!("{:.2}", e.failures_per_s)),
         ]);
     }
-    out.push_str(&format!("{t}\n"));
+    format!("{t}\n")
+}
 
+/// Locust's percentile table, whole run.
+fn percentile_table(r: &RunRecord, style: Style) -> String {
     let mut header = vec!["Type", "Name"];
     header.extend(Percentile::ALL.map(Percentile::label));
     header.push("# reqs");
@@ -237,52 +259,60 @@ pub fn render_summary(r: &RunRecord, style: Style) -> String {
         row.push(Cell::new(e.requests));
         t.add_row(row);
     }
-    out.push_str(&format!("\nResponse time percentiles (ms)\n{t}\n"));
+    format!("\nResponse time percentiles (ms)\n{t}\n")
+}
 
-    if !r.failures.is_empty() {
-        let mut t = style.table(&[
-            "# occurrences",
-            "Method",
-            "Name",
-            "Error",
-            "First seen",
-            "Last seen",
+fn failure_table(r: &RunRecord, style: Style) -> String {
+    if r.failures.is_empty() {
+        return String::new();
+    }
+    let mut t = style.table(&[
+        "# occurrences",
+        "Method",
+        "Name",
+        "Error",
+        "First seen",
+        "Last seen",
+    ]);
+    for f in &r.failures {
+        t.add_row(vec![
+            Cell::new(f.count),
+            Cell::new(&f.method),
+            Cell::new(&f.name),
+            Cell::new(f.reason.to_string()),
+            Cell::new(f.first_seen.strftime("%H:%M:%S").to_string()),
+            Cell::new(f.last_seen.strftime("%H:%M:%S").to_string()),
         ]);
-        for f in &r.failures {
-            t.add_row(vec![
-                Cell::new(f.count),
-                Cell::new(&f.method),
-                Cell::new(&f.name),
-                Cell::new(f.reason.to_string()),
-                Cell::new(f.first_seen.strftime("%H:%M:%S").to_string()),
-                Cell::new(f.last_seen.strftime("%H:%M:%S").to_string()),
-            ]);
-        }
-        out.push_str(&format!("\nFailures\n{t}\n"));
     }
+    format!("\nFailures\n{t}\n")
+}
 
-    if let (Some(inf), Some(tot)) = (&r.server_timings.inference, &r.server_timings.total) {
-        let predict = r.endpoints.iter().find(|e| e.name == "/predict");
+fn server_timings(r: &RunRecord) -> String {
+    let (Some(inf), Some(tot)) = (&r.server_timings.inference, &r.server_timings.total) else {
+        return String::new();
+    };
+    let mut out = format!(
+        "\nServer-reported timings of {} predict responses: inference avg {} (p95 {}), handler total avg {} (p95 {})",
+        tot.count,
+        fmt_ms(inf.avg_ms),
+        fmt_ms(inf.p95_ms),
+        fmt_ms(tot.avg_ms),
+        fmt_ms(tot.p95_ms)
+    );
+    if let Some(pr) = r.endpoints.iter().find(|e| e.name == "/predict") {
         out.push_str(&format!(
-            "\nServer-reported timings of {} predict responses: inference avg {} (p95 {}), handler total avg {} (p95 {})",
-            tot.count,
-            fmt_ms(inf.avg_ms),
-            fmt_ms(inf.p95_ms),
-            fmt_ms(tot.avg_ms),
-            fmt_ms(tot.p95_ms)
+            "; client-side avg {}, so network and queueing ~ {}",
+            fmt_ms(pr.avg_ms),
+            fmt_ms((pr.avg_ms - tot.avg_ms).max(0.0))
         ));
-        if let Some(pr) = predict {
-            out.push_str(&format!(
-                "; client-side avg {}, so network and queueing ~ {}",
-                fmt_ms(pr.avg_ms),
-                fmt_ms((pr.avg_ms - tot.avg_ms).max(0.0))
-            ));
-        }
-        out.push('\n');
     }
+    out.push('\n');
+    out
+}
 
-    let th = &r.throughput;
-    out.push_str(&format!(
+fn throughput(r: &RunRecord) -> String {
+    let (th, p) = (&r.throughput, &r.params);
+    format!(
         "\nThroughput: {:.1} req/s over the run{}; theoretical maximum for {} users {:.1} req/s \
          (users / mean(wait {:.3} s + response time {:.3} s))\n",
         th.total_rps,
@@ -293,23 +323,77 @@ pub fn render_summary(r: &RunRecord, style: Style) -> String {
         th.theoretical_max_rps,
         (p.wait_min_s + p.wait_max_s) / 2.0,
         r.aggregate.avg_ms / 1e3
-    ));
+    )
+}
 
-    if !r.slowest.is_empty() {
-        out.push_str("\nSlowest requests (trace ids for Cloud Trace):\n");
-        for s in &r.slowest {
-            let top: Vec<String> = s
-                .traces
-                .iter()
-                .take(3)
-                .map(|t| format!("{} {}", t.trace_id, fmt_ms(t.ms)))
-                .collect();
-            out.push_str(&format!("  {} {}: {}\n", s.method, s.name, top.join(", ")));
-        }
+/// Whole run beside steady state (from the last user's start), each labelled; or why there is
+/// no steady state.
+fn steady_state(r: &RunRecord, style: Style) -> String {
+    let Some(s) = &r.steady_state else {
+        let why = if r.spawn_complete_s.is_none() {
+            format!(
+                "the run never reached its {} users, so all figures above include the ramp-up",
+                r.params.users
+            )
+        } else {
+            "full users were held under 1 s, or the record predates these figures".to_string()
+        };
+        return format!("\nSteady state: no figures ({why})\n");
+    };
+    let a = &r.aggregate;
+    let opt = |v: Option<f64>| v.map_or_else(|| "N/A".to_string(), fmt_ms);
+    let mut t = style.table(&[
+        "Window", "# reqs", "# fails", "req/s", "Avg", "p50", "p95", "p99",
+    ]);
+    t.add_row(vec![
+        format!("Whole run (0 - {:.1} s)", r.duration_s),
+        a.requests.to_string(),
+        format!("{} ({:.2}%)", a.failures, a.failure_ratio() * 100.0),
+        format!("{:.2}", r.throughput.total_rps),
+        fmt_ms(a.avg_ms),
+        opt(a.percentile(Percentile::P50)),
+        opt(a.percentile(Percentile::P95)),
+        opt(a.percentile(Percentile::P99)),
+    ]);
+    t.add_row(vec![
+        format!(
+            "Steady state (+{:.1} - {:.1} s, all {} users)",
+            s.from_s,
+            s.from_s + s.duration_s,
+            r.users_started
+        ),
+        s.requests.to_string(),
+        format!("{} ({:.2}%)", s.failures, s.failure_ratio() * 100.0),
+        format!("{:.2}", s.rps),
+        fmt_ms(s.avg_ms),
+        opt(s.p50_ms),
+        opt(s.p95_ms),
+        opt(s.p99_ms),
+    ]);
+    format!(
+        "\nWhole run and steady state (from the last user's start, as Locust's --reset-stats)\n{t}\n"
+    )
+}
+
+fn slowest(r: &RunRecord) -> String {
+    if r.slowest.is_empty() {
+        return String::new();
     }
+    let mut out = "\nSlowest requests (trace ids for Cloud Trace):\n".to_string();
+    for s in &r.slowest {
+        let top: Vec<String> = s
+            .traces
+            .iter()
+            .take(3)
+            .map(|t| format!("{} {}", t.trace_id, fmt_ms(t.ms)))
+            .collect();
+        out.push_str(&format!("  {} {}: {}\n", s.method, s.name, top.join(", ")));
+    }
+    out
+}
 
-    out.push_str(&cluster_summary(r));
-
+fn thresholds(r: &RunRecord) -> String {
+    let mut out = String::new();
     for t in &r.thresholds {
         let value = |v: f64| match t.kind.unit() {
             ThresholdUnit::Ratio => format!("{:.2}%", v * 100.0),
@@ -490,6 +574,8 @@ mod tests {
             "slowest": [{"method": "POST", "name": "/predict",
                          "traces": [{"trace_id": "0af7651916cd43dd8448eb211c80319c", "ms": 15.0}]}],
             "throughput": {"total_rps": 120.0, "steady_rps": 119.5, "theoretical_max_rps": 119.6},
+            "steady_state": {"from_s": 14.9, "duration_s": 45.1, "requests": 5400, "failures": 9,
+                             "rps": 119.5, "avg_ms": 4.2, "p50_ms": 3.9, "p95_ms": 8.5, "p99_ms": null},
             "thresholds": [{"name": "max-failure-rate", "limit": 0.01, "actual": 0.00167, "passed": true},
                            {"name": "max-p95", "limit": 5.0, "actual": 9.0, "passed": false}],
             "timeline": []
@@ -500,6 +586,19 @@ mod tests {
     #[test]
     fn the_summary_is_locust_style() {
         insta::assert_snapshot!(render_summary(&fixture(), Style::plain()));
+    }
+
+    #[test]
+    fn without_full_users_the_summary_says_there_is_no_steady_state() {
+        let mut r = fixture();
+        r.steady_state = None;
+        r.spawn_complete_s = None;
+        let text = render_summary(&r, Style::plain());
+        assert!(
+            text.contains("Steady state: no figures (the run never reached its 150 users"),
+            "{text}"
+        );
+        assert!(!text.contains("Whole run (0"), "{text}");
     }
 
     #[test]

@@ -56,6 +56,7 @@ pub fn build(opts: &LoadOptions, c: &Collector, end: RunEnd, started_utc: Timest
             steady_rps: c.steady_rps(),
             theoretical_max_rps,
         },
+        steady_state: c.steady_state(),
         aggregate,
         failures: c.failure_records(),
         server_timings: c.server_timings(),

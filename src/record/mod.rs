@@ -73,7 +73,8 @@ impl WriteError {
 /// The version of the record format this build writes.
 ///
 /// 2: the cluster's data are the typed fields `cluster`, `cluster_not_watched` and the points'
-/// `cluster` (schema 1 had them as untyped `extensions`); its `missed` reasons are typed.
+/// `cluster` (schema 1 had them as untyped `extensions`); its `missed` reasons are typed; the
+/// optional `steady_state` (absent in schema-1 records).
 pub const SCHEMA_VERSION: u32 = 2;
 /// The oldest version this build reads (and upgrades when it loads it).
 pub const OLDEST_SCHEMA_VERSION: u32 = 1;
@@ -109,6 +110,10 @@ pub struct RunRecord {
     pub server_timings: ServerTimings,
     pub slowest: Vec<SlowestRecord>,
     pub throughput: Throughput,
+    /// The run at its full user count, without the ramp-up; absent when it never got there
+    /// (or held it under a second), and in records older than these figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steady_state: Option<SteadyState>,
     #[serde(default)]
     pub thresholds: Vec<ThresholdResult>,
     pub timeline: Vec<TimelinePoint>,
@@ -139,6 +144,15 @@ pub struct RunParams {
     pub connection_max_requests: Option<u64>,
     #[serde(default)]
     pub connection_max_age_s: Option<f64>,
+}
+
+/// Failures / requests, 0..1 (0 without requests).
+pub fn failure_ratio(failures: u64, requests: u64) -> f64 {
+    if requests == 0 {
+        0.0
+    } else {
+        failures as f64 / requests as f64
+    }
 }
 
 /// Statistics of one (method, name) or of all requests (method "", name "Aggregated").
@@ -174,11 +188,7 @@ impl EndpointRecord {
     }
 
     pub fn failure_ratio(&self) -> f64 {
-        if self.requests == 0 {
-            0.0
-        } else {
-            self.failures as f64 / self.requests as f64
-        }
+        failure_ratio(self.failures, self.requests)
     }
 }
 
@@ -233,6 +243,30 @@ pub struct Throughput {
     pub steady_rps: Option<f64>,
     /// users / mean(wait + response time): what a closed loop of these users can reach.
     pub theoretical_max_rps: f64,
+}
+
+/// Figures from the moment the last user started until the stop (what Locust shows with
+/// `--reset-stats`): the other figures of a record are over the whole run, ramp-up included.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SteadyState {
+    /// Seconds after the start when the last user started.
+    pub from_s: f64,
+    /// Seconds from then to the stop.
+    pub duration_s: f64,
+    pub requests: u64,
+    pub failures: u64,
+    pub rps: f64,
+    pub avg_ms: f64,
+    /// None without requests in the window.
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+impl SteadyState {
+    pub fn failure_ratio(&self) -> f64 {
+        failure_ratio(self.failures, self.requests)
+    }
 }
 
 /// Which threshold a run was held to; its name in JSON is the flag's.

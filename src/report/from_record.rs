@@ -13,72 +13,7 @@ pub const SLOWEST_LISTED: usize = 10;
 /// The report's view of one record.
 pub fn run_view(record: &RunRecord, file: &str) -> RunView {
     let agg = &record.aggregate;
-    let endpoint = |method: &str, name: &str| format!("{method} {name}");
-    let mut failure_reasons: Vec<FailureCount> = record
-        .failures
-        .iter()
-        .map(|f| FailureCount {
-            endpoint: endpoint(&f.method, &f.name),
-            reason: f.reason.to_string(),
-            count: f.count,
-        })
-        .collect();
-    failure_reasons.sort_by_key(|f| std::cmp::Reverse(f.count));
-
-    let predict = record
-        .endpoints
-        .iter()
-        .find(|e| e.method == "POST" && e.name == "/predict");
-    let timing = match (
-        predict,
-        &record.server_timings.total,
-        &record.server_timings.inference,
-    ) {
-        (Some(e2e), Some(total), Some(inference)) if e2e.requests > 0 => Some(TimingBreakdown {
-            // Present: the endpoint had requests.
-            e2e_p50_ms: e2e.percentile(Percentile::P50).unwrap_or_default(),
-            e2e_p95_ms: e2e.percentile(Percentile::P95).unwrap_or_default(),
-            server_p50_ms: total.p50_ms,
-            server_p95_ms: total.p95_ms,
-            inference_p50_ms: inference.p50_ms,
-            inference_p95_ms: inference.p95_ms,
-        }),
-        _ => None,
-    };
-
-    let mut slowest: Vec<SlowRequest> = record
-        .slowest
-        .iter()
-        .flat_map(|s| {
-            s.traces.iter().map(|t| SlowRequest {
-                endpoint: endpoint(&s.method, &s.name),
-                latency_ms: t.ms,
-                trace_id: t.trace_id.clone(),
-            })
-        })
-        .collect();
-    slowest.sort_by(|a, b| b.latency_ms.total_cmp(&a.latency_ms));
-    slowest.truncate(SLOWEST_LISTED);
-
-    let timeline: Vec<Second> = record
-        .timeline
-        .iter()
-        .map(|p| {
-            let cluster = p.cluster.as_ref();
-            Second {
-                t: p.t,
-                users: u64::from(p.users),
-                requests: p.requests,
-                failures: p.failures,
-                rps: p.rps,
-                p95_ms: p.p95_ms,
-                replicas: cluster.and_then(|c| c.replicas),
-                ready_pods: cluster.map(|c| c.ready_pods),
-                cpu_pct: cluster.and_then(|c| c.cpu_pct.map(f64::from)),
-            }
-        })
-        .collect();
-
+    let timeline = timeline(record);
     RunView {
         file: file.to_string(),
         label: record
@@ -103,13 +38,97 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
         avg_rps: record.throughput.total_rps,
         peak_rps: timeline.iter().map(|s| s.rps).fold(0.0, f64::max),
         theoretical_max_rps: Some(record.throughput.theoretical_max_rps).filter(|v| *v > 0.0),
-        failure_reasons,
-        timing,
-        slowest,
+        full_users_reached: record.spawn_complete_s.is_some(),
+        steady_state: record.steady_state.clone(),
+        failure_reasons: failure_reasons(record),
+        timing: timing(record),
+        slowest: slowest(record),
         timeline,
         cluster: record.cluster.clone(),
         cluster_missed: record.cluster_not_watched.as_ref().map(ToString::to_string),
     }
+}
+
+fn endpoint(method: &str, name: &str) -> String {
+    format!("{method} {name}")
+}
+
+/// Failures by reason, most first.
+fn failure_reasons(record: &RunRecord) -> Vec<FailureCount> {
+    let mut failure_reasons: Vec<FailureCount> = record
+        .failures
+        .iter()
+        .map(|f| FailureCount {
+            endpoint: endpoint(&f.method, &f.name),
+            reason: f.reason.to_string(),
+            count: f.count,
+        })
+        .collect();
+    failure_reasons.sort_by_key(|f| std::cmp::Reverse(f.count));
+    failure_reasons
+}
+
+/// `/predict`'s end-to-end latency against the server's own timings.
+fn timing(record: &RunRecord) -> Option<TimingBreakdown> {
+    let predict = record
+        .endpoints
+        .iter()
+        .find(|e| e.method == "POST" && e.name == "/predict");
+    match (
+        predict,
+        &record.server_timings.total,
+        &record.server_timings.inference,
+    ) {
+        (Some(e2e), Some(total), Some(inference)) if e2e.requests > 0 => Some(TimingBreakdown {
+            // Present: the endpoint had requests.
+            e2e_p50_ms: e2e.percentile(Percentile::P50).unwrap_or_default(),
+            e2e_p95_ms: e2e.percentile(Percentile::P95).unwrap_or_default(),
+            server_p50_ms: total.p50_ms,
+            server_p95_ms: total.p95_ms,
+            inference_p50_ms: inference.p50_ms,
+            inference_p95_ms: inference.p95_ms,
+        }),
+        _ => None,
+    }
+}
+
+/// The slowest requests of all endpoints, slowest first.
+fn slowest(record: &RunRecord) -> Vec<SlowRequest> {
+    let mut slowest: Vec<SlowRequest> = record
+        .slowest
+        .iter()
+        .flat_map(|s| {
+            s.traces.iter().map(|t| SlowRequest {
+                endpoint: endpoint(&s.method, &s.name),
+                latency_ms: t.ms,
+                trace_id: t.trace_id.clone(),
+            })
+        })
+        .collect();
+    slowest.sort_by(|a, b| b.latency_ms.total_cmp(&a.latency_ms));
+    slowest.truncate(SLOWEST_LISTED);
+    slowest
+}
+
+fn timeline(record: &RunRecord) -> Vec<Second> {
+    record
+        .timeline
+        .iter()
+        .map(|p| {
+            let cluster = p.cluster.as_ref();
+            Second {
+                t: p.t,
+                users: u64::from(p.users),
+                requests: p.requests,
+                failures: p.failures,
+                rps: p.rps,
+                p95_ms: p.p95_ms,
+                replicas: cluster.and_then(|c| c.replicas),
+                ready_pods: cluster.map(|c| c.ready_pods),
+                cpu_pct: cluster.and_then(|c| c.cpu_pct.map(f64::from)),
+            }
+        })
+        .collect()
 }
 
 /// Loads the named records, each error naming its file.

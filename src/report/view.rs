@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::record::SteadyState;
 use crate::record::cluster::ClusterRecord;
 
 /// One run, as the report sees it. Times in milliseconds unless the name says otherwise.
@@ -31,6 +32,11 @@ pub struct RunView {
     pub peak_rps: f64,
     /// users / mean(wait + response time): what the class can ask for at most.
     pub theoretical_max_rps: Option<f64>,
+    /// Whether every user started (the figures above are over the whole run either way).
+    pub full_users_reached: bool,
+    /// The run from the last user's start to the stop; absent when it never got there (or
+    /// the record predates these figures).
+    pub steady_state: Option<SteadyState>,
     /// Failures by reason, most first.
     pub failure_reasons: Vec<FailureCount>,
     /// Server-reported timings of `/predict` against the end-to-end latency.
