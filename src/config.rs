@@ -4,23 +4,44 @@
 //! Precedence, as kubectl users expect: flag > environment variable > config file > default.
 //! (clap folds the environment into the flag, so both beat the file.)
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
 
-use crate::cli::{GlobalArgs, values};
-use crate::error::ConfigError;
-use crate::output::Format;
+use crate::cli::{
+    CleanupArgs, GlobalArgs, Layered, LoadArgs, ReportArgs, ServeArgs, SmokeArgs, WatchArgs,
+};
+use crate::units::{Format, Host, Span};
 
 /// The config file used when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "iris-lab.yaml";
 /// The app name of the guide's deployment.
 pub const DEFAULT_APP: &str = "iris-prediction-api";
 
+/// Problems with the configuration file (and the YAML files it names, such as scenarios).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("could not read config file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path}, line {line}, column {column}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("config file {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
 /// The file as written. Every key is optional; unknown keys are errors (typos are caught).
+/// Each command's section is that command's own options type, the one its flags fill.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
@@ -28,46 +49,25 @@ pub struct ConfigFile {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub namespace: Option<String>,
-    #[serde(default, deserialize_with = "de_duration")]
-    pub kube_timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "de_host")]
-    pub host: Option<reqwest::Url>,
+    pub kube_timeout: Option<Span>,
+    pub host: Option<Host>,
     pub format: Option<Format>,
     pub insecure: Option<bool>,
     /// Overrides of the names derived from `app`.
     #[serde(default)]
     pub names: NamesFile,
     #[serde(default)]
-    pub serve: ServeFile,
+    pub serve: ServeArgs,
     #[serde(default)]
-    pub smoke: SmokeFile,
+    pub smoke: SmokeArgs,
     #[serde(default)]
-    pub report: ReportFile,
+    pub report: ReportArgs,
     #[serde(default)]
-    pub load: LoadFile,
+    pub load: LoadArgs,
     #[serde(default)]
-    pub watch: WatchFile,
+    pub watch: WatchArgs,
     #[serde(default)]
-    pub cleanup: CleanupFile,
-}
-
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WatchFile {
-    #[serde(default, deserialize_with = "de_duration")]
-    pub duration: Option<Duration>,
-    #[serde(default, deserialize_with = "de_duration")]
-    pub top_interval: Option<Duration>,
-}
-
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CleanupFile {
-    pub replicas: Option<u16>,
-    pub yes: Option<bool>,
-    pub dry_run: Option<bool>,
-    #[serde(default, deserialize_with = "de_duration")]
-    pub wait: Option<Duration>,
+    pub cleanup: CleanupArgs,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -77,63 +77,6 @@ pub struct NamesFile {
     pub service: Option<String>,
     pub hpa: Option<String>,
     pub selector: Option<String>,
-}
-
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServeFile {
-    pub addr: Option<SocketAddr>,
-    #[serde(default, deserialize_with = "de_positive_duration")]
-    pub head_timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "de_positive_duration")]
-    pub idle_timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "de_count")]
-    pub max_connections: Option<u64>,
-}
-
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReportFile {
-    pub runs_dir: Option<PathBuf>,
-    pub template: Option<PathBuf>,
-    pub gcp_project: Option<String>,
-}
-
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SmokeFile {
-    #[serde(default, deserialize_with = "de_duration")]
-    pub timeout: Option<Duration>,
-}
-
-/// The `load:` section: every `iris-lab load` flag, by the flag's name with `_` for `-`.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LoadFile {
-    #[serde(default, deserialize_with = "de_users")]
-    pub users: Option<u32>,
-    #[serde(default, deserialize_with = "de_rate")]
-    pub spawn_rate: Option<f64>,
-    #[serde(default, deserialize_with = "de_positive_duration")]
-    pub duration: Option<Duration>,
-    pub user_class: Option<String>,
-    pub scenario: Option<PathBuf>,
-    #[serde(default, deserialize_with = "de_wait")]
-    pub wait: Option<crate::loadgen::Wait>,
-    pub out_dir: Option<PathBuf>,
-    pub label: Option<String>,
-    pub csv: Option<PathBuf>,
-    #[serde(default, deserialize_with = "de_percent")]
-    pub max_failure_rate: Option<f64>,
-    #[serde(default, deserialize_with = "de_millis")]
-    pub max_p95: Option<Duration>,
-    #[serde(default, deserialize_with = "de_count")]
-    pub connection_max_requests: Option<u64>,
-    #[serde(default, deserialize_with = "de_positive_duration")]
-    pub connection_max_age: Option<Duration>,
-    #[serde(default, deserialize_with = "de_positive_duration")]
-    pub timeout: Option<Duration>,
-    pub no_cluster: Option<bool>,
 }
 
 /// The Kubernetes objects iris-lab looks at.
@@ -177,7 +120,8 @@ pub struct Settings {
     pub host: Option<reqwest::Url>,
     pub format: Format,
     pub insecure: bool,
-    /// The file's per-command sections, for each command to merge with its own flags.
+    /// The file's per-command sections, for each command to merge with its own flags
+    /// ([`Settings::layer`]).
     pub file: ConfigFile,
 }
 
@@ -220,21 +164,29 @@ impl Settings {
                 .or_else(|| file.kubeconfig.clone()),
             context: global.context.clone().or_else(|| file.context.clone()),
             namespace: global.namespace.clone().or_else(|| file.namespace.clone()),
-            request_timeout: global.kube_timeout.or(file.kube_timeout),
+            request_timeout: global.kube_timeout.or(file.kube_timeout).map(|s| s.0),
         };
         Settings {
             config_path,
             names,
             cluster,
-            host: global.host.clone().or_else(|| file.host.clone()),
-            format: global
-                .format
-                .map(Format::from)
-                .or(file.format)
-                .unwrap_or_default(),
+            host: global
+                .host
+                .clone()
+                .or_else(|| file.host.clone())
+                .map(|h| h.0),
+            format: global.format.or(file.format).unwrap_or_default(),
             insecure: global.insecure || file.insecure.unwrap_or(false),
             file,
         }
+    }
+}
+
+impl Settings {
+    /// A command's options: its flags (environment folded in by clap) over its section of the
+    /// file, chosen by `section`. The one place where flags and file meet.
+    pub fn layer<T: Layered + Clone>(&self, flags: &T, section: impl Fn(&ConfigFile) -> &T) -> T {
+        flags.clone().over(section(&self.file).clone())
     }
 }
 
@@ -276,76 +228,10 @@ pub fn parse_yaml<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Con
     })
 }
 
-/// Deserializes a duration written as the flags take it (`10s`, `5m`, `1h30m`).
-pub fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    let value: Option<DurationText> = Option::deserialize(d)?;
-    value
-        .map(|v| {
-            let text = match v {
-                DurationText::Text(t) => t,
-                DurationText::Number(n) => n.to_string(),
-            };
-            values::parse_duration(&text).map_err(serde::de::Error::custom)
-        })
-        .transpose()
-}
-
-/// A scalar written as text or as a number, parsed by the same function as its flag.
-fn de_with<'de, D: Deserializer<'de>, T>(
-    d: D,
-    parse: fn(&str) -> Result<T, String>,
-) -> Result<Option<T>, D::Error> {
-    let value: Option<DurationText> = Option::deserialize(d)?;
-    value
-        .map(|v| {
-            let text = match v {
-                DurationText::Text(t) => t,
-                DurationText::Number(n) => n.to_string(),
-            };
-            parse(&text).map_err(serde::de::Error::custom)
-        })
-        .transpose()
-}
-
-fn de_users<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    de_with(d, values::parse_users)
-}
-fn de_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    de_with(d, values::parse_count)
-}
-fn de_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    de_with(d, values::parse_rate)
-}
-fn de_positive_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    de_with(d, values::parse_positive_duration)
-}
-fn de_percent<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    de_with(d, values::parse_percent)
-}
-fn de_millis<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    de_with(d, values::parse_millis)
-}
-fn de_wait<'de, D: Deserializer<'de>>(d: D) -> Result<Option<crate::loadgen::Wait>, D::Error> {
-    de_with(d, values::parse_wait)
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum DurationText {
-    Text(String),
-    Number(f64),
-}
-
-fn de_host<'de, D: Deserializer<'de>>(d: D) -> Result<Option<reqwest::Url>, D::Error> {
-    let value: Option<String> = Option::deserialize(d)?;
-    value
-        .map(|v| values::parse_host(&v).map_err(serde::de::Error::custom))
-        .transpose()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::units::{Count, Millis, Percent, PositiveSpan, Rate, Replicas, Users};
     use clap::Parser;
 
     fn global(args: &[&str]) -> GlobalArgs {
@@ -389,7 +275,7 @@ mod tests {
         assert_eq!(s.host.as_ref().unwrap().as_str(), "http://10.0.0.1/");
         assert_eq!(s.format, Format::Json);
         assert!(s.insecure);
-        assert_eq!(s.file.smoke.timeout, Some(Duration::from_secs(3)));
+        assert_eq!(s.file.smoke.timeout, Some(Span(Duration::from_secs(3))));
 
         let s = Settings::merge(
             &global(&[
@@ -442,22 +328,6 @@ mod tests {
     }
 
     #[test]
-    fn the_serve_section_takes_its_limits() {
-        let f = file(
-            "serve:\n  addr: 0.0.0.0:8000\n  head_timeout: 10s\n  idle_timeout: 75s\n  \
-             max_connections: 100\n",
-        );
-        assert_eq!(f.serve.head_timeout, Some(Duration::from_secs(10)));
-        assert_eq!(f.serve.idle_timeout, Some(Duration::from_secs(75)));
-        assert_eq!(f.serve.max_connections, Some(100));
-        let err =
-            parse_yaml::<Option<ConfigFile>>(Path::new("x.yaml"), "serve:\n  max_connections: 0\n")
-                .unwrap_err()
-                .to_string();
-        assert!(err.contains("at least 1"), "{err}");
-    }
-
-    #[test]
     fn the_load_section_takes_every_load_flag() {
         let f = file(
             "load:\n  users: 150\n  spawn_rate: 10\n  duration: 5m\n  user_class: HighLoadUser\n  \
@@ -466,14 +336,14 @@ mod tests {
              connection_max_age: 30s\n  timeout: 5s\n",
         );
         let l = f.load;
-        assert_eq!(l.users, Some(150));
-        assert_eq!(l.spawn_rate, Some(10.0));
-        assert_eq!(l.duration, Some(Duration::from_secs(300)));
+        assert_eq!(l.users, Some(Users(150)));
+        assert_eq!(l.spawn_rate, Some(Rate(10.0)));
+        assert_eq!(l.duration, Some(PositiveSpan(Duration::from_secs(300))));
         assert_eq!(l.wait.map(|w| w.max), Some(0.5));
-        assert_eq!(l.max_failure_rate, Some(0.01));
-        assert_eq!(l.max_p95, Some(Duration::from_millis(500)));
-        assert_eq!(l.connection_max_requests, Some(10));
-        assert_eq!(l.timeout, Some(Duration::from_secs(5)));
+        assert_eq!(l.max_failure_rate, Some(Percent(0.01)));
+        assert_eq!(l.max_p95, Some(Millis(Duration::from_millis(500))));
+        assert_eq!(l.connection_max_requests, Some(Count(10)));
+        assert_eq!(l.timeout, Some(PositiveSpan(Duration::from_secs(5))));
         let err = parse_yaml::<Option<ConfigFile>>(Path::new("x.yaml"), "load:\n  users: 0\n")
             .unwrap_err()
             .to_string();
@@ -484,22 +354,93 @@ mod tests {
     }
 
     #[test]
+    fn the_serve_section_takes_its_limits() {
+        let f = file(
+            "serve:\n  addr: 0.0.0.0:8000\n  head_timeout: 10s\n  idle_timeout: 75s\n  \
+             max_connections: 100\n",
+        );
+        assert_eq!(
+            f.serve.head_timeout.map(|d| d.0),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            f.serve.idle_timeout.map(|d| d.0),
+            Some(Duration::from_secs(75))
+        );
+        assert_eq!(f.serve.max_connections.map(|c| c.0), Some(100));
+        let err =
+            parse_yaml::<Option<ConfigFile>>(Path::new("x.yaml"), "serve:\n  idle_timeout: 0s\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
     fn watch_and_cleanup_sections() {
         let f = file(
             "watch:\n  duration: 5m\n  top_interval: 30s\ncleanup:\n  replicas: 3\n  yes: true\n  \
              dry_run: true\n  wait: 1m\n",
         );
-        assert_eq!(f.watch.duration, Some(Duration::from_secs(300)));
-        assert_eq!(f.watch.top_interval, Some(Duration::from_secs(30)));
-        assert_eq!(f.cleanup.replicas, Some(3));
-        assert_eq!(f.cleanup.yes, Some(true));
-        assert_eq!(f.cleanup.dry_run, Some(true));
-        assert_eq!(f.cleanup.wait, Some(Duration::from_secs(60)));
+        assert_eq!(f.watch.duration, Some(Span(Duration::from_secs(300))));
+        assert_eq!(f.watch.top_interval, Some(Span(Duration::from_secs(30))));
+        assert_eq!(f.cleanup.replicas, Some(Replicas(3)));
+        assert!(f.cleanup.yes);
+        assert!(f.cleanup.dry_run);
+        assert_eq!(f.cleanup.wait, Some(Span(Duration::from_secs(60))));
         let err =
             parse_yaml::<Option<ConfigFile>>(Path::new("x.yaml"), "cleanup:\n  replicas: -2\n")
                 .unwrap_err()
                 .to_string();
         assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn each_commands_flags_layer_over_its_own_section() {
+        let f = file(
+            "load:\n  users: 150\n  label: file\n  no_cluster: true\ncleanup:\n  replicas: 3\n\
+             report:\n  runs_dir: from-file\n",
+        );
+        let s = Settings::merge(&global(&[]), f, None);
+        let cli = |args: &[&str]| {
+            crate::cli::Cli::try_parse_from(std::iter::once("iris-lab").chain(args.iter().copied()))
+                .unwrap()
+                .command
+        };
+        let crate::cli::Command::Load(flags) = cli(&["load", "--label", "flag"]) else {
+            panic!("not load")
+        };
+        let load = s.layer(flags.as_ref(), |f| &f.load);
+        assert_eq!(
+            load.users,
+            Some(Users(150)),
+            "the file fills what no flag set"
+        );
+        assert_eq!(load.label.as_deref(), Some("flag"), "a flag wins");
+        assert!(
+            load.no_cluster,
+            "a switch is on when either layer turns it on"
+        );
+        let crate::cli::Command::Cleanup(flags) = cli(&["cleanup", "--replicas", "0"]) else {
+            panic!("not cleanup")
+        };
+        assert_eq!(s.layer(&flags, |f| &f.cleanup).replicas, Some(Replicas(0)));
+        let crate::cli::Command::Cleanup(flags) = cli(&["cleanup"]) else {
+            panic!("not cleanup")
+        };
+        assert_eq!(s.layer(&flags, |f| &f.cleanup).replicas, Some(Replicas(3)));
+        let crate::cli::Command::Report(flags) = cli(&["report"]) else {
+            panic!("not report")
+        };
+        let report = s.layer(&flags, |f| &f.report);
+        assert_eq!(report.runs_dir, Some(PathBuf::from("from-file")));
+    }
+
+    #[test]
+    fn a_file_section_takes_no_key_its_command_has_no_flag_for() {
+        let err = parse_yaml::<Option<ConfigFile>>(Path::new("x.yaml"), "report:\n  runs: [a]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `runs`"), "{err}");
     }
 
     #[test]

@@ -10,12 +10,18 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod loadgen;
+pub mod outcome;
 pub mod output;
+pub mod pipeline;
 pub mod record;
 pub mod report;
 pub mod server;
 pub mod signals;
 pub mod stats;
+pub mod units;
+
+#[cfg(test)]
+mod rooms_tests;
 
 use cli::{Cli, Command};
 use config::Settings;
@@ -40,42 +46,15 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
     let task = runtime.spawn(async move {
         match command {
             Command::Serve(args) => commands::serve::run(&settings, &args).await,
-            Command::Smoke(args) => {
-                let host = commands::require_host(&settings).await?;
-                let timeout = args
-                    .timeout
-                    .or(settings.file.smoke.timeout)
-                    .unwrap_or(commands::smoke::DEFAULT_TIMEOUT);
-                let client = api::ApiClient::new(host, timeout, settings.insecure)?;
-                let report = commands::smoke::run(&client).await;
-                let text =
-                    output::render_smoke(&report, settings.format, output::Style::for_stdout());
-                output::write_stdout(&text)?;
-                Ok(Outcome::from_passed(report.passed))
-            }
-            Command::Load(args) => {
-                let host = commands::require_host(&settings).await?;
-                let options = commands::load::options(&settings, &args, host)?;
-                let mut display = output::LiveDisplay::for_stderr();
-                let result = commands::load::run(options, &mut display).await?;
-                let text =
-                    output::render_load(&result, settings.format, output::Style::for_stdout());
-                output::write_stdout(&text)?;
-                Ok(result.outcome)
-            }
+            Command::Smoke(args) => commands::smoke::run(&settings, &args).await,
+            Command::Load(args) => commands::load::run(&settings, &args).await,
             Command::Report(args) => {
                 let text = commands::report::run(&commands::report::plan(&settings, &args))?;
                 output::write_stdout(&text)?;
                 Ok(Outcome::Success)
             }
             Command::Demo(args) => commands::demo::run(&settings, &args).await,
-            Command::Verify => {
-                let report = commands::verify::run(&settings).await?;
-                let text =
-                    output::render_verify(&report, settings.format, output::Style::for_stdout());
-                output::write_stdout(&text)?;
-                Ok(Outcome::from_passed(report.passed))
-            }
+            Command::Verify => commands::verify::run(&settings).await,
             Command::Watch(args) => commands::watch::run(&settings, &args).await,
             Command::Cleanup(args) => commands::cleanup::run(&settings, &args).await,
             Command::Guide(_) => Ok(Outcome::Success),

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use iris_lab::api::Failure;
-use iris_lab::commands::load;
+use iris_lab::pipeline as load;
 use iris_lab::record::RunRecord;
 use support::{Recorder, options, url};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -69,3 +69,98 @@ fn demo_writes_the_report_file_and_keeps_records_when_asked() {
         .count();
     assert_eq!(records, 2);
 }
+
+fn records(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_config_files_load_section_does_not_leak_into_the_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every one of these would change (or break) a `load` run; none may touch the demo's.
+    std::fs::write(
+        dir.path().join("iris-lab.yaml"),
+        "load:\n  wait: 7..9\n  csv: leaked/run\n  scenario: missing-scenario.yaml\n  timeout: 1ms\n  \
+         users: 2\n  spawn_rate: 0.1\n  label: leaked\n",
+    )
+    .unwrap();
+    let out = demo(dir.path(), &["--duration", "1s", "--out-dir", "runs"])
+        .code(0)
+        .get_output()
+        .stderr
+        .clone();
+    let stderr = String::from_utf8(out).unwrap();
+    let records = records(&dir.path().join("runs"));
+    assert_eq!(records.len(), 2, "{stderr}");
+    for (r, users) in records.iter().zip([150, 300]) {
+        let p = &r["params"];
+        assert_eq!(p["users"], users, "{p}");
+        assert_eq!(p["timeout_s"], 30.0, "{p}");
+        assert!(p["scenario"].is_null(), "{p}");
+        assert!(p["wait_max_s"].as_f64().unwrap() < 7.0, "{p}");
+        assert_eq!(r["label"], format!("demo, {users} users"));
+    }
+    assert!(
+        !dir.path().join("leaked").exists(),
+        "the demo wrote CSV files"
+    );
+}
+
+#[test]
+fn both_runs_hold_full_users_for_at_least_half_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    demo(dir.path(), &["--duration", "2s", "--out-dir", "runs"]).code(0);
+    let records = records(&dir.path().join("runs"));
+    assert_eq!(records.len(), 2);
+    for r in &records {
+        let users = r["params"]["users"].as_u64().unwrap();
+        assert_eq!(r["users_started"].as_u64(), Some(users), "{}", r["params"]);
+        let full_at = r["spawn_complete_s"].as_f64().expect("all users started");
+        let length = r["params"]["duration_s"].as_f64().unwrap();
+        assert!(
+            full_at <= length / 2.0,
+            "{users} users complete at {full_at} s of {length} s"
+        );
+    }
+}
+
+#[test]
+fn the_demo_prints_only_paths_that_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let temp = demo(dir.path(), &["--duration", "1s"])
+        .code(0)
+        .get_output()
+        .stderr
+        .clone();
+    let temp = String::from_utf8(temp).unwrap();
+    assert!(
+        !temp.contains("Saved "),
+        "temporary records were announced:\n{temp}"
+    );
+    assert!(!temp.contains("timeline "), "{temp}");
+
+    let kept = demo(dir.path(), &["--duration", "1s", "--out-dir", "runs"])
+        .code(0)
+        .get_output()
+        .stderr
+        .clone();
+    let kept = String::from_utf8(kept).unwrap();
+    let saved: Vec<&str> = kept
+        .lines()
+        .filter_map(|l| l.strip_prefix("Saved "))
+        .map(|l| l.split(" (timeline").next().unwrap())
+        .collect();
+    assert_eq!(saved.len(), 2, "{kept}");
+    for path in saved {
+        assert!(dir.path().join(path).is_file(), "{path} does not exist");
+    }
+}

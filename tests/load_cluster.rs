@@ -88,7 +88,7 @@ fn load_records_the_scaling_story_and_report_tells_it() {
 
     // The record holds the scaling event, the pods' start-up and per-second cluster state.
     let (_, record) = only_record(lab.dir.path());
-    let c = &record["extensions"]["cluster"];
+    let c = &record["cluster"];
     assert_eq!(c["max_pods"], 6, "{c}");
     assert_eq!(c["min_replicas"], 2);
     assert_eq!(c["cpu_target_pct"], 60);
@@ -117,7 +117,7 @@ fn load_records_the_scaling_story_and_report_tells_it() {
     let timeline = record["timeline"].as_array().unwrap();
     let replicas: Vec<u64> = timeline
         .iter()
-        .filter_map(|p| p["extensions"]["cluster"]["replicas"].as_u64())
+        .filter_map(|p| p["cluster"]["replicas"].as_u64())
         .collect();
     assert_eq!(
         replicas.len(),
@@ -183,13 +183,8 @@ fn load_goes_on_when_the_cluster_is_not_there() {
         "{stdout}"
     );
     let (_, record) = only_record(dir.path());
-    assert!(record["extensions"]["cluster"].is_null());
-    assert!(
-        record["extensions"]["cluster_missed"]
-            .as_str()
-            .unwrap()
-            .contains("no kubeconfig")
-    );
+    assert!(record["cluster"].is_null());
+    assert_eq!(record["cluster_not_watched"]["kind"], "no_kubeconfig");
 
     // --no-cluster does not even look.
     let out = iris_lab(dir.path())
@@ -237,14 +232,11 @@ fn a_cluster_that_fails_mid_run_does_not_stop_the_load() {
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     let (_, record) = only_record(lab.dir.path());
     assert!(record["aggregate"]["requests"].as_u64().unwrap() > 10);
-    let missed = record["extensions"]["cluster"]["missed"]
-        .as_array()
-        .unwrap();
+    let missed = record["cluster"]["missed"].as_array().unwrap();
     assert!(
-        missed.iter().any(|m| m
-            .as_str()
-            .unwrap()
-            .starts_with("watch of pods interrupted at +")),
+        missed
+            .iter()
+            .any(|m| m["kind"] == "watch_interrupted" && m["what"] == "pods"),
         "{missed:?}"
     );
 }

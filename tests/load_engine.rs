@@ -6,9 +6,9 @@ mod support;
 use std::time::Duration;
 
 use iris_lab::api::Failure;
-use iris_lab::commands::load;
 use iris_lab::error::Outcome;
-use iris_lab::record::{self, RunStatus};
+use iris_lab::pipeline as load;
+use iris_lab::record::{self, RunStatus, ThresholdKind};
 use iris_lab::stats::decode_histogram;
 use support::{Mode, Recorder, fake_api, options, wait};
 
@@ -120,12 +120,14 @@ async fn a_server_failing_10_percent_is_counted_and_breaks_a_threshold() {
     assert_eq!(r.failures.iter().map(|f| f.count).sum::<u64>(), served / 10);
     assert!(r.failures.iter().all(|f| f.first_seen <= f.last_seen));
     assert_eq!(result.outcome, Outcome::Failed);
-    let th: Vec<(&str, bool)> = r
-        .thresholds
-        .iter()
-        .map(|t| (t.name.as_str(), t.passed))
-        .collect();
-    assert_eq!(th, [("max-failure-rate", false), ("max-p95", true)]);
+    let th: Vec<(ThresholdKind, bool)> = r.thresholds.iter().map(|t| (t.kind, t.passed)).collect();
+    assert_eq!(
+        th,
+        [
+            (ThresholdKind::MaxFailureRate, false),
+            (ThresholdKind::MaxP95, true)
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

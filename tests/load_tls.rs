@@ -10,8 +10,8 @@ use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use iris_lab::api::Failure;
-use iris_lab::commands::load;
-use iris_lab::error::Error;
+use iris_lab::pipeline as load;
+use iris_lab::pipeline::RunError;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
@@ -107,7 +107,7 @@ async fn https_works_with_insecure_and_an_unverified_certificate_is_refused_with
     let opts = support::options(host, dir.path(), 3, 1.0, "HighLoadUser");
     match load::run(opts, &mut support::Recorder::default()).await {
         Err(
-            e @ Error::Unreachable {
+            e @ RunError::Unreachable {
                 failure: Failure::Tls,
                 ..
             },

@@ -284,3 +284,23 @@ fn no_runs_say_what_to_do() {
         .code(1)
         .stderr(predicate::str::contains("no run records in iris-lab-runs"));
 }
+
+#[test]
+fn a_run_that_never_reached_full_users_says_it_has_no_steady_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs_dir = dir.path().join("iris-lab-runs");
+    std::fs::create_dir(&runs_dir).unwrap();
+    let mut v = record("150u.json");
+    v["spawn_complete_s"] = Value::Null;
+    v.as_object_mut().unwrap().remove("steady_state");
+    std::fs::write(runs_dir.join("ramp.json"), v.to_string()).unwrap();
+    let text = report(dir.path(), &[]);
+    assert!(
+        text.contains("no steady-state figures (the run never reached its 150 users)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| Steady-state RPS | no steady state |"),
+        "{text}"
+    );
+}

@@ -57,7 +57,11 @@ fn json_gives_the_same_as_data() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["passed"], true);
     assert_eq!(v["checks"].as_array().unwrap().len(), 4);
-    assert_eq!(v["hpa"]["targets"], "cpu: 15%/60%");
+    // Typed metrics in JSON (the text form `cpu: 15%/60%` is only for people).
+    assert_eq!(
+        v["hpa"]["targets"],
+        serde_json::json!([{"name": "cpu", "current": {"utilization": 15}, "target": {"utilization": 60}}])
+    );
     assert_eq!(v["service"]["external_ip"], EXTERNAL_IP);
     assert_eq!(v["base_url"], "http://34.1.2.3/");
     assert_eq!(v["pods"][0]["status"], "Running");

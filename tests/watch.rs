@@ -189,11 +189,9 @@ fn watch_as_json_lines_for_machines() {
             .iter()
             .any(|e| e["event"] == "pod_seen" && e["pod"] == "iris-prediction-api-7d9f8-aaaaa")
     );
-    assert!(
-        events
-            .iter()
-            .any(|e| e["event"] == "hpa_seen" && e["targets"] == "cpu: 15%/60%")
-    );
+    assert!(events.iter().any(|e| e["event"] == "hpa_seen"
+        && e["targets"][0]["current"]["utilization"] == 15
+        && e["targets"][0]["target"]["utilization"] == 60));
     let top = events
         .iter()
         .find(|e| e["event"] == "top")

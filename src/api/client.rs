@@ -7,7 +7,6 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use super::checks::Failure;
-use crate::error::Error;
 
 /// One request and what came back.
 #[derive(Debug, Clone)]
@@ -33,14 +32,18 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
-    pub fn new(base: reqwest::Url, timeout: Duration, insecure: bool) -> Result<Self, Error> {
+    pub fn new(
+        base: reqwest::Url,
+        timeout: Duration,
+        insecure: bool,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
+            .dns_resolver(SystemResolver)
             .timeout(timeout)
             .connect_timeout(timeout)
             .tls_danger_accept_invalid_certs(insecure)
             .user_agent(concat!("iris-lab/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(Error::HttpClient)?;
+            .build()?;
         Ok(Self { http, base })
     }
 
@@ -83,6 +86,36 @@ impl ApiClient {
     }
 }
 
+/// The host name did not resolve: a type of our own in the error chain, so a failed lookup is
+/// told from a failed connection by type, not by message.
+#[derive(Debug, thiserror::Error)]
+#[error("{host}: {source}")]
+pub struct ResolveError {
+    pub host: String,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// The system's resolver (getaddrinfo, as reqwest's default), failing with [`ResolveError`].
+#[derive(Debug, Clone, Copy)]
+struct SystemResolver;
+
+impl reqwest::dns::Resolve for SystemResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            // Port 0: reqwest puts the URL's port in.
+            let found = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map(|addrs| addrs.collect::<Vec<std::net::SocketAddr>>());
+            match found {
+                Ok(addrs) => Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs),
+                Err(source) => Err(Box::new(ResolveError { host, source }) as _),
+            }
+        })
+    }
+}
+
 fn causes(e: &reqwest::Error) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
     std::iter::successors(Some(e as &(dyn std::error::Error + 'static)), |e| {
         e.source()
@@ -109,8 +142,7 @@ pub fn classify(e: &reqwest::Error) -> Failure {
                 return Failure::Timeout;
             }
         }
-        // hyper-util reports resolver failures only through its message.
-        if cause.to_string() == "dns error" {
+        if cause.is::<ResolveError>() {
             return Failure::Dns;
         }
     }
@@ -127,5 +159,35 @@ pub fn describe(e: &reqwest::Error) -> String {
             format!("TLS: {deepest} (use --insecure only for a test endpoint you trust)")
         }
         _ => deepest,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_name_that_does_not_resolve_is_a_dns_failure() {
+        // `.invalid` never resolves (RFC 6761).
+        let base: reqwest::Url = "http://nonexistent.invalid:8000/".parse().unwrap();
+        let client = ApiClient::new(base, Duration::from_secs(10), false).unwrap();
+        let e = client.get("/health").await.unwrap_err();
+        assert_eq!(e.failure, Failure::Dns, "{}", e.detail);
+        assert!(
+            e.detail.starts_with("could not resolve the host name"),
+            "{}",
+            e.detail
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_not_a_dns_failure() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let base: reqwest::Url = format!("http://localhost:{port}/").parse().unwrap();
+        let client = ApiClient::new(base, Duration::from_secs(10), false).unwrap();
+        let e = client.get("/health").await.unwrap_err();
+        assert_eq!(e.failure, Failure::Connect, "{}", e.detail);
     }
 }

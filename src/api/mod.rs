@@ -4,6 +4,7 @@
 pub mod checks;
 pub mod client;
 pub mod contract;
+pub mod smoke;
 
 pub use checks::Failure;
 pub use client::{ApiClient, Exchange, TransportError};

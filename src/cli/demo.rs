@@ -1,19 +1,18 @@
 //! `iris-lab demo` flags.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Args;
 
-use super::values;
+use crate::units::PositiveSpan;
 
 /// The whole guide on the embedded reference API, with no cluster: serve, smoke, 150 and 300
 /// users of load, then the report.
 #[derive(Debug, Clone, Default, Args)]
 pub struct DemoArgs {
     /// Length of each of the two load runs, e.g. 30s, 2m [default: 30s].
-    #[arg(long, value_name = "D", value_parser = values::parse_duration)]
-    pub duration: Option<Duration>,
+    #[arg(long, value_name = "D")]
+    pub duration: Option<PositiveSpan>,
 
     /// Write the report to FILE (atomically) instead of stdout.
     #[arg(long, value_name = "FILE")]
@@ -41,7 +40,10 @@ mod tests {
     #[test]
     fn duration_out_and_out_dir() {
         let a = parse(&["--duration", "5s", "--out", "r.md", "--out-dir", "runs"]).unwrap();
-        assert_eq!(a.duration, Some(Duration::from_secs(5)));
+        assert_eq!(
+            a.duration,
+            Some(PositiveSpan(std::time::Duration::from_secs(5)))
+        );
         assert_eq!(a.out, Some(PathBuf::from("r.md")));
         assert_eq!(a.out_dir, Some(PathBuf::from("runs")));
         assert!(parse(&["--duration", "soon"]).is_err());

@@ -1,27 +1,30 @@
 //! `iris-lab load` flags and their value parsers.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Args;
+use serde::Deserialize;
 
-use super::values;
-use crate::loadgen::Wait;
+use crate::units::{Count, Millis, Percent, PositiveSpan, Rate, Users, Wait};
 
 /// Phases 2-4: run virtual users with Locust's semantics against the API.
-#[derive(Debug, Clone, Default, Args)]
+///
+/// The same struct is the config file's `load:` section (each key the flag's name with `_` for
+/// `-`): one definition, one parser per value, merged in [`super::Layered`].
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct LoadArgs {
     /// Number of concurrent virtual users (each with its own keep-alive connection).
-    #[arg(short = 'u', long, value_name = "N", value_parser = values::parse_users)]
-    pub users: Option<u32>,
+    #[arg(short = 'u', long, value_name = "N")]
+    pub users: Option<Users>,
 
     /// Users started per second, evenly spaced [default: 10].
-    #[arg(short = 'r', long, value_name = "R", value_parser = values::parse_rate)]
-    pub spawn_rate: Option<f64>,
+    #[arg(short = 'r', long, value_name = "R")]
+    pub spawn_rate: Option<Rate>,
 
     /// How long the run lasts from the first user's start, e.g. 90s, 5m, 1h30m [default: 5m].
-    #[arg(short = 't', long, value_name = "D", value_parser = values::parse_positive_duration)]
-    pub duration: Option<Duration>,
+    #[arg(short = 't', long, value_name = "D")]
+    pub duration: Option<PositiveSpan>,
 
     /// User class: IrisPredictionAPIUser, HighLoadUser, StressTestUser, or one from --scenario
     /// [default: IrisPredictionAPIUser, or the scenario's only class].
@@ -33,7 +36,7 @@ pub struct LoadArgs {
     pub scenario: Option<PathBuf>,
 
     /// Wait between tasks in seconds, uniform in A..B (overrides the class); 0 = no think time.
-    #[arg(long, value_name = "A..B", value_parser = values::parse_wait)]
+    #[arg(long, value_name = "A..B")]
     pub wait: Option<Wait>,
 
     /// Directory for run records [default: ./iris-lab-runs].
@@ -50,35 +53,54 @@ pub struct LoadArgs {
     pub csv: Option<PathBuf>,
 
     /// Exit 1 (after saving) when the failure rate exceeds P, e.g. 1% or 0.5%.
-    #[arg(long, value_name = "P", value_parser = values::parse_percent)]
-    pub max_failure_rate: Option<f64>,
+    #[arg(long, value_name = "P")]
+    pub max_failure_rate: Option<Percent>,
 
     /// Exit 1 (after saving) when the aggregated p95 exceeds MS, e.g. 500, 500ms, 1.5s.
-    #[arg(long, value_name = "MS", value_parser = values::parse_millis)]
-    pub max_p95: Option<Duration>,
+    #[arg(long, value_name = "MS")]
+    pub max_p95: Option<Millis>,
 
     /// Reconnect after N requests on one connection, so new pods behind a Service get users.
-    #[arg(long, value_name = "N", value_parser = values::parse_count)]
-    pub connection_max_requests: Option<u64>,
+    #[arg(long, value_name = "N")]
+    pub connection_max_requests: Option<Count>,
 
     /// Reconnect when a connection is older than D, e.g. 30s.
-    #[arg(long, value_name = "D", value_parser = values::parse_positive_duration)]
-    pub connection_max_age: Option<Duration>,
+    #[arg(long, value_name = "D")]
+    pub connection_max_age: Option<PositiveSpan>,
 
     /// Time limit of each request, connecting included [default: 30s].
-    #[arg(long, value_name = "D", value_parser = values::parse_positive_duration)]
-    pub timeout: Option<Duration>,
+    #[arg(long, value_name = "D")]
+    pub timeout: Option<PositiveSpan>,
 
     /// Do not watch the cluster during the run (by default it is watched when reachable).
     #[arg(long)]
     pub no_cluster: bool,
 }
 
+super::layered!(LoadArgs {
+    users,
+    spawn_rate,
+    duration,
+    user_class,
+    scenario,
+    wait,
+    out_dir,
+    label,
+    csv,
+    max_failure_rate,
+    max_p95,
+    connection_max_requests,
+    connection_max_age,
+    timeout,
+    no_cluster,
+});
+
 #[cfg(test)]
 mod tests {
     use super::super::{Cli, Command};
     use super::*;
     use clap::Parser;
+    use std::time::Duration;
 
     #[test]
     fn no_cluster_is_a_switch() {
@@ -132,15 +154,18 @@ mod tests {
             "5s",
         ])
         .unwrap();
-        assert_eq!(a.users, Some(150));
-        assert_eq!(a.spawn_rate, Some(2.5));
-        assert_eq!(a.duration, Some(Duration::from_secs(5400)));
+        assert_eq!(a.users, Some(Users(150)));
+        assert_eq!(a.spawn_rate, Some(Rate(2.5)));
+        assert_eq!(a.duration, Some(PositiveSpan(Duration::from_secs(5400))));
         assert_eq!(a.wait, Some(Wait::new(0.1, 0.5).unwrap()));
-        assert_eq!(a.max_failure_rate, Some(0.01));
-        assert_eq!(a.max_p95, Some(Duration::from_millis(500)));
-        assert_eq!(a.connection_max_requests, Some(10));
-        assert_eq!(a.connection_max_age, Some(Duration::from_secs(30)));
-        assert_eq!(a.timeout, Some(Duration::from_secs(5)));
+        assert_eq!(a.max_failure_rate, Some(Percent(0.01)));
+        assert_eq!(a.max_p95, Some(Millis(Duration::from_millis(500))));
+        assert_eq!(a.connection_max_requests, Some(Count(10)));
+        assert_eq!(
+            a.connection_max_age,
+            Some(PositiveSpan(Duration::from_secs(30)))
+        );
+        assert_eq!(a.timeout, Some(PositiveSpan(Duration::from_secs(5))));
     }
 
     #[test]

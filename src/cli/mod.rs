@@ -1,10 +1,11 @@
-//! Command-line types only: clap structs, their value parsers, and their conversion into
-//! domain types. Nothing outside this module imports clap.
+//! Each command's options, defined once: one struct per command serves clap (the flags) and
+//! serde (the config file's section of that command), with value types from [`crate::units`].
+//! [`Layered`] merges the flags (environment folded in by clap) over the file's section; each
+//! command then resolves defaults once into the options it runs on.
 
 pub mod demo;
 pub mod load;
 pub mod report;
-pub mod values;
 
 pub use demo::DemoArgs;
 pub use report::ReportArgs;
@@ -13,11 +14,48 @@ pub use load::LoadArgs;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
 
-use crate::output::Format;
+use crate::units::{Count, Format, Host, PositiveSpan, Replicas, Span};
+
+/// One layer of settings over a lower one: what the upper layer sets wins, field by field.
+pub trait Layered {
+    fn over(self, lower: Self) -> Self;
+}
+
+impl<T> Layered for Option<T> {
+    fn over(self, lower: Self) -> Self {
+        self.or(lower)
+    }
+}
+
+/// A switch is on when any layer turns it on (a flag cannot say "off").
+impl Layered for bool {
+    fn over(self, lower: Self) -> Self {
+        self || lower
+    }
+}
+
+/// A list given on the command line replaces the lower one.
+impl<T> Layered for Vec<T> {
+    fn over(self, lower: Self) -> Self {
+        if self.is_empty() { lower } else { self }
+    }
+}
+
+/// Implements [`Layered`] for a struct by naming each of its fields once.
+macro_rules! layered {
+    ($t:ty { $($field:ident),* $(,)? }) => {
+        impl $crate::cli::Layered for $t {
+            fn over(self, lower: Self) -> Self {
+                Self { $($field: $crate::cli::Layered::over(self.$field, lower.$field)),* }
+            }
+        }
+    };
+}
+pub(crate) use layered;
 
 /// Load-test an Iris prediction API on Kubernetes, phase by phase, from one binary.
 #[derive(Debug, Parser)]
@@ -57,38 +95,20 @@ pub struct GlobalArgs {
     pub namespace: Option<String>,
 
     /// Time limit of each request to the Kubernetes API (not of watches) [default: 20s].
-    #[arg(long, global = true, value_name = "DURATION", value_parser = values::parse_duration)]
-    pub kube_timeout: Option<Duration>,
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub kube_timeout: Option<Span>,
 
     /// Base URL of the Iris API, e.g. http://34.1.2.3 (a bare host gets http://).
-    #[arg(long, global = true, env = "IRIS_LAB_HOST", value_name = "URL",
-          value_parser = values::parse_host)]
-    pub host: Option<reqwest::Url>,
+    #[arg(long, global = true, env = "IRIS_LAB_HOST", value_name = "URL")]
+    pub host: Option<Host>,
 
     /// Output format of results [default: text].
     #[arg(long, global = true, env = "IRIS_LAB_FORMAT", value_enum)]
-    pub format: Option<FormatArg>,
+    pub format: Option<Format>,
 
     /// Skip TLS certificate verification for an https host.
     #[arg(long, global = true)]
     pub insecure: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FormatArg {
-    /// Tables for people (markdown for `report`).
-    #[value(alias = "markdown")]
-    Text,
-    Json,
-}
-
-impl From<FormatArg> for Format {
-    fn from(f: FormatArg) -> Self {
-        match f {
-            FormatArg::Text => Format::Text,
-            FormatArg::Json => Format::Json,
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,22 +133,31 @@ pub enum Command {
     Guide(GuideArgs),
 }
 
-#[derive(Debug, Clone, Args)]
+/// `watch` flags and the config file's `watch:` section.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct WatchArgs {
     /// Stop after this long, e.g. 5m [default: until Ctrl-C].
-    #[arg(long, value_name = "DURATION", value_parser = values::parse_duration)]
-    pub duration: Option<Duration>,
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<Span>,
 
     /// How often to print the pod CPU/memory table [default: 15s]; 0 turns it off.
-    #[arg(long, value_name = "DURATION", value_parser = values::parse_duration)]
-    pub top_interval: Option<Duration>,
+    #[arg(long, value_name = "DURATION")]
+    pub top_interval: Option<Span>,
 }
 
-#[derive(Debug, Clone, Args)]
+layered!(WatchArgs {
+    duration,
+    top_interval
+});
+
+/// `cleanup` flags and the config file's `cleanup:` section.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct CleanupArgs {
     /// Replicas to scale to [default: the HPA's minReplicas, else 2].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(0..=10000))]
-    pub replicas: Option<i32>,
+    #[arg(long, value_name = "N")]
+    pub replicas: Option<Replicas>,
 
     /// Do not ask for confirmation (needed when stdin is not a terminal).
     #[arg(long, short = 'y')]
@@ -139,11 +168,20 @@ pub struct CleanupArgs {
     pub dry_run: bool,
 
     /// How long to wait for the pods to settle [default: 2m]; 0 does not wait.
-    #[arg(long, value_name = "DURATION", value_parser = values::parse_duration)]
-    pub wait: Option<Duration>,
+    #[arg(long, value_name = "DURATION")]
+    pub wait: Option<Span>,
 }
 
-#[derive(Debug, Clone, Args)]
+layered!(CleanupArgs {
+    replicas,
+    yes,
+    dry_run,
+    wait
+});
+
+/// `serve` flags and the config file's `serve:` section.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:8000].
     #[arg(long, value_name = "ADDR")]
@@ -151,26 +189,37 @@ pub struct ServeArgs {
 
     /// Time a client has to send a request head, counted from the connection's accept or the
     /// head's first byte, and again for its body; then the connection is closed [default: 30s].
-    #[arg(long, value_name = "DURATION", value_parser = values::parse_positive_duration)]
-    pub head_timeout: Option<Duration>,
+    #[arg(long, value_name = "DURATION")]
+    pub head_timeout: Option<PositiveSpan>,
 
     /// Time a keep-alive connection may sit idle between requests before it is closed
     /// [default: 5s, as uvicorn].
-    #[arg(long, value_name = "DURATION", value_parser = values::parse_positive_duration)]
-    pub idle_timeout: Option<Duration>,
+    #[arg(long, value_name = "DURATION")]
+    pub idle_timeout: Option<PositiveSpan>,
 
     /// Connections open at once; further ones wait in the listen backlog [default: 4096,
     /// lowered to fit the open-file limit].
-    #[arg(long, value_name = "N", value_parser = values::parse_count)]
-    pub max_connections: Option<u64>,
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<Count>,
 }
 
-#[derive(Debug, Clone, Args)]
+layered!(ServeArgs {
+    addr,
+    head_timeout,
+    idle_timeout,
+    max_connections
+});
+
+/// `smoke` flags and the config file's `smoke:` section.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SmokeArgs {
     /// Time limit for each request, e.g. 10s, 500ms [default: 10s].
-    #[arg(long, value_name = "DURATION", value_parser = values::parse_duration)]
-    pub timeout: Option<Duration>,
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<Span>,
 }
+
+layered!(SmokeArgs { timeout });
 
 #[derive(Debug, Clone, Args)]
 pub struct GuideArgs {
@@ -183,6 +232,7 @@ pub struct GuideArgs {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use std::time::Duration;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("iris-lab").chain(args.iter().copied()))
@@ -206,21 +256,21 @@ mod tests {
     #[test]
     fn kube_timeout_is_a_duration() {
         let cli = parse(&["verify", "--kube-timeout", "5s"]).unwrap();
-        assert_eq!(cli.global.kube_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(cli.global.kube_timeout, Some(Span(Duration::from_secs(5))));
         assert!(parse(&["verify", "--kube-timeout", "never"]).is_err());
     }
 
     #[test]
     fn host_flag_is_validated() {
         let cli = parse(&["smoke", "--host", "127.0.0.1:9"]).unwrap();
-        assert_eq!(cli.global.host.unwrap().as_str(), "http://127.0.0.1:9/");
+        assert_eq!(cli.global.host.unwrap().0.as_str(), "http://127.0.0.1:9/");
         assert!(parse(&["smoke", "--host", "ftp://x"]).is_err());
     }
 
     #[test]
     fn format_flag_takes_text_or_json() {
         let cli = parse(&["smoke", "--format", "json"]).unwrap();
-        assert_eq!(cli.global.format.map(Format::from), Some(Format::Json));
+        assert_eq!(cli.global.format, Some(Format::Json));
         assert!(parse(&["smoke", "--format", "xml"]).is_err());
     }
 
@@ -230,7 +280,7 @@ mod tests {
         let Command::Smoke(args) = cli.command else {
             panic!("not smoke")
         };
-        assert_eq!(args.timeout, Some(Duration::from_millis(500)));
+        assert_eq!(args.timeout, Some(Span(Duration::from_millis(500))));
         assert!(parse(&["smoke", "--timeout", "soon"]).is_err());
     }
 
@@ -259,9 +309,12 @@ mod tests {
         let Command::Serve(args) = cli.command else {
             panic!("not serve")
         };
-        assert_eq!(args.head_timeout, Some(Duration::from_millis(200)));
-        assert_eq!(args.idle_timeout, Some(Duration::from_secs(1)));
-        assert_eq!(args.max_connections, Some(8));
+        assert_eq!(
+            args.head_timeout.map(|d| d.0),
+            Some(Duration::from_millis(200))
+        );
+        assert_eq!(args.idle_timeout.map(|d| d.0), Some(Duration::from_secs(1)));
+        assert_eq!(args.max_connections.map(|c| c.0), Some(8));
         assert!(parse(&["serve", "--head-timeout", "0s"]).is_err());
         assert!(parse(&["serve", "--max-connections", "0"]).is_err());
     }
@@ -272,8 +325,8 @@ mod tests {
         let Command::Watch(args) = cli.command else {
             panic!("not watch")
         };
-        assert_eq!(args.duration, Some(Duration::from_secs(3)));
-        assert_eq!(args.top_interval, Some(Duration::from_secs(1)));
+        assert_eq!(args.duration, Some(Span(Duration::from_secs(3))));
+        assert_eq!(args.top_interval, Some(Span(Duration::from_secs(1))));
         assert!(parse(&["watch", "--duration", "later"]).is_err());
     }
 
@@ -292,9 +345,9 @@ mod tests {
         let Command::Cleanup(args) = cli.command else {
             panic!("not cleanup")
         };
-        assert_eq!(args.replicas, Some(3));
+        assert_eq!(args.replicas, Some(Replicas(3)));
         assert!(args.yes && args.dry_run);
-        assert_eq!(args.wait, Some(Duration::ZERO));
+        assert_eq!(args.wait, Some(Span(Duration::ZERO)));
         assert!(parse(&["cleanup", "--replicas", "-1"]).is_err());
         assert!(parse(&["cleanup", "--replicas", "two"]).is_err());
     }

@@ -3,12 +3,16 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use serde::Deserialize;
 
 /// Phases 5-6: render runs into the comparison table, timing breakdown, bottlenecks and charts.
-#[derive(Debug, Clone, Default, Args)]
+/// Also the config file's `report:` section (without the record files).
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ReportArgs {
     /// Run records to report on [default: the latest run of each user count in --runs-dir].
     #[arg(value_name = "RUN.json")]
+    #[serde(skip)]
     pub runs: Vec<PathBuf>,
 
     /// Where `load` saved its records [default: ./iris-lab-runs].
@@ -23,6 +27,13 @@ pub struct ReportArgs {
     #[arg(long, value_name = "PROJECT", env = "GOOGLE_CLOUD_PROJECT")]
     pub gcp_project: Option<String>,
 }
+
+super::layered!(ReportArgs {
+    runs,
+    runs_dir,
+    template,
+    gcp_project
+});
 
 #[cfg(test)]
 mod tests {
@@ -66,6 +77,6 @@ mod tests {
     #[test]
     fn markdown_is_a_name_for_the_text_format() {
         let cli = Cli::try_parse_from(["iris-lab", "report", "--format", "markdown"]).unwrap();
-        assert_eq!(cli.global.format, Some(super::super::FormatArg::Text));
+        assert_eq!(cli.global.format, Some(crate::units::Format::Text));
     }
 }

@@ -5,7 +5,8 @@ use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::{HorizontalPodAutoscaler, MetricSpec, MetricStatus};
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod, Service};
-use serde::Serialize;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as Quantity_;
+use serde::{Deserialize, Serialize};
 
 /// One row of `kubectl get pods`, plus what is wrong with the pod in words.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -252,8 +253,104 @@ pub fn human_age(d: jiff::SignedDuration) -> String {
     }
 }
 
-/// The TARGETS column of `kubectl get hpa` (`cpu: 15%/60%`, `cpu: <unknown>/60%`).
-pub fn hpa_targets(hpa: &HorizontalPodAutoscaler) -> String {
+/// One metric of an HPA, typed: what it measures, the value the HPA last saw, its target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HpaMetric {
+    /// The resource (`cpu`, `memory`); `None` for a Pods metric, which kubectl shows unnamed.
+    pub name: Option<String>,
+    pub current: MetricValue,
+    pub target: MetricValue,
+}
+
+/// A metric's value as the HPA has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricValue {
+    /// Average utilisation, in percent of the pods' requests.
+    Utilization(i32),
+    /// An average value, as the API wrote the quantity (`100Mi`, `250m`).
+    Quantity(String),
+    /// Not reported: no metrics (yet), or pods without requests.
+    Unknown,
+    /// No target value: the HPA's default applies.
+    Auto,
+    /// A metric type this tool does not read (`External`, `Object`).
+    Other(String),
+}
+
+/// The HPA's metrics in spec order: the typed form of `kubectl get hpa`'s TARGETS column.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HpaTargets(pub Vec<HpaMetric>);
+
+impl HpaTargets {
+    /// One CPU utilisation metric, as the guide's HPA has: `cpu: 15%/60%`.
+    pub fn cpu_utilization(current: Option<i32>, target: Option<i32>) -> Self {
+        let pct = |v: Option<i32>, none| v.map_or(none, MetricValue::Utilization);
+        HpaTargets(vec![HpaMetric {
+            name: Some("cpu".into()),
+            current: pct(current, MetricValue::Unknown),
+            target: pct(target, MetricValue::Auto),
+        }])
+    }
+
+    /// Whether any metric has no current value (`<unknown>`): the HPA cannot scale on it.
+    pub fn has_unknown(&self) -> bool {
+        self.0.iter().any(|m| m.current == MetricValue::Unknown)
+    }
+
+    /// The CPU utilisation the HPA reports and aims for, in percent, from its first CPU
+    /// utilisation metric.
+    pub fn cpu(&self) -> (Option<u32>, Option<u32>) {
+        let pct = |v: &MetricValue| match v {
+            MetricValue::Utilization(p) => u32::try_from(*p).ok(),
+            _ => None,
+        };
+        self.0
+            .iter()
+            .find(|m| m.name.as_deref() == Some("cpu"))
+            .map_or((None, None), |m| (pct(&m.current), pct(&m.target)))
+    }
+}
+
+/// kubectl's TARGETS text (`cpu: 15%/60%`, `cpu: <unknown>/60%`, `<none>`): the one text form
+/// of the typed metrics, for the text views and check details. Nothing parses it back.
+impl std::fmt::Display for HpaTargets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const MAX: usize = 4;
+        if self.0.is_empty() {
+            return f.write_str("<none>");
+        }
+        for (i, m) in self.0.iter().take(MAX).enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            if let Some(name) = &m.name {
+                write!(f, "{name}: ")?;
+            }
+            write!(f, "{}/{}", m.current, m.target)?;
+        }
+        if self.0.len() > MAX {
+            write!(f, " + {} more...", self.0.len() - MAX)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for MetricValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MetricValue::Utilization(p) => write!(f, "{p}%"),
+            MetricValue::Quantity(q) => f.write_str(q),
+            MetricValue::Unknown => f.write_str("<unknown>"),
+            MetricValue::Auto => f.write_str("<auto>"),
+            MetricValue::Other(kind) => write!(f, "<{kind}>"),
+        }
+    }
+}
+
+/// The metrics of an HPA, spec and status side by side (as kubectl pairs them, by position).
+pub fn hpa_targets(hpa: &HorizontalPodAutoscaler) -> HpaTargets {
     let specs = hpa
         .spec
         .as_ref()
@@ -264,85 +361,59 @@ pub fn hpa_targets(hpa: &HorizontalPodAutoscaler) -> String {
         .as_ref()
         .and_then(|s| s.current_metrics.as_deref())
         .unwrap_or(&[]);
-    if specs.is_empty() {
-        return "<none>".into();
-    }
-    let mut parts: Vec<String> = specs
-        .iter()
-        .enumerate()
-        .map(|(i, spec)| metric_target(spec, statuses.get(i)))
-        .collect();
-    const MAX: usize = 4;
-    if parts.len() > MAX {
-        let more = parts.len() - MAX;
-        parts.truncate(MAX);
-        return format!("{} + {more} more...", parts.join(", "));
-    }
-    parts.join(", ")
+    HpaTargets(
+        specs
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| metric(spec, statuses.get(i)))
+            .collect(),
+    )
 }
 
-fn metric_target(spec: &MetricSpec, status: Option<&MetricStatus>) -> String {
-    const UNKNOWN: &str = "<unknown>";
-    let pct = |v: Option<i32>| v.map(|v| format!("{v}%"));
+fn metric(spec: &MetricSpec, status: Option<&MetricStatus>) -> HpaMetric {
+    use MetricValue::{Auto, Quantity, Unknown, Utilization};
+    let pct = |v: Option<i32>| v.map_or(Unknown, Utilization);
+    let quantity = |q: Option<&Quantity_>| q.map_or(Unknown, |q| Quantity(q.0.clone()));
     if let Some(r) = &spec.resource {
+        let current = status.and_then(|s| s.resource.as_ref()).map(|s| &s.current);
         if let Some(target) = &r.target.average_value {
-            let current = status
-                .and_then(|s| s.resource.as_ref())
-                .and_then(|s| s.current.average_value.as_ref())
-                .map_or(UNKNOWN.to_string(), |q| q.0.clone());
-            return format!("{}: {current}/{}", r.name, target.0);
+            return HpaMetric {
+                name: Some(r.name.clone()),
+                current: quantity(current.and_then(|c| c.average_value.as_ref())),
+                target: Quantity(target.0.clone()),
+            };
         }
-        let current = status
-            .and_then(|s| s.resource.as_ref())
-            .and_then(|s| pct(s.current.average_utilization))
-            .unwrap_or(UNKNOWN.into());
-        let target = pct(r.target.average_utilization).unwrap_or("<auto>".into());
-        return format!("{}: {current}/{target}", r.name);
+        return HpaMetric {
+            name: Some(r.name.clone()),
+            current: pct(current.and_then(|c| c.average_utilization)),
+            target: r.target.average_utilization.map_or(Auto, Utilization),
+        };
     }
     if let Some(r) = &spec.container_resource {
-        let current = status
-            .and_then(|s| s.container_resource.as_ref())
-            .and_then(|s| pct(s.current.average_utilization))
-            .unwrap_or(UNKNOWN.into());
-        let target = pct(r.target.average_utilization).unwrap_or("<auto>".into());
-        return format!("{}: {current}/{target}", r.name);
+        let current = status.and_then(|s| s.container_resource.as_ref());
+        return HpaMetric {
+            name: Some(r.name.clone()),
+            current: pct(current.and_then(|s| s.current.average_utilization)),
+            target: r.target.average_utilization.map_or(Auto, Utilization),
+        };
     }
     if let Some(p) = &spec.pods {
-        let current = status
-            .and_then(|s| s.pods.as_ref())
-            .and_then(|s| s.current.average_value.as_ref())
-            .map_or(UNKNOWN.to_string(), |q| q.0.clone());
-        let target = p
-            .target
-            .average_value
-            .as_ref()
-            .map_or("<auto>".into(), |q| q.0.clone());
-        return format!("{current}/{target}");
+        let current = status.and_then(|s| s.pods.as_ref());
+        return HpaMetric {
+            name: None,
+            current: quantity(current.and_then(|s| s.current.average_value.as_ref())),
+            target: p
+                .target
+                .average_value
+                .as_ref()
+                .map_or(Auto, |q| Quantity(q.0.clone())),
+        };
     }
-    format!("{UNKNOWN}/<{}>", spec.type_)
-}
-
-/// The CPU utilization the HPA reports and aims for, in percent.
-pub fn hpa_cpu(hpa: &HorizontalPodAutoscaler) -> (Option<i32>, Option<i32>) {
-    let current = hpa
-        .status
-        .as_ref()
-        .and_then(|s| s.current_metrics.as_ref())
-        .and_then(|ms| {
-            ms.iter()
-                .find_map(|m| m.resource.as_ref().filter(|r| r.name == "cpu"))
-        })
-        .and_then(|r| r.current.average_utilization);
-    let target = hpa
-        .spec
-        .as_ref()
-        .and_then(|s| s.metrics.as_ref())
-        .and_then(|ms| {
-            ms.iter()
-                .find_map(|m| m.resource.as_ref().filter(|r| r.name == "cpu"))
-        })
-        .and_then(|r| r.target.average_utilization);
-    (current, target)
+    HpaMetric {
+        name: None,
+        current: Unknown,
+        target: MetricValue::Other(spec.type_.clone()),
+    }
 }
 
 /// One HPA condition: `ScalingActive True ValidMetricFound`.

@@ -179,10 +179,15 @@ fn cpu_hpa(current: Option<i32>) -> HorizontalPodAutoscaler {
 
 #[test]
 fn hpa_targets_print_like_kubectl_get_hpa() {
-    assert_eq!(hpa_targets(&cpu_hpa(Some(15))), "cpu: 15%/60%");
-    assert_eq!(hpa_targets(&cpu_hpa(None)), "cpu: <unknown>/60%");
-    assert_eq!(hpa_cpu(&cpu_hpa(Some(15))), (Some(15), Some(60)));
-    assert_eq!(hpa_cpu(&cpu_hpa(None)), (None, Some(60)));
+    assert_eq!(hpa_targets(&cpu_hpa(Some(15))).to_string(), "cpu: 15%/60%");
+    assert_eq!(
+        hpa_targets(&cpu_hpa(None)).to_string(),
+        "cpu: <unknown>/60%"
+    );
+    assert_eq!(hpa_targets(&cpu_hpa(Some(15))).cpu(), (Some(15), Some(60)));
+    assert_eq!(hpa_targets(&cpu_hpa(None)).cpu(), (None, Some(60)));
+    assert!(hpa_targets(&cpu_hpa(None)).has_unknown());
+    assert!(!hpa_targets(&cpu_hpa(Some(15))).has_unknown());
     assert_eq!(hpa_replicas(&cpu_hpa(None)), (2, 15, 3, 5));
     let c = hpa_conditions(&cpu_hpa(None));
     assert_eq!(c[0].kind, "ScalingActive");
@@ -204,14 +209,31 @@ fn hpa_targets_of_values_pods_none_and_many() {
             {"type": "Resource", "resource": {"name": "memory", "current": {"averageValue": "100Mi"}}}
         ]}
     }));
+    let targets = hpa_targets(&h);
     assert_eq!(
-        hpa_targets(&h),
+        targets.to_string(),
         "memory: 100Mi/256Mi, <unknown>/10, cpu: <unknown>/<auto>, cpu: <unknown>/50% + 1 more..."
+    );
+    assert_eq!(
+        targets.0[0],
+        HpaMetric {
+            name: Some("memory".into()),
+            current: MetricValue::Quantity("100Mi".into()),
+            target: MetricValue::Quantity("256Mi".into()),
+        }
+    );
+    assert_eq!(targets.0[1].name, None);
+    assert_eq!(targets.0[2].target, MetricValue::Auto);
+    assert_eq!(
+        targets.cpu(),
+        (None, None),
+        "the first cpu metric has no numbers"
     );
     let none = hpa(
         json!({"metadata": {"name": "h"}, "spec": {"scaleTargetRef": {"kind": "D", "name": "d"}, "maxReplicas": 3}}),
     );
-    assert_eq!(hpa_targets(&none), "<none>");
+    assert_eq!(hpa_targets(&none).to_string(), "<none>");
+    assert!(!hpa_targets(&none).has_unknown());
 }
 
 fn svc(v: Value) -> Service {

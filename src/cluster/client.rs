@@ -7,8 +7,9 @@ use std::time::Duration;
 use kube::client::AuthError;
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
+use super::error::{Access, ClusterError};
 use crate::config::{ClusterOptions, TargetNames};
-use crate::error::{Access, ClusterError, one_line};
+use crate::units::one_line;
 
 /// How long to wait for a TCP connection to the API server.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -205,7 +206,7 @@ impl Cluster {
             Err(_) => Err(ClusterError::Timeout {
                 server: self.server.clone(),
                 access: Box::new(access),
-                after: crate::cli::values::format_duration(self.request_timeout),
+                after: crate::units::format_duration(self.request_timeout),
             }),
         }
     }

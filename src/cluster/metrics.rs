@@ -8,8 +8,8 @@ use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use serde::{Deserialize, Serialize};
 
 use super::Cluster;
+use super::ClusterError;
 use super::checks::{cpu_millis, memory_bytes, pod_cpu_request_millis};
-use crate::error::ClusterError;
 
 /// The body of a `metrics.k8s.io/v1beta1` PodMetrics besides its metadata.
 #[derive(Debug, Clone, Default, Deserialize)]

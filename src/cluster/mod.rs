@@ -2,9 +2,11 @@
 //! watch streams turned into [`watch::ClusterEvent`]s, the scale subresource and pod metrics.
 
 pub mod checks;
+pub mod cleanup;
 mod client;
 pub mod metrics;
 pub mod timeline;
+pub mod verify;
 pub mod watch;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -14,7 +16,9 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 
 pub use client::{Cluster, connect};
 
-use crate::error::ClusterError;
+pub mod error;
+
+pub use error::{Access, ClusterError};
 
 impl Cluster {
     fn api<K>(&self) -> Api<K>

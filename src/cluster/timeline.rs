@@ -5,10 +5,11 @@ use std::collections::{BTreeMap, HashSet};
 
 use jiff::Timestamp;
 
+use super::checks::HpaTargets;
 use super::watch::{ClusterEvent, EventKind};
 use crate::config::TargetNames;
 use crate::record::cluster::{
-    ClusterRecord, ClusterSecond, PodSampleRecord, PodStartRecord, ScalingEventRecord,
+    ClusterRecord, ClusterSecond, Missed, PodSampleRecord, PodStartRecord, ScalingEventRecord,
 };
 
 /// Reason of a scaling event when no Kubernetes Event gave one.
@@ -51,13 +52,35 @@ impl ClusterTracker {
     }
 
     /// Something the run will say it could not observe.
-    pub fn missed(&mut self, what: String) {
+    pub fn missed(&mut self, what: Missed) {
         self.record.missed.push(what);
     }
 
     pub fn apply(&mut self, event: &ClusterEvent) {
         let t = self.since_start(event.at);
         match &event.kind {
+            EventKind::PodSeen { .. }
+            | EventKind::PodCreated { .. }
+            | EventKind::PodReady { .. }
+            | EventKind::PodNotReady { .. }
+            | EventKind::PodDeleted { .. }
+            | EventKind::PodRestarted { .. } => self.apply_pod(t, &event.kind),
+            EventKind::HpaSeen { .. }
+            | EventKind::HpaReplicas { .. }
+            | EventKind::HpaTargets { .. }
+            | EventKind::Kube { .. } => self.apply_hpa(t, &event.kind),
+            EventKind::Top { pods } => self.apply_top(t, pods),
+            EventKind::TopUnavailable { .. }
+            | EventKind::WatchInterrupted { .. }
+            | EventKind::WatchResumed { .. } => self.apply_missed(t, &event.kind),
+            _ => {}
+        }
+        self.count_pods();
+    }
+
+    /// Pods appearing, getting ready, going away, restarting.
+    fn apply_pod(&mut self, t: f64, kind: &EventKind) {
+        match kind {
             EventKind::PodSeen { pod, ready, .. } => {
                 self.pods.insert(pod.clone(), ready_fraction_full(ready));
             }
@@ -94,6 +117,13 @@ impl ClusterTracker {
                     self.record.oom_kills += 1;
                 }
             }
+            _ => {}
+        }
+    }
+
+    /// The HPA's size, targets and its rescale events.
+    fn apply_hpa(&mut self, t: f64, kind: &EventKind) {
+        match kind {
             EventKind::HpaSeen {
                 current,
                 desired,
@@ -134,45 +164,62 @@ impl ClusterTracker {
                     }
                 }
             }
-            EventKind::Top { pods } => {
-                let mut pcts = Vec::new();
-                let any_new_ready = self
-                    .record
-                    .pods_started
-                    .iter()
-                    .any(|p| p.observed_ready_s.is_some());
-                for usage in pods {
-                    self.record.samples.push(PodSampleRecord {
-                        t_s: t,
-                        pod: usage.pod.clone(),
-                        cpu_millis: usage.cpu_millis,
-                        cpu_pct_of_request: usage.cpu_percent_of_request,
-                        memory_bytes: usage.memory_bytes,
-                    });
-                    pcts.extend(usage.cpu_percent_of_request);
-                    if any_new_ready {
-                        self.cpu_after_first_ready.1 += usage.cpu_millis;
-                        if self.fresh.contains(&usage.pod) {
-                            self.cpu_after_first_ready.0 += usage.cpu_millis;
-                        }
-                    }
-                }
-                if !pcts.is_empty() {
-                    let avg = pcts.iter().sum::<f64>() / pcts.len() as f64;
-                    self.peak_cpu(avg);
-                }
-            }
-            EventKind::TopUnavailable { reason } => {
-                self.missed(format!("pod metrics from +{t:.0} s: {reason}"));
-            }
-            EventKind::WatchInterrupted { what, error } => {
-                self.missed(format!("watch of {what} interrupted at +{t:.0} s: {error}"));
-            }
-            EventKind::WatchResumed { what } => {
-                self.missed(format!("watch of {what} resumed at +{t:.0} s"));
-            }
             _ => {}
         }
+    }
+
+    /// A metrics.k8s.io sample of the pods' CPU and memory.
+    fn apply_top(&mut self, t: f64, pods: &[crate::cluster::metrics::PodUsage]) {
+        let mut pcts = Vec::new();
+        let any_new_ready = self
+            .record
+            .pods_started
+            .iter()
+            .any(|p| p.observed_ready_s.is_some());
+        for usage in pods {
+            self.record.samples.push(PodSampleRecord {
+                t_s: t,
+                pod: usage.pod.clone(),
+                cpu_millis: usage.cpu_millis,
+                cpu_pct_of_request: usage.cpu_percent_of_request,
+                memory_bytes: usage.memory_bytes,
+            });
+            pcts.extend(usage.cpu_percent_of_request);
+            if any_new_ready {
+                self.cpu_after_first_ready.1 += usage.cpu_millis;
+                if self.fresh.contains(&usage.pod) {
+                    self.cpu_after_first_ready.0 += usage.cpu_millis;
+                }
+            }
+        }
+        if !pcts.is_empty() {
+            let avg = pcts.iter().sum::<f64>() / pcts.len() as f64;
+            self.peak_cpu(avg);
+        }
+    }
+
+    /// What the cluster side could not observe.
+    fn apply_missed(&mut self, t: f64, kind: &EventKind) {
+        match kind {
+            EventKind::TopUnavailable { reason } => self.missed(Missed::PodMetrics {
+                from_s: t,
+                reason: reason.clone(),
+            }),
+            EventKind::WatchInterrupted { what, error } => self.missed(Missed::WatchInterrupted {
+                what: what.clone(),
+                at_s: t,
+                error: error.clone(),
+            }),
+            EventKind::WatchResumed { what } => self.missed(Missed::WatchResumed {
+                what: what.clone(),
+                at_s: t,
+            }),
+            _ => {}
+        }
+    }
+
+    /// Pods now, and the most seen at once.
+    fn count_pods(&mut self) {
         let pods = u32::try_from(self.pods.len()).unwrap_or(u32::MAX);
         self.now.pods = pods;
         self.now.ready_pods =
@@ -200,8 +247,8 @@ impl ClusterTracker {
         });
     }
 
-    fn set_cpu(&mut self, targets: &str) {
-        let (current, target) = parse_cpu_targets(targets);
+    fn set_cpu(&mut self, targets: &HpaTargets) {
+        let (current, target) = targets.cpu();
         self.now.cpu_pct = current;
         self.now.cpu_target_pct = target;
         if target.is_some() {
@@ -259,22 +306,6 @@ fn median(sorted: &[f64]) -> Option<f64> {
     }
 }
 
-/// The CPU part of `kubectl get hpa`'s TARGETS: `cpu: 15%/60%` -> (15, 60);
-/// `cpu: <unknown>/60%` -> (None, 60).
-pub fn parse_cpu_targets(targets: &str) -> (Option<u32>, Option<u32>) {
-    let Some(cpu) = targets
-        .split(", ")
-        .find_map(|part| part.strip_prefix("cpu: "))
-    else {
-        return (None, None);
-    };
-    let pct = |s: &str| s.strip_suffix('%').and_then(|n| n.parse::<u32>().ok());
-    match cpu.split_once('/') {
-        Some((current, target)) => (pct(current), pct(target)),
-        None => (None, None),
-    }
-}
-
 /// `New size: 4; reason: cpu resource utilization (percentage of request) above target`.
 fn parse_rescale(message: &str) -> Option<(u32, String)> {
     let rest = message.strip_prefix("New size: ")?;
@@ -305,14 +336,22 @@ mod tests {
     }
 
     #[test]
-    fn targets_parse_as_kubectl_prints_them() {
-        assert_eq!(parse_cpu_targets("cpu: 15%/60%"), (Some(15), Some(60)));
-        assert_eq!(parse_cpu_targets("cpu: <unknown>/60%"), (None, Some(60)));
-        assert_eq!(
-            parse_cpu_targets("memory: 10%/80%, cpu: 70%/60%"),
-            (Some(70), Some(60))
+    fn cpu_is_read_from_the_typed_targets() {
+        use crate::cluster::checks::{HpaMetric, MetricValue};
+        let cpu = HpaTargets::cpu_utilization;
+        assert_eq!(cpu(Some(15), Some(60)).cpu(), (Some(15), Some(60)));
+        assert_eq!(cpu(None, Some(60)).cpu(), (None, Some(60)));
+        let mut both = cpu(Some(70), Some(60));
+        both.0.insert(
+            0,
+            HpaMetric {
+                name: Some("memory".into()),
+                current: MetricValue::Utilization(10),
+                target: MetricValue::Utilization(80),
+            },
         );
-        assert_eq!(parse_cpu_targets("<none>"), (None, None));
+        assert_eq!(both.cpu(), (Some(70), Some(60)));
+        assert_eq!(HpaTargets::default().cpu(), (None, None));
     }
 
     #[test]
@@ -355,7 +394,7 @@ mod tests {
                 desired: 2,
                 min: 2,
                 max: 15,
-                targets: "cpu: 10%/60%".into(),
+                targets: HpaTargets::cpu_utilization(Some(10), Some(60)),
             },
         ));
         assert_eq!(
@@ -374,8 +413,8 @@ mod tests {
             20,
             EventKind::HpaTargets {
                 hpa: hpa.clone(),
-                from: "cpu: 10%/60%".into(),
-                to: "cpu: 95%/60%".into(),
+                from: crate::cluster::checks::HpaTargets::cpu_utilization(Some(10), Some(60)),
+                to: crate::cluster::checks::HpaTargets::cpu_utilization(Some(95), Some(60)),
             },
         ));
         t.apply(&ev(
@@ -490,7 +529,15 @@ mod tests {
         assert_eq!((r.restarts, r.oom_kills), (1, 1));
         assert_eq!(
             r.missed,
-            ["watch of pods interrupted at +85 s: connection lost"]
+            [Missed::WatchInterrupted {
+                what: "pods".into(),
+                at_s: 85.0,
+                error: "connection lost".into()
+            }]
+        );
+        assert_eq!(
+            r.missed[0].to_string(),
+            "watch of pods interrupted at +85 s: connection lost"
         );
         assert_eq!(r.samples.len(), 2);
     }

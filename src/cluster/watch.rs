@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::Cluster;
+use super::checks::HpaTargets;
 use super::checks::{self, StartupPhases};
 use super::metrics::PodUsage;
 use crate::config::TargetNames;
@@ -77,7 +78,7 @@ pub enum EventKind {
         desired: i32,
         min: i32,
         max: i32,
-        targets: String,
+        targets: HpaTargets,
     },
     HpaReplicas {
         hpa: String,
@@ -87,8 +88,8 @@ pub enum EventKind {
     },
     HpaTargets {
         hpa: String,
-        from: String,
-        to: String,
+        from: HpaTargets,
+        to: HpaTargets,
     },
     HpaCondition {
         hpa: String,

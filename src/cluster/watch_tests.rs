@@ -185,7 +185,7 @@ fn hpa_changes_are_replicas_targets_and_condition_flips() {
             desired: 2,
             min: 2,
             max: 15,
-            targets: "cpu: <unknown>/60%".into()
+            targets: crate::cluster::checks::HpaTargets::cpu_utilization(None, Some(60))
         }]
     );
     let e = tracker.apply(watcher::Event::Apply(hpa(2, 5, Some(95), "True")));
@@ -202,8 +202,8 @@ fn hpa_changes_are_replicas_targets_and_condition_flips() {
         e[1],
         EventKind::HpaTargets {
             hpa: "h".into(),
-            from: "cpu: <unknown>/60%".into(),
-            to: "cpu: 95%/60%".into()
+            from: crate::cluster::checks::HpaTargets::cpu_utilization(None, Some(60)),
+            to: crate::cluster::checks::HpaTargets::cpu_utilization(Some(95), Some(60))
         }
     );
     assert!(

@@ -1,23 +1,33 @@
 //! `iris-lab demo`: the guide end to end on the reference API, in-process, with no cluster.
 //! Progress goes to stderr; the report to stdout or `--out`.
+//!
+//! The demo has its own typed plan ([`DemoPlan`]), built from `demo`'s flags only: nothing of
+//! `iris-lab.yaml`'s `load:` section (wait, csv, scenario, timeout...) can leak into its runs.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::api::ApiClient;
-use crate::cli::{DemoArgs, LoadArgs};
-use crate::commands::{load, report, smoke};
+use crate::api::{self, ApiClient};
+use crate::cli::DemoArgs;
+use crate::commands::{load, report};
 use crate::config::Settings;
 use crate::error::{Error, Outcome};
+use crate::loadgen::{ConnectionPolicy, LoadPlan, UserClass};
 use crate::output::{self, Format, Style};
+use crate::pipeline::{self, LoadOptions};
 use crate::server::{self, Model};
+use crate::units::format_duration;
 
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(30);
 
 /// The two runs of the guide: (users, class).
 pub const RUNS: [(u32, &str); 2] = [(150, "IrisPredictionAPIUser"), (300, "HighLoadUser")];
+
+/// The share of each run spent starting users: the rest runs at full users, so the report
+/// compares two steady loads rather than two ramp-ups.
+pub const RAMP_SHARE: f64 = 1.0 / 3.0;
 
 /// The phases that need a cluster, and what a user runs for each on a real one.
 pub const SKIPPED: [(&str, &str); 3] = [
@@ -26,84 +36,143 @@ pub const SKIPPED: [(&str, &str); 3] = [
     ("7 scale back down", "iris-lab cleanup"),
 ];
 
+/// One load run of the demo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoRun {
+    pub users: u32,
+    pub class: &'static str,
+    /// Users started per second: all of them within [`RAMP_SHARE`] of the run.
+    pub spawn_rate: f64,
+    pub duration: Duration,
+}
+
+/// What the demo does, from its own flags only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoPlan {
+    pub runs: Vec<DemoRun>,
+    /// Write the report here instead of stdout.
+    pub out: Option<PathBuf>,
+    /// Keep the records here; `None` means a temporary directory removed at the end.
+    pub out_dir: Option<PathBuf>,
+    pub format: Format,
+}
+
+impl DemoPlan {
+    pub fn new(args: &DemoArgs, format: Format) -> Self {
+        let duration = args.duration.map_or(DEFAULT_DURATION, |d| d.0);
+        let ramp = duration.as_secs_f64() * RAMP_SHARE;
+        let runs = RUNS
+            .iter()
+            .map(|&(users, class)| DemoRun {
+                users,
+                class,
+                spawn_rate: f64::from(users) / ramp,
+                duration,
+            })
+            .collect();
+        Self {
+            runs,
+            out: args.out.clone(),
+            out_dir: args.out_dir.clone(),
+            format,
+        }
+    }
+}
+
+impl DemoRun {
+    /// The run's options: the built-in class with its own wait, the tool's defaults otherwise.
+    pub fn options(&self, host: &reqwest::Url, out_dir: PathBuf) -> Result<LoadOptions, Error> {
+        let class = UserClass::resolve(Some(self.class), None)?;
+        Ok(LoadOptions {
+            plan: LoadPlan {
+                users: self.users,
+                spawn_rate: self.spawn_rate,
+                duration: self.duration,
+                class,
+                timeout: load::DEFAULT_TIMEOUT,
+                connection: ConnectionPolicy::default(),
+                source_ports: None,
+            },
+            host: host.clone(),
+            insecure: false,
+            scenario: None,
+            out_dir,
+            label: Some(format!("demo, {} users", self.users)),
+            csv: None,
+            max_failure_rate: None,
+            max_p95: None,
+            handle_signals: true,
+            cluster: None,
+            cluster_missed: None,
+            look_for_cluster: None,
+        })
+    }
+}
+
 pub async fn run(settings: &Settings, args: &DemoArgs) -> Result<Outcome, Error> {
-    let duration = args.duration.unwrap_or(DEFAULT_DURATION);
+    let plan = DemoPlan::new(args, settings.format);
     let model = Model::train()?;
     output::note(&output::render_model(&model));
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|source| Error::Bind {
-            addr: "127.0.0.1:0".into(),
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| Error::Bind {
+    let bind_error = |source| Error::Bind {
         addr: "127.0.0.1:0".into(),
         source,
-    })?;
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(bind_error)?;
+    let addr = listener.local_addr().map_err(bind_error)?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(server::serve(listener, model, async {
         let _ = stopped.await;
     }));
-    let host = crate::cli::values::parse_host(&format!("http://{addr}")).map_err(Error::Usage)?;
+    let host = reqwest::Url::parse(&format!("http://{addr}"))
+        .map_err(|e| Error::Usage(format!("the demo's own address {addr}: {e}")))?;
     output::note(&format!("demo: the reference API listens on {host}"));
 
-    let result = guide(settings, args, duration, host).await;
+    let result = guide(&plan, host).await;
     let _ = stop.send(());
     let _ = server.await;
     result
 }
 
-async fn guide(
-    settings: &Settings,
-    args: &DemoArgs,
-    duration: Duration,
-    host: reqwest::Url,
-) -> Result<Outcome, Error> {
+async fn guide(plan: &DemoPlan, host: reqwest::Url) -> Result<Outcome, Error> {
     let style = Style::plain();
-    for (phase, command) in &SKIPPED[..1] {
-        output::note(&skipped(phase, command));
-    }
+    output::note(&skipped(SKIPPED[0].0, SKIPPED[0].1));
 
     output::note("demo: Phase 1.3, smoke test");
-    let client = ApiClient::new(host.clone(), smoke::DEFAULT_TIMEOUT, false)?;
-    let smoke_report = smoke::run(&client).await;
+    let client = ApiClient::new(host.clone(), api::smoke::DEFAULT_TIMEOUT, false)
+        .map_err(Error::HttpClient)?;
+    let smoke_report = api::smoke::run(&client).await;
     output::note(output::render_smoke(&smoke_report, Format::Text, style).trim_end());
     if !smoke_report.passed {
         return Ok(Outcome::Failed);
     }
 
-    // Records go to --out-dir, or to a temporary directory that is removed at the end.
-    let temp = match &args.out_dir {
+    // Records go to --out-dir, or to a temporary directory that is removed at the end (and
+    // whose paths are then never printed).
+    let temp = match &plan.out_dir {
         Some(_) => None,
         None => Some(tempfile::tempdir().map_err(|e| Error::write("a temporary directory", e))?),
     };
-    let out_dir: PathBuf = match (&args.out_dir, &temp) {
+    let out_dir: PathBuf = match (&plan.out_dir, &temp) {
         (Some(dir), _) => dir.clone(),
         (None, Some(t)) => t.path().to_path_buf(),
         (None, None) => PathBuf::from(load::DEFAULT_OUT_DIR),
     };
 
     let mut records = Vec::new();
-    for (i, (users, class)) in RUNS.iter().enumerate() {
+    for (i, run) in plan.runs.iter().enumerate() {
         output::note(&format!(
-            "demo: Phase {}, {users} users of {class} for {}",
+            "demo: Phase {}, {} users of {} for {} (all started in the first {})",
             i + 3,
-            crate::cli::values::format_duration(duration)
+            run.users,
+            run.class,
+            format_duration(run.duration),
+            format_duration(run.duration.mul_f64(RAMP_SHARE)),
         ));
-        let load_args = LoadArgs {
-            users: Some(*users),
-            spawn_rate: Some(10.0),
-            duration: Some(duration),
-            user_class: Some((*class).to_string()),
-            out_dir: Some(out_dir.clone()),
-            label: Some(format!("demo, {users} users")),
-            no_cluster: true,
-            ..LoadArgs::default()
-        };
-        let options = load::options(settings, &load_args, host.clone())?;
+        let options = run.options(&host, out_dir.clone())?;
         let mut display = output::LiveDisplay::for_stderr();
-        let result = load::run(options, &mut display).await?;
-        output::note(output::render_load(&result, Format::Text, style).trim_end());
+        let result = pipeline::run(options, &mut display).await?;
+        let kept = temp.is_none();
+        output::note(output::render_load_text(&result, style, kept).trim_end());
         records.push(result.record_path.clone());
         if result.outcome == Outcome::Interrupted {
             output::note("demo: interrupted; the report is not written");
@@ -113,15 +182,15 @@ async fn guide(
     output::note(&skipped(SKIPPED[1].0, SKIPPED[1].1));
 
     output::note("demo: Phases 5-6, report");
-    let plan = report::ReportPlan {
+    let report_plan = report::ReportPlan {
         runs: records,
         runs_dir: out_dir,
         template: None,
         options: Default::default(),
-        format: settings.format,
+        format: plan.format,
     };
-    let text = report::run(&plan)?;
-    match &args.out {
+    let text = report::run(&report_plan)?;
+    match &plan.out {
         Some(path) => {
             output::write_file(path, &text)?;
             output::note(&format!("demo: report written to {}", path.display()));
@@ -135,4 +204,23 @@ async fn guide(
 
 fn skipped(phase: &str, command: &str) -> String {
     format!("demo: Phase {phase}: skipped, needs a cluster (on yours: `{command}`)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_run_reaches_full_users_within_a_third_of_its_length() {
+        let plan = DemoPlan::new(&DemoArgs::default(), Format::Text);
+        assert_eq!(plan.runs.len(), 2);
+        for run in &plan.runs {
+            let ramp = f64::from(run.users - 1) / run.spawn_rate;
+            assert!(
+                ramp <= run.duration.as_secs_f64() / 2.0,
+                "{run:?}: ramp {ramp} s"
+            );
+        }
+        assert_eq!(plan.runs[0].duration, DEFAULT_DURATION);
+    }
 }

@@ -11,9 +11,10 @@ pub mod smoke;
 pub mod verify;
 pub mod watch;
 
+use crate::cluster::ClusterError;
 use crate::cluster::{self, checks};
 use crate::config::Settings;
-use crate::error::{ClusterError, Error};
+use crate::error::Error;
 use crate::output;
 
 /// The API's base URL: `--host` (or `IRIS_LAB_HOST`, or the config file), else discovered from
@@ -25,11 +26,11 @@ pub async fn require_host(settings: &Settings) -> Result<reqwest::Url, Error> {
     let cluster = cluster::connect(&settings.cluster, &settings.names)
         .await
         .map_err(|e| Error::NoHost {
-            reason: format!("the cluster is not usable: {}", crate::error::one_line(&e)),
+            reason: format!("the cluster is not usable: {}", crate::units::one_line(&e)),
         })?;
     let (url, note) = discover_host(&cluster).await.map_err(|e| match e {
         DiscoverError::Cluster(e) => Error::NoHost {
-            reason: crate::error::one_line(&e),
+            reason: crate::units::one_line(&e),
         },
         DiscoverError::NoAddress(reason) => Error::NoHost { reason },
     })?;

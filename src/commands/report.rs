@@ -20,20 +20,15 @@ pub struct ReportPlan {
 }
 
 pub fn plan(settings: &Settings, args: &ReportArgs) -> ReportPlan {
-    let file = &settings.file.report;
+    let args = settings.layer(args, |f| &f.report);
     ReportPlan {
-        runs: args.runs.clone(),
+        runs: args.runs,
         runs_dir: args
             .runs_dir
-            .clone()
-            .or_else(|| file.runs_dir.clone())
             .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT_DIR)),
-        template: args.template.clone().or_else(|| file.template.clone()),
+        template: args.template,
         options: ReportOptions {
-            gcp_project: args
-                .gcp_project
-                .clone()
-                .or_else(|| file.gcp_project.clone()),
+            gcp_project: args.gcp_project,
         },
         format: settings.format,
     }

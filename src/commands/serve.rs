@@ -16,11 +16,9 @@ pub const DEFAULT_ADDR: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8000);
 
 pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<Outcome, Error> {
-    let addr = args
-        .addr
-        .or(settings.file.serve.addr)
-        .unwrap_or(DEFAULT_ADDR);
-    let limits = limits(settings, args);
+    let options = settings.layer(args, |f| &f.serve);
+    let addr = options.addr.unwrap_or(DEFAULT_ADDR);
+    let limits = limits(&options);
     let model = Model::train()?;
     let listener = TcpListener::bind(addr)
         .await
@@ -55,23 +53,19 @@ const RESERVED_FDS: u64 = 64;
 /// Flags over the config file's `serve:` section over the defaults; the connection cap is
 /// lowered to what the open-file limit (raised to its hard limit first) can hold, so that
 /// the cap, not `EMFILE`, is what stops accepting.
-fn limits(settings: &Settings, args: &ServeArgs) -> Limits {
-    let file = &settings.file.serve;
-    let wanted = args
+fn limits(options: &ServeArgs) -> Limits {
+    let wanted = options
         .max_connections
-        .or(file.max_connections)
-        .unwrap_or(Limits::DEFAULT_MAX_CONNECTIONS.into());
+        .map_or(Limits::DEFAULT_MAX_CONNECTIONS.into(), |c| c.0);
     let nofile = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
     let fits = nofile.saturating_sub(RESERVED_FDS).max(1);
     Limits {
-        head_timeout: args
+        head_timeout: options
             .head_timeout
-            .or(file.head_timeout)
-            .unwrap_or(Limits::DEFAULT_HEAD_TIMEOUT),
-        idle_timeout: args
+            .map_or(Limits::DEFAULT_HEAD_TIMEOUT, |d| d.0),
+        idle_timeout: options
             .idle_timeout
-            .or(file.idle_timeout)
-            .unwrap_or(Limits::DEFAULT_IDLE_TIMEOUT),
+            .map_or(Limits::DEFAULT_IDLE_TIMEOUT, |d| d.0),
         max_connections: u32::try_from(wanted.min(fits)).unwrap_or(u32::MAX),
     }
 }

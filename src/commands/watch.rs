@@ -16,12 +16,9 @@ use crate::signals;
 pub const DEFAULT_TOP_INTERVAL: Duration = Duration::from_secs(15);
 
 pub async fn run(settings: &Settings, args: &WatchArgs) -> Result<Outcome, Error> {
-    let file = &settings.file.watch;
-    let duration = args.duration.or(file.duration);
-    let top = args
-        .top_interval
-        .or(file.top_interval)
-        .unwrap_or(DEFAULT_TOP_INTERVAL);
+    let args = settings.layer(args, |f| &f.watch);
+    let duration = args.duration.map(|d| d.0);
+    let top = args.top_interval.map_or(DEFAULT_TOP_INTERVAL, |t| t.0);
     let cluster = connect(&settings.cluster, &settings.names).await?;
     // Fail with one clear line before streaming: a missing Deployment, no access to pods.
     cluster.require_deployment().await?;

@@ -22,9 +22,9 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+use super::LoadgenError as Error;
 use super::response::{Limits, read_response};
 use crate::api::Failure;
-use crate::error::Error;
 
 const USER_AGENT: &str = concat!("iris-lab/", env!("CARGO_PKG_VERSION"));
 /// Buffer a user starts with; it grows for large responses and shrinks back afterwards.

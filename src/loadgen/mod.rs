@@ -16,8 +16,36 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::Failure;
-pub use class::{BUILTIN_CLASSES, Body, Check, Task, UserClass, Wait};
+pub use class::{BUILTIN_CLASSES, Body, Check, Task, UserClass};
 pub use http::{ConnectionPolicy, Target};
+
+use crate::config::ConfigError;
+
+/// Why a run cannot start: the engine's own errors, mapped to exit codes at the edge.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadgenError {
+    /// A value that parsed but cannot be used (an unknown class, a host without a name).
+    #[error("{0}")]
+    Usage(String),
+    /// A scenario file that cannot be read or makes no sense.
+    #[error(transparent)]
+    Scenario(#[from] ConfigError),
+    #[error("could not resolve {host}")]
+    Resolve {
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not set up TLS")]
+    Tls(#[source] rustls::Error),
+}
+
+impl LoadgenError {
+    /// Errors of the user's input (exit 2) rather than of the run (exit 1).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, LoadgenError::Usage(_) | LoadgenError::Scenario(_))
+    }
+}
 
 /// How long in-flight requests may take to finish once the run is over.
 pub const GRACE: Duration = Duration::from_secs(5);

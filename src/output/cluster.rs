@@ -6,13 +6,13 @@ use std::time::Duration;
 use comfy_table::Cell;
 
 use super::{Format, Style, to_json};
-use crate::cli::values::format_duration;
 use crate::cluster::checks::PodRow;
+use crate::cluster::cleanup::{CleanupPlan, CleanupReport};
 use crate::cluster::metrics::PodUsage;
+use crate::cluster::verify::VerifyReport;
 use crate::cluster::watch::{ClusterEvent, EventKind, StartupLatency};
-use crate::commands::cleanup::{CleanupPlan, CleanupReport};
-use crate::commands::verify::VerifyReport;
 use crate::config::TargetNames;
+use crate::units::format_duration;
 
 /// The pods as `kubectl get pods` lists them.
 pub fn pods_table(pods: &[PodRow], style: Style) -> String {
@@ -76,8 +76,10 @@ pub fn render_verify(r: &VerifyReport, format: Format, style: Style) -> String {
             ));
             for c in &h.conditions {
                 out.push_str(&format!(
-                    "  {} {} {}: {}\n",
-                    c.kind, c.status, c.reason, c.message
+                    "  {} {}{}\n",
+                    c.kind,
+                    c.status,
+                    reason_and_message(&c.reason, &c.message)
                 ));
             }
         }
@@ -222,7 +224,10 @@ pub fn describe(kind: &EventKind) -> String {
             reason,
             message,
         } => {
-            format!("hpa {hpa}: {condition}={status} {reason}: {message}")
+            format!(
+                "hpa {hpa}: {condition}={status}{}",
+                reason_and_message(reason, message)
+            )
         }
         EventKind::Kube {
             object,
@@ -325,11 +330,21 @@ pub fn ask_yes_no(question: &str) -> std::io::Result<bool> {
     ))
 }
 
+/// ` Reason: message`, without a dangling colon (or space) when either is empty.
+fn reason_and_message(reason: &str, message: &str) -> String {
+    match (reason.is_empty(), message.is_empty()) {
+        (false, false) => format!(" {reason}: {message}"),
+        (false, true) => format!(" {reason}"),
+        (true, false) => format!(" {message}"),
+        (true, true) => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cluster::checks::{ConditionView, ReplicaCounts};
-    use crate::commands::verify::{
+    use crate::cluster::verify::{
         Check, DeploymentView, HpaView, MetricsApi, ServiceView, build_checks,
     };
 
@@ -375,7 +390,7 @@ mod tests {
                 max: 15,
                 current: 2,
                 desired: 2,
-                targets: "cpu: <unknown>/60%".into(),
+                targets: crate::cluster::checks::HpaTargets::cpu_utilization(None, Some(60)),
                 conditions: vec![ConditionView {
                     kind: "ScalingActive".into(),
                     status: "False".into(),
@@ -395,6 +410,43 @@ mod tests {
     #[test]
     fn verify_text_has_objects_pods_checklist_and_remedies() {
         insta::assert_snapshot!(render_verify(&report(), Format::Text, Style::plain()));
+    }
+
+    #[test]
+    fn a_condition_without_a_message_has_no_dangling_colon() {
+        let mut r = report();
+        let hpa = r.hpa.as_mut().unwrap();
+        hpa.conditions = vec![ConditionView {
+            kind: "AbleToScale".into(),
+            status: "True".into(),
+            reason: "ReadyForNewScale".into(),
+            message: String::new(),
+        }];
+        let text = render_verify(&r, Format::Text, Style::plain());
+        assert!(
+            text.lines()
+                .any(|l| l == "  AbleToScale True ReadyForNewScale"),
+            "{text}"
+        );
+        let line = render_watch_event(
+            &ClusterEvent {
+                at: "2026-01-01T00:00:00Z".parse().unwrap(),
+                kind: EventKind::HpaCondition {
+                    hpa: "h".into(),
+                    condition: "AbleToScale".into(),
+                    status: "True".into(),
+                    reason: "ReadyForNewScale".into(),
+                    message: String::new(),
+                },
+            },
+            Format::Text,
+            Style::plain(),
+        );
+        assert!(
+            line.trim_end()
+                .ends_with("AbleToScale=True ReadyForNewScale"),
+            "{line}"
+        );
     }
 
     #[test]
@@ -454,8 +506,8 @@ mod tests {
             },
             EventKind::HpaTargets {
                 hpa: "h".into(),
-                from: "cpu: 95%/60%".into(),
-                to: "cpu: 41%/60%".into(),
+                from: crate::cluster::checks::HpaTargets::cpu_utilization(Some(95), Some(60)),
+                to: crate::cluster::checks::HpaTargets::cpu_utilization(Some(41), Some(60)),
             },
             EventKind::HpaCondition {
                 hpa: "h".into(),

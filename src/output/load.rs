@@ -7,10 +7,10 @@ use comfy_table::Cell;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{Format, Style, fmt_ms, note, to_json};
-use crate::cli::values::format_duration;
-use crate::commands::load::{LoadResult, Monitor};
-use crate::record::{RunRecord, RunStatus};
-use crate::stats::{PERCENTILE_LABELS, Snapshot};
+use crate::pipeline::{LoadResult, Monitor, RunNote};
+use crate::record::{Percentile, RunRecord, RunStatus, ThresholdUnit};
+use crate::stats::Snapshot;
+use crate::units::format_duration;
 
 /// How often the plain (non-terminal) display prints its status line.
 pub const PLAIN_EVERY: Duration = Duration::from_secs(10);
@@ -110,37 +110,84 @@ impl Monitor for LiveDisplay {
     fn cluster(&mut self, now: &crate::record::cluster::ClusterSecond) {
         self.extra = vec![cluster_line(now)];
     }
+
+    fn note(&mut self, n: &RunNote) {
+        let text = render_run_note(n);
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => note(&text),
+        }
+    }
+}
+
+/// A note of the run pipeline, as one line.
+pub fn render_run_note(n: &RunNote) -> String {
+    match n {
+        RunNote::ClusterWatched(cluster) => render_cluster_watched(cluster),
+        RunNote::ClusterNotWatched { reason } => {
+            format!("cluster: not watched ({reason}); --no-cluster skips this check")
+        }
+        RunNote::TimelineFailed { path, error } => format!(
+            "warning: could not append to {}: {error} (the run record below is complete)",
+            path.display()
+        ),
+        RunNote::InterruptedAgain { timeline } => format!(
+            "interrupted again: exiting now; the per-second timeline is in {}",
+            timeline.display()
+        ),
+    }
 }
 
 /// The summary after the run: JSON is the whole record.
 pub fn render_load(result: &LoadResult, format: Format, style: Style) -> String {
     match format {
         Format::Json => to_json(&result.record),
-        Format::Text => {
-            let mut out = render_summary(&result.record, style);
-            out.push_str(&format!("\nSaved {}", result.record_path.display()));
-            out.push_str(&format!(" (timeline {})", result.jsonl_path.display()));
-            if let Some(csv) = &result.csv_paths {
-                let names: Vec<String> = csv.iter().map(|p| p.display().to_string()).collect();
-                out.push_str(&format!("\nCSV {}", names.join(", ")));
-            }
-            if result.abandoned > 0 {
-                out.push_str(&format!(
-                    "\n{} users were still waiting for a response 5 s after the stop; those requests are not counted",
-                    result.abandoned
-                ));
-            }
-            out.push('\n');
-            out
+        Format::Text => render_load_text(result, style, true),
+    }
+}
+
+/// The summary as text; `kept` says whether the files it saved will still exist (the demo's
+/// temporary records will not, and then no path is printed).
+pub fn render_load_text(result: &LoadResult, style: Style, kept: bool) -> String {
+    let mut out = render_summary(&result.record, style);
+    if kept {
+        out.push_str(&format!("\nSaved {}", result.record_path.display()));
+        out.push_str(&format!(" (timeline {})", result.jsonl_path.display()));
+        if let Some(csv) = &result.csv_paths {
+            let names: Vec<String> = csv.iter().map(|p| p.display().to_string()).collect();
+            out.push_str(&format!("\nCSV {}", names.join(", ")));
         }
     }
+    if result.abandoned > 0 {
+        out.push_str(&format!(
+            "\n{} users were still waiting for a response 5 s after the stop; those requests are not counted",
+            result.abandoned
+        ));
+    }
+    out.push('\n');
+    out
 }
 
 /// The Locust-style tables of a record (also used for saved records).
 pub fn render_summary(r: &RunRecord, style: Style) -> String {
-    let mut out = String::new();
+    [
+        heading(r),
+        request_table(r, style),
+        percentile_table(r, style),
+        failure_table(r, style),
+        server_timings(r),
+        throughput(r),
+        steady_state(r, style),
+        slowest(r),
+        cluster_summary(r),
+        thresholds(r),
+    ]
+    .concat()
+}
+
+fn heading(r: &RunRecord) -> String {
     let p = &r.params;
-    out.push_str(&format!(
+    let mut out = format!(
         "Load test of {}: {} users of {} (wait {}..{} s), spawned at {}/s, for {:.1} s{}\n",
         r.target,
         p.users,
@@ -153,11 +200,15 @@ pub fn render_summary(r: &RunRecord, style: Style) -> String {
             RunStatus::Completed => "",
             RunStatus::Interrupted => " (interrupted)",
         }
-    ));
+    );
     if let Some(label) = &r.label {
         out.push_str(&format!("Label: {label}\n"));
     }
+    out
+}
 
+/// Locust's request statistics, whole run.
+fn request_table(r: &RunRecord, style: Style) -> String {
     let mut t = style.table(&[
         "Type",
         "Name",
@@ -183,75 +234,85 @@ pub fn render_summary(r: &RunRecord, style: Style) -> String {
             Cell::new(fmt_ms(e.avg_ms)),
             Cell::new(fmt_ms(e.min_ms)),
             Cell::new(fmt_ms(e.max_ms)),
-            Cell::new(fmt_ms(e.percentile("50%"))),
+            Cell::new(fmt_ms(e.percentile(Percentile::P50).unwrap_or(0.0))),
             Cell::new(format!("{:.2}", e.rps)),
             Cell::new(format!("{:.2}", e.failures_per_s)),
         ]);
     }
-    out.push_str(&format!("{t}\n"));
+    format!("{t}\n")
+}
 
+/// Locust's percentile table, whole run.
+fn percentile_table(r: &RunRecord, style: Style) -> String {
     let mut header = vec!["Type", "Name"];
-    header.extend(PERCENTILE_LABELS);
+    header.extend(Percentile::ALL.map(Percentile::label));
     header.push("# reqs");
     let mut t = style.table(&header);
     for e in r.endpoints.iter().chain([&r.aggregate]) {
         let mut row = vec![Cell::new(&e.method), Cell::new(&e.name)];
-        row.extend(PERCENTILE_LABELS.iter().map(|l| {
-            Cell::new(if e.requests == 0 {
-                "N/A".to_string()
-            } else {
-                format!("{:.1}", e.percentile(l))
-            })
+        row.extend(Percentile::ALL.iter().map(|&p| {
+            Cell::new(
+                e.percentile(p)
+                    .map_or_else(|| "N/A".to_string(), |v| format!("{v:.1}")),
+            )
         }));
         row.push(Cell::new(e.requests));
         t.add_row(row);
     }
-    out.push_str(&format!("\nResponse time percentiles (ms)\n{t}\n"));
+    format!("\nResponse time percentiles (ms)\n{t}\n")
+}
 
-    if !r.failures.is_empty() {
-        let mut t = style.table(&[
-            "# occurrences",
-            "Method",
-            "Name",
-            "Error",
-            "First seen",
-            "Last seen",
+fn failure_table(r: &RunRecord, style: Style) -> String {
+    if r.failures.is_empty() {
+        return String::new();
+    }
+    let mut t = style.table(&[
+        "# occurrences",
+        "Method",
+        "Name",
+        "Error",
+        "First seen",
+        "Last seen",
+    ]);
+    for f in &r.failures {
+        t.add_row(vec![
+            Cell::new(f.count),
+            Cell::new(&f.method),
+            Cell::new(&f.name),
+            Cell::new(f.reason.to_string()),
+            Cell::new(f.first_seen.strftime("%H:%M:%S").to_string()),
+            Cell::new(f.last_seen.strftime("%H:%M:%S").to_string()),
         ]);
-        for f in &r.failures {
-            t.add_row(vec![
-                Cell::new(f.count),
-                Cell::new(&f.method),
-                Cell::new(&f.name),
-                Cell::new(f.reason.to_string()),
-                Cell::new(f.first_seen.strftime("%H:%M:%S").to_string()),
-                Cell::new(f.last_seen.strftime("%H:%M:%S").to_string()),
-            ]);
-        }
-        out.push_str(&format!("\nFailures\n{t}\n"));
     }
+    format!("\nFailures\n{t}\n")
+}
 
-    if let (Some(inf), Some(tot)) = (&r.server_timings.inference, &r.server_timings.total) {
-        let predict = r.endpoints.iter().find(|e| e.name == "/predict");
+fn server_timings(r: &RunRecord) -> String {
+    let (Some(inf), Some(tot)) = (&r.server_timings.inference, &r.server_timings.total) else {
+        return String::new();
+    };
+    let mut out = format!(
+        "\nServer-reported timings of {} predict responses: inference avg {} (p95 {}), handler total avg {} (p95 {})",
+        tot.count,
+        fmt_ms(inf.avg_ms),
+        fmt_ms(inf.p95_ms),
+        fmt_ms(tot.avg_ms),
+        fmt_ms(tot.p95_ms)
+    );
+    if let Some(pr) = r.endpoints.iter().find(|e| e.name == "/predict") {
         out.push_str(&format!(
-            "\nServer-reported timings of {} predict responses: inference avg {} (p95 {}), handler total avg {} (p95 {})",
-            tot.count,
-            fmt_ms(inf.avg_ms),
-            fmt_ms(inf.p95_ms),
-            fmt_ms(tot.avg_ms),
-            fmt_ms(tot.p95_ms)
+            "; client-side avg {}, so network and queueing ~ {}",
+            fmt_ms(pr.avg_ms),
+            fmt_ms((pr.avg_ms - tot.avg_ms).max(0.0))
         ));
-        if let Some(pr) = predict {
-            out.push_str(&format!(
-                "; client-side avg {}, so network and queueing ~ {}",
-                fmt_ms(pr.avg_ms),
-                fmt_ms((pr.avg_ms - tot.avg_ms).max(0.0))
-            ));
-        }
-        out.push('\n');
     }
+    out.push('\n');
+    out
+}
 
-    let th = &r.throughput;
-    out.push_str(&format!(
+fn throughput(r: &RunRecord) -> String {
+    let (th, p) = (&r.throughput, &r.params);
+    format!(
         "\nThroughput: {:.1} req/s over the run{}; theoretical maximum for {} users {:.1} req/s \
          (users / mean(wait {:.3} s + response time {:.3} s))\n",
         th.total_rps,
@@ -262,35 +323,87 @@ pub fn render_summary(r: &RunRecord, style: Style) -> String {
         th.theoretical_max_rps,
         (p.wait_min_s + p.wait_max_s) / 2.0,
         r.aggregate.avg_ms / 1e3
-    ));
+    )
+}
 
-    if !r.slowest.is_empty() {
-        out.push_str("\nSlowest requests (trace ids for Cloud Trace):\n");
-        for s in &r.slowest {
-            let top: Vec<String> = s
-                .traces
-                .iter()
-                .take(3)
-                .map(|t| format!("{} {}", t.trace_id, fmt_ms(t.ms)))
-                .collect();
-            out.push_str(&format!("  {} {}: {}\n", s.method, s.name, top.join(", ")));
-        }
-    }
-
-    out.push_str(&cluster_summary(r));
-
-    for t in &r.thresholds {
-        let (limit, actual) = if t.name == "max-failure-rate" {
-            (
-                format!("{:.2}%", t.limit * 100.0),
-                format!("{:.2}%", t.actual * 100.0),
+/// Whole run beside steady state (from the last user's start), each labelled; or why there is
+/// no steady state.
+fn steady_state(r: &RunRecord, style: Style) -> String {
+    let Some(s) = &r.steady_state else {
+        let why = if r.spawn_complete_s.is_none() {
+            format!(
+                "the run never reached its {} users, so all figures above include the ramp-up",
+                r.params.users
             )
         } else {
-            (fmt_ms(t.limit), fmt_ms(t.actual))
+            "full users were held under 1 s, or the record predates these figures".to_string()
+        };
+        return format!("\nSteady state: no figures ({why})\n");
+    };
+    let a = &r.aggregate;
+    let opt = |v: Option<f64>| v.map_or_else(|| "N/A".to_string(), fmt_ms);
+    let mut t = style.table(&[
+        "Window", "# reqs", "# fails", "req/s", "Avg", "p50", "p95", "p99",
+    ]);
+    t.add_row(vec![
+        format!("Whole run (0 - {:.1} s)", r.duration_s),
+        a.requests.to_string(),
+        format!("{} ({:.2}%)", a.failures, a.failure_ratio() * 100.0),
+        format!("{:.2}", r.throughput.total_rps),
+        fmt_ms(a.avg_ms),
+        opt(a.percentile(Percentile::P50)),
+        opt(a.percentile(Percentile::P95)),
+        opt(a.percentile(Percentile::P99)),
+    ]);
+    t.add_row(vec![
+        format!(
+            "Steady state (+{:.1} - {:.1} s, all {} users)",
+            s.from_s,
+            s.from_s + s.duration_s,
+            r.users_started
+        ),
+        s.requests.to_string(),
+        format!("{} ({:.2}%)", s.failures, s.failure_ratio() * 100.0),
+        format!("{:.2}", s.rps),
+        fmt_ms(s.avg_ms),
+        opt(s.p50_ms),
+        opt(s.p95_ms),
+        opt(s.p99_ms),
+    ]);
+    format!(
+        "\nWhole run and steady state (from the last user's start, as Locust's --reset-stats)\n{t}\n"
+    )
+}
+
+fn slowest(r: &RunRecord) -> String {
+    if r.slowest.is_empty() {
+        return String::new();
+    }
+    let mut out = "\nSlowest requests (trace ids for Cloud Trace):\n".to_string();
+    for s in &r.slowest {
+        let top: Vec<String> = s
+            .traces
+            .iter()
+            .take(3)
+            .map(|t| format!("{} {}", t.trace_id, fmt_ms(t.ms)))
+            .collect();
+        out.push_str(&format!("  {} {}: {}\n", s.method, s.name, top.join(", ")));
+    }
+    out
+}
+
+fn thresholds(r: &RunRecord) -> String {
+    let mut out = String::new();
+    for t in &r.thresholds {
+        let value = |v: f64| match t.kind.unit() {
+            ThresholdUnit::Ratio => format!("{:.2}%", v * 100.0),
+            ThresholdUnit::Millis => fmt_ms(v),
         };
         out.push_str(&format!(
-            "Threshold --{} {limit}: {actual} {}\n",
-            t.name,
+            "Threshold --{} {}: {} {}\n",
+            t.kind.flag(),
+            value(t.limit),
+            value(t.actual),
             if t.passed { "PASS" } else { "FAIL" }
         ));
     }
@@ -299,16 +412,11 @@ pub fn render_summary(r: &RunRecord, style: Style) -> String {
 
 /// The cluster lines of the summary: max pods, first scale-up, pod start-up, what was missed.
 pub fn cluster_summary(r: &RunRecord) -> String {
-    use crate::record::cluster::{ClusterRecord, EXTENSION, MISSED_EXTENSION};
     let mut out = String::new();
-    if let Some(reason) = r.extensions.get(MISSED_EXTENSION).and_then(|v| v.as_str()) {
+    if let Some(reason) = &r.cluster_not_watched {
         out.push_str(&format!("\nCluster: not watched ({reason})\n"));
     }
-    let Some(c) = r
-        .extensions
-        .get(EXTENSION)
-        .and_then(|v| serde_json::from_value::<ClusterRecord>(v.clone()).ok())
-    else {
+    let Some(c) = &r.cluster else {
         return out;
     };
     let secs = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |s| format!("{s:.0} s"));
@@ -433,10 +541,10 @@ mod tests {
         failures: u64,
         ms: f64,
     ) -> serde_json::Value {
-        let pcts: serde_json::Map<String, serde_json::Value> = PERCENTILE_LABELS
+        let pcts: serde_json::Map<String, serde_json::Value> = Percentile::ALL
             .iter()
             .enumerate()
-            .map(|(i, l)| (l.to_string(), serde_json::json!(ms + i as f64)))
+            .map(|(i, p)| (p.label().to_string(), serde_json::json!(ms + i as f64)))
             .collect();
         serde_json::json!({
             "method": method, "name": name, "requests": requests, "failures": failures,
@@ -466,6 +574,8 @@ mod tests {
             "slowest": [{"method": "POST", "name": "/predict",
                          "traces": [{"trace_id": "0af7651916cd43dd8448eb211c80319c", "ms": 15.0}]}],
             "throughput": {"total_rps": 120.0, "steady_rps": 119.5, "theoretical_max_rps": 119.6},
+            "steady_state": {"from_s": 14.9, "duration_s": 45.1, "requests": 5400, "failures": 9,
+                             "rps": 119.5, "avg_ms": 4.2, "p50_ms": 3.9, "p95_ms": 8.5, "p99_ms": null},
             "thresholds": [{"name": "max-failure-rate", "limit": 0.01, "actual": 0.00167, "passed": true},
                            {"name": "max-p95", "limit": 5.0, "actual": 9.0, "passed": false}],
             "timeline": []
@@ -479,12 +589,25 @@ mod tests {
     }
 
     #[test]
+    fn without_full_users_the_summary_says_there_is_no_steady_state() {
+        let mut r = fixture();
+        r.steady_state = None;
+        r.spawn_complete_s = None;
+        let text = render_summary(&r, Style::plain());
+        assert!(
+            text.contains("Steady state: no figures (the run never reached its 150 users"),
+            "{text}"
+        );
+        assert!(!text.contains("Whole run (0"), "{text}");
+    }
+
+    #[test]
     fn records_from_a_later_version_with_extensions_still_render() {
         let mut v = serde_json::to_value(fixture()).unwrap();
-        v["extensions"] = serde_json::json!({"cluster": {"max_replicas": 6}});
+        v["extensions"] = serde_json::json!({"autoscaler": {"max_replicas": 6}});
         v["some_future_field"] = serde_json::json!(1);
         let r: RunRecord = serde_json::from_value(v).unwrap();
-        assert_eq!(r.extensions["cluster"]["max_replicas"], 6);
+        assert_eq!(r.extensions["autoscaler"]["max_replicas"], 6);
         assert!(render_summary(&r, Style::plain()).contains("Aggregated"));
     }
 }

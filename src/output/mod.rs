@@ -10,7 +10,7 @@ use std::io::{IsTerminal, Write};
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use serde::Serialize;
 
-use crate::error::Error;
+use crate::record::WriteError;
 
 pub use cluster::{
     ask_yes_no, describe, pods_table, render_cleanup, render_cleanup_plan, render_verify,
@@ -18,18 +18,11 @@ pub use cluster::{
 };
 pub use load::{
     LiveDisplay, cluster_line, cluster_summary, render_cluster_watched, render_load,
-    render_summary, status_line,
+    render_load_text, render_run_note, render_summary, status_line,
 };
 pub use smoke::render_smoke;
 
-/// Output format of results.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    #[default]
-    Text,
-    Json,
-}
+pub use crate::units::Format;
 
 /// How text output looks: colour only on a terminal and when `NO_COLOR` is unset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,41 +93,29 @@ pub fn render_model(model: &crate::server::Model) -> String {
 
 /// Writes `text` to stdout and says whether stdout is still open (false once the reader of a
 /// pipe has gone, as in `iris-lab watch | head`), so that streams can stop.
-pub fn write_stdout_open(text: &str) -> Result<bool, Error> {
+pub fn write_stdout_open(text: &str) -> Result<bool, WriteError> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
         other => other
             .map(|()| true)
-            .map_err(|e| Error::write("standard output", e)),
+            .map_err(|e| WriteError::new("standard output", e)),
     }
 }
 
 /// Writes `text` to stdout. A closed pipe (`iris-lab report | head`) is not an error.
-pub fn write_stdout(text: &str) -> Result<(), Error> {
+pub fn write_stdout(text: &str) -> Result<(), WriteError> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.map_err(|e| Error::write("standard output", e)),
+        other => other.map_err(|e| WriteError::new("standard output", e)),
     }
 }
 
-/// Writes `text` to `path` atomically: a temp file beside it, then a rename. A reader never
-/// sees half a file, and a failure leaves any earlier file in place.
-pub fn write_file(path: &std::path::Path, text: &str) -> Result<(), Error> {
-    let what = || path.display().to_string();
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::write(what(), e))?;
-    tmp.write_all(text.as_bytes())
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| Error::write(what(), e))?;
-    crate::record::make_readable(tmp.as_file()).map_err(|e| Error::write(what(), e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::write(what(), e.error))?;
-    Ok(())
+/// Writes `text` to `path` atomically: a reader never sees half a file, and a failure leaves
+/// any earlier file in place.
+pub fn write_file(path: &std::path::Path, text: &str) -> Result<(), WriteError> {
+    crate::record::write_atomically(path, |w| w.write_all(text.as_bytes()))
 }
 
 /// Writes one line to stderr: notes and progress that must not mix with results on stdout.

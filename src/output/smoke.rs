@@ -3,7 +3,7 @@
 use comfy_table::Cell;
 
 use super::{Format, Style, fmt_ms, to_json};
-use crate::commands::smoke::SmokeReport;
+use crate::api::smoke::SmokeReport;
 
 pub fn render_smoke(report: &SmokeReport, format: Format, style: Style) -> String {
     match format {
@@ -32,7 +32,7 @@ pub fn render_smoke(report: &SmokeReport, format: Format, style: Style) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::smoke::SmokeCheck;
+    use crate::api::smoke::SmokeCheck;
 
     fn report() -> SmokeReport {
         SmokeReport {

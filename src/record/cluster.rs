@@ -1,12 +1,78 @@
-//! What a load run saw of the cluster: stored in the record's `extensions["cluster"]` (the
-//! summary) and in each timeline point's `extensions["cluster"]` (one [`ClusterSecond`]).
+//! What a load run saw of the cluster: the record's `cluster` (a [`ClusterRecord`]) or
+//! `cluster_not_watched` (a [`NotWatched`]), and each timeline point's `cluster` (one
+//! [`ClusterSecond`]). Schema 1 kept them untyped in `extensions` maps; `record::load` moves
+//! them here.
+
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// The key of the cluster data in `extensions` maps.
-pub const EXTENSION: &str = "cluster";
-/// The key under which a record says why the cluster was not watched.
-pub const MISSED_EXTENSION: &str = "cluster_missed";
+/// Schema 1's key of the cluster data in `extensions` maps.
+pub const V1_EXTENSION: &str = "cluster";
+/// Schema 1's key under which a record said, as text, why the cluster was not watched.
+pub const V1_MISSED_EXTENSION: &str = "cluster_missed";
+
+/// Why `load` ran without watching the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NotWatched {
+    /// No kubeconfig (the usual case off a cluster).
+    NoKubeconfig,
+    /// The Kubernetes API did not answer in time.
+    NoAnswer { timeout_s: u64 },
+    /// Connecting or finding the Deployment failed.
+    Failed { error: String },
+    /// A schema-1 record's reason, which was only text.
+    Text { text: String },
+}
+
+impl fmt::Display for NotWatched {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoKubeconfig => f.write_str("no kubeconfig found"),
+            Self::NoAnswer { timeout_s } => {
+                write!(f, "the Kubernetes API did not answer within {timeout_s} s")
+            }
+            Self::Failed { error } => f.write_str(error),
+            Self::Text { text } => f.write_str(text),
+        }
+    }
+}
+
+/// Something the cluster side could not observe during a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Missed {
+    /// metrics.k8s.io did not answer, from `from_s` seconds after load start.
+    PodMetrics { from_s: f64, reason: String },
+    /// A watch broke at `at_s`.
+    WatchInterrupted {
+        what: String,
+        at_s: f64,
+        error: String,
+    },
+    /// A broken watch came back at `at_s`.
+    WatchResumed { what: String, at_s: f64 },
+    /// A schema-1 record's entry, which was only text.
+    Text { text: String },
+}
+
+impl fmt::Display for Missed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PodMetrics { from_s, reason } => {
+                write!(f, "pod metrics from +{from_s:.0} s: {reason}")
+            }
+            Self::WatchInterrupted { what, at_s, error } => {
+                write!(f, "watch of {what} interrupted at +{at_s:.0} s: {error}")
+            }
+            Self::WatchResumed { what, at_s } => {
+                write!(f, "watch of {what} resumed at +{at_s:.0} s")
+            }
+            Self::Text { text } => f.write_str(text),
+        }
+    }
+}
 
 /// The cluster at the end of one second of the run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -50,7 +116,7 @@ pub struct ClusterRecord {
     /// ready (0..1): how much of the work reached them.
     pub new_pod_cpu_share: Option<f64>,
     /// What the cluster side could not observe, in the order it happened.
-    pub missed: Vec<String>,
+    pub missed: Vec<Missed>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -83,4 +149,70 @@ pub struct PodSampleRecord {
     pub cpu_millis: f64,
     pub cpu_pct_of_request: Option<f64>,
     pub memory_bytes: f64,
+}
+
+/// Schema 1 -> 2 of a `ClusterRecord`'s JSON: its `missed` entries were text.
+pub fn upgrade_v1_record(value: &mut serde_json::Value) {
+    if let Some(missed) = value.get_mut("missed").and_then(|m| m.as_array_mut()) {
+        for entry in missed {
+            if let Some(text) = entry.as_str() {
+                *entry = serde_json::json!({"kind": "text", "text": text});
+            }
+        }
+    }
+}
+
+/// Schema 1's reason for not watching, as the typed reason.
+pub fn upgrade_v1_not_watched(value: &serde_json::Value) -> NotWatched {
+    NotWatched::Text {
+        text: value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_string),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_read_as_before() {
+        let m = Missed::PodMetrics {
+            from_s: 1.2,
+            reason: "metrics.k8s.io answered 503".into(),
+        };
+        assert_eq!(
+            m.to_string(),
+            "pod metrics from +1 s: metrics.k8s.io answered 503"
+        );
+        let w = NotWatched::NoAnswer { timeout_s: 10 };
+        assert_eq!(
+            w.to_string(),
+            "the Kubernetes API did not answer within 10 s"
+        );
+        let json = serde_json::to_value(&w).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"kind": "no_answer", "timeout_s": 10})
+        );
+    }
+
+    #[test]
+    fn schema_1_text_becomes_typed_text() {
+        let mut v = serde_json::json!({"namespace": "default", "deployment": "d", "hpa": "h",
+            "min_replicas": null, "max_replicas": null, "cpu_target_pct": null, "max_pods": 1,
+            "first_scale_up_s": null, "pod_startup_median_s": null, "pod_startup_max_s": null,
+            "peak_cpu_pct": null, "scaling_events": [], "pods_started": [], "samples": [],
+            "restarts": 0, "oom_kills": 0, "new_pod_cpu_share": null,
+            "missed": ["watch of pods resumed at +3 s"]});
+        upgrade_v1_record(&mut v);
+        let r: ClusterRecord = serde_json::from_value(v).unwrap();
+        assert_eq!(
+            r.missed,
+            [Missed::Text {
+                text: "watch of pods resumed at +3 s".into()
+            }]
+        );
+        assert_eq!(r.missed[0].to_string(), "watch of pods resumed at +3 s");
+    }
 }

@@ -1,10 +1,11 @@
-//! Run records on disk: one versioned JSON file per run, written atomically (temp file +
-//! rename), and a `.jsonl` timeline beside it appended every second so that even `kill -9`
+//! Run records on disk: one versioned JSON file per run, written atomically
+//! ([`write_atomically`]: temp file, fsync, rename, fsync of the directory), and a `.jsonl` timeline beside it appended every second so that even `kill -9`
 //! loses at most one second.
 //!
-//! Extension point: later data (cluster replicas, pods, scaling events) goes into new optional
-//! fields or the `extensions` maps of [`RunRecord`] and [`TimelinePoint`]; readers ignore what
-//! they do not know, so records stay readable across versions.
+//! Extension point: later data goes into new optional, typed fields (as the cluster's did in
+//! schema 2) or the `extensions` maps of [`RunRecord`] and [`TimelinePoint`]; readers ignore
+//! what they do not know, and [`load`] upgrades every older schema it supports, so records stay
+//! readable across versions.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -14,13 +15,69 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+mod atomic;
 pub mod cluster;
+mod percentile;
+
+pub use atomic::write_atomically;
+pub use percentile::Percentile;
 
 use crate::api::Failure;
-use crate::error::{Error, RecordError};
+use cluster::{ClusterRecord, ClusterSecond, NotWatched};
 
-/// The version of the record format this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Why a run record's content could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("not a run record: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error(
+        "schema version {found} is not supported (this iris-lab reads versions 1 to {supported})"
+    )]
+    Version { found: u32, supported: u32 },
+    #[error("its {section} is not valid: {source}")]
+    Section {
+        section: String,
+        source: serde_json::Error,
+    },
+}
+
+/// A run record (or its timeline) that could not be read, by path.
+#[derive(Debug, thiserror::Error)]
+#[error("could not read run record {}", path.display())]
+pub struct ReadError {
+    pub path: PathBuf,
+    #[source]
+    pub source: RecordError,
+}
+
+/// A result file (record, timeline, CSV, report) that could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("could not write {what}")]
+pub struct WriteError {
+    pub what: String,
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl WriteError {
+    pub fn new(what: impl Into<String>, source: std::io::Error) -> Self {
+        Self {
+            what: what.into(),
+            source,
+        }
+    }
+}
+
+/// The version of the record format this build writes.
+///
+/// 2: the cluster's data are the typed fields `cluster`, `cluster_not_watched` and the points'
+/// `cluster` (schema 1 had them as untyped `extensions`); its `missed` reasons are typed; the
+/// optional `steady_state` (absent in schema-1 records).
+pub const SCHEMA_VERSION: u32 = 2;
+/// The oldest version this build reads (and upgrades when it loads it).
+pub const OLDEST_SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -53,10 +110,20 @@ pub struct RunRecord {
     pub server_timings: ServerTimings,
     pub slowest: Vec<SlowestRecord>,
     pub throughput: Throughput,
+    /// The run at its full user count, without the ramp-up; absent when it never got there
+    /// (or held it under a second), and in records older than these figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steady_state: Option<SteadyState>,
     #[serde(default)]
     pub thresholds: Vec<ThresholdResult>,
     pub timeline: Vec<TimelinePoint>,
-    /// Data added by other parts of iris-lab (e.g. `cluster`), keyed by their name.
+    /// What the run saw of the cluster, when it watched one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterRecord>,
+    /// Why the cluster was not watched, when `load` looked for one and found none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_not_watched: Option<NotWatched>,
+    /// Data added by later versions, keyed by their name (kept, not read).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extensions: BTreeMap<String, serde_json::Value>,
 }
@@ -79,6 +146,15 @@ pub struct RunParams {
     pub connection_max_age_s: Option<f64>,
 }
 
+/// Failures / requests, 0..1 (0 without requests).
+pub fn failure_ratio(failures: u64, requests: u64) -> f64 {
+    if requests == 0 {
+        0.0
+    } else {
+        failures as f64 / requests as f64
+    }
+}
+
 /// Statistics of one (method, name) or of all requests (method "", name "Aggregated").
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EndpointRecord {
@@ -98,23 +174,21 @@ pub struct EndpointRecord {
     pub current_rps: f64,
     #[serde(default)]
     pub current_failures_per_s: f64,
-    /// Exact (HdrHistogram) percentiles in ms, keyed "50%" .. "100%".
-    pub percentiles_ms: BTreeMap<String, f64>,
+    /// Exact (HdrHistogram) percentiles in ms, keyed "50%" .. "100%" in JSON; empty without
+    /// requests.
+    pub percentiles_ms: BTreeMap<Percentile, f64>,
     /// Response times in microseconds: base64 of the compressed HdrHistogram V2 encoding.
     pub histogram: String,
 }
 
 impl EndpointRecord {
-    pub fn percentile(&self, label: &str) -> f64 {
-        self.percentiles_ms.get(label).copied().unwrap_or(0.0)
+    /// The percentile in ms; `None` only when there were no requests.
+    pub fn percentile(&self, p: Percentile) -> Option<f64> {
+        self.percentiles_ms.get(&p).copied()
     }
 
     pub fn failure_ratio(&self) -> f64 {
-        if self.requests == 0 {
-            0.0
-        } else {
-            self.failures as f64 / self.requests as f64
-        }
+        failure_ratio(self.failures, self.requests)
     }
 }
 
@@ -171,13 +245,86 @@ pub struct Throughput {
     pub theoretical_max_rps: f64,
 }
 
+/// Figures from the moment the last user started until the stop (what Locust shows with
+/// `--reset-stats`): the other figures of a record are over the whole run, ramp-up included.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SteadyState {
+    /// Seconds after the start when the last user started.
+    pub from_s: f64,
+    /// Seconds from then to the stop.
+    pub duration_s: f64,
+    pub requests: u64,
+    pub failures: u64,
+    pub rps: f64,
+    pub avg_ms: f64,
+    /// None without requests in the window.
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+impl SteadyState {
+    pub fn failure_ratio(&self) -> f64 {
+        failure_ratio(self.failures, self.requests)
+    }
+}
+
+/// Which threshold a run was held to; its name in JSON is the flag's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ThresholdKind {
+    /// `--max-failure-rate`: failures / requests.
+    MaxFailureRate,
+    /// `--max-p95`: the aggregate 95th percentile.
+    MaxP95,
+}
+
+/// What a threshold's limit and actual value are measured in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThresholdUnit {
+    /// A fraction, 0..1.
+    Ratio,
+    /// Milliseconds.
+    Millis,
+}
+
+impl ThresholdKind {
+    /// The flag without its dashes: `max-p95`.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Self::MaxFailureRate => "max-failure-rate",
+            Self::MaxP95 => "max-p95",
+        }
+    }
+
+    pub fn unit(self) -> ThresholdUnit {
+        match self {
+            Self::MaxFailureRate => ThresholdUnit::Ratio,
+            Self::MaxP95 => ThresholdUnit::Millis,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ThresholdResult {
-    /// The flag: `max-failure-rate` or `max-p95`.
-    pub name: String,
+    #[serde(rename = "name")]
+    pub kind: ThresholdKind,
+    /// In the kind's unit.
     pub limit: f64,
     pub actual: f64,
     pub passed: bool,
+}
+
+impl ThresholdResult {
+    /// A threshold that passes when `actual <= limit`.
+    pub fn at_most(kind: ThresholdKind, limit: f64, actual: f64) -> Self {
+        Self {
+            kind,
+            limit,
+            actual,
+            passed: actual <= limit,
+        }
+    }
 }
 
 /// One second of the run.
@@ -210,7 +357,10 @@ pub struct TimelinePoint {
     pub total_min_ms: f64,
     pub total_max_ms: f64,
     pub total_avg_content_size: f64,
-    /// Data added by other parts of iris-lab for this second (e.g. `cluster`).
+    /// The cluster at the end of this second, when the run watched one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterSecond>,
+    /// Data added by later versions for this second (kept, not read).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extensions: BTreeMap<String, serde_json::Value>,
 }
@@ -244,56 +394,79 @@ pub fn new_record_path(dir: &Path, started: Timestamp, users: u32, class: &str) 
     path
 }
 
-/// Writes `record` to `path` atomically: a temp file in the same directory, then a rename.
-pub fn save(record: &RunRecord, path: &Path) -> Result<(), Error> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let what = || path.display().to_string();
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::write(what(), e))?;
-    serde_json::to_writer_pretty(&mut tmp, record)
-        .map_err(|e| Error::write(what(), std::io::Error::other(e)))?;
-    tmp.write_all(b"\n").map_err(|e| Error::write(what(), e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::write(what(), e))?;
-    make_readable(tmp.as_file()).map_err(|e| Error::write(what(), e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::write(what(), e.error))?;
-    Ok(())
+/// Writes `record` to `path` atomically.
+pub fn save(record: &RunRecord, path: &Path) -> Result<(), WriteError> {
+    write_atomically(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, record).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")
+    })
 }
 
-/// Temp files are created private (0600); results are ordinary files (0644, as umask allows).
-pub fn make_readable(file: &File) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    let _ = file;
-    Ok(())
-}
-
-/// Reads a record, checking its schema version.
-pub fn load(path: &Path) -> Result<RunRecord, Error> {
-    let wrap = |source: RecordError| Error::Record {
+/// Reads a record, checking its schema version and upgrading an older one.
+pub fn load(path: &Path) -> Result<RunRecord, ReadError> {
+    let wrap = |source: RecordError| ReadError {
         path: path.to_path_buf(),
         source,
     };
     let text = std::fs::read_to_string(path).map_err(|e| wrap(e.into()))?;
+    parse(&text).map_err(wrap)
+}
+
+/// A record from its JSON text, of any supported schema version.
+pub fn parse(text: &str) -> Result<RunRecord, RecordError> {
     #[derive(Deserialize)]
     struct Version {
         schema_version: u32,
     }
-    let v: Version = serde_json::from_str(&text).map_err(|e| wrap(e.into()))?;
-    if v.schema_version != SCHEMA_VERSION {
-        return Err(wrap(RecordError::Version {
+    let v: Version = serde_json::from_str(text)?;
+    if !(OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&v.schema_version) {
+        return Err(RecordError::Version {
             found: v.schema_version,
             supported: SCHEMA_VERSION,
-        }));
+        });
     }
-    serde_json::from_str(&text).map_err(|e| wrap(e.into()))
+    let mut record: RunRecord = serde_json::from_str(text)?;
+    if v.schema_version == 1 {
+        upgrade_v1(&mut record)?;
+    }
+    Ok(record)
+}
+
+/// Schema 1 -> 2: the cluster's untyped `extensions` become the typed fields. A section that
+/// does not decode is an error that names it (it used to vanish).
+fn upgrade_v1(record: &mut RunRecord) -> Result<(), RecordError> {
+    if let Some(mut value) = record.extensions.remove(cluster::V1_EXTENSION) {
+        cluster::upgrade_v1_record(&mut value);
+        record.cluster = Some(section("extensions.cluster", value)?);
+    }
+    if let Some(value) = record.extensions.remove(cluster::V1_MISSED_EXTENSION) {
+        record.cluster_not_watched = Some(cluster::upgrade_v1_not_watched(&value));
+    }
+    for (i, point) in record.timeline.iter_mut().enumerate() {
+        upgrade_v1_point(point, || format!("timeline[{i}].extensions.cluster"))?;
+    }
+    record.schema_version = SCHEMA_VERSION;
+    Ok(())
+}
+
+fn upgrade_v1_point(
+    point: &mut TimelinePoint,
+    name: impl FnOnce() -> String,
+) -> Result<(), RecordError> {
+    if let Some(value) = point.extensions.remove(cluster::V1_EXTENSION) {
+        point.cluster = Some(section(&name(), value)?);
+    }
+    Ok(())
+}
+
+fn section<T: serde::de::DeserializeOwned>(
+    name: &str,
+    value: serde_json::Value,
+) -> Result<T, RecordError> {
+    serde_json::from_value(value).map_err(|source| RecordError::Section {
+        section: name.to_string(),
+        source,
+    })
 }
 
 /// The per-second timeline, appended as one JSON line per second.
@@ -303,12 +476,12 @@ pub struct JsonlWriter {
 }
 
 impl JsonlWriter {
-    pub fn create(path: PathBuf) -> Result<Self, Error> {
+    pub fn create(path: PathBuf) -> Result<Self, WriteError> {
         let file = File::options()
             .create_new(true)
             .append(true)
             .open(&path)
-            .map_err(|e| Error::write(path.display().to_string(), e))?;
+            .map_err(|e| WriteError::new(path.display().to_string(), e))?;
         Ok(Self { file, path })
     }
 
@@ -321,15 +494,22 @@ impl JsonlWriter {
 }
 
 /// Reads a `.jsonl` timeline (for a run that never finished).
-pub fn load_timeline(path: &Path) -> Result<Vec<TimelinePoint>, Error> {
-    let wrap = |source: RecordError| Error::Record {
+pub fn load_timeline(path: &Path) -> Result<Vec<TimelinePoint>, ReadError> {
+    let wrap = |source: RecordError| ReadError {
         path: path.to_path_buf(),
         source,
     };
     let text = std::fs::read_to_string(path).map_err(|e| wrap(e.into()))?;
     text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).map_err(|e| wrap(e.into())))
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            let mut point: TimelinePoint = serde_json::from_str(l).map_err(|e| wrap(e.into()))?;
+            // Lines of schema 1 carry the cluster in `extensions`.
+            upgrade_v1_point(&mut point, || format!("line {}: extensions.cluster", i + 1))
+                .map_err(wrap)?;
+            Ok(point)
+        })
         .collect()
 }
 
@@ -360,9 +540,105 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("r.json");
         std::fs::write(&p, r#"{"schema_version": 99}"#).unwrap();
-        let e = crate::error::one_line(&load(&p).unwrap_err());
+        let e = crate::units::one_line(&load(&p).unwrap_err());
         assert!(e.contains("schema version 99"), "{e}");
         std::fs::write(&p, "garbage").unwrap();
-        assert!(crate::error::one_line(&load(&p).unwrap_err()).contains("not a run record"));
+        assert!(crate::units::one_line(&load(&p).unwrap_err()).contains("not a run record"));
+    }
+
+    fn fixture(name: &str) -> serde_json::Value {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/runs")
+            .join(name);
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn schema_1_records_load_with_their_cluster_typed() {
+        let v1 = fixture("300u-cluster.json");
+        assert_eq!(v1["schema_version"], 1);
+        let r = parse(&v1.to_string()).unwrap();
+        assert_eq!(r.schema_version, SCHEMA_VERSION);
+        assert!(r.extensions.is_empty(), "{:?}", r.extensions);
+        let c = r.cluster.as_ref().unwrap();
+        assert_eq!((c.max_pods, c.max_replicas), (6, Some(15)));
+        assert_eq!(
+            c.missed[0].to_string(),
+            "pod metrics from +1 s: metrics.k8s.io answered 503"
+        );
+        let first = r.timeline[0].cluster.as_ref().unwrap();
+        assert_eq!((first.replicas, first.ready_pods), (Some(2), 2));
+        assert!(r.timeline[0].extensions.is_empty());
+        // Written again, it is a schema-2 record with the same content.
+        let again = parse(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(again.cluster, r.cluster);
+        assert_eq!(again.timeline, r.timeline);
+        assert_eq!(
+            r.aggregate.percentile(Percentile::P95),
+            v1["aggregate"]["percentiles_ms"]["95%"].as_f64()
+        );
+    }
+
+    #[test]
+    fn schema_1_reason_for_not_watching_is_kept() {
+        let mut v1 = fixture("150u.json");
+        v1["extensions"] = serde_json::json!({"cluster_missed": "no kubeconfig found"});
+        let r = parse(&v1.to_string()).unwrap();
+        assert!(r.cluster.is_none());
+        assert_eq!(
+            r.cluster_not_watched.unwrap().to_string(),
+            "no kubeconfig found"
+        );
+    }
+
+    #[test]
+    fn a_bad_cluster_section_is_an_error_naming_the_file_and_the_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("broken.json");
+        let mut v1 = fixture("300u-cluster.json");
+        v1["extensions"]["cluster"]["max_pods"] = serde_json::json!("six");
+        std::fs::write(&p, v1.to_string()).unwrap();
+        let e = crate::units::one_line(&load(&p).unwrap_err());
+        assert!(
+            e.contains("broken.json") && e.contains("extensions.cluster") && e.contains("six"),
+            "{e}"
+        );
+        let mut v1 = fixture("300u-cluster.json");
+        v1["timeline"][3]["extensions"]["cluster"]["pods"] = serde_json::json!(-1);
+        std::fs::write(&p, v1.to_string()).unwrap();
+        let e = crate::units::one_line(&load(&p).unwrap_err());
+        assert!(e.contains("timeline[3].extensions.cluster"), "{e}");
+        // Schema 2: the typed field itself.
+        let mut v2 =
+            serde_json::to_value(parse(&fixture("300u-cluster.json").to_string()).unwrap())
+                .unwrap();
+        v2["cluster"]["missed"] = serde_json::json!([{"kind": "no_such_reason"}]);
+        std::fs::write(&p, v2.to_string()).unwrap();
+        let e = crate::units::one_line(&load(&p).unwrap_err());
+        assert!(
+            e.contains("broken.json") && e.contains("no_such_reason"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn schema_1_timelines_load_with_their_cluster_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("run.jsonl");
+        let v1 = fixture("300u-cluster.json");
+        let lines: Vec<String> = v1["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        std::fs::write(&p, lines.join("\n")).unwrap();
+        let points = load_timeline(&p).unwrap();
+        assert_eq!(points.len(), lines.len());
+        assert!(
+            points
+                .iter()
+                .all(|p| p.cluster.is_some() && p.extensions.is_empty())
+        );
     }
 }

@@ -35,6 +35,14 @@ struct Metric {
 
 const NO_CLUSTER: &str = "no cluster data";
 
+impl Metric {
+    /// Cluster metrics are the ones with their own words for a missing value (the others say
+    /// "-", or that the run had no steady state).
+    fn is_cluster(&self) -> bool {
+        !matches!(self.missing, "-" | NO_STEADY_STATE)
+    }
+}
+
 fn ms(v: f64) -> String {
     if v < 10.0 {
         format!("{v:.1} ms")
@@ -86,7 +94,9 @@ const GUIDE_ROWS: [Metric; 4] = [
     },
 ];
 
-const EXTENDED_ROWS: [Metric; 11] = [
+const NO_STEADY_STATE: &str = "no steady state";
+
+const EXTENDED_ROWS: [Metric; 17] = [
     Metric {
         name: "Total Requests",
         value: |r| Some(r.requests as f64),
@@ -135,6 +145,48 @@ const EXTENDED_ROWS: [Metric; 11] = [
         format: ms,
         diff: Diff::Percent,
         missing: "-",
+    },
+    Metric {
+        name: "Steady-state Requests",
+        value: |r| r.steady_state.as_ref().map(|s| s.requests as f64),
+        format: count,
+        diff: Diff::Percent,
+        missing: NO_STEADY_STATE,
+    },
+    Metric {
+        name: "Steady-state RPS",
+        value: |r| r.steady_state.as_ref().map(|s| s.rps),
+        format: rate,
+        diff: Diff::Percent,
+        missing: NO_STEADY_STATE,
+    },
+    Metric {
+        name: "Steady-state Failure Rate",
+        value: |r| r.steady_state.as_ref().map(|s| s.failure_ratio() * 100.0),
+        format: pct,
+        diff: Diff::Points,
+        missing: NO_STEADY_STATE,
+    },
+    Metric {
+        name: "Steady-state p50 Response Time",
+        value: |r| r.steady_state.as_ref().and_then(|s| s.p50_ms),
+        format: ms,
+        diff: Diff::Percent,
+        missing: NO_STEADY_STATE,
+    },
+    Metric {
+        name: "Steady-state p95 Response Time",
+        value: |r| r.steady_state.as_ref().and_then(|s| s.p95_ms),
+        format: ms,
+        diff: Diff::Percent,
+        missing: NO_STEADY_STATE,
+    },
+    Metric {
+        name: "Steady-state p99 Response Time",
+        value: |r| r.steady_state.as_ref().and_then(|s| s.p99_ms),
+        format: ms,
+        diff: Diff::Percent,
+        missing: NO_STEADY_STATE,
     },
     Metric {
         name: "Time to First Scale-up",
@@ -209,7 +261,7 @@ fn table(runs: &[RunView], metrics: &[Metric]) -> Table {
             row.extend(values.iter().zip(runs).map(|(v, r)| match v {
                 Some(v) => (m.format)(*v),
                 // A cluster metric of a run that watched no cluster: say that, not "none".
-                None if m.missing != "-" && r.cluster.is_none() => NO_CLUSTER.to_string(),
+                None if m.is_cluster() && r.cluster.is_none() => NO_CLUSTER.to_string(),
                 None => m.missing.to_string(),
             }));
             if with_diff {
@@ -250,7 +302,7 @@ pub fn markdown(headers: &[String], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::view::ClusterView;
+    use crate::record::cluster::ClusterRecord;
 
     fn run(users: u64, avg: f64, pods: Option<u32>, failure_rate: f64, peak: f64) -> RunView {
         RunView {
@@ -259,7 +311,7 @@ mod tests {
             avg_ms: avg,
             failure_rate,
             peak_rps: peak,
-            cluster: pods.map(|max_pods| ClusterView {
+            cluster: pods.map(|max_pods| ClusterRecord {
                 max_pods,
                 ..Default::default()
             }),

@@ -170,7 +170,7 @@ fn pod_startup(runs: &[RunView]) -> Finding {
     let first_ready = cluster
         .pods_started
         .iter()
-        .filter_map(|p| p.ready_s)
+        .filter_map(|p| p.observed_ready_s)
         .reduce(f64::min);
     let (during, after) = match (first_new, first_ready) {
         (Some(c), Some(r)) => (
@@ -362,7 +362,8 @@ fn load_was_the_limit(run: &RunView) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::view::{ClusterView, PodStart, ScalingEvent, TimingBreakdown};
+    use crate::record::cluster::{ClusterRecord, PodStartRecord, ScalingEventRecord};
+    use crate::report::view::TimingBreakdown;
 
     fn timing(e2e: f64, server: f64, inference_p95: f64) -> TimingBreakdown {
         TimingBreakdown {
@@ -445,24 +446,25 @@ mod tests {
                 ..Default::default()
             })
             .collect();
-        r.cluster = Some(ClusterView {
+        r.cluster = Some(ClusterRecord {
             max_pods: 6,
             max_replicas: Some(6),
             cpu_target_pct: Some(60),
             peak_cpu_pct: Some(95.0),
             pod_startup_median_s: Some(38.0),
             pod_startup_max_s: Some(41.0),
-            scaling_events: vec![ScalingEvent {
+            scaling_events: vec![ScalingEventRecord {
                 t_s: 30.0,
                 from: 2,
                 to: 6,
                 reason: "cpu above target".into(),
             }],
             pods_started: (0..4)
-                .map(|i| PodStart {
-                    name: format!("p{i}"),
+                .map(|i| PodStartRecord {
+                    pod: format!("p{i}"),
                     created_s: 30.0,
-                    ready_s: Some(68.0),
+                    observed_ready_s: Some(68.0),
+                    ..Default::default()
                 })
                 .collect(),
             ..Default::default()

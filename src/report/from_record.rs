@@ -3,13 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::view::{
-    ClusterView, FailureCount, PodStart, RunView, ScalingEvent, Second, SlowRequest,
-    TimingBreakdown,
-};
-use crate::error::Error;
-use crate::record::cluster::{ClusterRecord, ClusterSecond, EXTENSION, MISSED_EXTENSION};
-use crate::record::{self, RunRecord, RunStatus};
+use super::ReportError;
+use super::view::{FailureCount, RunView, Second, SlowRequest, TimingBreakdown};
+use crate::record::{self, Percentile, RunRecord, RunStatus};
 
 /// How many of the slowest requests the report lists per run.
 pub const SLOWEST_LISTED: usize = 10;
@@ -17,74 +13,7 @@ pub const SLOWEST_LISTED: usize = 10;
 /// The report's view of one record.
 pub fn run_view(record: &RunRecord, file: &str) -> RunView {
     let agg = &record.aggregate;
-    let endpoint = |method: &str, name: &str| format!("{method} {name}");
-    let mut failure_reasons: Vec<FailureCount> = record
-        .failures
-        .iter()
-        .map(|f| FailureCount {
-            endpoint: endpoint(&f.method, &f.name),
-            reason: f.reason.to_string(),
-            count: f.count,
-        })
-        .collect();
-    failure_reasons.sort_by_key(|f| std::cmp::Reverse(f.count));
-
-    let predict = record
-        .endpoints
-        .iter()
-        .find(|e| e.method == "POST" && e.name == "/predict");
-    let timing = match (
-        predict,
-        &record.server_timings.total,
-        &record.server_timings.inference,
-    ) {
-        (Some(e2e), Some(total), Some(inference)) if e2e.requests > 0 => Some(TimingBreakdown {
-            e2e_p50_ms: e2e.percentile("50%"),
-            e2e_p95_ms: e2e.percentile("95%"),
-            server_p50_ms: total.p50_ms,
-            server_p95_ms: total.p95_ms,
-            inference_p50_ms: inference.p50_ms,
-            inference_p95_ms: inference.p95_ms,
-        }),
-        _ => None,
-    };
-
-    let mut slowest: Vec<SlowRequest> = record
-        .slowest
-        .iter()
-        .flat_map(|s| {
-            s.traces.iter().map(|t| SlowRequest {
-                endpoint: endpoint(&s.method, &s.name),
-                latency_ms: t.ms,
-                trace_id: t.trace_id.clone(),
-            })
-        })
-        .collect();
-    slowest.sort_by(|a, b| b.latency_ms.total_cmp(&a.latency_ms));
-    slowest.truncate(SLOWEST_LISTED);
-
-    let timeline: Vec<Second> = record
-        .timeline
-        .iter()
-        .map(|p| {
-            let cluster: Option<ClusterSecond> = p
-                .extensions
-                .get(EXTENSION)
-                .and_then(|v| serde_json::from_value(v.clone()).ok());
-            Second {
-                t: p.t,
-                users: u64::from(p.users),
-                requests: p.requests,
-                failures: p.failures,
-                rps: p.rps,
-                p95_ms: p.p95_ms,
-                replicas: cluster.as_ref().and_then(|c| c.replicas),
-                ready_pods: cluster.as_ref().map(|c| c.ready_pods),
-                cpu_pct: cluster.as_ref().and_then(|c| c.cpu_pct.map(f64::from)),
-            }
-        })
-        .collect();
-
+    let timeline = timeline(record);
     RunView {
         file: file.to_string(),
         label: record
@@ -101,68 +30,109 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
         failures: agg.failures,
         failure_rate: agg.failure_ratio(),
         avg_ms: agg.avg_ms,
-        p50_ms: agg.percentile("50%"),
-        p95_ms: agg.percentile("95%"),
-        p99_ms: agg.percentile("99%"),
+        // A run without requests has no percentiles: the view shows 0 ms.
+        p50_ms: agg.percentile(Percentile::P50).unwrap_or_default(),
+        p95_ms: agg.percentile(Percentile::P95).unwrap_or_default(),
+        p99_ms: agg.percentile(Percentile::P99).unwrap_or_default(),
         max_ms: agg.max_ms,
         avg_rps: record.throughput.total_rps,
         peak_rps: timeline.iter().map(|s| s.rps).fold(0.0, f64::max),
         theoretical_max_rps: Some(record.throughput.theoretical_max_rps).filter(|v| *v > 0.0),
-        failure_reasons,
-        timing,
-        slowest,
+        full_users_reached: record.spawn_complete_s.is_some(),
+        steady_state: record.steady_state.clone(),
+        failure_reasons: failure_reasons(record),
+        timing: timing(record),
+        slowest: slowest(record),
         timeline,
-        cluster: record
-            .extensions
-            .get(EXTENSION)
-            .and_then(|v| serde_json::from_value::<ClusterRecord>(v.clone()).ok())
-            .map(|c| cluster_view(&c)),
-        cluster_missed: record
-            .extensions
-            .get(MISSED_EXTENSION)
-            .and_then(|v| v.as_str())
-            .map(str::to_string),
+        cluster: record.cluster.clone(),
+        cluster_missed: record.cluster_not_watched.as_ref().map(ToString::to_string),
     }
 }
 
-fn cluster_view(c: &ClusterRecord) -> ClusterView {
-    ClusterView {
-        max_pods: c.max_pods,
-        min_replicas: c.min_replicas,
-        max_replicas: c.max_replicas,
-        cpu_target_pct: c.cpu_target_pct,
-        first_scale_up_s: c.first_scale_up_s,
-        pod_startup_median_s: c.pod_startup_median_s,
-        pod_startup_max_s: c.pod_startup_max_s,
-        peak_cpu_pct: c.peak_cpu_pct,
-        scaling_events: c
-            .scaling_events
-            .iter()
-            .map(|e| ScalingEvent {
-                t_s: e.t_s,
-                from: e.from,
-                to: e.to,
-                reason: e.reason.clone(),
-            })
-            .collect(),
-        pods_started: c
-            .pods_started
-            .iter()
-            .map(|p| PodStart {
-                name: p.pod.clone(),
-                created_s: p.created_s,
-                ready_s: p.observed_ready_s,
-            })
-            .collect(),
-        new_pod_cpu_share: c.new_pod_cpu_share,
-        restarts: c.restarts,
-        oom_kills: c.oom_kills,
-        missed: c.missed.clone(),
+fn endpoint(method: &str, name: &str) -> String {
+    format!("{method} {name}")
+}
+
+/// Failures by reason, most first.
+fn failure_reasons(record: &RunRecord) -> Vec<FailureCount> {
+    let mut failure_reasons: Vec<FailureCount> = record
+        .failures
+        .iter()
+        .map(|f| FailureCount {
+            endpoint: endpoint(&f.method, &f.name),
+            reason: f.reason.to_string(),
+            count: f.count,
+        })
+        .collect();
+    failure_reasons.sort_by_key(|f| std::cmp::Reverse(f.count));
+    failure_reasons
+}
+
+/// `/predict`'s end-to-end latency against the server's own timings.
+fn timing(record: &RunRecord) -> Option<TimingBreakdown> {
+    let predict = record
+        .endpoints
+        .iter()
+        .find(|e| e.method == "POST" && e.name == "/predict");
+    match (
+        predict,
+        &record.server_timings.total,
+        &record.server_timings.inference,
+    ) {
+        (Some(e2e), Some(total), Some(inference)) if e2e.requests > 0 => Some(TimingBreakdown {
+            // Present: the endpoint had requests.
+            e2e_p50_ms: e2e.percentile(Percentile::P50).unwrap_or_default(),
+            e2e_p95_ms: e2e.percentile(Percentile::P95).unwrap_or_default(),
+            server_p50_ms: total.p50_ms,
+            server_p95_ms: total.p95_ms,
+            inference_p50_ms: inference.p50_ms,
+            inference_p95_ms: inference.p95_ms,
+        }),
+        _ => None,
     }
+}
+
+/// The slowest requests of all endpoints, slowest first.
+fn slowest(record: &RunRecord) -> Vec<SlowRequest> {
+    let mut slowest: Vec<SlowRequest> = record
+        .slowest
+        .iter()
+        .flat_map(|s| {
+            s.traces.iter().map(|t| SlowRequest {
+                endpoint: endpoint(&s.method, &s.name),
+                latency_ms: t.ms,
+                trace_id: t.trace_id.clone(),
+            })
+        })
+        .collect();
+    slowest.sort_by(|a, b| b.latency_ms.total_cmp(&a.latency_ms));
+    slowest.truncate(SLOWEST_LISTED);
+    slowest
+}
+
+fn timeline(record: &RunRecord) -> Vec<Second> {
+    record
+        .timeline
+        .iter()
+        .map(|p| {
+            let cluster = p.cluster.as_ref();
+            Second {
+                t: p.t,
+                users: u64::from(p.users),
+                requests: p.requests,
+                failures: p.failures,
+                rps: p.rps,
+                p95_ms: p.p95_ms,
+                replicas: cluster.and_then(|c| c.replicas),
+                ready_pods: cluster.map(|c| c.ready_pods),
+                cpu_pct: cluster.and_then(|c| c.cpu_pct.map(f64::from)),
+            }
+        })
+        .collect()
 }
 
 /// Loads the named records, each error naming its file.
-pub fn load_views(paths: &[PathBuf]) -> Result<Vec<RunView>, Error> {
+pub fn load_views(paths: &[PathBuf]) -> Result<Vec<RunView>, ReportError> {
     paths
         .iter()
         .map(|p| {
@@ -177,8 +147,8 @@ pub fn load_views(paths: &[PathBuf]) -> Result<Vec<RunView>, Error> {
 }
 
 /// The latest record of each distinct user count in `dir`, by start time.
-pub fn latest_per_user_count(dir: &Path) -> Result<Vec<PathBuf>, Error> {
-    let entries = std::fs::read_dir(dir).map_err(|source| Error::RunsDir {
+pub fn latest_per_user_count(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| ReportError::RunsDir {
         dir: dir.to_path_buf(),
         source,
     })?;

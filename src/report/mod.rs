@@ -60,7 +60,7 @@ pub struct Slow {
 pub struct Scaling {
     pub column: String,
     pub has_cluster: bool,
-    pub events: Vec<view::ScalingEvent>,
+    pub events: Vec<crate::record::cluster::ScalingEventRecord>,
     pub missed: Vec<String>,
 }
 
@@ -72,6 +72,17 @@ pub enum ReportError {
         line: usize,
         message: String,
     },
+    #[error(
+        "could not read the runs directory {}: run `iris-lab load` first, or name record files",
+        dir.display()
+    )]
+    RunsDir {
+        dir: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Record(#[from] crate::record::ReadError),
 }
 
 /// Builds the view model of runs, which it orders by users (then start time).
@@ -101,7 +112,7 @@ pub fn build(mut runs: Vec<RunView>, options: &ReportOptions) -> ReportModel {
             missed: r
                 .cluster
                 .as_ref()
-                .map(|c| c.missed.clone())
+                .map(|c| c.missed.iter().map(ToString::to_string).collect())
                 .unwrap_or_default(),
         })
         .collect();

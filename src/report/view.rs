@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::record::SteadyState;
+use crate::record::cluster::ClusterRecord;
+
 /// One run, as the report sees it. Times in milliseconds unless the name says otherwise.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunView {
@@ -12,7 +15,7 @@ pub struct RunView {
     pub users: u64,
     pub user_class: String,
     pub target: String,
-    /// RFC 3339 UTC.
+    /// UTC, `YYYY-MM-DD HH:MM:SS`.
     pub started: String,
     pub duration_s: f64,
     pub interrupted: bool,
@@ -29,14 +32,20 @@ pub struct RunView {
     pub peak_rps: f64,
     /// users / mean(wait + response time): what the class can ask for at most.
     pub theoretical_max_rps: Option<f64>,
+    /// Whether every user started (the figures above are over the whole run either way).
+    pub full_users_reached: bool,
+    /// The run from the last user's start to the stop; absent when it never got there (or
+    /// the record predates these figures).
+    pub steady_state: Option<SteadyState>,
     /// Failures by reason, most first.
     pub failure_reasons: Vec<FailureCount>,
     /// Server-reported timings of `/predict` against the end-to-end latency.
     pub timing: Option<TimingBreakdown>,
     pub slowest: Vec<SlowRequest>,
     pub timeline: Vec<Second>,
-    /// Absent when the run had no cluster data.
-    pub cluster: Option<ClusterView>,
+    /// Absent when the run had no cluster data. The record's own type: the report needs
+    /// every figure of it, so a copy would only rename fields.
+    pub cluster: Option<ClusterRecord>,
     /// Why the cluster was not watched, when `load` looked for one and found none.
     pub cluster_missed: Option<String>,
 }
@@ -98,44 +107,4 @@ pub struct Second {
     pub ready_pods: Option<u32>,
     /// HPA's current CPU utilization, % of request.
     pub cpu_pct: Option<f64>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ClusterView {
-    pub max_pods: u32,
-    pub min_replicas: Option<u32>,
-    pub max_replicas: Option<u32>,
-    pub cpu_target_pct: Option<u32>,
-    /// Seconds from load start to the first scale-up.
-    pub first_scale_up_s: Option<f64>,
-    /// Seconds from creation to ready, of pods started during the run.
-    pub pod_startup_median_s: Option<f64>,
-    pub pod_startup_max_s: Option<f64>,
-    pub peak_cpu_pct: Option<f64>,
-    pub scaling_events: Vec<ScalingEvent>,
-    pub pods_started: Vec<PodStart>,
-    /// Share of pod CPU used by pods started during the run once the first was ready (0..1):
-    /// the client cannot see which pod served a request, the pods' CPU can.
-    pub new_pod_cpu_share: Option<f64>,
-    pub restarts: u32,
-    pub oom_kills: u32,
-    /// What the cluster side could not observe ("metrics.k8s.io unavailable", ...).
-    pub missed: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ScalingEvent {
-    /// Seconds since the run started.
-    pub t_s: f64,
-    pub from: u32,
-    pub to: u32,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PodStart {
-    pub name: String,
-    /// Seconds since the run started.
-    pub created_s: f64,
-    pub ready_s: Option<f64>,
 }

@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{PERCENTILE_LABELS, locust_bucket};
-use crate::error::Error;
 use jiff::Timestamp;
 
-use crate::record::{EndpointRecord, RunRecord, TimelinePoint};
+use super::locust_bucket;
+use crate::record::WriteError;
+use crate::record::{EndpointRecord, Percentile, RunRecord, TimelinePoint};
 
 pub const STATS_HEADER: [&str; 22] = [
     "Type",
@@ -135,7 +135,7 @@ fn median(requests: u64, median_ms: f64, min_ms: f64, max_ms: f64) -> String {
 /// Locust's percentile columns: bucketed milliseconds, or N/A without requests.
 fn bucketed(values: &[f64]) -> Vec<String> {
     if values.is_empty() {
-        return vec!["N/A".to_string(); PERCENTILE_LABELS.len()];
+        return vec!["N/A".to_string(); Percentile::ALL.len()];
     }
     values
         .iter()
@@ -147,14 +147,22 @@ fn stats_row(r: &EndpointRecord) -> Vec<String> {
     let pcts: Vec<f64> = if r.requests == 0 {
         Vec::new()
     } else {
-        PERCENTILE_LABELS.iter().map(|l| r.percentile(l)).collect()
+        Percentile::ALL
+            .iter()
+            .map(|&p| r.percentile(p).unwrap_or(0.0))
+            .collect()
     };
     let mut row = vec![
         r.method.clone(),
         r.name.clone(),
         r.requests.to_string(),
         r.failures.to_string(),
-        median(r.requests, r.percentile("50%"), r.min_ms, r.max_ms),
+        median(
+            r.requests,
+            r.percentile(Percentile::P50).unwrap_or(0.0),
+            r.min_ms,
+            r.max_ms,
+        ),
         python_float(r.avg_ms),
         float_or_zero(r.requests, r.min_ms),
         float_or_zero(r.requests, r.max_ms),
@@ -198,12 +206,12 @@ fn seen(t: Timestamp) -> String {
 }
 
 /// Renders the four files' contents.
-pub fn render(record: &RunRecord) -> Result<[String; 4], Error> {
+pub fn render(record: &RunRecord) -> Result<[String; 4], WriteError> {
     fn table<const N: usize>(
         header: [&str; N],
         rows: impl IntoIterator<Item = Vec<String>>,
-    ) -> Result<String, Error> {
-        let csv_err = |e: csv::Error| Error::write("CSV", std::io::Error::other(e));
+    ) -> Result<String, WriteError> {
+        let csv_err = |e: csv::Error| WriteError::new("CSV", std::io::Error::other(e));
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(header).map_err(csv_err)?;
         for row in rows {
@@ -211,7 +219,7 @@ pub fn render(record: &RunRecord) -> Result<[String; 4], Error> {
         }
         let bytes = w
             .into_inner()
-            .map_err(|e| Error::write("CSV", std::io::Error::other(e.to_string())))?;
+            .map_err(|e| WriteError::new("CSV", std::io::Error::other(e.to_string())))?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
     let stats = record
@@ -240,21 +248,15 @@ pub fn render(record: &RunRecord) -> Result<[String; 4], Error> {
 
 /// Writes `PREFIX_stats.csv`, `PREFIX_stats_history.csv`, `PREFIX_failures.csv` and
 /// `PREFIX_exceptions.csv`, each atomically. Returns the paths written.
-pub fn write(record: &RunRecord, prefix: &Path) -> Result<[PathBuf; 4], Error> {
+pub fn write(record: &RunRecord, prefix: &Path) -> Result<[PathBuf; 4], WriteError> {
     let texts = render(record)?;
     let paths = paths(prefix);
     for (path, text) in paths.iter().zip(texts) {
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let what = || path.display().to_string();
-        std::fs::create_dir_all(dir).map_err(|e| Error::write(what(), e))?;
-        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::write(what(), e))?;
-        std::fs::write(tmp.path(), text).map_err(|e| Error::write(what(), e))?;
-        crate::record::make_readable(tmp.as_file()).map_err(|e| Error::write(what(), e))?;
-        tmp.persist(path)
-            .map_err(|e| Error::write(what(), e.error))?;
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| WriteError::new(path.display().to_string(), e))?;
+        }
+        crate::record::write_atomically(path, |w| w.write_all(text.as_bytes()))?;
     }
     Ok(paths)
 }

@@ -4,13 +4,7 @@ use base64::Engine;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 
-/// The percentiles Locust reports, as fractions and as its column names.
-pub const PERCENTILES: [f64; 11] = [
-    0.5, 0.66, 0.75, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999, 0.9999, 1.0,
-];
-pub const PERCENTILE_LABELS: [&str; 11] = [
-    "50%", "66%", "75%", "80%", "90%", "95%", "98%", "99%", "99.9%", "99.99%", "100%",
-];
+use crate::record::Percentile;
 
 /// Largest value a histogram holds: one hour in microseconds.
 const MAX_US: u64 = 3_600_000_000;
@@ -117,7 +111,10 @@ impl Entry {
         if self.requests == 0 {
             return Vec::new();
         }
-        PERCENTILES.iter().map(|&q| self.percentile_ms(q)).collect()
+        Percentile::ALL
+            .iter()
+            .map(|p| self.percentile_ms(p.fraction()))
+            .collect()
     }
 }
 

@@ -17,13 +17,10 @@ use tokio::time::Instant;
 use crate::api::Failure;
 use crate::loadgen::{Event, Sample};
 use crate::record::{
-    Distribution, EndpointRecord, FailureRecord, ServerTimings, SlowTrace, SlowestRecord,
-    TimelinePoint,
+    Distribution, EndpointRecord, FailureRecord, Percentile, ServerTimings, SlowTrace,
+    SlowestRecord, SteadyState, TimelinePoint,
 };
-pub use entry::{
-    Entry, PERCENTILE_LABELS, PERCENTILES, decode_histogram, encode_histogram, locust_bucket,
-    new_histogram,
-};
+pub use entry::{Entry, decode_histogram, encode_histogram, locust_bucket, new_histogram};
 
 /// How many slowest requests are kept per endpoint.
 pub const SLOWEST_KEPT: usize = 10;
@@ -85,11 +82,7 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn failure_ratio(&self) -> f64 {
-        if self.requests == 0 {
-            0.0
-        } else {
-            self.failures as f64 / self.requests as f64
-        }
+        crate::record::failure_ratio(self.failures, self.requests)
     }
 }
 
@@ -114,8 +107,10 @@ pub struct Collector {
     duration: Duration,
     start: Instant,
     start_utc: Timestamp,
-    spawn_complete: Option<(Duration, u64)>,
-    stopping: Option<(Duration, u64)>,
+    spawn_complete: Option<Duration>,
+    /// Requests between the last user's start and the stop: the steady state.
+    steady: Option<Entry>,
+    stopping: Option<Duration>,
     timeline: Vec<TimelinePoint>,
     last_tick: u64,
 }
@@ -147,6 +142,7 @@ impl Collector {
             start,
             start_utc,
             spawn_complete: None,
+            steady: None,
             stopping: None,
             timeline: Vec::new(),
             last_tick: 0,
@@ -162,10 +158,11 @@ impl Collector {
             Event::Request(sample) => self.record(sample),
             Event::Users(n) => self.users = n,
             Event::SpawnComplete => {
-                self.spawn_complete = Some((self.start.elapsed(), self.total.requests));
+                self.spawn_complete = Some(self.start.elapsed());
+                self.steady = Some(Entry::new());
             }
             Event::Stopping => {
-                self.stopping = Some((self.start.elapsed(), self.total.requests));
+                self.stopping = Some(self.start.elapsed());
             }
         }
     }
@@ -179,6 +176,9 @@ impl Collector {
         entry.record(us, s.bytes, failed);
         self.total.record(us, s.bytes, failed);
         self.second.record(us, s.bytes, failed);
+        if let Some(steady) = self.steady.as_mut().filter(|_| self.stopping.is_none()) {
+            steady.record(us, s.bytes, failed);
+        }
         let heap = &mut self.slowest[s.endpoint];
         if heap.len() < SLOWEST_KEPT {
             heap.push(Reverse((us, s.trace_id)));
@@ -240,9 +240,9 @@ impl Collector {
             total_percentiles_ms: if self.total.requests == 0 {
                 Vec::new()
             } else {
-                PERCENTILES
+                Percentile::ALL
                     .iter()
-                    .map(|&q| self.total.percentile_ms(q))
+                    .map(|&p| self.total.percentile_ms(p.fraction()))
                     .collect()
             },
             total_requests: self.total.requests,
@@ -252,6 +252,7 @@ impl Collector {
             total_min_ms: self.total.min_ms(),
             total_max_ms: self.total.max_ms(),
             total_avg_content_size: self.total.avg_size(),
+            cluster: None,
             extensions: BTreeMap::new(),
         };
         self.second.reset();
@@ -270,9 +271,9 @@ impl Collector {
             return Vec::new();
         }
         let max = merged.max();
-        PERCENTILES
+        Percentile::ALL
             .iter()
-            .map(|&q| merged.value_at_quantile(q).min(max) as f64 / 1e3)
+            .map(|p| merged.value_at_quantile(p.fraction()).min(max) as f64 / 1e3)
             .collect()
     }
 
@@ -301,22 +302,40 @@ impl Collector {
     /// Seconds from the start to the stop (or to now, if the run did not say it stopped).
     pub fn run_secs(&self) -> f64 {
         self.stopping
-            .map_or_else(|| self.start.elapsed(), |(t, _)| t)
+            .unwrap_or_else(|| self.start.elapsed())
             .as_secs_f64()
     }
 
     pub fn spawn_complete_secs(&self) -> Option<f64> {
-        self.spawn_complete.map(|(t, _)| t.as_secs_f64())
+        self.spawn_complete.map(|t| t.as_secs_f64())
+    }
+
+    /// The figures between the last user's start and the stop, when that lasted 1 s+.
+    pub fn steady_state(&self) -> Option<SteadyState> {
+        let t0 = self.spawn_complete?;
+        let e = self.steady.as_ref()?;
+        let t1 = self.stopping.unwrap_or_else(|| self.start.elapsed());
+        let secs = t1.saturating_sub(t0).as_secs_f64();
+        if secs < 1.0 {
+            return None;
+        }
+        let pct = |p: Percentile| (e.requests > 0).then(|| e.percentile_ms(p.fraction()));
+        Some(SteadyState {
+            from_s: t0.as_secs_f64(),
+            duration_s: secs,
+            requests: e.requests,
+            failures: e.failures,
+            rps: e.requests as f64 / secs,
+            avg_ms: e.avg_ms(),
+            p50_ms: pct(Percentile::P50),
+            p95_ms: pct(Percentile::P95),
+            p99_ms: pct(Percentile::P99),
+        })
     }
 
     /// Requests per second between the last user's start and the stop, when that lasted 1 s+.
     pub fn steady_rps(&self) -> Option<f64> {
-        let (t0, n0) = self.spawn_complete?;
-        let (t1, n1) = self
-            .stopping
-            .unwrap_or((self.start.elapsed(), self.total.requests));
-        let secs = t1.saturating_sub(t0).as_secs_f64();
-        (secs >= 1.0).then(|| (n1 - n0) as f64 / secs)
+        self.steady_state().map(|s| s.rps)
     }
 
     pub fn aggregate(&self) -> &Entry {
@@ -342,10 +361,9 @@ impl Collector {
             percentiles_ms: if e.requests == 0 {
                 BTreeMap::new()
             } else {
-                PERCENTILE_LABELS
+                Percentile::ALL
                     .iter()
-                    .zip(PERCENTILES)
-                    .map(|(l, q)| (l.to_string(), e.percentile_ms(q)))
+                    .map(|&p| (p, e.percentile_ms(p.fraction())))
                     .collect()
             },
             histogram: encode_histogram(&e.hist),
@@ -520,6 +538,57 @@ mod tests {
         assert_eq!(c.aggregate_record().current_rps, 5.0);
         let snap = c.snapshot();
         assert_eq!((snap.users, snap.requests, snap.rps), (3, 10, 5.0));
+    }
+
+    #[test]
+    fn steady_state_counts_from_the_last_users_start_to_the_stop() {
+        let start = Instant::now() - Duration::from_secs(30);
+        let mut c = Collector::new(
+            vec![("GET".into(), "/health".into())],
+            2,
+            Duration::from_secs(60),
+            start,
+            Timestamp::now(),
+        );
+        // The ramp-up: slow requests that the steady state must not count.
+        for _ in 0..10 {
+            c.handle(sample(0, 900, Ok(None)));
+        }
+        assert_eq!(c.steady_state(), None, "not all users have started");
+        c.spawn_complete = Some(Duration::from_secs(10));
+        c.steady = Some(Entry::new());
+        for ms in 1..=100 {
+            let outcome = if ms % 10 == 0 {
+                Err(Failure::Status(500))
+            } else {
+                Ok(None)
+            };
+            c.handle(sample(0, ms, outcome));
+        }
+        c.stopping = Some(Duration::from_secs(30));
+        // After the stop: in-flight requests count in the whole run only.
+        c.handle(sample(0, 5000, Ok(None)));
+        let s = c.steady_state().unwrap();
+        assert_eq!((s.from_s, s.duration_s), (10.0, 20.0));
+        assert_eq!((s.requests, s.failures), (100, 10));
+        assert_eq!(s.rps, 5.0);
+        assert!((s.avg_ms - 50.5).abs() < 1e-9);
+        assert!((s.p50_ms.unwrap() - 50.0).abs() < 0.1);
+        assert!((s.p99_ms.unwrap() - 99.0).abs() < 0.1);
+        assert_eq!(c.steady_rps(), Some(5.0));
+        let whole = c.aggregate_record();
+        assert_eq!(whole.requests, 111);
+        assert!(whole.percentile(Percentile::P95).unwrap() > 800.0);
+    }
+
+    #[test]
+    fn a_run_that_never_reached_full_users_has_no_steady_state() {
+        let mut c = collector();
+        c.handle(Event::Users(3));
+        c.handle(sample(0, 10, Ok(None)));
+        c.handle(Event::Stopping);
+        assert_eq!(c.steady_state(), None);
+        assert_eq!(c.steady_rps(), None);
     }
 
     #[test]

@@ -13,9 +13,10 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use iris_lab::commands::load::{LoadOptions, Monitor};
-use iris_lab::loadgen::{ConnectionPolicy, LoadPlan, UserClass, Wait};
+use iris_lab::loadgen::{ConnectionPolicy, LoadPlan, UserClass};
+use iris_lab::pipeline::{LoadOptions, Monitor};
 use iris_lab::stats::Snapshot;
+use iris_lab::units::Wait;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 

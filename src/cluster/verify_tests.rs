@@ -1,5 +1,4 @@
 use super::*;
-use crate::config::TargetNames;
 
 fn healthy() -> VerifyReport {
     VerifyReport {
@@ -37,7 +36,7 @@ fn healthy() -> VerifyReport {
             max: 15,
             current: 2,
             desired: 2,
-            targets: "cpu: 15%/60%".into(),
+            targets: crate::cluster::checks::HpaTargets::cpu_utilization(Some(15), Some(60)),
             conditions: vec![],
         }),
         metrics_api: MetricsApi {
@@ -128,7 +127,8 @@ fn a_pending_ip_and_a_clusterip_service_get_different_remedies() {
 #[test]
 fn unknown_targets_or_scaling_inactive_fail_the_hpa() {
     let mut r = healthy();
-    r.hpa.as_mut().unwrap().targets = "cpu: <unknown>/60%".into();
+    r.hpa.as_mut().unwrap().targets =
+        crate::cluster::checks::HpaTargets::cpu_utilization(None, Some(60));
     r.metrics_api = MetricsApi {
         answers: false,
         detail: "does not answer: 503".into(),

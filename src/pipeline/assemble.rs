@@ -1,0 +1,92 @@
+//! The end of the pipeline's measuring half: the collector and the engine's end -> one
+//! [`RunRecord`].
+
+use jiff::Timestamp;
+
+use super::LoadOptions;
+use crate::loadgen::RunEnd;
+use crate::record::{
+    self, EndpointRecord, Percentile, RunParams, RunRecord, RunStatus, ThresholdKind,
+    ThresholdResult, Throughput,
+};
+use crate::stats::Collector;
+
+/// The run record: the plan, what the collector measured, and the thresholds' verdicts.
+pub fn build(opts: &LoadOptions, c: &Collector, end: RunEnd, started_utc: Timestamp) -> RunRecord {
+    let plan = &opts.plan;
+    let aggregate = c.aggregate_record();
+    let wait = plan.class.wait;
+    let cycle = wait.mean() + aggregate.avg_ms / 1e3;
+    let theoretical_max_rps = if cycle > 0.0 {
+        f64::from(end.users_started) / cycle
+    } else {
+        0.0
+    };
+    let thresholds = thresholds(opts, &aggregate);
+    RunRecord {
+        schema_version: record::SCHEMA_VERSION,
+        tool: concat!("iris-lab ", env!("CARGO_PKG_VERSION")).to_string(),
+        label: opts.label.clone(),
+        status: if end.interrupted {
+            RunStatus::Interrupted
+        } else {
+            RunStatus::Completed
+        },
+        target: opts.host.to_string(),
+        params: RunParams {
+            users: plan.users,
+            spawn_rate: plan.spawn_rate,
+            duration_s: plan.duration.as_secs_f64(),
+            user_class: plan.class.name.clone(),
+            scenario: opts.scenario.clone(),
+            wait_min_s: wait.min,
+            wait_max_s: wait.max,
+            timeout_s: plan.timeout.as_secs_f64(),
+            connection_max_requests: plan.connection.max_requests,
+            connection_max_age_s: plan.connection.max_age.map(|d| d.as_secs_f64()),
+        },
+        started_at: started_utc,
+        ended_at: Timestamp::now(),
+        duration_s: c.run_secs(),
+        users_started: end.users_started,
+        spawn_complete_s: c.spawn_complete_secs(),
+        endpoints: c.endpoint_records(),
+        throughput: Throughput {
+            total_rps: aggregate.rps,
+            steady_rps: c.steady_rps(),
+            theoretical_max_rps,
+        },
+        steady_state: c.steady_state(),
+        aggregate,
+        failures: c.failure_records(),
+        server_timings: c.server_timings(),
+        slowest: c.slowest_records(),
+        thresholds,
+        timeline: c.timeline().to_vec(),
+        cluster: None,
+        cluster_not_watched: None,
+        extensions: Default::default(),
+    }
+}
+
+/// The verdict of each threshold that was set.
+fn thresholds(opts: &LoadOptions, aggregate: &EndpointRecord) -> Vec<ThresholdResult> {
+    let mut thresholds = Vec::new();
+    if let Some(limit) = opts.max_failure_rate {
+        thresholds.push(ThresholdResult::at_most(
+            ThresholdKind::MaxFailureRate,
+            limit,
+            aggregate.failure_ratio(),
+        ));
+    }
+    if let Some(limit) = opts.max_p95 {
+        // No requests, no slow ones: 0 ms.
+        let actual = aggregate.percentile(Percentile::P95).unwrap_or(0.0);
+        thresholds.push(ThresholdResult::at_most(
+            ThresholdKind::MaxP95,
+            limit.as_secs_f64() * 1e3,
+            actual,
+        ));
+    }
+    thresholds
+}

@@ -1,0 +1,105 @@
+//! The cluster side of a run: found once the target answered, watched beside the load without
+//! ever holding it up, folded into each second's point and into the record. If it fails the
+//! load goes on and the record's `missed` says what was not observed.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::cluster::timeline::ClusterTracker;
+use crate::cluster::watch::{self, ClusterEvent, WatchOptions};
+use crate::cluster::{self, Cluster, ClusterError};
+use crate::config::{ClusterOptions, TargetNames};
+use crate::record::cluster::{ClusterSecond, NotWatched};
+use crate::record::{RunRecord, TimelinePoint};
+use crate::units::one_line;
+
+/// How long `load` waits for the cluster before it runs without it.
+pub const CLUSTER_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often pod CPU and memory are sampled during a run (as `watch`'s `top`).
+pub const CLUSTER_TOP_EVERY: Duration = Duration::from_secs(15);
+
+/// The cluster to watch during a run, or why there is none. Never an error: the load runs
+/// either way.
+pub async fn cluster_for_load(
+    options: &ClusterOptions,
+    names: &TargetNames,
+) -> Result<Cluster, NotWatched> {
+    let attempt = async {
+        let cluster = cluster::connect(options, names).await?;
+        cluster.require_deployment().await?;
+        Ok::<_, ClusterError>(cluster)
+    };
+    match tokio::time::timeout(CLUSTER_CONNECT_TIMEOUT, attempt).await {
+        Ok(Ok(cluster)) => Ok(cluster),
+        // The usual case off a cluster: say it short.
+        Ok(Err(ClusterError::NoKubeconfig { .. })) => Err(NotWatched::NoKubeconfig),
+        Ok(Err(e)) => Err(NotWatched::Failed {
+            error: one_line(&e),
+        }),
+        Err(_) => Err(NotWatched::NoAnswer {
+            timeout_s: CLUSTER_CONNECT_TIMEOUT.as_secs(),
+        }),
+    }
+}
+
+/// The watch of a cluster during a run: its events, their state, and each second's state.
+pub struct ClusterSide {
+    tracker: ClusterTracker,
+    events: mpsc::Receiver<ClusterEvent>,
+    seconds: Vec<(u64, ClusterSecond)>,
+    _tasks: JoinSet<()>,
+}
+
+impl ClusterSide {
+    /// Starts watching `cluster` from `started_utc`.
+    pub fn start(cluster: &Cluster, started_utc: Timestamp) -> Self {
+        let (tx, events) = mpsc::channel(4096);
+        let tasks = watch::spawn(
+            cluster,
+            WatchOptions {
+                top_every: Some(CLUSTER_TOP_EVERY),
+            },
+            tx,
+        );
+        Self {
+            tracker: ClusterTracker::new(started_utc, &cluster.namespace, &cluster.names),
+            events,
+            seconds: Vec::new(),
+            _tasks: tasks,
+        }
+    }
+
+    /// The next event of the watch (pending forever once the watch has ended).
+    pub async fn next_event(&mut self) -> Option<ClusterEvent> {
+        self.events.recv().await
+    }
+
+    pub fn apply(&mut self, event: &ClusterEvent) {
+        self.tracker.apply(event);
+    }
+
+    /// The cluster's state for the second that `point` closes: the events so far are applied,
+    /// the state goes into the point (for the `.jsonl`) and is kept for the record.
+    pub fn close_second(&mut self, point: &mut TimelinePoint) -> ClusterSecond {
+        while let Ok(ev) = self.events.try_recv() {
+            self.tracker.apply(&ev);
+        }
+        let now = self.tracker.second();
+        point.cluster = Some(now.clone());
+        self.seconds.push((point.t, now.clone()));
+        now
+    }
+
+    /// Puts what the cluster side saw into the record: a summary, and each second's state.
+    pub fn attach(self, record: &mut RunRecord) {
+        for point in &mut record.timeline {
+            if let Some((_, s)) = self.seconds.iter().find(|(t, _)| *t == point.t) {
+                point.cluster = Some(s.clone());
+            }
+        }
+        record.cluster = Some(self.tracker.finish());
+    }
+}

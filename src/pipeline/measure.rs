@@ -1,0 +1,158 @@
+//! The measuring half of the pipeline: engine -> collector -> one point a second -> sinks
+//! (timeline file, cluster side, live display), until the engine has stopped.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::cluster::ClusterSide;
+use super::{LoadOptions, Monitor, RunError, RunNote};
+use crate::loadgen::{self, Event, RunEnd, Target};
+use crate::record::{JsonlWriter, TimelinePoint};
+use crate::signals::Signals;
+use crate::stats::Collector;
+
+/// What the measuring half leaves for the record.
+pub struct Measured {
+    pub collector: Collector,
+    pub end: RunEnd,
+}
+
+/// The per-second sinks: the `.jsonl` timeline, the cluster side, the live display.
+pub struct SecondSinks<'a> {
+    pub timeline: &'a mut JsonlWriter,
+    pub cluster: Option<&'a mut ClusterSide>,
+    pub monitor: &'a mut (dyn Monitor + Send),
+    /// The first failure to append to the timeline; later seconds are not tried.
+    pub timeline_error: Option<std::io::Error>,
+}
+
+impl SecondSinks<'_> {
+    /// Hands a closed second to every sink.
+    fn second(&mut self, mut point: TimelinePoint, collector: &Collector, live: bool) {
+        if let Some(cluster) = self.cluster.as_deref_mut() {
+            let now = cluster.close_second(&mut point);
+            if live {
+                self.monitor.cluster(&now);
+            }
+        }
+        if self.timeline_error.is_none() {
+            self.timeline_error = self.timeline.append(&point).err();
+        }
+        if live {
+            self.monitor.update(&collector.snapshot());
+        }
+    }
+}
+
+/// Ctrl-C and SIGTERM during a run: the first stops the users (what was measured is saved),
+/// the second ends the run at once.
+struct Interrupts {
+    signals: Option<Signals>,
+    count: u32,
+}
+
+impl Interrupts {
+    fn new(handle: bool) -> Self {
+        Self {
+            signals: handle.then(|| Signals::new().ok()).flatten(),
+            count: 0,
+        }
+    }
+
+    /// The number of the next signal (1, 2), pending forever when signals are not handled.
+    async fn next(&mut self) -> u32 {
+        match &mut self.signals {
+            Some(s) => {
+                s.recv().await;
+                self.count += 1;
+                self.count
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Runs the engine and measures it, second by second, until every user has stopped.
+pub async fn measure(
+    opts: &LoadOptions,
+    target: Target,
+    started_utc: Timestamp,
+    sinks: &mut SecondSinks<'_>,
+) -> Result<Measured, RunError> {
+    let interrupt = CancellationToken::new();
+    let mut interrupts = Interrupts::new(opts.handle_signals);
+    let start = Instant::now();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut collector = Collector::new(
+        opts.plan.class.endpoints.clone(),
+        opts.plan.users,
+        opts.plan.duration,
+        start,
+        started_utc,
+    );
+    let engine = {
+        let plan = opts.plan.clone();
+        let target = Arc::new(target);
+        let interrupt = interrupt.clone();
+        tokio::spawn(async move { loadgen::run(&plan, target, tx, interrupt, start).await })
+    };
+    let mut tick = tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut batch: Vec<Event> = Vec::with_capacity(1024);
+    loop {
+        tokio::select! {
+            biased;
+            _ = tick.tick() => {
+                while let Ok(ev) = rx.try_recv() {
+                    collector.handle(ev);
+                }
+                let point = collector.close_second();
+                sinks.second(point, &collector, true);
+            }
+            n = interrupts.next() => {
+                if n > 1 {
+                    sinks.monitor.note(&RunNote::InterruptedAgain {
+                        timeline: sinks.timeline.path.clone(),
+                    });
+                    return Err(RunError::InterruptedAgain);
+                }
+                interrupt.cancel();
+                sinks.monitor.interrupted();
+            }
+            Some(ev) = next_cluster_event(&mut sinks.cluster) => {
+                if let Some(cluster) = sinks.cluster.as_deref_mut() {
+                    cluster.apply(&ev);
+                }
+            }
+            n = rx.recv_many(&mut batch, 1024) => {
+                if n == 0 {
+                    break;
+                }
+                for ev in batch.drain(..) {
+                    collector.handle(ev);
+                }
+            }
+        }
+    }
+    if collector.second_has_data() {
+        let point = collector.close_second();
+        sinks.second(point, &collector, false);
+    }
+    sinks.monitor.finish();
+    let end = engine.await.map_err(RunError::Engine)?;
+    Ok(Measured { collector, end })
+}
+
+async fn next_cluster_event(
+    cluster: &mut Option<&mut ClusterSide>,
+) -> Option<crate::cluster::watch::ClusterEvent> {
+    match cluster {
+        Some(c) => c.next_event().await,
+        None => std::future::pending().await,
+    }
+}

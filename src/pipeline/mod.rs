@@ -1,0 +1,228 @@
+//! One pipeline for a load run, owned by this room; `commands::load` only wires it.
+//!
+//! ```text
+//! prepare (capacity, preflight, cluster) ->
+//! engine (loadgen users) -> channel of events -> stats::Collector -> one TimelinePoint a second
+//!     -> sinks: timeline file (.jsonl), cluster side, live display (Monitor)
+//! end -> RunRecord (assemble) -> sinks: record file, CSV; the summary is `output`'s.
+//! ```
+//!
+//! It never prints: what people should hear goes to the [`Monitor`] as a [`RunNote`].
+
+mod assemble;
+pub mod cluster;
+mod measure;
+pub mod prepare;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::cluster::Cluster;
+use crate::config::{ClusterOptions, TargetNames};
+use crate::loadgen::{LoadPlan, LoadgenError};
+use crate::outcome::Outcome;
+use crate::record::cluster::{ClusterSecond, NotWatched};
+use crate::record::{self, JsonlWriter, RunRecord, RunStatus, WriteError};
+use crate::stats::{self, Snapshot};
+
+pub use cluster::{CLUSTER_CONNECT_TIMEOUT, CLUSTER_TOP_EVERY, cluster_for_load};
+pub use prepare::{capacity_problem, own_source_ports};
+
+/// A validated load run: the engine's plan and what to do around it.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub plan: LoadPlan,
+    pub host: reqwest::Url,
+    pub insecure: bool,
+    pub scenario: Option<PathBuf>,
+    pub out_dir: PathBuf,
+    pub label: Option<String>,
+    pub csv: Option<PathBuf>,
+    pub max_failure_rate: Option<f64>,
+    pub max_p95: Option<Duration>,
+    /// Catch SIGINT/SIGTERM (the binary does; in-process tests don't).
+    pub handle_signals: bool,
+    /// The cluster to watch while the load runs, if one is reachable.
+    pub cluster: Option<Cluster>,
+    /// Why the cluster is not watched, when `cluster` is None but one was looked for.
+    pub cluster_missed: Option<NotWatched>,
+    /// Look for the cluster once the target answered (the binary does; `--no-cluster` and
+    /// in-process tests don't).
+    pub look_for_cluster: Option<(ClusterOptions, TargetNames)>,
+}
+
+/// What the live display is told while the run goes on.
+pub trait Monitor {
+    fn update(&mut self, snapshot: &Snapshot);
+    /// The first Ctrl-C / SIGTERM arrived.
+    fn interrupted(&mut self);
+    fn finish(&mut self);
+    /// The cluster at the end of a second, when it is watched.
+    fn cluster(&mut self, _now: &ClusterSecond) {}
+    /// Something people should hear about the run, beside the status.
+    fn note(&mut self, _note: &RunNote) {}
+}
+
+/// What the pipeline has to say besides numbers; `output` words it.
+#[derive(Debug, Clone)]
+pub enum RunNote {
+    /// The cluster is watched during the run.
+    ClusterWatched(Box<Cluster>),
+    /// The cluster was looked for and is not watched, and why.
+    ClusterNotWatched { reason: NotWatched },
+    /// The per-second timeline could not be appended; the record is complete anyway.
+    TimelineFailed { path: PathBuf, error: String },
+    /// A second Ctrl-C: the run ends now, without a record.
+    InterruptedAgain { timeline: PathBuf },
+}
+
+/// Why a run could not start or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The users do not fit on this machine (open files, source ports): exit 2.
+    #[error("{0}")]
+    Capacity(String),
+    #[error(transparent)]
+    Loadgen(#[from] LoadgenError),
+    #[error("cannot reach {host}: {failure}{hint}", hint = unreachable_hint(failure))]
+    Unreachable {
+        host: String,
+        failure: crate::api::Failure,
+    },
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error("the load engine stopped unexpectedly")]
+    Engine(#[source] tokio::task::JoinError),
+    /// A second Ctrl-C / SIGTERM: exit 130 at once; the `.jsonl` has what was measured.
+    #[error("interrupted again: exiting now")]
+    InterruptedAgain,
+}
+
+impl RunError {
+    pub fn outcome_code(&self) -> Option<u8> {
+        match self {
+            RunError::Capacity(_) => Some(crate::outcome::exit::USAGE),
+            RunError::Loadgen(e) if e.is_usage() => Some(crate::outcome::exit::USAGE),
+            RunError::InterruptedAgain => Some(crate::outcome::exit::INTERRUPTED),
+            _ => None,
+        }
+    }
+}
+
+fn unreachable_hint(failure: &crate::api::Failure) -> &'static str {
+    match failure {
+        crate::api::Failure::Tls => {
+            " (the certificate was not accepted; use --insecure only for a test endpoint you trust)"
+        }
+        _ => " (is the API up and the address right?)",
+    }
+}
+
+/// What a finished run produced.
+#[derive(Debug, Clone)]
+pub struct LoadResult {
+    pub record: RunRecord,
+    pub record_path: PathBuf,
+    pub jsonl_path: PathBuf,
+    pub csv_paths: Option<[PathBuf; 4]>,
+    /// Users still busy 5 s after the stop, whose requests were abandoned.
+    pub abandoned: usize,
+    pub outcome: Outcome,
+}
+
+/// Runs the load test to its end (or to Ctrl-C) and saves everything it measured.
+pub async fn run(
+    mut opts: LoadOptions,
+    monitor: &mut (dyn Monitor + Send),
+) -> Result<LoadResult, RunError> {
+    let target = prepare::target(&opts.plan, &opts.host, opts.insecure).await?;
+    find_cluster(&mut opts, monitor).await;
+    std::fs::create_dir_all(&opts.out_dir)
+        .map_err(|e| WriteError::new(opts.out_dir.display().to_string(), e))?;
+    let started_utc = Timestamp::now();
+    let record_path = record::new_record_path(
+        &opts.out_dir,
+        started_utc,
+        opts.plan.users,
+        &opts.plan.class.name,
+    );
+    let mut timeline = JsonlWriter::create(record_path.with_extension("jsonl"))?;
+    let mut cluster_side = opts
+        .cluster
+        .as_ref()
+        .map(|c| cluster::ClusterSide::start(c, started_utc));
+    let mut sinks = measure::SecondSinks {
+        timeline: &mut timeline,
+        cluster: cluster_side.as_mut(),
+        monitor,
+        timeline_error: None,
+    };
+    let measured = measure::measure(&opts, target, started_utc, &mut sinks).await?;
+    if let Some(e) = sinks.timeline_error.take() {
+        sinks.monitor.note(&RunNote::TimelineFailed {
+            path: sinks.timeline.path.clone(),
+            error: e.to_string(),
+        });
+    }
+    let mut record = assemble::build(&opts, &measured.collector, measured.end, started_utc);
+    record.cluster_not_watched = opts.cluster_missed.clone();
+    if let Some(side) = cluster_side {
+        side.attach(&mut record);
+    }
+    save(
+        record,
+        record_path,
+        timeline.path.clone(),
+        &opts,
+        measured.end.abandoned,
+    )
+}
+
+/// Looks for the cluster once the target answered, when asked to, and says what it found.
+async fn find_cluster(opts: &mut LoadOptions, monitor: &mut (dyn Monitor + Send)) {
+    let Some((cluster_options, names)) = opts.look_for_cluster.take() else {
+        return;
+    };
+    match cluster_for_load(&cluster_options, &names).await {
+        Ok(cluster) => {
+            monitor.note(&RunNote::ClusterWatched(Box::new(cluster.clone())));
+            opts.cluster = Some(cluster);
+        }
+        Err(reason) => {
+            monitor.note(&RunNote::ClusterNotWatched {
+                reason: reason.clone(),
+            });
+            opts.cluster_missed = Some(reason);
+        }
+    }
+}
+
+/// The record's sinks: the record file, then the CSV files when asked for.
+fn save(
+    record: RunRecord,
+    record_path: PathBuf,
+    jsonl_path: PathBuf,
+    opts: &LoadOptions,
+    abandoned: usize,
+) -> Result<LoadResult, RunError> {
+    record::save(&record, &record_path)?;
+    let csv_paths = match &opts.csv {
+        Some(prefix) => Some(stats::csv::write(&record, prefix)?),
+        None => None,
+    };
+    let outcome = if record.status == RunStatus::Interrupted {
+        Outcome::Interrupted
+    } else {
+        Outcome::from_passed(record.thresholds.iter().all(|t| t.passed))
+    };
+    Ok(LoadResult {
+        record,
+        record_path,
+        jsonl_path,
+        csv_paths,
+        abandoned,
+        outcome,
+    })
+}

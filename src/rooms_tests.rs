@@ -1,0 +1,187 @@
+//! The rule of ARCHITECTURE.md: no cycles between rooms (the top-level modules of `src/`).
+//! Reads every `src/**/*.rs`, collects its `crate::ROOM` references (`use crate::a::B`,
+//! `use crate::{a, b::c}`, paths in expressions) and fails naming a cycle when there is one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+type Graph = BTreeMap<String, BTreeSet<String>>;
+
+/// The room a file is in: `src/cli/load.rs` -> `cli`, `src/config.rs` -> `config`; the crate
+/// root (`lib.rs`, `main.rs`) and this test are in none.
+fn room_of(src: &Path, file: &Path) -> Option<String> {
+    let rel = file.strip_prefix(src).ok()?;
+    let first = rel.components().next()?.as_os_str().to_str()?;
+    let room = first.strip_suffix(".rs").unwrap_or(first);
+    (!matches!(room, "lib" | "main" | "rooms_tests")).then(|| room.to_string())
+}
+
+/// The text without `//` comments (doc comments name other rooms in prose).
+fn strip_comments(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.find("//") {
+            // `//` inside a string (an URL) is rare in paths we care about; a comment is cut.
+            Some(i) if !line[..i].contains('"') => &line[..i],
+            _ => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn ident(text: &str) -> &str {
+    let end = text
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    &text[..end]
+}
+
+/// The top-level names after each `crate::`: `crate::a::B` -> a, `crate::{a, b::{c, d}}` ->
+/// a, b.
+pub fn crate_references(text: &str) -> BTreeSet<String> {
+    let text = strip_comments(text);
+    let mut out = BTreeSet::new();
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("crate::") {
+        // `iris_crate::x` is not a crate path.
+        let before = rest[..i].chars().next_back();
+        rest = &rest[i + "crate::".len()..];
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let after = rest.trim_start();
+        if let Some(group) = after.strip_prefix('{') {
+            let mut depth = 0usize;
+            let mut start = true;
+            for (j, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        start = true;
+                        continue;
+                    }
+                    _ => {}
+                }
+                if start && depth == 0 && !c.is_whitespace() {
+                    let name = ident(&group[j..]);
+                    if !name.is_empty() && name != "self" {
+                        out.insert(name.to_string());
+                    }
+                    start = false;
+                }
+            }
+        } else {
+            let name = ident(after);
+            if !name.is_empty() && name != "self" {
+                out.insert(name.to_string());
+            }
+        }
+    }
+    out
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// room -> the other rooms it names.
+fn room_graph(src: &Path) -> Graph {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let rooms: BTreeSet<String> = files.iter().filter_map(|f| room_of(src, f)).collect();
+    let mut graph = Graph::new();
+    for file in &files {
+        let Some(room) = room_of(src, file) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(file).unwrap();
+        let edges = graph.entry(room.clone()).or_default();
+        for name in crate_references(&text) {
+            if name != room && rooms.contains(&name) {
+                edges.insert(name);
+            }
+        }
+    }
+    graph
+}
+
+/// A cycle, as the rooms on it with the first repeated at the end, if there is one.
+pub fn find_cycle(graph: &Graph) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &Graph,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|p| p == node) {
+            let mut cycle = path[i..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, graph, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|node| visit(node, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn references_are_read_from_paths_and_groups() {
+    let text = "use crate::a::B;\nuse crate::{c, d::{e, f}, self};\n// crate::comment\n\
+                fn x() { crate::g::h(); let _ = iris_crate::z; }\n";
+    let found: Vec<_> = crate_references(text).into_iter().collect();
+    assert_eq!(found, ["a", "c", "d", "g"]);
+}
+
+#[test]
+fn a_cycle_is_found_and_named() {
+    let mut g = Graph::new();
+    g.entry("a".into()).or_default().insert("b".into());
+    g.entry("b".into()).or_default().insert("c".into());
+    assert_eq!(find_cycle(&g), None);
+    g.entry("c".into()).or_default().insert("a".into());
+    assert_eq!(find_cycle(&g).unwrap(), ["a", "b", "c", "a"]);
+}
+
+#[test]
+fn no_cycles_between_rooms() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let graph = room_graph(&src);
+    assert!(graph.len() > 10, "rooms found: {graph:?}");
+    if let Some(cycle) = find_cycle(&graph) {
+        let edges: Vec<String> = graph
+            .iter()
+            .map(|(room, to)| {
+                format!(
+                    "  {room} -> {}",
+                    to.iter().cloned().collect::<Vec<_>>().join(", ")
+                )
+            })
+            .collect();
+        panic!(
+            "rooms import each other: {}\n(see ARCHITECTURE.md for which room owns what)\n{}",
+            cycle.join(" -> "),
+            edges.join("\n")
+        );
+    }
+}

@@ -1,0 +1,500 @@
+//! The bottom room: the value types that flags and the config file take (durations, rates,
+//! percents, counts, think time, the API's URL, the output format) and their text forms.
+//!
+//! Each type parses once, in `FromStr`: clap takes it as a flag's value, and its `Deserialize`
+//! reads a string or a number from `iris-lab.yaml` through the same parser, so a flag and its
+//! key accept the same text and say the same thing about a bad one. This room imports no other.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A scalar as written in YAML: text or a number, handed to the type's parser as text.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Text(String),
+    Unsigned(u64),
+    Signed(i64),
+    Float(f64),
+}
+
+impl Scalar {
+    fn into_text(self) -> String {
+        match self {
+            Scalar::Text(t) => t,
+            Scalar::Unsigned(n) => n.to_string(),
+            Scalar::Signed(n) => n.to_string(),
+            Scalar::Float(n) => n.to_string(),
+        }
+    }
+}
+
+/// `Deserialize` through `FromStr`, for a string or a number.
+macro_rules! deserialize_with_from_str {
+    ($($t:ty),* $(,)?) => {$(
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                Scalar::deserialize(d)?
+                    .into_text()
+                    .parse()
+                    .map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
+}
+
+deserialize_with_from_str!(
+    Span,
+    PositiveSpan,
+    Millis,
+    Rate,
+    Percent,
+    Users,
+    Count,
+    Replicas,
+    Wait,
+    Host
+);
+
+/// Parses a duration the way Locust's `--run-time` and k6's `--duration` take them (with
+/// humantime): `90s`, `5m`, `1h30m`, `500ms`, `1.5s`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty duration: use e.g. 90s, 5m, 1h30m".into());
+    }
+    let secs = match text.parse::<f64>() {
+        Ok(secs) => secs,
+        Err(_) => humantime::parse_duration(text)
+            .map_err(|e| duration_error(text, e))?
+            .as_secs_f64(),
+    };
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+        return Err(format!(
+            "invalid duration {text:?}: must be between 0 and 1e9 seconds"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// humantime's error, in the words of this tool's flags.
+fn duration_error(text: &str, e: humantime::DurationError) -> String {
+    match e {
+        humantime::DurationError::UnknownUnit { unit, value, .. } if unit.is_empty() => {
+            format!("invalid duration {text:?}: {value} needs a unit (ms, s, m, h)")
+        }
+        humantime::DurationError::UnknownUnit { unit, .. } => {
+            format!("invalid duration {text:?}: unknown unit {unit:?} (use ms, s, m, h)")
+        }
+        other => format!("invalid duration {text:?}: {other}; use e.g. 90s, 5m, 1h30m"),
+    }
+}
+
+/// Formats a duration the way the flags take it (`1h30m`, `90s`, `250ms`).
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 {
+        return "0s".into();
+    }
+    if !ms.is_multiple_of(1000) {
+        return format!("{ms}ms");
+    }
+    let mut secs = d.as_secs();
+    let mut out = String::new();
+    for (unit, size) in [("h", 3600), ("m", 60)] {
+        if secs >= size {
+            out.push_str(&format!("{}{unit}", secs / size));
+            secs %= size;
+        }
+    }
+    if secs > 0 {
+        out.push_str(&format!("{secs}s"));
+    }
+    out
+}
+
+/// A duration, zero allowed (`--wait 0` does not wait).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Span(pub Duration);
+
+impl FromStr for Span {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        parse_duration(text).map(Span)
+    }
+}
+
+/// A duration above zero (a run's length, a request's time limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PositiveSpan(pub Duration);
+
+impl FromStr for PositiveSpan {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let d = parse_duration(text)?;
+        if d.is_zero() {
+            return Err("must be longer than 0".into());
+        }
+        Ok(PositiveSpan(d))
+    }
+}
+
+/// A latency limit: a bare number is milliseconds, otherwise a duration (`500ms`, `1.5s`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Millis(pub Duration);
+
+impl FromStr for Millis {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        match text.parse::<f64>() {
+            Ok(ms) if ms.is_finite() && ms > 0.0 && ms < 1e12 => {
+                Ok(Millis(Duration::from_secs_f64(ms / 1e3)))
+            }
+            Ok(_) => Err(format!("{text:?} must be above 0 ms")),
+            Err(_) => text.parse::<PositiveSpan>().map(|d| Millis(d.0)),
+        }
+    }
+}
+
+impl Millis {
+    pub fn as_ms(self) -> f64 {
+        self.0.as_secs_f64() * 1e3
+    }
+}
+
+/// A rate above zero (users started per second).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Rate(pub f64);
+
+impl FromStr for Rate {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim().parse::<f64>() {
+            Ok(r) if r.is_finite() && r > 0.0 => Ok(Rate(r)),
+            Ok(_) => Err("must be a number above 0".into()),
+            Err(_) => Err(format!("{text:?} is not a number")),
+        }
+    }
+}
+
+/// A percentage, `1%` or `0.5%`, kept as a ratio (0.01). The `%` is required so that `1`
+/// cannot be read as 100%.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Percent(pub f64);
+
+impl Percent {
+    pub fn ratio(self) -> f64 {
+        self.0
+    }
+}
+
+impl FromStr for Percent {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let number = text
+            .trim()
+            .strip_suffix('%')
+            .ok_or_else(|| format!("{text:?} is not a percentage: use e.g. 1% or 0.5%"))?;
+        match number.trim().parse::<f64>() {
+            Ok(p) if (0.0..=100.0).contains(&p) => Ok(Percent(p / 100.0)),
+            _ => Err(format!("{text:?} must be between 0% and 100%")),
+        }
+    }
+}
+
+/// A number of virtual users, at least 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Users(pub u32);
+
+impl FromStr for Users {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        at_least_one(text, " of users").map(Users)
+    }
+}
+
+/// A whole number of at least 1; `noun` completes "is not a whole number".
+fn at_least_one<T: FromStr + Default + PartialEq>(text: &str, noun: &str) -> Result<T, String> {
+    match text.trim().parse::<T>() {
+        Ok(n) if n == T::default() => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a whole number{noun}")),
+    }
+}
+
+/// A count of at least 1 (requests per connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Count(pub u64);
+
+impl FromStr for Count {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        at_least_one(text, "").map(Count)
+    }
+}
+
+/// A Deployment's replica count, 0 to 10000 (the same type as a flag and in the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Replicas(pub i32);
+
+impl Replicas {
+    pub const MAX: i32 = 10_000;
+}
+
+impl FromStr for Replicas {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim().parse::<i64>() {
+            Ok(n) if (0..=i64::from(Self::MAX)).contains(&n) => Ok(Replicas(n as i32)),
+            Ok(_) => Err(format!("{} is not in 0..={}", text.trim(), Self::MAX)),
+            Err(_) => Err(format!("{text:?} is not a whole number of replicas")),
+        }
+    }
+}
+
+/// Think time slept after each task: uniform in `[min, max]` seconds (Locust's `between`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Wait {
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Wait {
+    pub fn new(min: f64, max: f64) -> Result<Self, String> {
+        if !(min.is_finite() && max.is_finite() && min >= 0.0) {
+            return Err("wait times must be finite and not negative".into());
+        }
+        if min > max {
+            return Err(format!("A..B needs A <= B, got {min}..{max}"));
+        }
+        Ok(Self { min, max })
+    }
+
+    pub fn mean(&self) -> f64 {
+        (self.min + self.max) / 2.0
+    }
+
+    pub fn sample(&self, rng: &mut impl rand::Rng) -> Duration {
+        let secs = if self.max > self.min {
+            self.min + rng.random::<f64>() * (self.max - self.min)
+        } else {
+            self.min
+        };
+        Duration::from_secs_f64(secs)
+    }
+}
+
+/// `A..B` in seconds (units allowed: `100ms..1s`); a single value means a fixed wait.
+impl FromStr for Wait {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let (a, b) = text.split_once("..").unwrap_or((text, text));
+        let a = parse_duration(a)?;
+        let b = parse_duration(b)?;
+        Wait::new(a.as_secs_f64(), b.as_secs_f64())
+    }
+}
+
+/// The API's base URL. A bare `host[:port]` gets `http://`, as in the guide where the Service's
+/// external IP is used as-is; only http and https are accepted, and no credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host(pub reqwest::Url);
+
+impl FromStr for Host {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("empty host: use e.g. http://34.1.2.3 or http://127.0.0.1:8000".into());
+        }
+        let with_scheme = if text.contains("://") {
+            text.to_string()
+        } else {
+            format!("http://{text}")
+        };
+        let url = reqwest::Url::parse(&with_scheme)
+            .map_err(|e| format!("invalid host URL {text:?}: {e}"))?;
+        match url.scheme() {
+            "http" | "https" => {}
+            other => {
+                return Err(format!(
+                    "invalid host URL {text:?}: scheme {other:?} is not http or https"
+                ));
+            }
+        }
+        if url.host_str().is_none() {
+            return Err(format!("invalid host URL {text:?}: no host name"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(format!(
+                "invalid host URL {text:?}: credentials in the URL are not supported (they would end up in saved results)"
+            ));
+        }
+        Ok(Host(url))
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Output format of results.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Tables for people (markdown for `report`).
+    #[default]
+    #[value(alias = "markdown")]
+    Text,
+    Json,
+}
+
+/// One line: an error and each of its causes, joined by ": ". Every room's errors are shown
+/// this way (the text form of an error chain).
+pub fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        // Some errors repeat their cause in their own message: don't say it twice.
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line.replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn de<T: serde::de::DeserializeOwned>(yaml: &str) -> Result<T, String> {
+        serde_yaml::from_str(yaml).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn durations_in_the_forms_locust_and_k6_take() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1h 30m 5s"), Ok(Duration::from_secs(5405)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn bad_durations_say_what_is_wrong() {
+        assert!(parse_duration("").unwrap_err().contains("empty"));
+        assert!(parse_duration("5x").unwrap_err().contains("unknown unit"));
+        assert!(
+            parse_duration("m5")
+                .unwrap_err()
+                .contains("invalid duration")
+        );
+        assert!(parse_duration("5m3").unwrap_err().contains("needs a unit"));
+        assert!(parse_duration("-5").is_err());
+        assert!(parse_duration("inf").is_err());
+    }
+
+    #[test]
+    fn durations_print_as_they_parse() {
+        for text in ["1h30m", "90s", "5m", "250ms", "0s", "1h"] {
+            let d = parse_duration(text).unwrap();
+            assert_eq!(parse_duration(&format_duration(d)), Ok(d), "{text}");
+        }
+        assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
+    }
+
+    #[test]
+    fn hosts_get_a_scheme_and_are_checked() {
+        let host = |t: &str| t.parse::<Host>().map(|h| h.0.to_string());
+        assert_eq!(host("34.1.2.3").unwrap(), "http://34.1.2.3/");
+        assert_eq!(
+            host("https://api.example.com:8443").unwrap(),
+            "https://api.example.com:8443/"
+        );
+        assert!(host("ftp://x").unwrap_err().contains("not http"));
+        assert!(host("").unwrap_err().contains("empty"));
+        assert!(host("http://u:p@x").unwrap_err().contains("credentials"));
+    }
+
+    #[test]
+    fn percentages_need_a_percent_sign() {
+        assert_eq!("1%".parse(), Ok(Percent(0.01)));
+        assert_eq!("0.5%".parse(), Ok(Percent(0.005)));
+        assert!("1".parse::<Percent>().unwrap_err().contains("percentage"));
+        assert!("150%".parse::<Percent>().is_err());
+    }
+
+    #[test]
+    fn millis_take_numbers_or_durations() {
+        assert_eq!("500".parse(), Ok(Millis(Duration::from_millis(500))));
+        assert_eq!("1.5s".parse(), Ok(Millis(Duration::from_millis(1500))));
+        assert!("0".parse::<Millis>().is_err());
+    }
+
+    #[test]
+    fn waits_are_ranges_with_a_at_most_b() {
+        let w: Wait = "0.5..2".parse().unwrap();
+        assert_eq!((w.min, w.max), (0.5, 2.0));
+        let w: Wait = "100ms..1s".parse().unwrap();
+        assert_eq!((w.min, w.max), (0.1, 1.0));
+        assert_eq!("0".parse::<Wait>().unwrap().max, 0.0);
+        assert!("2..1".parse::<Wait>().unwrap_err().contains("<="));
+        assert!("a..b".parse::<Wait>().is_err());
+    }
+
+    #[test]
+    fn counts_rates_and_replicas_are_checked() {
+        assert_eq!("150".parse(), Ok(Users(150)));
+        assert!("0".parse::<Users>().is_err());
+        assert!("0".parse::<Rate>().is_err());
+        assert!("nan".parse::<Rate>().is_err());
+        assert_eq!("0.5".parse(), Ok(Rate(0.5)));
+        assert!("0".parse::<Count>().is_err());
+        assert_eq!("0".parse(), Ok(Replicas(0)));
+        assert!("-1".parse::<Replicas>().is_err());
+        assert!("10001".parse::<Replicas>().is_err());
+        assert!("two".parse::<Replicas>().is_err());
+    }
+
+    #[test]
+    fn yaml_numbers_and_strings_go_through_the_same_parser() {
+        assert_eq!(de::<Users>("150"), Ok(Users(150)));
+        assert_eq!(de::<Users>("'150'"), Ok(Users(150)));
+        assert!(de::<Users>("0").unwrap_err().contains("at least 1"));
+        assert_eq!(de::<Rate>("2.5"), Ok(Rate(2.5)));
+        assert_eq!(de::<Span>("90"), Ok(Span(Duration::from_secs(90))));
+        assert_eq!(de::<Span>("5m"), Ok(Span(Duration::from_secs(300))));
+        assert_eq!(de::<Millis>("500"), Ok(Millis(Duration::from_millis(500))));
+        assert_eq!(de::<Replicas>("3"), Ok(Replicas(3)));
+        assert!(de::<Replicas>("-2").is_err());
+        assert_eq!(de::<Percent>("1%"), Ok(Percent(0.01)));
+        assert_eq!(de::<Wait>("0.1..0.5").map(|w| w.max), Ok(0.5));
+        assert_eq!(de::<Wait>("1").map(|w| w.max), Ok(1.0));
+        assert!(de::<Host>("ftp://x").unwrap_err().contains("not http"));
+    }
+
+    #[test]
+    fn one_line_joins_the_cause_chain() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("could not listen on 127.0.0.1:1")]
+        struct Outer(#[source] std::io::Error);
+        let err = Outer(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "denied",
+        ));
+        assert_eq!(one_line(&err), "could not listen on 127.0.0.1:1: denied");
+    }
+}
