@@ -16,6 +16,7 @@ pub mod report;
 pub mod server;
 pub mod signals;
 pub mod stats;
+pub mod trace;
 
 use cli::{Cli, Command};
 use config::Settings;
