@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod gcp;
 pub mod loadgen;
 pub mod output;
 pub mod record;

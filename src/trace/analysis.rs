@@ -490,7 +490,9 @@ mod tests {
         assert_eq!(slow.client_ms, Some(13.0));
         assert_eq!(
             slow.link.as_deref(),
-            Some("https://console.cloud.google.com/traces/list?project=proj&tid=0af7651916cd43dd8448eb211c80319c")
+            Some(
+                "https://console.cloud.google.com/traces/list?project=proj&tid=0af7651916cd43dd8448eb211c80319c"
+            )
         );
         let tree: Vec<(usize, &str, f64)> = slow
             .spans

@@ -35,7 +35,10 @@ pub struct Periods {
 impl Periods {
     /// From the first scale-up and the times new pods were seen ready (seconds since start).
     /// `None` when the run did not scale up.
-    pub fn from_scaling(first_scale_up_s: Option<f64>, new_pods_ready_s: &[f64]) -> Option<Periods> {
+    pub fn from_scaling(
+        first_scale_up_s: Option<f64>,
+        new_pods_ready_s: &[f64],
+    ) -> Option<Periods> {
         let scale_up_s = first_scale_up_s.filter(|t| t.is_finite())?;
         let settled_s = new_pods_ready_s
             .iter()
