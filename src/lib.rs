@@ -66,7 +66,14 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
                 Ok(result.outcome)
             }
             Command::Report(args) => {
-                let text = commands::report::run(&commands::report::plan(&settings, &args))?;
+                let text = commands::report::run(&commands::report::plan(&settings, &args)).await?;
+                output::write_stdout(&text)?;
+                Ok(Outcome::Success)
+            }
+            Command::Trace(args) => {
+                let result = commands::trace::run(&commands::trace::plan(&settings, &args)).await?;
+                let text =
+                    output::render_trace(&result, settings.format, output::Style::for_stdout());
                 output::write_stdout(&text)?;
                 Ok(Outcome::Success)
             }

@@ -4,10 +4,12 @@
 pub mod demo;
 pub mod load;
 pub mod report;
+pub mod trace;
 pub mod values;
 
 pub use demo::DemoArgs;
 pub use report::ReportArgs;
+pub use trace::TraceArgs;
 
 pub use load::LoadArgs;
 
@@ -103,6 +105,8 @@ pub enum Command {
     Watch(WatchArgs),
     /// Phases 5-6: comparison table, timing breakdown, bottlenecks and charts, as markdown.
     Report(ReportArgs),
+    /// Phase 5 from Cloud Trace: fetch runs' spans, save them beside the records, analyse them.
+    Trace(TraceArgs),
     /// Phase 7: scale the Deployment back down (asks first).
     Cleanup(CleanupArgs),
     /// Run the reference Iris prediction API (same contract as the real one).

@@ -120,7 +120,7 @@ async fn guide(
         options: Default::default(),
         format: settings.format,
     };
-    let text = report::run(&plan)?;
+    let text = report::run(&plan).await?;
     match &args.out {
         Some(path) => {
             output::write_file(path, &text)?;

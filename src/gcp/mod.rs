@@ -72,6 +72,16 @@ pub enum GcpError {
     #[error("could not reach Cloud Trace at {url}: {detail}")]
     Unreachable { url: String, detail: String },
 
+    #[error(
+        "Cloud Trace has no traces in project {project} from {start} to {end} (filter `{filter}`): usually the requests were not sampled (run `load --trace-sample`, and check the service's sampler follows the parent's sampled flag), the service's exporter did not send them (its Cloud Trace exporter and roles/cloudtrace.agent), or the window is wrong (spans take a minute or two to appear; check the project and the filter)"
+    )]
+    NoTraces {
+        project: String,
+        start: jiff::Timestamp,
+        end: jiff::Timestamp,
+        filter: String,
+    },
+
     #[error("Cloud Trace sent a response this tool cannot read: {0}")]
     BadResponse(String),
 
@@ -87,11 +97,11 @@ pub(crate) fn deepest(err: &(dyn std::error::Error + 'static)) -> String {
     while let Some(next) = last.source() {
         last = next;
     }
-    let text = last.to_string();
-    if std::ptr::eq(last, err) {
-        text
+    let (top, bottom) = (err.to_string(), last.to_string());
+    if top.contains(&bottom) {
+        top
     } else {
-        format!("{err}: {text}")
+        format!("{top}: {bottom}")
     }
     .replace('\n', " ")
 }

