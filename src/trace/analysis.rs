@@ -289,31 +289,28 @@ fn tree(trace: &Trace, root: &Span) -> Vec<TreeSpan> {
 }
 
 fn errors(all: &[&Span], ctx: &RunContext<'_>) -> Vec<ErrorGroup> {
-    let mut groups: BTreeMap<(Option<Period>, &str), (usize, Vec<u16>)> = BTreeMap::new();
+    let mut groups: BTreeMap<(Option<Period>, &str), ErrorGroup> = BTreeMap::new();
     for s in all.iter().filter(|s| s.is_error()) {
         let period = ctx
             .periods
             .map(|p| p.of(seconds_since(ctx.started, s.start)));
-        let entry = groups.entry((period, &s.name)).or_default();
-        entry.0 += 1;
+        let group = groups
+            .entry((period, &s.name))
+            .or_insert_with(|| ErrorGroup {
+                period,
+                name: s.name.clone(),
+                count: 0,
+                statuses: Vec::new(),
+            });
+        group.count += 1;
         if let Some(code) = s.status_code()
-            && !entry.1.contains(&code)
+            && !group.statuses.contains(&code)
         {
-            entry.1.push(code);
+            group.statuses.push(code);
+            group.statuses.sort_unstable();
         }
     }
-    groups
-        .into_iter()
-        .map(|((period, name), (count, mut statuses))| {
-            statuses.sort_unstable();
-            ErrorGroup {
-                period,
-                name: name.to_string(),
-                count,
-                statuses,
-            }
-        })
-        .collect()
+    groups.into_values().collect()
 }
 
 /// "data_preparation is 52% of prediction_request's time": the median share of a child span

@@ -37,7 +37,12 @@ pub struct Canned {
 
 impl Canned {
     /// Google's JSON error envelope.
-    pub fn status(code: u16, status: &str, message: &str, retry_after: Option<&'static str>) -> Self {
+    pub fn status(
+        code: u16,
+        status: &str,
+        message: &str,
+        retry_after: Option<&'static str>,
+    ) -> Self {
         Canned {
             status: code,
             retry_after,
@@ -97,7 +102,11 @@ impl FakeCloudTrace {
     }
 
     pub fn accept_token(&self, token: &str) {
-        self.state.accepted_tokens.lock().unwrap().push(token.into());
+        self.state
+            .accepted_tokens
+            .lock()
+            .unwrap()
+            .push(token.into());
     }
 
     pub fn add_traces(&self, traces: impl IntoIterator<Item = Value>) {
@@ -178,21 +187,39 @@ async fn list(
         return r;
     }
     let accepted = state.accepted_tokens.lock().unwrap().clone();
-    let bearer = authorization.as_deref().and_then(|a| a.strip_prefix("Bearer "));
+    let bearer = authorization
+        .as_deref()
+        .and_then(|a| a.strip_prefix("Bearer "));
     if !bearer.is_some_and(|b| accepted.iter().any(|t| t == b)) {
-        return google_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.");
+        return google_error(
+            401,
+            "UNAUTHENTICATED",
+            "Request had invalid authentication credentials.",
+        );
     }
     if project != PROJECT {
         return google_error(404, "NOT_FOUND", &format!("Project {project} not found."));
     }
     let (Some(start), Some(end)) = (
-        query.get("startTime").and_then(|t| t.parse::<Timestamp>().ok()),
-        query.get("endTime").and_then(|t| t.parse::<Timestamp>().ok()),
+        query
+            .get("startTime")
+            .and_then(|t| t.parse::<Timestamp>().ok()),
+        query
+            .get("endTime")
+            .and_then(|t| t.parse::<Timestamp>().ok()),
     ) else {
-        return google_error(400, "INVALID_ARGUMENT", "startTime and endTime are required");
+        return google_error(
+            400,
+            "INVALID_ARGUMENT",
+            "startTime and endTime are required",
+        );
     };
     if query.get("view").map(String::as_str) != Some("COMPLETE") {
-        return google_error(400, "INVALID_ARGUMENT", "this fake serves view=COMPLETE only");
+        return google_error(
+            400,
+            "INVALID_ARGUMENT",
+            "this fake serves view=COMPLETE only",
+        );
     }
     let root_filter = match query.get("filter").map(String::as_str) {
         None | Some("") => None,
@@ -216,12 +243,20 @@ async fn list(
         .clamp(1, *state.max_page.lock().unwrap());
     let offset = match query.get("pageToken") {
         None => 0,
-        Some(t) => match t.strip_prefix("offset-").and_then(|n| n.parse::<usize>().ok()) {
+        Some(t) => match t
+            .strip_prefix("offset-")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
             Some(n) => n,
             None => return google_error(400, "INVALID_ARGUMENT", "invalid page token"),
         },
     };
-    let page: Vec<Value> = matching.iter().skip(offset).take(page_size).cloned().collect();
+    let page: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(page_size)
+        .cloned()
+        .collect();
     let next = offset + page.len();
     let mut body = json!({ "traces": page });
     if next < matching.len() {
@@ -254,10 +289,15 @@ fn root_matches(t: &Value, prefix: Option<&str>) -> bool {
     })
 }
 
-async fn token(State(state): State<Arc<FakeState>>, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn token(
+    State(state): State<Arc<FakeState>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     match check_assertion(&state, &form) {
-        Ok(()) => Json(json!({"access_token": SA_TOKEN, "expires_in": 3599, "token_type": "Bearer"}))
-            .into_response(),
+        Ok(()) => {
+            Json(json!({"access_token": SA_TOKEN, "expires_in": 3599, "token_type": "Bearer"}))
+                .into_response()
+        }
         Err(why) => {
             state.rejected.lock().unwrap().push(why.clone());
             (
@@ -280,7 +320,11 @@ fn check_assertion(state: &FakeState, form: &HashMap<String, String>) -> Result<
     let [header, claims, signature] = parts[..] else {
         return Err("not a JWT".into());
     };
-    let decode = |p: &str| URL_SAFE_NO_PAD.decode(p).map_err(|e| e.to_string());
+    let decode = |p: &str| {
+        URL_SAFE_NO_PAD
+            .decode(p.trim_end_matches('='))
+            .map_err(|e| e.to_string())
+    };
     let header: Value = serde_json::from_slice(&decode(header)?).map_err(|e| e.to_string())?;
     if header["alg"] != "RS256" {
         return Err(format!("alg {}", header["alg"]));
@@ -294,7 +338,10 @@ fn check_assertion(state: &FakeState, form: &HashMap<String, String>) -> Result<
         .map_err(|_| "bad signature".to_string())?;
     let claims: Value = serde_json::from_slice(&decode(claims)?).map_err(|e| e.to_string())?;
     let now = Timestamp::now().as_second();
-    let (iat, exp) = (claims["iat"].as_i64().unwrap_or(0), claims["exp"].as_i64().unwrap_or(0));
+    let (iat, exp) = (
+        claims["iat"].as_i64().unwrap_or(0),
+        claims["exp"].as_i64().unwrap_or(0),
+    );
     if !(iat <= now + 60 && exp > now && exp - iat <= 3600) {
         return Err(format!("bad iat/exp {iat}/{exp}"));
     }
@@ -308,7 +355,14 @@ fn check_assertion(state: &FakeState, form: &HashMap<String, String>) -> Result<
 }
 
 /// A wire-format span (API v1: decimal span ids, RFC 3339 times).
-pub fn span(id: u64, parent: Option<u64>, name: &str, start: Timestamp, ms: f64, labels: Value) -> Value {
+pub fn span(
+    id: u64,
+    parent: Option<u64>,
+    name: &str,
+    start: Timestamp,
+    ms: f64,
+    labels: Value,
+) -> Value {
     let end = start + SignedDuration::from_secs_f64(ms / 1000.0);
     let mut s = json!({
         "spanId": id.to_string(), "kind": "RPC_SERVER", "name": name,
@@ -322,7 +376,14 @@ pub fn span(id: u64, parent: Option<u64>, name: &str, start: Timestamp, ms: f64,
 
 /// A `/predict` trace of the reference deployment: `prediction_request` (whose parent is the
 /// client's unexported span) with `data_preparation` and `model_inference` children.
-pub fn prediction_trace(trace_id: &str, start: Timestamp, total_ms: f64, prep_ms: f64, infer_ms: f64, labels: Value) -> Value {
+pub fn prediction_trace(
+    trace_id: &str,
+    start: Timestamp,
+    total_ms: f64,
+    prep_ms: f64,
+    infer_ms: f64,
+    labels: Value,
+) -> Value {
     let prep_start = start + SignedDuration::from_micros(100);
     let infer_start = prep_start + SignedDuration::from_secs_f64(prep_ms / 1000.0);
     json!({
