@@ -128,6 +128,8 @@ pub struct LoadFile {
     #[serde(default, deserialize_with = "de_positive_duration")]
     pub timeout: Option<Duration>,
     pub no_cluster: Option<bool>,
+    #[serde(default, deserialize_with = "de_sample")]
+    pub trace_sample: Option<f64>,
 }
 
 /// The Kubernetes objects iris-lab looks at.
@@ -315,6 +317,9 @@ fn de_positive_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Durati
 }
 fn de_percent<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     de_with(d, values::parse_percent)
+}
+fn de_sample<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    de_with(d, values::parse_sample)
 }
 fn de_millis<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     de_with(d, values::parse_millis)

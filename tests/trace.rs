@@ -465,3 +465,162 @@ async fn report_shows_saved_spans_by_period_pod_and_error() {
         .replace(fake.url.as_str(), "[fake]/");
     insta::assert_snapshot!("report_with_spans", section);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sampled_load_requests_join_their_spans_in_trace_and_report() {
+    let (api, seen) = support::fake_api(support::Mode::Healthy).await;
+    let fake = FakeCloudTrace::start().await;
+    fake.accept_token(USER_TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let load = iris_lab(
+        &fake,
+        dir.path(),
+        &[],
+        &[
+            "load",
+            "--host",
+            api.as_str(),
+            "--users",
+            "2",
+            "--spawn-rate",
+            "100",
+            "--duration",
+            "2s",
+            "--wait",
+            "0.05..0.1",
+            "--no-cluster",
+            "--out-dir",
+            "runs",
+            "--trace-sample",
+            "100%",
+        ],
+    )
+    .await;
+    assert_ok(&load);
+    let path = std::fs::read_dir(dir.path().join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let mut record: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+
+    // Every request asked to be sampled, and the record kept each one's trace id.
+    let headers = seen.traceparents.lock().unwrap().clone();
+    assert!(
+        !headers.is_empty() && headers.iter().all(|h| h.ends_with("-01")),
+        "{headers:?}"
+    );
+    let sampled = record["sampled"].as_array().unwrap().clone();
+    assert_eq!(
+        sampled.len() as u64,
+        record["aggregate"]["requests"].as_u64().unwrap()
+    );
+    let sent: Vec<&str> = headers.iter().map(|h| &h[3..35]).collect();
+    for s in &sampled {
+        assert!(sent.contains(&s["trace_id"].as_str().unwrap()));
+    }
+
+    // The cluster scaled up at +1 s and its new pod was ready at +1.5 s.
+    record["extensions"] = json!({"cluster": {
+        "namespace": "default", "deployment": "iris", "hpa": "iris-hpa", "max_pods": 2,
+        "first_scale_up_s": 1.0, "scaling_events": [], "samples": [], "restarts": 0,
+        "oom_kills": 0, "missed": [],
+        "pods_started": [{"pod": "iris-new", "created_s": 1.0, "observed_ready_s": 1.5}]}});
+    std::fs::write(&path, record.to_string()).unwrap();
+
+    // The server's spans for those requests: 1 ms handlers with 0.25 ms and 0.5 ms children.
+    let started: Timestamp = record["started_at"].as_str().unwrap().parse().unwrap();
+    let at = |s: &Value| started + SignedDuration::from_secs_f64(s["start_s"].as_f64().unwrap());
+    fake.add_traces(sampled.iter().map(|s| {
+        prediction_trace(
+            s["trace_id"].as_str().unwrap(),
+            at(s),
+            1.0,
+            0.25,
+            0.5,
+            json!({}),
+        )
+    }));
+    let expected_periods = [
+        sampled
+            .iter()
+            .filter(|s| s["start_s"].as_f64().unwrap() < 1.0)
+            .count(),
+        sampled
+            .iter()
+            .filter(|s| (1.0..1.5).contains(&s["start_s"].as_f64().unwrap()))
+            .count(),
+        sampled
+            .iter()
+            .filter(|s| s["start_s"].as_f64().unwrap() >= 1.5)
+            .count(),
+    ];
+    let mut gaps: Vec<f64> = sampled
+        .iter()
+        .map(|s| s["latency_ms"].as_f64().unwrap() - 1.0)
+        .collect();
+    gaps.sort_by(f64::total_cmp);
+    let p50 = gaps[(gaps.len() + 1) / 2 - 1];
+
+    let path = path.to_str().unwrap();
+    let out = iris_lab(
+        &fake,
+        dir.path(),
+        &[TOKEN_ENV],
+        &["trace", path, "--gcp-project", PROJECT, "--format", "json"],
+    )
+    .await;
+    let v: Value = serde_json::from_str(&assert_ok(&out)).unwrap();
+    let a = &v["runs"][0]["analysis"];
+    let root = a["by_name"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "prediction_request")
+        .unwrap();
+    assert_eq!(root["count"].as_u64().unwrap() as usize, sampled.len());
+    assert!(
+        (root["p50_ms"].as_f64().unwrap() - 1.0).abs() < 1e-6,
+        "{root}"
+    );
+    assert_eq!(
+        a["outside_app"]["joined"].as_u64().unwrap() as usize,
+        sampled.len()
+    );
+    assert!(
+        (a["outside_app"]["p50_ms"].as_f64().unwrap() - p50).abs() < 1e-6,
+        "{a}"
+    );
+    let periods: Vec<usize> = a["by_period"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            p["spans"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["name"] == "prediction_request")
+                .map_or(0, |s| s["count"].as_u64().unwrap() as usize)
+        })
+        .collect();
+    assert_eq!(periods, expected_periods);
+
+    let report = assert_ok(&iris_lab(&fake, dir.path(), &[], &["report", path]).await);
+    assert!(
+        report.contains(&format!(
+            "over {n} of {n} sampled requests: p50 {p50:.1} ms",
+            n = sampled.len()
+        )),
+        "{report}"
+    );
+    assert!(
+        report.contains("| prediction_request | whole run |") && report.contains("| 1.0 ms |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("while scaling (+1 s to +2 s)")
+            || report.contains("while scaling (+1 s to +1 s)"),
+        "{report}"
+    );
+}

@@ -68,6 +68,11 @@ pub struct LoadArgs {
     #[arg(long, value_name = "D", value_parser = values::parse_positive_duration)]
     pub timeout: Option<Duration>,
 
+    /// Share of requests whose `traceparent` asks the server to sample (trace) them, chosen at
+    /// random per request: a fraction or a percentage, e.g. 0.05 or 5% [default: 1%].
+    #[arg(long, value_name = "F", value_parser = values::parse_sample)]
+    pub trace_sample: Option<f64>,
+
     /// Do not watch the cluster during the run (by default it is watched when reachable).
     #[arg(long)]
     pub no_cluster: bool,

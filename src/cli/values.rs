@@ -223,6 +223,19 @@ pub fn parse_percent(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A share of requests: a fraction `0.01` or a percentage `1%`, returned as a ratio in 0..=1.
+pub fn parse_sample(text: &str) -> Result<f64, String> {
+    if text.trim().ends_with('%') {
+        return parse_percent(text);
+    }
+    match text.trim().parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!(
+            "{text:?} is not a share of requests: use a fraction from 0 to 1 (0.01) or a percentage (1%, 100%)"
+        )),
+    }
+}
+
 /// Milliseconds: a bare number is milliseconds, otherwise a duration (`500ms`, `1.5s`).
 pub fn parse_millis(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -280,5 +293,16 @@ mod load_value_tests {
         assert!(parse_rate("nan").is_err());
         assert_eq!(parse_rate("0.5"), Ok(0.5));
         assert!(parse_count("0").is_err());
+    }
+
+    #[test]
+    fn trace_sample_is_a_fraction_or_a_percentage() {
+        assert_eq!(parse_sample("0.25"), Ok(0.25));
+        assert_eq!(parse_sample("1%"), Ok(0.01));
+        assert_eq!(parse_sample("100%"), Ok(1.0));
+        assert_eq!(parse_sample("0"), Ok(0.0));
+        assert!(parse_sample("1.5").is_err());
+        assert!(parse_sample("150%").is_err());
+        assert!(parse_sample("some").is_err());
     }
 }

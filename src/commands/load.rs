@@ -29,6 +29,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// File descriptors kept free for the runtime, the record files and stdio.
 const SPARE_FILES: u64 = 64;
 
+/// Share of requests sent with the sampled flag when neither flag nor config says.
+pub const DEFAULT_TRACE_SAMPLE: f64 = 0.01;
+
 /// A validated load run: the engine's plan and what to do around it.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
@@ -85,6 +88,10 @@ pub fn options(
                 max_age: args.connection_max_age.or(file.connection_max_age),
             },
             source_ports: None,
+            trace_sample: args
+                .trace_sample
+                .or(file.trace_sample)
+                .unwrap_or(DEFAULT_TRACE_SAMPLE),
         },
         host,
         insecure: settings.insecure,
@@ -505,6 +512,7 @@ fn build_record(
         failures: c.failure_records(),
         server_timings: c.server_timings(),
         slowest: c.slowest_records(),
+        sampled: c.sampled_records(),
         thresholds,
         timeline: c.timeline().to_vec(),
         extensions: Default::default(),

@@ -24,6 +24,7 @@ pub(super) struct Shared {
     pub stop: CancellationToken,
     pub timeout: Duration,
     pub policy: ConnectionPolicy,
+    pub trace_sample: f64,
 }
 
 pub(super) async fn run_user(shared: Arc<Shared>, id: usize) {
@@ -62,7 +63,8 @@ async fn execute(
     let trace_id = rng.random::<u128>().max(1);
     let span_id = rng.random::<u64>().max(1);
     let body = task.body.render(rng);
-    let trace = traceparent(trace_id, span_id);
+    let sampled = shared.trace_sample > 0.0 && rng.random::<f64>() < shared.trace_sample;
+    let trace = traceparent(trace_id, span_id, sampled);
     let started = Instant::now();
     let exchange = async {
         if conn.as_ref().is_none_or(|c| c.worn_out(&shared.policy)) {
@@ -100,14 +102,16 @@ async fn execute(
         bytes,
         outcome,
         trace_id,
+        sampled,
     }));
 }
 
-/// The W3C trace context header: version 00, the trace and span ids, sampled.
-pub fn traceparent(trace_id: u128, span_id: u64) -> String {
+/// The W3C trace context header: version 00, the trace and span ids, the sampled flag.
+pub fn traceparent(trace_id: u128, span_id: u64, sampled: bool) -> String {
     let mut text = String::with_capacity(55);
+    let flags = if sampled { "01" } else { "00" };
     // Writing into a String cannot fail.
-    let _ = write!(text, "00-{trace_id:032x}-{span_id:016x}-01");
+    let _ = write!(text, "00-{trace_id:032x}-{span_id:016x}-{flags}");
     text
 }
 
@@ -140,8 +144,10 @@ mod tests {
 
     #[test]
     fn traceparent_is_w3c_and_sampled() {
-        let h = traceparent(0xabc, 0x12);
+        let h = traceparent(0xabc, 0x12, true);
         assert_eq!(h, "00-00000000000000000000000000000abc-0000000000000012-01");
+        let h = traceparent(0xabc, 0x12, false);
+        assert_eq!(h, "00-00000000000000000000000000000abc-0000000000000012-00");
     }
 
     #[test]

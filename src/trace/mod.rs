@@ -124,8 +124,15 @@ pub fn record_periods(record: &crate::record::RunRecord) -> Option<Periods> {
 
 /// The requests of a run that asked the server to sample them.
 pub fn record_sampled(record: &crate::record::RunRecord) -> Vec<ClientRequest> {
-    let _ = record;
-    Vec::new()
+    record
+        .sampled
+        .iter()
+        .map(|s| ClientRequest {
+            trace_id: s.trace_id.clone(),
+            endpoint: s.endpoint.clone(),
+            latency_ms: s.latency_ms,
+        })
+        .collect()
 }
 
 /// Whether `id` is a W3C trace id as `traceparent` carries it: 32 hex digits, not all zero.
