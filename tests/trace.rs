@@ -560,7 +560,7 @@ async fn sampled_load_requests_join_their_spans_in_trace_and_report() {
         .map(|s| s["latency_ms"].as_f64().unwrap() - 1.0)
         .collect();
     gaps.sort_by(f64::total_cmp);
-    let p50 = gaps[(gaps.len() + 1) / 2 - 1];
+    let p50 = gaps[gaps.len().div_ceil(2) - 1];
 
     let path = path.to_str().unwrap();
     let out = iris_lab(

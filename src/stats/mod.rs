@@ -460,7 +460,7 @@ mod tests {
             bytes: 100,
             outcome,
             trace_id: u128::from(ms),
-            sampled: ms % 2 == 0,
+            sampled: ms.is_multiple_of(2),
         })
     }
 
