@@ -24,21 +24,27 @@ pub fn plan(settings: &Settings, args: &ReportArgs) -> ReportPlan {
     let file = &settings.file.report;
     ReportPlan {
         runs: args.runs.clone(),
-        runs_dir: args
-            .runs_dir
-            .clone()
-            .or_else(|| file.runs_dir.clone())
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT_DIR)),
+        runs_dir: runs_dir(args.runs_dir.as_ref(), settings),
         template: args.template.clone().or_else(|| file.template.clone()),
         options: ReportOptions {
-            gcp_project: args
-                .gcp_project
-                .clone()
-                .or_else(|| file.gcp_project.clone()),
+            gcp_project: gcp_project(args.gcp_project.as_ref(), settings),
             ..ReportOptions::default()
         },
         format: settings.format,
     }
+}
+
+/// `--runs-dir`, else the config file's `report.runs_dir`, else load's default.
+pub fn runs_dir(flag: Option<&PathBuf>, settings: &Settings) -> PathBuf {
+    flag.cloned()
+        .or_else(|| settings.file.report.runs_dir.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT_DIR))
+}
+
+/// `--gcp-project` (or `GOOGLE_CLOUD_PROJECT`), else the config file's `report.gcp_project`.
+pub fn gcp_project(flag: Option<&String>, settings: &Settings) -> Option<String> {
+    flag.cloned()
+        .or_else(|| settings.file.report.gcp_project.clone())
 }
 
 /// The records named, else the latest of each user count in `runs_dir`.

@@ -8,8 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::cli::TraceArgs;
-use crate::commands::load::DEFAULT_OUT_DIR;
-use crate::commands::report::record_paths;
+use crate::commands::report::{self, record_paths};
 use crate::config::Settings;
 use crate::error::Error;
 use crate::gcp::{Credentials, GcpError, ListQuery, TraceApi};
@@ -51,18 +50,10 @@ impl Default for FetchOptions {
 }
 
 pub fn plan(settings: &Settings, args: &TraceArgs) -> TracePlan {
-    let file = &settings.file.report;
     TracePlan {
         runs: args.runs.clone(),
-        runs_dir: args
-            .runs_dir
-            .clone()
-            .or_else(|| file.runs_dir.clone())
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT_DIR)),
-        project: args
-            .gcp_project
-            .clone()
-            .or_else(|| file.gcp_project.clone()),
+        runs_dir: report::runs_dir(args.runs_dir.as_ref(), settings),
+        project: report::gcp_project(args.gcp_project.as_ref(), settings),
         fetch: FetchOptions {
             refresh: args.refresh,
             max_traces: args
