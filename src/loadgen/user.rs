@@ -63,7 +63,7 @@ async fn execute(
     let trace_id = rng.random::<u128>().max(1);
     let span_id = rng.random::<u64>().max(1);
     let body = task.body.render(rng);
-    let sampled = shared.trace_sample > 0.0 && rng.random::<f64>() < shared.trace_sample;
+    let sampled = chosen(rng, shared.trace_sample);
     let trace = traceparent(trace_id, span_id, sampled);
     let started = Instant::now();
     let exchange = async {
@@ -104,6 +104,12 @@ async fn execute(
         trace_id,
         sampled,
     }));
+}
+
+/// Whether this request is one of the `share` (0..=1) sent with the sampled flag: a fresh random
+/// draw per request.
+pub fn chosen(rng: &mut impl Rng, share: f64) -> bool {
+    share > 0.0 && rng.random::<f64>() < share
 }
 
 /// The W3C trace context header: version 00, the trace and span ids, the sampled flag.
@@ -148,6 +154,17 @@ mod tests {
         assert_eq!(h, "00-00000000000000000000000000000abc-0000000000000012-01");
         let h = traceparent(0xabc, 0x12, false);
         assert_eq!(h, "00-00000000000000000000000000000abc-0000000000000012-00");
+    }
+
+    #[test]
+    fn the_sampled_share_is_drawn_per_request() {
+        let mut rng = SmallRng::seed_from_u64(7);
+        let n = 20_000;
+        let hits = (0..n).filter(|_| chosen(&mut rng, 0.01)).count();
+        // 1% of 20,000 is 200, with a standard deviation of about 14.
+        assert!((130..=270).contains(&hits), "{hits}");
+        assert!((0..1000).all(|_| chosen(&mut rng, 1.0)));
+        assert!((0..1000).all(|_| !chosen(&mut rng, 0.0)));
     }
 
     #[test]
