@@ -81,6 +81,9 @@ pub enum Error {
     #[error(transparent)]
     Cluster(#[from] ClusterError),
 
+    #[error(transparent)]
+    Gcp(#[from] crate::gcp::GcpError),
+
     /// `cleanup` without confirmation where none can be asked for.
     #[error("{0}")]
     NotConfirmed(String),

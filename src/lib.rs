@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod gcp;
 pub mod loadgen;
 pub mod outcome;
 pub mod output;
@@ -18,6 +19,7 @@ pub mod report;
 pub mod server;
 pub mod signals;
 pub mod stats;
+pub mod trace;
 pub mod units;
 
 #[cfg(test)]
@@ -49,7 +51,14 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
             Command::Smoke(args) => commands::smoke::run(&settings, &args).await,
             Command::Load(args) => commands::load::run(&settings, &args).await,
             Command::Report(args) => {
-                let text = commands::report::run(&commands::report::plan(&settings, &args))?;
+                let text = commands::report::run(&commands::report::plan(&settings, &args)).await?;
+                output::write_stdout(&text)?;
+                Ok(Outcome::Success)
+            }
+            Command::Trace(args) => {
+                let result = commands::trace::run(&commands::trace::plan(&settings, &args)).await?;
+                let text =
+                    output::render_trace(&result, settings.format, output::Style::for_stdout());
                 output::write_stdout(&text)?;
                 Ok(Outcome::Success)
             }

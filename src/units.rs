@@ -52,6 +52,7 @@ deserialize_with_from_str!(
     Millis,
     Rate,
     Percent,
+    Share,
     Users,
     Count,
     Replicas,
@@ -202,6 +203,26 @@ impl FromStr for Percent {
         match number.trim().parse::<f64>() {
             Ok(p) if (0.0..=100.0).contains(&p) => Ok(Percent(p / 100.0)),
             _ => Err(format!("{text:?} must be between 0% and 100%")),
+        }
+    }
+}
+
+/// A share of requests: a fraction `0.01` or a percentage `1%`, kept as a ratio in 0..=1.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Share(pub f64);
+
+impl FromStr for Share {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        if text.trim().ends_with('%') {
+            return text.parse::<Percent>().map(|p| Share(p.0));
+        }
+        match text.trim().parse::<f64>() {
+            Ok(f) if (0.0..=1.0).contains(&f) => Ok(Share(f)),
+            _ => Err(format!(
+                "{text:?} is not a share of requests: use a fraction from 0 to 1 (0.01) or a \
+                 percentage (1%, 100%)"
+            )),
         }
     }
 }
@@ -496,5 +517,17 @@ mod tests {
             "denied",
         ));
         assert_eq!(one_line(&err), "could not listen on 127.0.0.1:1: denied");
+    }
+
+    #[test]
+    fn a_share_is_a_fraction_or_a_percentage() {
+        let share = |s: &str| s.parse::<Share>().map(|s| s.0);
+        assert_eq!(share("0.25"), Ok(0.25));
+        assert_eq!(share("1%"), Ok(0.01));
+        assert_eq!(share("100%"), Ok(1.0));
+        assert_eq!(share("0"), Ok(0.0));
+        assert!(share("1.5").is_err());
+        assert!(share("150%").is_err());
+        assert!(share("some").is_err());
     }
 }

@@ -56,11 +56,12 @@ async fn task_mix_follows_the_weights_and_each_user_starts_with_one_health_check
         );
     }
 
-    // Every request carried a sampled W3C traceparent with a fresh trace id.
+    // Every request carried a W3C traceparent with a fresh trace id, not sampled at a
+    // trace_sample of 0.
     let tps = seen.traceparents.lock().unwrap();
     assert!(
         tps.iter()
-            .all(|t| t.len() == 55 && t.starts_with("00-") && t.ends_with("-01"))
+            .all(|t| t.len() == 55 && t.starts_with("00-") && t.ends_with("-00"))
     );
     let ids: std::collections::HashSet<&str> = tps.iter().map(|t| &t[3..35]).collect();
     assert_eq!(ids.len(), tps.len());

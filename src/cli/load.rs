@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Deserialize;
 
-use crate::units::{Count, Millis, Percent, PositiveSpan, Rate, Users, Wait};
+use crate::units::{Count, Millis, Percent, PositiveSpan, Rate, Share, Users, Wait};
 
 /// Phases 2-4: run virtual users with Locust's semantics against the API.
 ///
@@ -72,6 +72,11 @@ pub struct LoadArgs {
     #[arg(long, value_name = "D")]
     pub timeout: Option<PositiveSpan>,
 
+    /// Share of requests whose `traceparent` asks the server to sample (trace) them, chosen at
+    /// random per request: a fraction or a percentage, e.g. 0.05 or 5% [default: 1%].
+    #[arg(long, value_name = "F")]
+    pub trace_sample: Option<Share>,
+
     /// Do not watch the cluster during the run (by default it is watched when reachable).
     #[arg(long)]
     pub no_cluster: bool,
@@ -92,6 +97,7 @@ super::layered!(LoadArgs {
     connection_max_requests,
     connection_max_age,
     timeout,
+    trace_sample,
     no_cluster,
 });
 

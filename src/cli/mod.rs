@@ -6,9 +6,11 @@
 pub mod demo;
 pub mod load;
 pub mod report;
+pub mod trace;
 
 pub use demo::DemoArgs;
 pub use report::ReportArgs;
+pub use trace::TraceArgs;
 
 pub use load::LoadArgs;
 
@@ -123,6 +125,8 @@ pub enum Command {
     Watch(WatchArgs),
     /// Phases 5-6: comparison table, timing breakdown, bottlenecks and charts, as markdown.
     Report(ReportArgs),
+    /// Phase 5 from Cloud Trace: fetch runs' spans, save them beside the records, analyse them.
+    Trace(TraceArgs),
     /// Phase 7: scale the Deployment back down (asks first).
     Cleanup(CleanupArgs),
     /// Run the reference Iris prediction API (same contract as the real one).

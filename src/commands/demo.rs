@@ -92,6 +92,7 @@ impl DemoRun {
                 timeout: load::DEFAULT_TIMEOUT,
                 connection: ConnectionPolicy::default(),
                 source_ports: None,
+                trace_sample: load::DEFAULT_TRACE_SAMPLE,
             },
             host: host.clone(),
             insecure: false,
@@ -189,7 +190,7 @@ async fn guide(plan: &DemoPlan, host: reqwest::Url) -> Result<Outcome, Error> {
         options: Default::default(),
         format: plan.format,
     };
-    let text = report::run(&report_plan)?;
+    let text = report::run(&report_plan).await?;
     match &plan.out {
         Some(path) => {
             output::write_file(path, &text)?;

@@ -16,6 +16,8 @@ pub const DEFAULT_SPAWN_RATE: f64 = 10.0;
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(300);
 pub const DEFAULT_OUT_DIR: &str = "iris-lab-runs";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Share of requests sent with the sampled flag when neither flag nor config says.
+pub const DEFAULT_TRACE_SAMPLE: f64 = 0.01;
 
 /// The command: options, the pipeline with the live display on stderr, the summary on stdout.
 pub async fn run(settings: &Settings, args: &LoadArgs) -> Result<Outcome, Error> {
@@ -54,6 +56,7 @@ pub fn options(
                 max_age: args.connection_max_age.map(|d| d.0),
             },
             source_ports: None,
+            trace_sample: args.trace_sample.map_or(DEFAULT_TRACE_SAMPLE, |s| s.0),
         },
         host,
         insecure: settings.insecure,

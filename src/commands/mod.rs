@@ -8,6 +8,7 @@ pub mod load;
 pub mod report;
 pub mod serve;
 pub mod smoke;
+pub mod trace;
 pub mod verify;
 pub mod watch;
 

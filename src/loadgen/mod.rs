@@ -61,6 +61,8 @@ pub struct LoadPlan {
     pub connection: ConnectionPolicy,
     /// Local ports to bind connections to, when the kernel's own choice would be slow.
     pub source_ports: Option<(u16, u16)>,
+    /// Share of requests (0..=1) sent with `traceparent`'s sampled flag set.
+    pub trace_sample: f64,
 }
 
 impl LoadPlan {
@@ -86,6 +88,8 @@ pub struct Sample {
     pub bytes: u64,
     pub outcome: Result<Option<ServerTiming>, Failure>,
     pub trace_id: u128,
+    /// Its `traceparent` asked the server to sample it.
+    pub sampled: bool,
 }
 
 /// What the engine reports.
@@ -126,6 +130,7 @@ pub async fn run(
         stop: stop.clone(),
         timeout: plan.timeout,
         policy: plan.connection,
+        trace_sample: plan.trace_sample,
     });
     let mut users = JoinSet::new();
     let mut started = 0u32;

@@ -24,6 +24,7 @@ pub(super) struct Shared {
     pub stop: CancellationToken,
     pub timeout: Duration,
     pub policy: ConnectionPolicy,
+    pub trace_sample: f64,
 }
 
 pub(super) async fn run_user(shared: Arc<Shared>, id: usize) {
@@ -62,7 +63,8 @@ async fn execute(
     let trace_id = rng.random::<u128>().max(1);
     let span_id = rng.random::<u64>().max(1);
     let body = task.body.render(rng);
-    let trace = traceparent(trace_id, span_id);
+    let sampled = chosen(rng, shared.trace_sample);
+    let trace = traceparent(trace_id, span_id, sampled);
     let started = Instant::now();
     let mut opened = false;
     let exchange = async {
@@ -105,14 +107,22 @@ async fn execute(
         bytes,
         outcome,
         trace_id,
+        sampled,
     }));
 }
 
-/// The W3C trace context header: version 00, the trace and span ids, sampled.
-pub fn traceparent(trace_id: u128, span_id: u64) -> String {
+/// Whether this request is one of the `share` (0..=1) sent with the sampled flag: a fresh random
+/// draw per request.
+pub fn chosen(rng: &mut impl Rng, share: f64) -> bool {
+    share > 0.0 && rng.random::<f64>() < share
+}
+
+/// The W3C trace context header: version 00, the trace and span ids, the sampled flag.
+pub fn traceparent(trace_id: u128, span_id: u64, sampled: bool) -> String {
     let mut text = String::with_capacity(55);
+    let flags = if sampled { "01" } else { "00" };
     // Writing into a String cannot fail.
-    let _ = write!(text, "00-{trace_id:032x}-{span_id:016x}-01");
+    let _ = write!(text, "00-{trace_id:032x}-{span_id:016x}-{flags}");
     text
 }
 
@@ -145,8 +155,21 @@ mod tests {
 
     #[test]
     fn traceparent_is_w3c_and_sampled() {
-        let h = traceparent(0xabc, 0x12);
+        let h = traceparent(0xabc, 0x12, true);
         assert_eq!(h, "00-00000000000000000000000000000abc-0000000000000012-01");
+        let h = traceparent(0xabc, 0x12, false);
+        assert_eq!(h, "00-00000000000000000000000000000abc-0000000000000012-00");
+    }
+
+    #[test]
+    fn the_sampled_share_is_drawn_per_request() {
+        let mut rng = SmallRng::seed_from_u64(7);
+        let n = 20_000;
+        let hits = (0..n).filter(|_| chosen(&mut rng, 0.01)).count();
+        // 1% of 20,000 is 200, with a standard deviation of about 14.
+        assert!((130..=270).contains(&hits), "{hits}");
+        assert!((0..1000).all(|_| chosen(&mut rng, 1.0)));
+        assert!((0..1000).all(|_| !chosen(&mut rng, 0.0)));
     }
 
     #[test]

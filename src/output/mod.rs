@@ -4,6 +4,7 @@
 mod cluster;
 mod load;
 mod smoke;
+mod trace;
 
 use std::io::{IsTerminal, Write};
 
@@ -21,6 +22,7 @@ pub use load::{
     render_load_text, render_run_note, render_summary, status_line,
 };
 pub use smoke::render_smoke;
+pub use trace::render_trace;
 
 pub use crate::units::Format;
 

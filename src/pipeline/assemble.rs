@@ -57,6 +57,7 @@ pub fn build(opts: &LoadOptions, c: &Collector, end: RunEnd, started_utc: Timest
             theoretical_max_rps,
         },
         steady_state: c.steady_state(),
+        sampled: c.sampled_records(),
         aggregate,
         failures: c.failure_records(),
         server_timings: c.server_timings(),

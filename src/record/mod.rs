@@ -123,6 +123,10 @@ pub struct RunRecord {
     /// Why the cluster was not watched, when `load` looked for one and found none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_not_watched: Option<NotWatched>,
+    /// The requests sent with `traceparent`'s sampled flag, in the order they finished: at most
+    /// [`SAMPLED_KEPT`] (the first ones).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sampled: Vec<SampledRequest>,
     /// Data added by later versions, keyed by their name (kept, not read).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extensions: BTreeMap<String, serde_json::Value>,
@@ -226,6 +230,22 @@ pub struct SlowTrace {
     /// W3C trace id (32 hex digits), to look up in Cloud Trace.
     pub trace_id: String,
     pub ms: f64,
+}
+
+/// How many sampled requests a record keeps at most (as many as `trace` fetches by default).
+pub const SAMPLED_KEPT: usize = 10_000;
+
+/// A request whose `traceparent` asked the server to trace it: what joins it to its spans.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampledRequest {
+    /// W3C trace id (32 hex digits).
+    pub trace_id: String,
+    /// "POST /predict".
+    pub endpoint: String,
+    /// Seconds since the run's start when it was sent.
+    pub start_s: f64,
+    /// As the client measured it (connecting and the whole body).
+    pub latency_ms: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -155,7 +155,9 @@ pub fn latest_per_user_count(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let mut latest: BTreeMap<u32, (jiff::Timestamp, PathBuf)> = BTreeMap::new();
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+        if path.extension().and_then(|e| e.to_str()) != Some("json")
+            || crate::trace::file::is_traces_file(&path)
+        {
             continue;
         }
         // Every .json here is meant to be a record: a broken one is an error that names it.

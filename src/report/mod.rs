@@ -20,6 +20,8 @@ pub const DEFAULT_TEMPLATE: &str = include_str!("../../templates/report.md");
 pub struct ReportOptions {
     /// Google Cloud project: trace ids become links to Cloud Trace.
     pub gcp_project: Option<String>,
+    /// The span analysis of runs with saved traces, by record file name ([`RunView::file`]).
+    pub spans: std::collections::BTreeMap<String, crate::trace::RunSpans>,
 }
 
 /// Everything a template can use.
@@ -35,6 +37,8 @@ pub struct ReportModel {
     pub findings: Vec<Finding>,
     pub scaling: Vec<Scaling>,
     pub charts: Vec<charts::Chart>,
+    /// Findings from the spans of runs with saved traces, across runs (ordered by users).
+    pub span_findings: Vec<String>,
 }
 
 /// Phase 5 for one run.
@@ -45,6 +49,8 @@ pub struct Breakdown {
     pub table: Option<Table>,
     pub shares: Option<String>,
     pub slowest: Vec<Slow>,
+    /// From Cloud Trace, when the run has saved traces.
+    pub spans: Option<crate::trace::RunSpans>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -125,6 +131,12 @@ pub fn build(mut runs: Vec<RunView>, options: &ReportOptions) -> ReportModel {
         findings: findings::findings(&runs),
         scaling,
         charts: runs.iter().flat_map(charts::charts).collect(),
+        span_findings: crate::trace::analysis::compare(
+            &runs
+                .iter()
+                .filter_map(|r| Some((r.label.as_str(), options.spans.get(&r.file)?)))
+                .collect::<Vec<_>>(),
+        ),
         runs,
     }
 }
@@ -185,6 +197,7 @@ fn breakdown(run: &RunView, column: &str, options: &ReportOptions) -> Breakdown 
         table,
         shares,
         slowest,
+        spans: options.spans.get(&run.file).cloned(),
     }
 }
 
@@ -259,6 +272,7 @@ mod tests {
             vec![run],
             &ReportOptions {
                 gcp_project: Some("proj".into()),
+                ..ReportOptions::default()
             },
         );
         assert_eq!(

@@ -17,8 +17,8 @@ use tokio::time::Instant;
 use crate::api::Failure;
 use crate::loadgen::{Event, Sample};
 use crate::record::{
-    Distribution, EndpointRecord, FailureRecord, Percentile, ServerTimings, SlowTrace,
-    SlowestRecord, SteadyState, TimelinePoint,
+    Distribution, EndpointRecord, FailureRecord, Percentile, SAMPLED_KEPT, SampledRequest,
+    ServerTimings, SlowTrace, SlowestRecord, SteadyState, TimelinePoint,
 };
 pub use entry::{Entry, decode_histogram, encode_histogram, locust_bucket, new_histogram};
 
@@ -102,6 +102,7 @@ pub struct Collector {
     inference: Histogram<u64>,
     server_total: Histogram<u64>,
     slowest: Vec<BinaryHeap<Reverse<(u64, u128)>>>,
+    sampled: Vec<SampledRequest>,
     users: u32,
     target_users: u32,
     duration: Duration,
@@ -127,6 +128,7 @@ impl Collector {
         Self {
             entries: (0..n).map(|_| Entry::new()).collect(),
             slowest: vec![BinaryHeap::new(); n],
+            sampled: Vec::new(),
             endpoints,
             total: Entry::new(),
             second: Entry::new(),
@@ -178,6 +180,16 @@ impl Collector {
         self.second.record(us, s.bytes, failed);
         if let Some(steady) = self.steady.as_mut().filter(|_| self.stopping.is_none()) {
             steady.record(us, s.bytes, failed);
+        }
+        if s.sampled && self.sampled.len() < SAMPLED_KEPT {
+            let (method, name) = &self.endpoints[s.endpoint];
+            let sent = self.start.elapsed().saturating_sub(s.latency);
+            self.sampled.push(SampledRequest {
+                trace_id: format!("{:032x}", s.trace_id),
+                endpoint: format!("{method} {name}"),
+                start_s: sent.as_secs_f64(),
+                latency_ms: s.latency.as_secs_f64() * 1e3,
+            });
         }
         let heap = &mut self.slowest[s.endpoint];
         if heap.len() < SLOWEST_KEPT {
@@ -425,6 +437,11 @@ impl Collector {
         }
     }
 
+    /// The sampled requests, in the order they finished (at most [`SAMPLED_KEPT`]).
+    pub fn sampled_records(&self) -> Vec<SampledRequest> {
+        self.sampled.clone()
+    }
+
     pub fn slowest_records(&self) -> Vec<SlowestRecord> {
         self.endpoints
             .iter()
@@ -469,6 +486,7 @@ mod tests {
             bytes: 100,
             outcome,
             trace_id: u128::from(ms),
+            sampled: ms.is_multiple_of(2),
         })
     }
 
@@ -611,5 +629,17 @@ mod tests {
         assert!(later.percentiles_ms.is_empty());
         // The run's own percentiles (Locust's history CSV) still have them.
         assert!((later.total_percentiles_ms[0] - 10.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn sampled_requests_are_kept_with_their_trace_ids() {
+        let mut c = collector();
+        c.handle(sample(0, 10, Ok(None)));
+        c.handle(sample(0, 11, Ok(None)));
+        let kept = c.sampled_records();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].trace_id, format!("{:032x}", 10));
+        assert!((kept[0].latency_ms - 10.0).abs() < 1e-9);
+        assert!(kept[0].endpoint.contains(' '), "{}", kept[0].endpoint);
     }
 }

@@ -3,6 +3,7 @@
 //! real binary.
 #![allow(dead_code)]
 
+pub mod cloud_trace;
 pub mod kube_api;
 pub mod serve;
 pub mod servers;

@@ -182,6 +182,7 @@ pub fn options(
             timeout: Duration::from_secs(5),
             connection: ConnectionPolicy::default(),
             source_ports: None,
+            trace_sample: 0.0,
         },
         host,
         insecure: false,
