@@ -1,7 +1,7 @@
 //! Load x cluster: `load` against our own API while the test Kubernetes API server plays a
 //! scaling story (HPA 2 -> 6), then `report` on the record it saved.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

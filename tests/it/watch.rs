@@ -1,6 +1,6 @@
 //! `iris-lab watch` on a scripted scaling story, and a watch that drops and resumes.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
@@ -306,7 +306,7 @@ fn a_watch_closed_by_the_server_resumes_without_loss_or_repeats() {
 fn watch_stops_when_the_reader_of_its_pipe_goes() {
     use std::io::BufRead;
     let lab = Lab::healthy();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("iris-lab"))
+    let mut child = std::process::Command::new(support::binary())
         .arg("--kubeconfig")
         .arg(&lab.kubeconfig)
         .args(["watch", "--top-interval", "200ms"])
@@ -340,7 +340,7 @@ fn watch_stops_when_the_reader_of_its_pipe_goes() {
 fn ctrl_c_stops_watch_with_exit_130() {
     use std::io::BufRead;
     let lab = Lab::healthy();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("iris-lab"))
+    let mut child = std::process::Command::new(support::binary())
         .arg("--kubeconfig")
         .arg(&lab.kubeconfig)
         .args(["watch", "--top-interval", "0"])

@@ -20,7 +20,7 @@ impl ServeProcess {
 
     /// With more `serve` flags and environment variables (e.g. `IRIS_LAB_CONFIG`).
     pub fn start_with(args: &[&str], envs: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_iris-lab"))
+        let mut child = Command::new(super::binary())
             .args(["serve", "--addr", "127.0.0.1:0"])
             .args(args)
             .env_remove("IRIS_LAB_CONFIG")

@@ -1,8 +1,7 @@
 //! `smoke` against servers that break the contract: each a clear failed check and exit 1.
 
-mod support;
+use crate::support;
 
-use assert_cmd::Command;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::Html;
@@ -10,8 +9,7 @@ use axum::routing::{get, post};
 use predicates::prelude::*;
 
 fn smoke(url: &str) -> assert_cmd::assert::Assert {
-    Command::cargo_bin("iris-lab")
-        .unwrap()
+    support::command()
         .env_remove("IRIS_LAB_HOST")
         .env_remove("IRIS_LAB_CONFIG")
         .env_remove("IRIS_LAB_FORMAT")

@@ -1,11 +1,12 @@
 //! The command line as a user meets it: help, bad flags, config files, missing host.
 
+use crate::support;
 use assert_cmd::Command;
 use clap::CommandFactory;
 use predicates::prelude::*;
 
 fn iris_lab() -> Command {
-    let mut cmd = Command::cargo_bin("iris-lab").unwrap();
+    let mut cmd = support::command();
     cmd.env_remove("IRIS_LAB_HOST")
         .env_remove("IRIS_LAB_CONFIG")
         .env_remove("IRIS_LAB_FORMAT")

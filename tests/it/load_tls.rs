@@ -1,7 +1,7 @@
 //! https targets: rustls, verified unless --insecure. The certificate is a self-signed one made
 //! with the openssl command for 127.0.0.1.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

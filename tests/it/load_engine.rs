@@ -1,7 +1,7 @@
 //! The load engine end to end, in-process, against servers on 127.0.0.1 port 0.
 //! Each run is short (1-3 s) except the 20 s throughput run; they run in parallel.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! `iris-lab load` as a process: flags, exit codes, signals, files.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -8,7 +8,6 @@ use std::process::{Child, Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use assert_cmd::cargo::CommandCargoExt;
 use iris_lab::record::{self, RunStatus};
 use iris_lab::stats::csv::{FAILURES_HEADER, HISTORY_HEADER, STATS_HEADER};
 
@@ -20,8 +19,7 @@ struct Server {
 
 impl Server {
     fn start() -> Self {
-        let mut child = StdCommand::cargo_bin("iris-lab")
-            .unwrap()
+        let mut child = support::std_command()
             .args(["serve", "--addr", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -45,7 +43,7 @@ impl Drop for Server {
 }
 
 fn load(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("iris-lab").unwrap();
+    let mut cmd = support::command();
     cmd.current_dir(dir)
         .env_remove("IRIS_LAB_HOST")
         .env_remove("IRIS_LAB_CONFIG")
@@ -54,8 +52,7 @@ fn load(dir: &Path) -> Command {
 }
 
 fn spawn_load(dir: &Path, args: &[&str]) -> Child {
-    StdCommand::cargo_bin("iris-lab")
-        .unwrap()
+    support::std_command()
         .current_dir(dir)
         .env_remove("IRIS_LAB_CONFIG")
         .arg("load")

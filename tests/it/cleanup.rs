@@ -1,6 +1,6 @@
 //! `iris-lab cleanup` (Phase 7): the scale subresource, confirmation, dry runs, idempotence.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
@@ -172,7 +172,7 @@ fn errors_name_what_is_missing_or_forbidden() {
 
 /// Runs cleanup on a pseudo-terminal (util-linux `script`), answering `answer`.
 fn on_a_terminal(lab: &Lab, answer: &str) -> (Option<i32>, String) {
-    let bin = assert_cmd::cargo::cargo_bin("iris-lab");
+    let bin = support::binary();
     let line = format!(
         "{} --kubeconfig {} cleanup --wait 0",
         bin.display(),

@@ -2,7 +2,7 @@
 //! connection the server never served are told apart from requests that time out on a
 //! connection it did serve. Real sockets on 127.0.0.1, runs of about a second.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,6 +1,7 @@
 //! `iris-lab report` on fixture run records: snapshots of the markdown, the 6.1 table against
 //! the records' own numbers, and errors that name the file.
 
+use crate::support;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -14,7 +15,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn iris_lab(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("iris-lab").unwrap();
+    let mut cmd = support::command();
     cmd.current_dir(dir)
         .env_remove("IRIS_LAB_CONFIG")
         .env_remove("IRIS_LAB_FORMAT")

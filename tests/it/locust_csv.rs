@@ -4,7 +4,7 @@
 //! that `.ci/run` installs (`$HOME/.cache/iris-lab/peers-venv`, or `IRIS_LAB_LOCUST`); without
 //! one it fails in CI (`CI=true`) and is skipped elsewhere, saying why.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -191,7 +191,7 @@ fn csv_files_are_shaped_as_real_locust_writes_them() {
         "locust: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_iris-lab"));
+    let mut cmd = Command::new(support::binary());
     cmd.current_dir(dir.path())
         .env_remove("IRIS_LAB_HOST")
         .env_remove("IRIS_LAB_CONFIG")

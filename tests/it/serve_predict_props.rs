@@ -2,7 +2,7 @@
 //! contract's response schema, every 4xx in FastAPI's error shape. The many cases go through
 //! the router in process (tower's `oneshot`); a few go over a real socket.
 
-mod support;
+use crate::support;
 
 use std::sync::OnceLock;
 

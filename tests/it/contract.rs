@@ -1,6 +1,6 @@
 //! The reference API, endpoint by endpoint, against the contract, with each error shape.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 

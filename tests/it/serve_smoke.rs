@@ -1,13 +1,13 @@
 //! `serve` on port 0 as a process, then `smoke` against it as a process.
 
-mod support;
+use crate::support;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
 use support::ServeProcess;
 
 fn iris_lab() -> Command {
-    let mut cmd = Command::cargo_bin("iris-lab").unwrap();
+    let mut cmd = support::command();
     cmd.env_remove("IRIS_LAB_HOST")
         .env_remove("IRIS_LAB_FORMAT")
         .env_remove("IRIS_LAB_CONFIG")

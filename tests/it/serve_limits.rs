@@ -2,7 +2,7 @@
 //! head and an idle keep-alive connection are closed on time; a well-behaved client is not
 //! disturbed; past the connection cap, new connections wait instead of breaking anything.
 
-mod support;
+use crate::support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -1,11 +1,10 @@
 //! `iris-lab demo` end to end on the embedded API, with a short duration.
 
-use assert_cmd::Command;
+use crate::support;
 use predicates::prelude::*;
 
 fn demo(dir: &std::path::Path, args: &[&str]) -> assert_cmd::assert::Assert {
-    Command::cargo_bin("iris-lab")
-        .unwrap()
+    support::command()
         .current_dir(dir)
         .env_remove("IRIS_LAB_CONFIG")
         .env_remove("IRIS_LAB_FORMAT")

@@ -1,6 +1,6 @@
 //! `iris-lab verify` and host discovery against the test Kubernetes API server.
 
-mod support;
+use crate::support;
 
 use support::*;
 
@@ -337,7 +337,7 @@ impl Drop for Serve {
 
 fn serve() -> Serve {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("iris-lab"))
+    let mut child = std::process::Command::new(support::binary())
         .args(["serve", "--addr", "127.0.0.1:0"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

@@ -3,7 +3,7 @@
 //! `GOOGLE_OAUTH_ACCESS_TOKEN`), paging, the window and filter, each error class, and the span
 //! analysis in `trace` and `report`.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -48,7 +48,7 @@ async fn iris_lab(
     env: &[(&str, &str)],
     args: &[&str],
 ) -> Output {
-    let mut cmd = assert_cmd::Command::cargo_bin("iris-lab").unwrap();
+    let mut cmd = support::command();
     cmd.current_dir(dir)
         .env_clear()
         .env("HOME", dir)

@@ -282,9 +282,24 @@ impl Lab {
     }
 }
 
+/// The binary under test, as cargo built it for these tests.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_iris-lab"))
+}
+
+/// The binary under test, for assertions on its output.
+pub fn command() -> assert_cmd::Command {
+    assert_cmd::Command::new(binary())
+}
+
+/// The binary under test, for a child process the test drives itself.
+pub fn std_command() -> std::process::Command {
+    std::process::Command::new(binary())
+}
+
 /// The binary with a clean environment in `dir`.
 pub fn iris_lab(dir: &Path) -> assert_cmd::Command {
-    let mut c = assert_cmd::Command::cargo_bin("iris-lab").expect("binary");
+    let mut c = command();
     c.current_dir(dir)
         .env_remove("KUBECONFIG")
         .env_remove("IRIS_LAB_HOST")

@@ -1,0 +1,24 @@
+//! The integration tests, one binary: each module is one area of iris-lab tested from the
+//! outside (the real binary, real servers on 127.0.0.1:0, the Kubernetes and Cloud Trace test
+//! servers in `support`).
+
+mod support;
+
+mod accept_queue;
+mod cleanup;
+mod cli;
+mod contract;
+mod demo;
+mod load_cli;
+mod load_cluster;
+mod load_engine;
+mod load_tls;
+mod locust_csv;
+mod report;
+mod serve_limits;
+mod serve_predict_props;
+mod serve_smoke;
+mod smoke_failures;
+mod trace;
+mod verify;
+mod watch;
