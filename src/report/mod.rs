@@ -4,6 +4,7 @@
 pub mod charts;
 pub mod compare;
 pub mod findings;
+pub mod svg;
 pub mod from_record;
 pub mod view;
 
