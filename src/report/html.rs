@@ -61,7 +61,9 @@ pub fn render(model: &ReportModel, template: &str, name: &str) -> Result<String,
         model,
         template,
         name,
-        Some(minijinja::Value::from(minijinja::value::Serde(charts(model)))),
+        Some(minijinja::Value::from(minijinja::value::Serde(charts(
+            model,
+        )))),
     )
 }
 
@@ -101,7 +103,14 @@ pub fn inline(text: &str) -> minijinja::Value {
 type Value = fn(&Second) -> Option<f64>;
 
 /// A line over the run's seconds.
-fn line(run: &RunView, name: &str, colour: Colour, stroke: Stroke, steps: bool, value: Value) -> Line {
+fn line(
+    run: &RunView,
+    name: &str,
+    colour: Colour,
+    stroke: Stroke,
+    steps: bool,
+    value: Value,
+) -> Line {
     Line {
         name: name.to_string(),
         colour,
@@ -303,9 +312,18 @@ mod tests {
                 })
                 .collect(),
             latency_curve: vec![
-                CurvePoint { fraction: 0.0, ms: 0.5 },
-                CurvePoint { fraction: 0.9, ms: 2.0 },
-                CurvePoint { fraction: 1.0, ms: 9.0 },
+                CurvePoint {
+                    fraction: 0.0,
+                    ms: 0.5,
+                },
+                CurvePoint {
+                    fraction: 0.9,
+                    ms: 2.0,
+                },
+                CurvePoint {
+                    fraction: 1.0,
+                    ms: 9.0,
+                },
             ],
             ..Default::default()
         }

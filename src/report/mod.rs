@@ -4,9 +4,9 @@
 pub mod charts;
 pub mod compare;
 pub mod findings;
-pub mod svg;
 pub mod from_record;
 pub mod html;
+pub mod svg;
 pub mod view;
 
 use serde::Serialize;

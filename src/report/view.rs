@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::record::SteadyState;
-use crate::record::histogram::CurvePoint;
 use crate::record::cluster::ClusterRecord;
+use crate::record::histogram::CurvePoint;
 
 /// One run, as the report sees it. Times in milliseconds unless the name says otherwise.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

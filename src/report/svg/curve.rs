@@ -9,7 +9,7 @@ use super::{Line, escape, legend, open};
 const WIDTH: f64 = 820.0;
 const HEIGHT: f64 = 380.0;
 const LEFT: f64 = 72.0;
-const RIGHT: f64 = 16.0;
+const RIGHT: f64 = 40.0;
 const TOP: f64 = 34.0;
 const BOTTOM: f64 = 48.0;
 
@@ -41,10 +41,7 @@ impl CurveChart {
             .ceil()
             .max(2.0);
         let ms = || points().filter_map(|p| p.1).filter(|v| *v > 0.0);
-        let y_axis = Log::new(
-            ms().fold(f64::INFINITY, f64::min),
-            ms().fold(0.0, f64::max),
-        );
+        let y_axis = Log::new(ms().fold(f64::INFINITY, f64::min), ms().fold(0.0, f64::max));
         let plot_width = WIDTH - LEFT - RIGHT;
         let plot_height = HEIGHT - TOP - BOTTOM;
         let bottom = TOP + plot_height;
@@ -58,7 +55,12 @@ impl CurveChart {
             "<text class=\"panel-title\" x=\"{LEFT:.1}\" y=\"18.0\">{}</text>",
             escape(&self.title)
         );
-        legend(&mut out, &self.lines.iter().collect::<Vec<_>>(), right, 18.0);
+        legend(
+            &mut out,
+            &self.lines.iter().collect::<Vec<_>>(),
+            right,
+            18.0,
+        );
         for n in 0..=(x_max as u32) {
             let x = px(f64::from(n));
             let _ = write!(
@@ -117,14 +119,27 @@ mod tests {
             colour: Colour::C1,
             stroke: Stroke::Solid,
             steps: false,
-            points: vec![(0.0, Some(0.4 * scale)), (1.0, Some(1.0 * scale)), (3.0, Some(9.0 * scale))],
+            points: vec![
+                (0.0, Some(0.4 * scale)),
+                (1.0, Some(1.0 * scale)),
+                (3.0, Some(9.0 * scale)),
+            ],
         };
         let chart = CurveChart {
             title: "Latency".into(),
             lines: vec![line("150 users", 1.0), line("300 users", 10.0)],
         };
         let svg = chart.render();
-        for label in ["0%", "90%", "99%", "99.9%", ">0.1<", ">100<", "150 users", "300 users"] {
+        for label in [
+            "0%",
+            "90%",
+            "99%",
+            "99.9%",
+            ">0.1<",
+            ">100<",
+            "150 users",
+            "300 users",
+        ] {
             assert!(svg.contains(label), "{label} in {svg}");
         }
         assert_eq!(svg, chart.render());

@@ -173,9 +173,20 @@ mod tests {
     #[test]
     fn lines_break_at_missing_values_and_step_when_asked() {
         let px = |x: f64, y: f64| (x * 10.0, 100.0 - y);
-        let l = line(false, vec![(0.0, Some(1.0)), (1.0, None), (2.0, Some(3.0)), (3.0, Some(4.0))]);
+        let l = line(
+            false,
+            vec![
+                (0.0, Some(1.0)),
+                (1.0, None),
+                (2.0, Some(3.0)),
+                (3.0, Some(4.0)),
+            ],
+        );
         assert_eq!(l.path(px).unwrap(), "M0.0 99.0M20.0 97.0L30.0 96.0");
-        let s = line(true, vec![(0.0, Some(1.0)), (1.0, Some(1.0)), (2.0, Some(3.0))]);
+        let s = line(
+            true,
+            vec![(0.0, Some(1.0)), (1.0, Some(1.0)), (2.0, Some(3.0))],
+        );
         assert_eq!(s.path(px).unwrap(), "M0.0 99.0H10.0H20.0V97.0");
         assert_eq!(line(false, vec![(0.0, None)]).path(px), None);
         assert_eq!(s.max(), Some(3.0));

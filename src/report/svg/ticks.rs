@@ -25,9 +25,22 @@ impl Linear {
         }
     }
 
+    /// About `target` ticks over exactly `min..max` (a time axis ends where the run did).
+    pub fn exact(min: f64, max: f64, target: usize) -> Self {
+        let rounded = Self::new(min, max, target);
+        Self {
+            max: if max.is_finite() && max > min {
+                max
+            } else {
+                rounded.max
+            },
+            ..rounded
+        }
+    }
+
     /// The ticks from `min` to `max`, inclusive.
     pub fn ticks(&self) -> Vec<f64> {
-        let n = ((self.max - self.min) / self.step).round() as usize;
+        let n = ((self.max - self.min) / self.step + 1e-9).floor() as usize;
         (0..=n).map(|i| self.min + i as f64 * self.step).collect()
     }
 
@@ -135,6 +148,8 @@ mod tests {
         assert_eq!(b.max, 1.0);
         assert_eq!(b.ticks(), [0.0, 0.5, 1.0]);
         assert_eq!(b.label(0.5), "0.5");
+        let e = Linear::exact(0.0, 8.05, 10);
+        assert_eq!((e.max, e.ticks().len()), (8.05, 9));
         let c = Linear::new(0.0, 8.0, 8);
         assert_eq!(c.ticks().len(), 9);
         assert_eq!(c.label(3.0), "3");

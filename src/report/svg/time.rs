@@ -12,7 +12,7 @@ const RIGHT: f64 = 16.0;
 const PLOT_HEIGHT: f64 = 104.0;
 /// Above each plot: its title and legend.
 const TITLE_BAND: f64 = 26.0;
-const GAP: f64 = 12.0;
+const GAP: f64 = 18.0;
 const MARKER_ROW: f64 = 15.0;
 /// Marker labels beyond this many rows are left to the lines' hover titles.
 const MARKER_ROWS: usize = 3;
@@ -65,7 +65,7 @@ impl MarkerKind {
 impl TimeChart {
     /// The chart as one `<svg>` element.
     pub fn render(&self) -> String {
-        let x_axis = Linear::new(0.0, self.x_max, 10);
+        let x_axis = Linear::exact(0.0, self.x_max, 10);
         let plot_width = WIDTH - LEFT - RIGHT;
         let px = |x: f64| LEFT + x / x_axis.max * plot_width;
         let rows = self.marker_rows(&px);
@@ -100,11 +100,16 @@ impl TimeChart {
         );
         for (marker, row) in self.markers.iter().zip(&rows) {
             let x = px(marker.x);
+            // Through each plot, not across the titles between them.
+            let mut d = String::new();
+            for i in 0..self.panels.len() {
+                let plot_top = first_plot + i as f64 * panel_height;
+                let _ = write!(d, "M{x:.1} {plot_top:.1}V{:.1}", plot_top + PLOT_HEIGHT);
+            }
             let _ = write!(
                 out,
-                "<path class=\"{}\" d=\"M{x:.1} {:.1}V{last_plot_end:.1}\"><title>{}</title></path>",
+                "<path class=\"{}\" d=\"{d}\"><title>{}</title></path>",
                 marker.kind.class(),
-                first_plot - TITLE_BAND,
                 escape(&format!("+{:.0} s: {}", marker.x, marker.label))
             );
             if let Some(row) = row {
@@ -240,7 +245,9 @@ mod tests {
                     colour: Colour::C1,
                     stroke: Stroke::Solid,
                     steps: false,
-                    points: (1..=8).map(|t| (t as f64, Some(t as f64 * 100.0))).collect(),
+                    points: (1..=8)
+                        .map(|t| (t as f64, Some(t as f64 * 100.0)))
+                        .collect(),
                 }],
                 reference: None,
             }],
@@ -271,7 +278,11 @@ mod tests {
 
     #[test]
     fn close_markers_get_their_own_rows_and_the_rest_only_a_line() {
-        let c = chart((0..5).map(|i| marker(4.0 + f64::from(i) * 0.01, "a long label")).collect());
+        let c = chart(
+            (0..5)
+                .map(|i| marker(4.0 + f64::from(i) * 0.01, "a long label"))
+                .collect(),
+        );
         let rows = c.marker_rows(&|x| LEFT + x * 90.0);
         assert_eq!(rows, [Some(0), Some(1), Some(2), None, None]);
         let far = chart(vec![marker(1.0, "a"), marker(7.0, "b")]);
