@@ -1,10 +1,8 @@
 //! Latency percentile curves, HdrHistogram style: the x axis counts nines (90%, 99%, 99.9%...)
 //! on a log scale of 1 / (1 - percentile), the y axis is milliseconds on a log scale.
 
-use std::fmt::Write;
-
 use super::ticks::{Log, nines_label, plain};
-use super::{Line, escape, legend, open};
+use super::{Line, Plot, legend, open};
 
 const WIDTH: f64 = 820.0;
 const HEIGHT: f64 = 380.0;
@@ -48,13 +46,15 @@ impl CurveChart {
         let right = WIDTH - RIGHT;
         let px = |x: f64| LEFT + x / x_max * plot_width;
         let py = |v: f64| bottom - y_axis.position(v) * plot_height;
+        let plot = Plot {
+            left: LEFT,
+            top: TOP,
+            right,
+            bottom,
+        };
         let mut out = String::new();
         open(&mut out, WIDTH, HEIGHT, &self.title);
-        let _ = write!(
-            out,
-            "<text class=\"panel-title\" x=\"{LEFT:.1}\" y=\"18.0\">{}</text>",
-            escape(&self.title)
-        );
+        plot.title(&mut out, 18.0, &self.title);
         legend(
             &mut out,
             &self.lines.iter().collect::<Vec<_>>(),
@@ -62,37 +62,18 @@ impl CurveChart {
             18.0,
         );
         for n in 0..=(x_max as u32) {
-            let x = px(f64::from(n));
-            let _ = write!(
-                out,
-                "<path class=\"grid\" d=\"M{x:.1} {TOP:.1}V{bottom:.1}\"/><text class=\"tick\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-                bottom + 16.0,
-                nines_label(n)
-            );
+            plot.x_tick(&mut out, px(f64::from(n)), Some(&nines_label(n)));
         }
         for (v, major) in y_axis.ticks() {
-            let y = py(v);
-            let _ = write!(
-                out,
-                "<path class=\"{}\" d=\"M{LEFT:.1} {y:.1}H{right:.1}\"/><text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-                if major { "grid" } else { "grid minor" },
-                LEFT - 6.0,
-                y + 4.0,
-                plain(v)
-            );
+            plot.y_tick(&mut out, py(v), &plain(v), !major);
         }
-        let _ = write!(
-            out,
-            "<path class=\"frame\" d=\"M{LEFT:.1} {TOP:.1}V{bottom:.1}H{right:.1}\"/><text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">percentile of requests (log scale of 1 / (1 - percentile))</text><text class=\"axis\" transform=\"translate(16 {:.1}) rotate(-90)\" text-anchor=\"middle\">latency, ms (log scale)</text>",
-            LEFT + plot_width / 2.0,
+        plot.axes(&mut out, "latency, ms (log scale)", 16.0);
+        plot.x_name(
+            &mut out,
             HEIGHT - 8.0,
-            TOP + plot_height / 2.0
+            "percentile of requests (log scale of 1 / (1 - percentile))",
         );
-        for line in &self.lines {
-            if let Some(d) = line.path(|x, y| (px(x), py(y))) {
-                let _ = write!(out, "<path class=\"{}\" d=\"{d}\"/>", line.class());
-            }
-        }
+        plot.lines(&mut out, &self.lines, |x, y| (px(x), py(y)));
         out.push_str("</svg>");
         out
     }

@@ -75,7 +75,7 @@ impl Line {
     }
 
     /// The path through the points, mapped to pixels; `None` when no point has a value.
-    fn path(&self, px: impl Fn(f64, f64) -> (f64, f64)) -> Option<String> {
+    fn path(&self, px: &impl Fn(f64, f64) -> (f64, f64)) -> Option<String> {
         let mut d = String::new();
         let mut last: Option<(f64, f64)> = None;
         for &(x, y) in &self.points {
@@ -156,6 +156,95 @@ fn legend(out: &mut String, lines: &[&Line], right: f64, y: f64) {
     }
 }
 
+/// The rectangle a plot draws in, and what every plot draws around and in it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Plot {
+    left: f64,
+    top: f64,
+    right: f64,
+    bottom: f64,
+}
+
+impl Plot {
+    /// A title above the plot's left edge, on the baseline `y`.
+    fn title(&self, out: &mut String, y: f64, title: &str) {
+        let _ = write!(
+            out,
+            "<text class=\"panel-title\" x=\"{:.1}\" y=\"{y:.1}\">{}</text>",
+            self.left,
+            escape(title)
+        );
+    }
+
+    /// A vertical grid line at `x`, with its label under the plot when given.
+    fn x_tick(&self, out: &mut String, x: f64, label: Option<&str>) {
+        let _ = write!(
+            out,
+            "<path class=\"grid\" d=\"M{x:.1} {:.1}V{:.1}\"/>",
+            self.top, self.bottom
+        );
+        if let Some(label) = label {
+            tick_label(out, x, self.bottom + 16.0, label);
+        }
+    }
+
+    /// A horizontal grid line (`minor`: dotted) at `y`, labelled left of the plot.
+    fn y_tick(&self, out: &mut String, y: f64, label: &str, minor: bool) {
+        let _ = write!(
+            out,
+            "<path class=\"{}\" d=\"M{:.1} {y:.1}H{:.1}\"/><text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            if minor { "grid minor" } else { "grid" },
+            self.left,
+            self.right,
+            self.left - 6.0,
+            y + 4.0,
+            escape(label)
+        );
+    }
+
+    /// The axes' lines and the y axis' name, turned along it at `x`.
+    fn axes(&self, out: &mut String, y_name: &str, x: f64) {
+        let _ = write!(
+            out,
+            "<path class=\"frame\" d=\"M{:.1} {:.1}V{:.1}H{:.1}\"/><text class=\"axis\" transform=\"translate({x:.1} {:.1}) rotate(-90)\" text-anchor=\"middle\">{}</text>",
+            self.left,
+            self.top,
+            self.bottom,
+            self.right,
+            (self.top + self.bottom) / 2.0,
+            escape(y_name)
+        );
+    }
+
+    /// The x axis' name, centred under the plot on the baseline `y`.
+    fn x_name(&self, out: &mut String, y: f64, name: &str) {
+        let _ = write!(
+            out,
+            "<text class=\"axis\" x=\"{:.1}\" y=\"{y:.1}\" text-anchor=\"middle\">{}</text>",
+            (self.left + self.right) / 2.0,
+            escape(name)
+        );
+    }
+
+    /// The lines, mapped to pixels by `px`.
+    fn lines(&self, out: &mut String, lines: &[Line], px: impl Fn(f64, f64) -> (f64, f64)) {
+        for line in lines {
+            if let Some(d) = line.path(&px) {
+                let _ = write!(out, "<path class=\"{}\" d=\"{d}\"/>", line.class());
+            }
+        }
+    }
+}
+
+/// A tick's label centred on `x`.
+fn tick_label(out: &mut String, x: f64, y: f64, label: &str) {
+    let _ = write!(
+        out,
+        "<text class=\"tick\" x=\"{x:.1}\" y=\"{y:.1}\" text-anchor=\"middle\">{}</text>",
+        escape(label)
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,13 +271,13 @@ mod tests {
                 (3.0, Some(4.0)),
             ],
         );
-        assert_eq!(l.path(px).unwrap(), "M0.0 99.0M20.0 97.0L30.0 96.0");
+        assert_eq!(l.path(&px).unwrap(), "M0.0 99.0M20.0 97.0L30.0 96.0");
         let s = line(
             true,
             vec![(0.0, Some(1.0)), (1.0, Some(1.0)), (2.0, Some(3.0))],
         );
-        assert_eq!(s.path(px).unwrap(), "M0.0 99.0H10.0H20.0V97.0");
-        assert_eq!(line(false, vec![(0.0, None)]).path(px), None);
+        assert_eq!(s.path(&px).unwrap(), "M0.0 99.0H10.0H20.0V97.0");
+        assert_eq!(line(false, vec![(0.0, None)]).path(&px), None);
         assert_eq!(s.max(), Some(3.0));
     }
 

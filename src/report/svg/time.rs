@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::ticks::Linear;
-use super::{Line, escape, legend, open, text_width};
+use super::{Line, Plot, escape, legend, open, text_width, tick_label};
 
 const WIDTH: f64 = 820.0;
 const LEFT: f64 = 64.0;
@@ -81,23 +81,17 @@ impl TimeChart {
             let y0 = top + i as f64 * panel_height;
             panel.render(&mut out, y0, &x_axis, &px);
         }
-        // The time axis: grid lines through every plot, labels under the last.
+        // The time axis: grid lines through every plot (drawn by each), labels under the last.
         for t in x_axis.ticks() {
-            let x = px(t);
-            let _ = write!(
-                out,
-                "<text class=\"tick\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-                last_plot_end + 16.0,
-                x_axis.label(t)
-            );
+            tick_label(&mut out, px(t), last_plot_end + 16.0, &x_axis.label(t));
         }
-        let _ = write!(
-            out,
-            "<text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-            LEFT + plot_width / 2.0,
-            last_plot_end + 36.0,
-            escape(&self.x_label)
-        );
+        let whole = Plot {
+            left: LEFT,
+            top: first_plot,
+            right: WIDTH - RIGHT,
+            bottom: last_plot_end,
+        };
+        whole.x_name(&mut out, last_plot_end + 36.0, &self.x_label);
         for (marker, row) in self.markers.iter().zip(&rows) {
             let x = px(marker.x);
             // Through each plot, not across the titles between them.
@@ -171,59 +165,36 @@ impl Panel {
             .fold(0.0, f64::max);
         let y_axis = Linear::new(0.0, max * 1.05, 4);
         let py = |v: f64| plot_bottom - v / y_axis.max * PLOT_HEIGHT;
-        let _ = write!(
-            out,
-            "<text class=\"panel-title\" x=\"{LEFT:.1}\" y=\"{:.1}\">{}</text>",
-            y0 + 16.0,
-            escape(&self.title)
-        );
+        let plot = Plot {
+            left: LEFT,
+            top: plot_top,
+            right: WIDTH - RIGHT,
+            bottom: plot_bottom,
+        };
+        plot.title(out, y0 + 16.0, &self.title);
         let mut named: Vec<&Line> = self.lines.iter().collect();
         if let Some((line, _)) = &self.reference {
             named.push(line);
         }
-        legend(out, &named, WIDTH - RIGHT, y0 + 16.0);
+        legend(out, &named, plot.right, y0 + 16.0);
         // Grid, then axes, then lines on top.
-        let right = WIDTH - RIGHT;
         for t in x_axis.ticks() {
-            let x = px(t);
-            let _ = write!(
-                out,
-                "<path class=\"grid\" d=\"M{x:.1} {plot_top:.1}V{plot_bottom:.1}\"/>"
-            );
+            plot.x_tick(out, px(t), None);
         }
         for v in y_axis.ticks() {
-            let y = py(v);
-            let _ = write!(
-                out,
-                "<path class=\"grid\" d=\"M{LEFT:.1} {y:.1}H{right:.1}\"/><text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-                LEFT - 6.0,
-                y + 4.0,
-                y_axis.label(v)
-            );
+            plot.y_tick(out, py(v), &y_axis.label(v), false);
         }
-        let _ = write!(
-            out,
-            "<path class=\"frame\" d=\"M{LEFT:.1} {plot_top:.1}V{plot_bottom:.1}H{right:.1}\"/>"
-        );
-        let mid = plot_top + PLOT_HEIGHT / 2.0;
-        let _ = write!(
-            out,
-            "<text class=\"axis\" transform=\"translate(14 {mid:.1}) rotate(-90)\" text-anchor=\"middle\">{}</text>",
-            escape(&self.unit)
-        );
+        plot.axes(out, &self.unit, 14.0);
         if let Some((line, value)) = &self.reference {
             let y = py(*value);
             let _ = write!(
                 out,
-                "<path class=\"{}\" d=\"M{LEFT:.1} {y:.1}H{right:.1}\"/>",
-                line.class()
+                "<path class=\"{}\" d=\"M{LEFT:.1} {y:.1}H{:.1}\"/>",
+                line.class(),
+                plot.right
             );
         }
-        for line in &self.lines {
-            if let Some(d) = line.path(|x, y| (px(x), py(y))) {
-                let _ = write!(out, "<path class=\"{}\" d=\"{d}\"/>", line.class());
-            }
-        }
+        plot.lines(out, &self.lines, |x, y| (px(x), py(y)));
     }
 }
 
