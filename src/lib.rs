@@ -37,10 +37,11 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         return Ok(Outcome::Success);
     }
     let settings = Settings::resolve(&cli.global)?;
-    if settings.format == output::Format::Html && !matches!(cli.command, Command::Report(_)) {
+    let reports = matches!(cli.command, Command::Report(_) | Command::Demo(_));
+    if settings.format == output::Format::Html && !reports {
         return Err(Error::Usage(
-            "format html (from --format, IRIS_LAB_FORMAT or iris-lab.yaml) is for `report` only: \
-             use text or json for this command"
+            "format html (from --format, IRIS_LAB_FORMAT or iris-lab.yaml) is for `report` and \
+             `demo` only: use text or json for this command"
                 .into(),
         ));
     }

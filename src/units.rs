@@ -375,7 +375,7 @@ pub enum Format {
     #[value(alias = "markdown")]
     Text,
     Json,
-    /// A self-contained HTML page (`report` only).
+    /// A self-contained HTML page (`report` and `demo` only).
     Html,
 }
 

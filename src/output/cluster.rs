@@ -255,7 +255,7 @@ pub fn render_watch_event(event: &ClusterEvent, format: Format, _style: Style) -
             line.push('\n');
             line
         }
-        // lib::run refuses html for every command but report.
+        // lib::run refuses html for every command but report and demo.
         Format::Text | Format::Html => {
             let at = event
                 .at

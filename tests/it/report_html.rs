@@ -201,7 +201,7 @@ fn html_is_refused_outside_report_and_bad_out_paths_are_named() {
         .code(2)
         .stderr(
             predicates::str::is_match(
-                "^error: format html .* is for `report` only: use text or json for this command\n$",
+                "^error: format html .* is for `report` and `demo` only: use text or json for this command\n$",
             )
             .unwrap(),
         );
