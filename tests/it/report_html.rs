@@ -230,3 +230,32 @@ fn the_page_snapshot() {
         redact(&html(dir.path(), &["--gcp-project", "my-project"]))
     );
 }
+
+#[test]
+fn values_are_escaped_and_an_html_template_of_ones_own_sees_the_charts() {
+    let dir = runs_dir(&[("150u.json", None)]);
+    let path = dir.path().join("iris-lab-runs/run0.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    v["label"] = "<script>alert(1)</script> & co".into();
+    std::fs::write(&path, v.to_string()).unwrap();
+    let source = html(dir.path(), &[]);
+    let page = Html::parse_document(&source);
+    assert!(page.errors.is_empty(), "{:?}", page.errors);
+    assert_eq!(page.select(&Selector::parse("script").unwrap()).count(), 0);
+    assert!(source.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; co"));
+
+    let template = dir.path().join("mine.html");
+    std::fs::write(
+        &template,
+        "<p>{{ report.runs[0].label }}</p>{{ charts.latency | safe }}",
+    )
+    .unwrap();
+    let mine = html(dir.path(), &["--template", template.to_str().unwrap()]);
+    assert!(
+        mine.starts_with(
+            "<p>&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; co</p><svg class=\"chart\""
+        )
+    );
+    assert!(mine.ends_with("</svg>"));
+}
