@@ -252,10 +252,8 @@ fn values_are_escaped_and_an_html_template_of_ones_own_sees_the_charts() {
     )
     .unwrap();
     let mine = html(dir.path(), &["--template", template.to_str().unwrap()]);
-    assert!(
-        mine.starts_with(
-            "<p>&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; co</p><svg class=\"chart\""
-        )
-    );
+    assert!(mine.starts_with(
+        "<p>&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; co</p><svg class=\"chart\""
+    ));
     assert!(mine.ends_with("</svg>"));
 }

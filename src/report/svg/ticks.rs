@@ -106,7 +106,7 @@ impl Log {
     }
 }
 
-/// A value without trailing zeros: 0.5, 2, 1000.
+/// A value with at most 3 decimals and without trailing zeros: 0.5, 2, 1000.
 pub fn plain(v: f64) -> String {
     let text = format!("{v:.3}");
     let text = text.trim_end_matches('0').trim_end_matches('.');

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::ticks::Linear;
+use super::ticks::{Linear, plain};
 use super::{Line, Plot, escape, legend, open, text_width, tick_label};
 
 const WIDTH: f64 = 820.0;
@@ -92,6 +92,7 @@ impl TimeChart {
             bottom: last_plot_end,
         };
         whole.x_name(&mut out, last_plot_end + 36.0, &self.x_label);
+        self.hover(&mut out, &whole, &px);
         for (marker, row) in self.markers.iter().zip(&rows) {
             let x = px(marker.x);
             // Through each plot, not across the titles between them.
@@ -127,6 +128,43 @@ impl TimeChart {
         out
     }
 
+    /// A transparent band per point in time through every plot, whose title (shown on hover,
+    /// without a script) holds every line's value at that time.
+    fn hover(&self, out: &mut String, whole: &Plot, px: &impl Fn(f64) -> f64) {
+        let mut xs: Vec<f64> = self
+            .panels
+            .iter()
+            .flat_map(|p| &p.lines)
+            .flat_map(|l| l.points.iter().map(|p| p.0))
+            .collect();
+        xs.sort_by(f64::total_cmp);
+        xs.dedup();
+        for (i, &x) in xs.iter().enumerate() {
+            let values: Vec<String> = self
+                .panels
+                .iter()
+                .filter_map(|panel| panel.values_at(x))
+                .collect();
+            if values.is_empty() {
+                continue;
+            }
+            let from = i
+                .checked_sub(1)
+                .map_or(whole.left, |j| (px(xs[j]) + px(x)) / 2.0);
+            let to = xs
+                .get(i + 1)
+                .map_or(whole.right, |next| (px(x) + px(*next)) / 2.0);
+            let _ = write!(
+                out,
+                "<rect class=\"hover\" x=\"{from:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\"><title>{}</title></rect>",
+                whole.top,
+                (to - from).max(0.0),
+                whole.bottom - whole.top,
+                escape(&format!("+{} s\n{}", plain(x), values.join("\n")))
+            );
+        }
+    }
+
     /// The label row of each marker (in order of x), so labels do not overlap; `None` for a
     /// marker whose label does not fit in [`MARKER_ROWS`] rows.
     fn marker_rows(&self, px: &impl Fn(f64) -> f64) -> Vec<Option<usize>> {
@@ -153,6 +191,22 @@ impl TimeChart {
 }
 
 impl Panel {
+    /// "Title: name value, name value unit" at `x`; `None` when no line has a value there.
+    fn values_at(&self, x: f64) -> Option<String> {
+        let values: Vec<String> = self
+            .lines
+            .iter()
+            .filter_map(|line| {
+                let i = line.points.partition_point(|p| p.0 < x);
+                let (px, v) = line.points.get(i)?;
+                (*px == x).then_some(())?;
+                Some(format!("{} {}", line.name, plain((*v)?)))
+            })
+            .collect();
+        (!values.is_empty())
+            .then(|| format!("{}: {} ({})", self.title, values.join(", "), self.unit))
+    }
+
     /// The panel with its title band starting at `y0`.
     fn render(&self, out: &mut String, y0: f64, x_axis: &Linear, px: &impl Fn(f64) -> f64) {
         let plot_top = y0 + TITLE_BAND;
@@ -244,6 +298,7 @@ mod tests {
         assert!(svg.contains(">Requests</text>"));
         assert!(svg.contains(">seconds since the start</text>"));
         assert!(svg.contains(">4 pods ready</text>"));
+        assert!(svg.contains("<title>+3 s\nRequests: requests/s 300 (requests/s)</title>"));
         assert_eq!(svg, c.render());
     }
 
