@@ -5,7 +5,8 @@
 # Needs: chromium (Debian: apt-get install chromium).
 # Usage: bench/screenshot.sh [OUT_DIR] [RUN.json ...]
 #   OUT_DIR defaults to ./screenshots; the runs default to the fixtures 150u.json and
-#   300u-cluster.json. WIDTH and HEIGHT (CSS pixels) size the window [1000 x 5200].
+#   300u-cluster.json. WIDTH and HEIGHT (CSS pixels) size the window [1000 x (2400 + 1400 a
+#   run)]; headless Chromium shoots the window, not the whole page.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,7 +17,7 @@ if [ ${#RUNS[@]} -eq 0 ]; then
   RUNS=("$ROOT/tests/fixtures/runs/150u.json" "$ROOT/tests/fixtures/runs/300u-cluster.json")
 fi
 WIDTH=${WIDTH:-1000}
-HEIGHT=${HEIGHT:-5200}
+HEIGHT=${HEIGHT:-$((2400 + 1400 * ${#RUNS[@]}))}
 
 command -v chromium >/dev/null || { echo "bench/screenshot.sh: chromium is missing (apt-get install chromium)" >&2; exit 2; }
 
