@@ -37,6 +37,14 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         return Ok(Outcome::Success);
     }
     let settings = Settings::resolve(&cli.global)?;
+    let reports = matches!(cli.command, Command::Report(_) | Command::Demo(_));
+    if settings.format == output::Format::Html && !reports {
+        return Err(Error::Usage(
+            "format html (from --format, IRIS_LAB_FORMAT or iris-lab.yaml) is for `report` and \
+             `demo` only: use text or json for this command"
+                .into(),
+        ));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -51,8 +59,9 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
             Command::Smoke(args) => commands::smoke::run(&settings, &args).await,
             Command::Load(args) => commands::load::run(&settings, &args).await,
             Command::Report(args) => {
-                let text = commands::report::run(&commands::report::plan(&settings, &args)).await?;
-                output::write_stdout(&text)?;
+                let plan = commands::report::plan(&settings, &args);
+                let text = commands::report::run(&plan).await?;
+                commands::report::deliver(&plan, &text)?;
                 Ok(Outcome::Success)
             }
             Command::Trace(args) => {

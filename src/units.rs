@@ -375,6 +375,8 @@ pub enum Format {
     #[value(alias = "markdown")]
     Text,
     Json,
+    /// A self-contained HTML page (`report` and `demo` only).
+    Html,
 }
 
 /// One line: an error and each of its causes, joined by ": ". Every room's errors are shown

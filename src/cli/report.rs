@@ -19,9 +19,15 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DIR")]
     pub runs_dir: Option<PathBuf>,
 
-    /// A minijinja template of your own; it sees the same data as templates/report.md.
+    /// A minijinja template of your own; it sees the same data as templates/report.md (with
+    /// --format html: as templates/report.html, which also sees `charts`).
     #[arg(long, value_name = "FILE")]
     pub template: Option<PathBuf>,
+
+    /// Write the report to FILE (atomically: a reader never sees half of it) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub out: Option<PathBuf>,
 
     /// Google Cloud project: slow requests' trace ids become links to Cloud Trace.
     #[arg(long, value_name = "PROJECT", env = "GOOGLE_CLOUD_PROJECT")]
@@ -32,6 +38,7 @@ super::layered!(ReportArgs {
     runs,
     runs_dir,
     template,
+    out,
     gcp_project
 });
 
@@ -72,6 +79,18 @@ mod tests {
         assert_eq!(a.runs_dir, Some(PathBuf::from("d")));
         assert_eq!(a.template, Some(PathBuf::from("t.md")));
         assert_eq!(a.gcp_project.as_deref(), Some("p"));
+    }
+
+    #[test]
+    fn out_and_the_html_format_are_taken() {
+        let cli =
+            Cli::try_parse_from(["iris-lab", "report", "--format", "html", "--out", "r.html"])
+                .unwrap();
+        assert_eq!(cli.global.format, Some(crate::units::Format::Html));
+        match cli.command {
+            Command::Report(a) => assert_eq!(a.out, Some(PathBuf::from("r.html"))),
+            other => panic!("parsed as {other:?}"),
+        }
     }
 
     #[test]

@@ -187,17 +187,12 @@ async fn guide(plan: &DemoPlan, host: reqwest::Url) -> Result<Outcome, Error> {
         runs: records,
         runs_dir: out_dir,
         template: None,
+        out: plan.out.clone(),
         options: Default::default(),
         format: plan.format,
     };
     let text = report::run(&report_plan).await?;
-    match &plan.out {
-        Some(path) => {
-            output::write_file(path, &text)?;
-            output::note(&format!("demo: report written to {}", path.display()));
-        }
-        None => output::write_stdout(&text)?,
-    }
+    report::deliver(&report_plan, &text)?;
     output::note(&skipped(SKIPPED[2].0, SKIPPED[2].1));
     drop(temp);
     Ok(Outcome::Success)

@@ -16,6 +16,8 @@ pub struct ReportPlan {
     pub runs: Vec<PathBuf>,
     pub runs_dir: PathBuf,
     pub template: Option<PathBuf>,
+    /// Where to write the report; stdout when absent.
+    pub out: Option<PathBuf>,
     pub options: ReportOptions,
     pub format: Format,
 }
@@ -26,6 +28,7 @@ pub fn plan(settings: &Settings, args: &ReportArgs) -> ReportPlan {
         runs: args.runs,
         runs_dir: runs_dir(args.runs_dir.as_ref(), settings),
         template: args.template,
+        out: args.out,
         options: ReportOptions {
             gcp_project: args.gcp_project,
             ..ReportOptions::default()
@@ -61,7 +64,8 @@ pub fn record_paths(runs: &[PathBuf], runs_dir: &Path) -> Result<Vec<PathBuf>, E
     Ok(found)
 }
 
-/// Renders the report as text (markdown by default, or JSON of the whole view model).
+/// Renders the report as text: markdown (or the user's template), JSON of the whole view
+/// model, or one self-contained HTML page.
 pub async fn run(plan: &ReportPlan) -> Result<String, Error> {
     let paths = record_paths(&plan.runs, &plan.runs_dir)?;
     let views = from_record::load_views(&paths)?;
@@ -71,20 +75,46 @@ pub async fn run(plan: &ReportPlan) -> Result<String, Error> {
     match plan.format {
         Format::Json => Ok(output::to_json(&model)),
         Format::Text => {
-            let (source, name) = match &plan.template {
-                Some(path) => (
-                    std::fs::read_to_string(path).map_err(|source| Error::Template {
-                        path: path.clone(),
-                        source,
-                    })?,
-                    path.display().to_string(),
-                ),
-                None => (
-                    report::DEFAULT_TEMPLATE.to_string(),
-                    "report.md".to_string(),
-                ),
-            };
+            let (source, name) = template(
+                plan.template.as_deref(),
+                report::DEFAULT_TEMPLATE,
+                "report.md",
+            )?;
             Ok(report::render(&model, &source, &name)?)
         }
+        Format::Html => {
+            let (source, name) = template(
+                plan.template.as_deref(),
+                report::html::HTML_TEMPLATE,
+                "report.html",
+            )?;
+            Ok(report::html::render(&model, &source, &name)?)
+        }
     }
+}
+
+/// The user's template (its text and path), else the built-in one.
+fn template(path: Option<&Path>, default: &str, name: &str) -> Result<(String, String), Error> {
+    match path {
+        Some(path) => Ok((
+            std::fs::read_to_string(path).map_err(|source| Error::Template {
+                path: path.to_path_buf(),
+                source,
+            })?,
+            path.display().to_string(),
+        )),
+        None => Ok((default.to_string(), name.to_string())),
+    }
+}
+
+/// Writes the rendered report to `--out` (atomically, with a note on stderr) or to stdout.
+pub fn deliver(plan: &ReportPlan, text: &str) -> Result<(), Error> {
+    match &plan.out {
+        Some(path) => {
+            output::write_file(path, text)?;
+            output::note(&format!("report written to {}", path.display()));
+        }
+        None => output::write_stdout(text)?,
+    }
+    Ok(())
 }

@@ -255,7 +255,8 @@ pub fn render_watch_event(event: &ClusterEvent, format: Format, _style: Style) -
             line.push('\n');
             line
         }
-        Format::Text => {
+        // lib::run refuses html for every command but report and demo.
+        Format::Text | Format::Html => {
             let at = event
                 .at
                 .to_zoned(jiff::tz::TimeZone::system())

@@ -142,7 +142,8 @@ pub fn render_run_note(n: &RunNote) -> String {
 pub fn render_load(result: &LoadResult, format: Format, style: Style) -> String {
     match format {
         Format::Json => to_json(&result.record),
-        Format::Text => render_load_text(result, style, true),
+        // lib::run refuses html for every command but report and demo.
+        Format::Text | Format::Html => render_load_text(result, style, true),
     }
 }
 

@@ -8,7 +8,8 @@ use crate::api::smoke::SmokeReport;
 pub fn render_smoke(report: &SmokeReport, format: Format, style: Style) -> String {
     match format {
         Format::Json => to_json(report),
-        Format::Text => {
+        // lib::run refuses html for every command but report and demo.
+        Format::Text | Format::Html => {
             let mut table = style.table(&["CHECK", "STATUS", "LATENCY", "VERDICT", "DETAIL"]);
             for check in &report.checks {
                 table.add_row(vec![

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 mod atomic;
 pub mod cluster;
+pub mod histogram;
 mod percentile;
 
 pub use atomic::write_atomically;

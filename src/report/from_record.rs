@@ -9,6 +9,8 @@ use crate::record::{self, Percentile, RunRecord, RunStatus};
 
 /// How many of the slowest requests the report lists per run.
 pub const SLOWEST_LISTED: usize = 10;
+/// Points of the latency curve per halving of the distance to 100% (HdrHistogram's default).
+pub const CURVE_TICKS: u32 = 5;
 
 /// The report's view of one record.
 pub fn run_view(record: &RunRecord, file: &str) -> RunView {
@@ -44,6 +46,7 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
         timing: timing(record),
         slowest: slowest(record),
         timeline,
+        latency_curve: record::histogram::percentile_curve(&agg.histogram, CURVE_TICKS),
         cluster: record.cluster.clone(),
         cluster_missed: record.cluster_not_watched.as_ref().map(ToString::to_string),
     }
@@ -122,10 +125,15 @@ fn timeline(record: &RunRecord) -> Vec<Second> {
                 requests: p.requests,
                 failures: p.failures,
                 rps: p.rps,
+                failures_per_s: p.failures_per_s,
+                p50_ms: p.p50_ms,
                 p95_ms: p.p95_ms,
+                p99_ms: p.p99_ms,
                 replicas: cluster.and_then(|c| c.replicas),
+                desired: cluster.and_then(|c| c.desired),
                 ready_pods: cluster.map(|c| c.ready_pods),
                 cpu_pct: cluster.and_then(|c| c.cpu_pct.map(f64::from)),
+                cpu_target_pct: cluster.and_then(|c| c.cpu_target_pct.map(f64::from)),
             }
         })
         .collect()

@@ -5,6 +5,8 @@ pub mod charts;
 pub mod compare;
 pub mod findings;
 pub mod from_record;
+pub mod html;
+pub mod svg;
 pub mod view;
 
 use serde::Serialize;
@@ -203,8 +205,23 @@ fn breakdown(run: &RunView, column: &str, options: &ReportOptions) -> Breakdown 
 
 /// Renders the model through a template. `name` is used in error messages.
 pub fn render(model: &ReportModel, template: &str, name: &str) -> Result<String, ReportError> {
+    render_with(model, template, name, None)
+}
+
+/// Renders the model through a template; with `charts` ([`html::Charts`]) the template is an
+/// HTML page: every value is escaped unless marked `safe`, and `charts` is in its context.
+fn render_with(
+    model: &ReportModel,
+    template: &str,
+    name: &str,
+    charts: Option<minijinja::Value>,
+) -> Result<String, ReportError> {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.add_filter("inline", html::inline);
+    if charts.is_some() {
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+    }
     let to_err = |e: minijinja::Error| ReportError::Template {
         name: name.to_string(),
         line: e.line().unwrap_or(0),
@@ -219,9 +236,10 @@ pub fn render(model: &ReportModel, template: &str, name: &str) -> Result<String,
     env.set_syntax(syntax);
     env.add_template(name, template).map_err(to_err)?;
     let tmpl = env.get_template(name).map_err(to_err)?;
-    tmpl.render(
-        minijinja::context! { report => minijinja::Value::from(minijinja::value::Serde(model)) },
-    )
+    tmpl.render(minijinja::context! {
+        report => minijinja::Value::from(minijinja::value::Serde(model)),
+        charts => charts,
+    })
     .map_err(to_err)
 }
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::record::SteadyState;
 use crate::record::cluster::ClusterRecord;
+use crate::record::histogram::CurvePoint;
 
 /// One run, as the report sees it. Times in milliseconds unless the name says otherwise.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -43,6 +44,9 @@ pub struct RunView {
     pub timing: Option<TimingBreakdown>,
     pub slowest: Vec<SlowRequest>,
     pub timeline: Vec<Second>,
+    /// The latency distribution of all requests (from the record's aggregate histogram),
+    /// HdrHistogram's percentile curve; empty without requests.
+    pub latency_curve: Vec<CurvePoint>,
     /// Absent when the run had no cluster data. The record's own type: the report needs
     /// every figure of it, so a copy would only rename fields.
     pub cluster: Option<ClusterRecord>,
@@ -101,10 +105,18 @@ pub struct Second {
     pub requests: u64,
     pub failures: u64,
     pub rps: f64,
+    pub failures_per_s: f64,
+    /// Percentiles over the last 10 s (or less at the start).
+    pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
     /// HPA current replicas, when the cluster was watched.
     pub replicas: Option<u32>,
+    /// HPA desired replicas.
+    pub desired: Option<u32>,
     pub ready_pods: Option<u32>,
     /// HPA's current CPU utilization, % of request.
     pub cpu_pct: Option<f64>,
+    /// HPA's CPU target, % of request.
+    pub cpu_target_pct: Option<f64>,
 }

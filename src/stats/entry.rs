@@ -1,8 +1,6 @@
 //! One row of statistics: counters and an HdrHistogram of response times in microseconds.
 
-use base64::Engine;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 
 use crate::record::Percentile;
 
@@ -133,22 +131,8 @@ pub fn locust_bucket(ms: f64) -> u64 {
     }
 }
 
-/// A histogram as text: the standard compressed HdrHistogram V2 encoding, base64.
-pub fn encode_histogram(h: &Histogram<u64>) -> String {
-    let mut bytes = Vec::new();
-    match V2DeflateSerializer::new().serialize(h, &mut bytes) {
-        Ok(_) => base64::engine::general_purpose::STANDARD.encode(bytes),
-        Err(_) => String::new(),
-    }
-}
-
-/// The inverse of [`encode_histogram`].
-pub fn decode_histogram(text: &str) -> Option<Histogram<u64>> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .ok()?;
-    Deserializer::new().deserialize(&mut bytes.as_slice()).ok()
-}
+/// A histogram as text, and back: the record's encoding.
+pub use crate::record::histogram::{decode as decode_histogram, encode as encode_histogram};
 
 #[cfg(test)]
 mod tests {

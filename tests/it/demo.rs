@@ -39,6 +39,34 @@ fn demo_runs_the_guide_and_reports_both_runs() {
 }
 
 #[test]
+fn demo_writes_the_html_page_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    demo(
+        dir.path(),
+        &[
+            "--duration",
+            "1s",
+            "--format",
+            "html",
+            "--out",
+            "results.html",
+        ],
+    )
+    .code(0)
+    .stdout(predicate::str::is_empty());
+    let page = std::fs::read_to_string(dir.path().join("results.html")).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    let html = scraper::Html::parse_document(&page);
+    assert!(html.errors.is_empty(), "{:?}", html.errors);
+    let svg = scraper::Selector::parse("svg").unwrap();
+    assert_eq!(
+        html.select(&svg).count(),
+        3,
+        "two timelines and the distribution"
+    );
+}
+
+#[test]
 fn demo_writes_the_report_file_and_keeps_records_when_asked() {
     let dir = tempfile::tempdir().unwrap();
     demo(

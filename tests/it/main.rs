@@ -15,6 +15,7 @@ mod load_engine;
 mod load_tls;
 mod locust_csv;
 mod report;
+mod report_html;
 mod serve_limits;
 mod serve_predict_props;
 mod serve_smoke;

@@ -8,13 +8,13 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
-fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/runs")
         .join(name)
 }
 
-fn iris_lab(dir: &Path) -> Command {
+pub(crate) fn iris_lab(dir: &Path) -> Command {
     let mut cmd = support::command();
     cmd.current_dir(dir)
         .env_remove("IRIS_LAB_CONFIG")
@@ -24,7 +24,7 @@ fn iris_lab(dir: &Path) -> Command {
     cmd
 }
 
-fn report(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn report(dir: &Path, args: &[&str]) -> String {
     let out = iris_lab(dir).arg("report").args(args).output().unwrap();
     assert_eq!(
         out.status.code(),
@@ -36,7 +36,7 @@ fn report(dir: &Path, args: &[&str]) -> String {
 }
 
 /// A runs directory holding copies of the named fixtures, with `users` changed when given.
-fn runs_dir(runs: &[(&str, Option<u64>)]) -> tempfile::TempDir {
+pub(crate) fn runs_dir(runs: &[(&str, Option<u64>)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let runs_dir = dir.path().join("iris-lab-runs");
     std::fs::create_dir(&runs_dir).unwrap();
@@ -51,7 +51,7 @@ fn runs_dir(runs: &[(&str, Option<u64>)]) -> tempfile::TempDir {
     dir
 }
 
-fn redact(text: &str) -> String {
+pub(crate) fn redact(text: &str) -> String {
     text.replace(
         concat!("iris-lab ", env!("CARGO_PKG_VERSION")),
         "iris-lab [version]",

@@ -464,6 +464,18 @@ async fn report_shows_saved_spans_by_period_pod_and_error() {
         .replace(&fetched, "[fetched]")
         .replace(fake.url.as_str(), "[fake]/");
     insta::assert_snapshot!("report_with_spans", section);
+    // The HTML page carries the same span tables.
+    let page = assert_ok(
+        &iris_lab(
+            &fake,
+            dir.path(),
+            &[],
+            &["report", record, "--format", "html"],
+        )
+        .await,
+    );
+    assert!(page.contains("Spans from Cloud Trace"), "{page}");
+    crate::report_html::assert_same_tables(&stdout, &page);
 }
 
 #[tokio::test(flavor = "multi_thread")]

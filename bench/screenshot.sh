@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Renders `iris-lab report --format html` to PNG with headless Chromium, so a person can look at
+# the page: once in the light colour scheme and once in the dark one.
+#
+# Needs: chromium (Debian: apt-get install chromium).
+# Usage: bench/screenshot.sh [OUT_DIR] [RUN.json ...]
+#   OUT_DIR defaults to ./screenshots; the runs default to the fixtures 150u.json and
+#   300u-cluster.json. WIDTH and HEIGHT (CSS pixels) size the window [1000 x (2400 + 1400 a
+#   run)]; headless Chromium shoots the window, not the whole page.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=${1:-screenshots}
+shift || true
+RUNS=("$@")
+if [ ${#RUNS[@]} -eq 0 ]; then
+  RUNS=("$ROOT/tests/fixtures/runs/150u.json" "$ROOT/tests/fixtures/runs/300u-cluster.json")
+fi
+WIDTH=${WIDTH:-1000}
+HEIGHT=${HEIGHT:-$((2400 + 1400 * ${#RUNS[@]}))}
+
+command -v chromium >/dev/null || { echo "bench/screenshot.sh: chromium is missing (apt-get install chromium)" >&2; exit 2; }
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+echo "building iris-lab (debug)..." >&2
+(cd "$ROOT" && cargo build --quiet --locked)
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/iris-lab"
+
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+"$BIN" report --format html --out "$OUT/report.html" "${RUNS[@]}"
+
+# Headless, as root too, and without any of Chromium's own network traffic: the page must
+# render from itself alone.
+shot() {
+  local png=$1; shift
+  chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --user-data-dir="$WORK/profile-$RANDOM" --hide-scrollbars \
+    --window-size="$WIDTH,$HEIGHT" --screenshot="$png" "$@" "file://$OUT/report.html" \
+    >"$WORK/chromium.log" 2>&1 || { cat "$WORK/chromium.log" >&2; exit 1; }
+  echo "$png"
+}
+shot "$OUT/report.png"
+shot "$OUT/report-dark.png" --force-dark-mode --blink-settings=preferredColorScheme=0
