@@ -5,6 +5,7 @@
 pub mod class;
 pub mod http;
 mod response;
+pub mod server_timing;
 mod user;
 
 use std::sync::Arc;
@@ -72,11 +73,30 @@ impl LoadPlan {
     }
 }
 
-/// Server-reported timings of one `/predict` response.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Server-reported timings of one response: from its `Server-Timing` header, else (on
+/// `/predict`) from the body's `inference_time` and `total_time`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ServerTiming {
-    pub inference: Duration,
-    pub total: Duration,
+    /// The model's time.
+    pub inference: Option<Duration>,
+    /// The server's whole handling time.
+    pub total: Option<Duration>,
+}
+
+/// Where one request's time went, as `curl -w` and k6 split it. Each phase is there when the
+/// request got through it: `connect` and `tls` only when the request opened its connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Phases {
+    /// TCP connect.
+    pub connect: Option<Duration>,
+    /// TLS handshake.
+    pub tls: Option<Duration>,
+    /// Writing the request.
+    pub sending: Option<Duration>,
+    /// From the request sent to the first byte of the response.
+    pub waiting: Option<Duration>,
+    /// From the first byte to the end of the response.
+    pub receiving: Option<Duration>,
 }
 
 /// One finished request.
@@ -90,6 +110,7 @@ pub struct Sample {
     pub trace_id: u128,
     /// Its `traceparent` asked the server to sample it.
     pub sampled: bool,
+    pub phases: Phases,
 }
 
 /// What the engine reports.
