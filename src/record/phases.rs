@@ -41,6 +41,21 @@ pub struct PhaseDistributions {
     pub model: Option<Distribution>,
 }
 
+impl PhaseDistributions {
+    /// Each phase with its name for people, in the order a request goes through them.
+    pub fn named(&self) -> [(&'static str, Option<&Distribution>); 7] {
+        [
+            ("Connect (TCP)", self.connect.as_ref()),
+            ("TLS handshake", self.tls.as_ref()),
+            ("Sending", self.sending.as_ref()),
+            ("Waiting (to first byte)", self.waiting.as_ref()),
+            ("Receiving", self.receiving.as_ref()),
+            ("Server total", self.server.as_ref()),
+            ("Model", self.model.as_ref()),
+        ]
+    }
+}
+
 /// The phases of one (method, name).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EndpointPhases {
