@@ -291,7 +291,10 @@ fn failure_table(r: &RunRecord, style: Style) -> String {
 fn server_timings(r: &RunRecord) -> String {
     // `/predict`'s own, when the record has them per endpoint (other endpoints may report a
     // total too); else the run's, which older records kept of `/predict` only.
-    let predict = r.phases.as_ref().and_then(|p| p.endpoint("POST", "/predict"));
+    let predict = r
+        .phases
+        .as_ref()
+        .and_then(|p| p.endpoint("POST", "/predict"));
     let (inf, tot) = match predict {
         Some(p) if p.model.is_some() && p.server.is_some() => (&p.model, &p.server),
         _ => (&r.server_timings.inference, &r.server_timings.total),
