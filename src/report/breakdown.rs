@@ -88,9 +88,17 @@ pub fn phase_breakdown(record: &RunRecord) -> Option<PhaseBreakdown> {
     })
 }
 
+/// Milliseconds for the tables: microseconds below 0.1 ms (a model's time), else 2 decimals.
+pub fn ms(v: f64) -> String {
+    if v > 0.0 && v < 0.1 {
+        format!("{v:.3} ms")
+    } else {
+        format!("{v:.2} ms")
+    }
+}
+
 /// The breakdown as a table: a row per phase the run went through.
 pub fn phase_table(b: &PhaseBreakdown) -> Table {
-    let ms = |v: f64| format!("{v:.2} ms");
     let headers: Vec<String> = ["Phase", "p50", "p95"].map(String::from).to_vec();
     let connections = format!(
         "Connect (TCP, {} new connection{})",

@@ -148,7 +148,7 @@ pub fn build(mut runs: Vec<RunView>, options: &ReportOptions) -> ReportModel {
 
 fn breakdown(run: &RunView, column: &str, options: &ReportOptions) -> Breakdown {
     let table = run.timing.as_ref().map(|t| {
-        let ms = |v: f64| format!("{v:.2} ms");
+        let ms = breakdown::ms;
         let headers: Vec<String> = ["Measure", "p50", "p95"].map(String::from).to_vec();
         let rows = vec![
             vec![
