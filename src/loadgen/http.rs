@@ -480,6 +480,13 @@ mod tests {
         assert!(!String::from_utf8(buf).unwrap().contains("Content-Length"));
     }
 
+    /// `GET /` on `conn`.
+    async fn get(target: &Target, conn: &mut Conn) -> Result<u16, Failure> {
+        target
+            .send(conn, &Method::GET, "/", b"", "t", &mut Phases::default())
+            .await
+    }
+
     /// A server that answers each connection's requests with the given raw responses.
     async fn canned(responses: Vec<&'static [u8]>) -> Target {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -511,19 +518,14 @@ mod tests {
         ])
         .await;
         let mut conn = target.connect(0).await.unwrap();
-        let get = async |conn: &mut Conn| {
-            target
-                .send(conn, &Method::GET, "/", b"", "t", &mut Phases::default())
-                .await
-        };
-        assert_eq!(get(&mut conn).await, Ok(200));
+        assert_eq!(get(&target, &mut conn).await, Ok(200));
         assert_eq!(conn.body(), b"hello world");
-        assert_eq!(get(&mut conn).await, Ok(201));
+        assert_eq!(get(&target, &mut conn).await, Ok(201));
         assert_eq!(conn.body(), b"hello world");
-        assert_eq!(get(&mut conn).await, Ok(204));
+        assert_eq!(get(&target, &mut conn).await, Ok(204));
         assert_eq!(conn.body(), b"");
         assert!(!conn.worn_out(&ConnectionPolicy::default()));
-        assert_eq!(get(&mut conn).await, Ok(200));
+        assert_eq!(get(&target, &mut conn).await, Ok(200));
         assert_eq!(conn.body(), b"until the end");
         assert!(conn.worn_out(&ConnectionPolicy::default()));
     }
@@ -532,34 +534,10 @@ mod tests {
     async fn a_short_body_is_a_disconnect_and_garbage_is_bad_http() {
         let target = canned(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\nshort"]).await;
         let mut conn = target.connect(0).await.unwrap();
-        assert_eq!(
-            target
-                .send(
-                    &mut conn,
-                    &Method::GET,
-                    "/",
-                    b"",
-                    "t",
-                    &mut Phases::default()
-                )
-                .await,
-            Err(Failure::Disconnected)
-        );
+        assert_eq!(get(&target, &mut conn).await, Err(Failure::Disconnected));
         let target = canned(vec![b"SSH-2.0-OpenSSH\r\n\r\n"]).await;
         let mut conn = target.connect(0).await.unwrap();
-        assert_eq!(
-            target
-                .send(
-                    &mut conn,
-                    &Method::GET,
-                    "/",
-                    b"",
-                    "t",
-                    &mut Phases::default()
-                )
-                .await,
-            Err(Failure::BadHttp)
-        );
+        assert_eq!(get(&target, &mut conn).await, Err(Failure::BadHttp));
     }
 
     #[tokio::test]
@@ -583,53 +561,51 @@ mod tests {
             let target = canned(vec![response]).await;
             let mut conn = target.connect(0).await.unwrap();
             assert_eq!(
-                target
-                    .send(
-                        &mut conn,
-                        &Method::GET,
-                        "/",
-                        b"",
-                        "t",
-                        &mut Phases::default()
-                    )
-                    .await,
+                get(&target, &mut conn).await,
                 Err(Failure::AmbiguousLength(framing))
             );
         }
         // Repeating the same length is not ambiguous.
         let target = canned(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\n{}"]).await;
         let mut conn = target.connect(0).await.unwrap();
-        assert_eq!(
-            target
-                .send(
-                    &mut conn,
-                    &Method::GET,
-                    "/",
-                    b"",
-                    "t",
-                    &mut Phases::default()
-                )
-                .await,
-            Ok(200)
-        );
+        assert_eq!(get(&target, &mut conn).await, Ok(200));
         assert_eq!(conn.body(), b"{}");
+    }
+
+    #[tokio::test]
+    async fn a_request_fills_its_phases_and_keeps_the_server_timing() {
+        let target = canned(vec![
+            b"HTTP/1.1 200 OK\r\nServer-Timing: inference;dur=0.5, total;dur=2\r\nContent-Length: 2\r\n\r\n{}",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+        ])
+        .await;
+        let mut conn = target.connect(0).await.unwrap();
+        let mut phases = Phases::default();
+        conn.setup_into(&mut phases);
+        let sent = target
+            .send(&mut conn, &Method::GET, "/", b"", "t", &mut phases)
+            .await;
+        assert_eq!(sent, Ok(200));
+        assert!(phases.connect.is_some() && phases.tls.is_none());
+        // The canned server sends the response in two halves 5 ms apart: receiving spans them.
+        assert!(
+            phases.receiving.unwrap() >= Duration::from_millis(4),
+            "{phases:?}"
+        );
+        assert!(phases.sending.is_some() && phases.waiting.is_some());
+        let timing = conn.server_timing().unwrap();
+        assert_eq!(timing.inference, Some(Duration::from_micros(500)));
+        assert_eq!(timing.total, Some(Duration::from_millis(2)));
+        // The next response has none: nothing is carried over.
+        assert_eq!(get(&target, &mut conn).await, Ok(200));
+        assert_eq!(conn.server_timing(), None);
     }
 
     #[tokio::test]
     async fn policies_wear_connections_out() {
         let target = canned(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"]).await;
         let mut conn = target.connect(0).await.unwrap();
-        target
-            .send(
-                &mut conn,
-                &Method::GET,
-                "/",
-                b"",
-                "t",
-                &mut Phases::default(),
-            )
-            .await
-            .unwrap();
+        get(&target, &mut conn).await.unwrap();
         let by_count = ConnectionPolicy {
             max_requests: Some(1),
             max_age: None,

@@ -36,7 +36,11 @@ fn demo_runs_the_guide_and_reports_both_runs() {
     assert!(report.contains("| IrisPredictionAPIUser |") && report.contains("| HighLoadUser |"));
     // Server-Timing has microseconds where the body's fields read 0.0000s: the model's time
     // is above zero in both runs, in both tables of "Where the time goes".
-    assert_eq!(report.matches("Phases of POST /predict").count(), 2, "{report}");
+    assert_eq!(
+        report.matches("Phases of POST /predict").count(),
+        2,
+        "{report}"
+    );
     let models: Vec<f64> = report
         .lines()
         .filter(|l| l.starts_with("| Model "))
