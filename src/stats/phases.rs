@@ -213,6 +213,14 @@ impl PhaseStats {
         point
     }
 
+    /// Adds another run's phases of the same endpoints (a worker's, when merging a distributed
+    /// run); the current second is left as it is.
+    pub fn add(&mut self, other: &PhaseStats) {
+        for (mine, theirs) in self.endpoints.iter_mut().zip(&other.endpoints) {
+            mine.add(theirs);
+        }
+    }
+
     /// All endpoints' histograms added together.
     pub fn aggregate(&self) -> PhaseHistograms {
         let mut all = PhaseHistograms::default();
@@ -316,5 +324,12 @@ mod tests {
         a.add(&b);
         assert_eq!(a.waiting.len(), 3);
         assert_eq!(a.connect.len(), 0);
+        let mut x = PhaseStats::new(2);
+        let mut y = PhaseStats::new(2);
+        x.record(1, &p, None);
+        y.record(1, &p, None);
+        x.add(&y);
+        assert_eq!(x.endpoints[1].waiting.len(), 2);
+        assert_eq!(x.aggregate().waiting.len(), 2);
     }
 }
