@@ -100,9 +100,8 @@ pub struct Collector {
     window: Window,
     windows: Vec<Window>,
     failures: BTreeMap<(usize, Failure), FailureCount>,
-    inference: Histogram<u64>,
-    server_total: Histogram<u64>,
-    /// Where requests' time went, per endpoint.
+    /// Where requests' time went, per endpoint; also the server's reported timings (its
+    /// `server` and `model` histograms), which [`Collector::server_timings`] adds up.
     phases: phases::PhaseStats,
     slowest: Vec<BinaryHeap<Reverse<(u64, u128)>>>,
     sampled: Vec<SampledRequest>,
@@ -139,8 +138,6 @@ impl Collector {
             window: Window::default(),
             windows: vec![Window::default(); n],
             failures: BTreeMap::new(),
-            inference: new_histogram(),
-            server_total: new_histogram(),
             phases: phases::PhaseStats::new(n),
             users: 0,
             target_users,
@@ -207,31 +204,19 @@ impl Collector {
             &s.phases,
             s.outcome.as_ref().ok().copied().flatten(),
         );
-        match s.outcome {
-            Ok(Some(t)) => {
-                let to_us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1);
-                if let Some(d) = t.inference {
-                    self.inference.saturating_record(to_us(d));
-                }
-                if let Some(d) = t.total {
-                    self.server_total.saturating_record(to_us(d));
-                }
-            }
-            Ok(None) => {}
-            Err(failure) => {
-                let now = Timestamp::now();
-                self.failures
-                    .entry((s.endpoint, failure))
-                    .and_modify(|f| {
-                        f.count += 1;
-                        f.last = now;
-                    })
-                    .or_insert(FailureCount {
-                        count: 1,
-                        first: now,
-                        last: now,
-                    });
-            }
+        if let Err(failure) = s.outcome {
+            let now = Timestamp::now();
+            self.failures
+                .entry((s.endpoint, failure))
+                .and_modify(|f| {
+                    f.count += 1;
+                    f.last = now;
+                })
+                .or_insert(FailureCount {
+                    count: 1,
+                    first: now,
+                    last: now,
+                });
         }
     }
 
@@ -433,10 +418,12 @@ impl Collector {
         rows
     }
 
+    /// The server's reported timings of all endpoints together.
     pub fn server_timings(&self) -> ServerTimings {
+        let all = self.phases.aggregate();
         ServerTimings {
-            inference: phases::distribution(&self.inference),
-            total: phases::distribution(&self.server_total),
+            inference: phases::distribution(&all.model),
+            total: phases::distribution(&all.server),
         }
     }
 
