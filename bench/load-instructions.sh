@@ -7,8 +7,12 @@
 #
 # Needs: valgrind (apt-get install valgrind), python3. Only 127.0.0.1 is targeted.
 #
-# Usage: bench/load-instructions.sh BEFORE AFTER   (binaries; SECS=20 USERS=50 SERVER=binary)
-#        SERVER defaults to BEFORE: its `serve` answers both runs.
+# Usage: bench/load-instructions.sh BEFORE AFTER   (binaries; SECS=20 USERS=50 WAIT=0 SERVER=binary)
+#        SERVER defaults to BEFORE: its `serve` answers both runs. WAIT (seconds, e.g.
+#        0.01..0.01) paces each user: at a rate both binaries reach under valgrind, both runs
+#        make the same number of requests, so the once-a-second work weighs the same in both
+#        (a closed loop, WAIT=0, runs as fast as the slowed-down binary can, which varies with
+#        the machine's load).
 set -euo pipefail
 
 BEFORE=${1:?usage: bench/load-instructions.sh BEFORE AFTER}
@@ -16,6 +20,7 @@ AFTER=${2:?usage: bench/load-instructions.sh BEFORE AFTER}
 SERVER=${SERVER:-$BEFORE}
 SECS=${SECS:-20}
 USERS=${USERS:-50}
+WAIT=${WAIT:-0}
 for tool in valgrind python3; do
     command -v "$tool" >/dev/null || { echo "bench: $tool is missing" >&2; exit 1; }
 done
@@ -40,7 +45,7 @@ HOST=$(awk '/^listening on / { print $3; exit }' "$WORK/serve.log")
 cat >"$WORK/predict.yaml" <<YAML
 classes:
 - name: PredictOnly
-  wait: 0
+  wait: $WAIT
   tasks:
   - {method: POST, path: /predict, body: iris, check: predict}
 YAML
