@@ -24,7 +24,7 @@ use tokio_rustls::client::TlsStream;
 
 use super::LoadgenError as Error;
 use super::response::{Limits, read_response};
-use super::{Phases, ServerTiming};
+use super::{Micros, Phases, ServerTiming};
 use crate::api::Failure;
 
 const USER_AGENT: &str = concat!("iris-lab/", env!("CARGO_PKG_VERSION"));
@@ -85,8 +85,8 @@ pub struct Conn {
     /// The server said `Connection: close`, or the response ended with the connection.
     closed: bool,
     /// How long the TCP connect and the TLS handshake took.
-    connect: Duration,
-    tls: Option<Duration>,
+    connect: Micros,
+    tls: Option<Micros>,
     /// What the last response's `Server-Timing` said.
     server_timing: Option<ServerTiming>,
 }
@@ -242,7 +242,10 @@ impl Target {
                     .connect(name.clone(), tcp)
                     .await
                     .map_err(|_| Failure::Tls)?;
-                (Stream::Tls(Box::new(tls)), Some(connected.elapsed()))
+                (
+                    Stream::Tls(Box::new(tls)),
+                    Some(Micros::of(connected.elapsed())),
+                )
             }
         };
         Ok(Conn {
@@ -252,7 +255,7 @@ impl Target {
             requests: 0,
             opened: Instant::now(),
             closed: false,
-            connect: connected - started,
+            connect: Micros::of(connected - started),
             tls,
             server_timing: None,
         })
@@ -295,7 +298,7 @@ impl Target {
             .await
             .map_err(|_| Failure::Disconnected)?;
         let sent = Instant::now();
-        phases.sending = Some(sent - started);
+        phases.sending = Some(Micros::of(sent - started));
         conn.buf.clear();
         let response = read_response(
             &mut conn.stream,
@@ -305,8 +308,8 @@ impl Target {
         )
         .await?;
         let first_byte = response.first_byte.max(sent);
-        phases.waiting = Some(first_byte - sent);
-        phases.receiving = Some(first_byte.elapsed());
+        phases.waiting = Some(Micros::of(first_byte - sent));
+        phases.receiving = Some(Micros::of(first_byte.elapsed()));
         conn.body = response.body;
         conn.server_timing = response.server_timing;
         // A response that runs until the connection ends also ends the connection.
@@ -589,7 +592,7 @@ mod tests {
         assert!(phases.connect.is_some() && phases.tls.is_none());
         // The canned server sends the response in two halves 5 ms apart: receiving spans them.
         assert!(
-            phases.receiving.unwrap() >= Duration::from_millis(4),
+            phases.receiving.unwrap().duration() >= Duration::from_millis(4),
             "{phases:?}"
         );
         assert!(phases.sending.is_some() && phases.waiting.is_some());

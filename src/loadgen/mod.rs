@@ -8,6 +8,7 @@ mod response;
 pub mod server_timing;
 mod user;
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,20 +84,44 @@ pub struct ServerTiming {
     pub total: Option<Duration>,
 }
 
+/// A phase's duration in whole microseconds, from 1 (the histograms' lowest value) to
+/// `u32::MAX` (71 minutes): 4 bytes, so that every [`Sample`] stays small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Micros(NonZeroU32);
+
+impl Micros {
+    pub fn of(d: Duration) -> Self {
+        let us = d
+            .as_secs()
+            .saturating_mul(1_000_000)
+            .saturating_add(u64::from(d.subsec_micros()));
+        let us = u32::try_from(us).unwrap_or(u32::MAX);
+        Self(NonZeroU32::new(us).unwrap_or(NonZeroU32::MIN))
+    }
+
+    pub fn get(self) -> u64 {
+        u64::from(self.0.get())
+    }
+
+    pub fn duration(self) -> Duration {
+        Duration::from_micros(self.get())
+    }
+}
+
 /// Where one request's time went, as `curl -w` and k6 split it. Each phase is there when the
 /// request got through it: `connect` and `tls` only when the request opened its connection.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Phases {
     /// TCP connect.
-    pub connect: Option<Duration>,
+    pub connect: Option<Micros>,
     /// TLS handshake.
-    pub tls: Option<Duration>,
+    pub tls: Option<Micros>,
     /// Writing the request.
-    pub sending: Option<Duration>,
+    pub sending: Option<Micros>,
     /// From the request sent to the first byte of the response.
-    pub waiting: Option<Duration>,
+    pub waiting: Option<Micros>,
     /// From the first byte to the end of the response.
-    pub receiving: Option<Duration>,
+    pub receiving: Option<Micros>,
 }
 
 /// One finished request.

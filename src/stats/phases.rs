@@ -8,7 +8,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use super::entry::{encode_histogram, new_histogram};
-use crate::loadgen::{Phases, ServerTiming};
+use crate::loadgen::{Micros, Phases, ServerTiming};
 use crate::record::{Distribution, EndpointPhases, PhaseDistributions, Resolution, SecondPhases};
 
 /// Largest value a phase histogram holds: one hour in microseconds.
@@ -21,12 +21,6 @@ pub fn new_phase_histogram() -> Histogram<u64> {
     // Constant bounds that hdrhistogram accepts (tested below): this cannot fail at runtime.
     #[allow(clippy::expect_used)]
     Histogram::new_with_bounds(1, MAX_US, 2).expect("valid constant histogram bounds")
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros())
-        .unwrap_or(u64::MAX)
-        .clamp(1, MAX_US)
 }
 
 /// Count, mean, percentiles and the histogram of durations; `None` when empty.
@@ -98,9 +92,9 @@ impl PhaseHistograms {
 
     pub fn record(&mut self, phases: &Phases, timing: Option<ServerTiming>) {
         // One call per histogram, not a loop over pairs: this runs for every request.
-        fn put(h: &mut Histogram<u64>, d: Option<Duration>) {
-            if let Some(d) = d {
-                h.saturating_record(micros(d));
+        fn put(h: &mut Histogram<u64>, us: Option<Micros>) {
+            if let Some(us) = us {
+                h.saturating_record(us.get());
             }
         }
         put(&mut self.connect, phases.connect);
@@ -109,8 +103,8 @@ impl PhaseHistograms {
         put(&mut self.waiting, phases.waiting);
         put(&mut self.receiving, phases.receiving);
         if let Some(t) = timing {
-            put(&mut self.server, t.total);
-            put(&mut self.model, t.inference);
+            put(&mut self.server, t.total.map(Micros::of));
+            put(&mut self.model, t.inference.map(Micros::of));
         }
     }
 
@@ -140,9 +134,11 @@ impl PhaseHistograms {
 struct Second {
     new_connections: u64,
     connect: Histogram<u64>,
-    /// Waiting of every request, and of requests on a connection they opened.
-    waiting: Histogram<u64>,
+    /// Waiting of requests on a connection they opened.
     new_waiting: Histogram<u64>,
+    /// Waiting of every request so far, when the last second closed: the second's own are
+    /// the endpoints' less these (no second record per request).
+    waiting_before: Histogram<u64>,
 }
 
 impl Default for Second {
@@ -150,8 +146,8 @@ impl Default for Second {
         Self {
             new_connections: 0,
             connect: new_phase_histogram(),
-            waiting: new_phase_histogram(),
             new_waiting: new_phase_histogram(),
+            waiting_before: new_phase_histogram(),
         }
     }
 }
@@ -185,16 +181,13 @@ impl PhaseStats {
         if let Some(h) = self.endpoints.get_mut(endpoint) {
             h.record(phases, timing);
         }
-        let s = &mut self.second;
         if let Some(connect) = phases.connect {
+            let s = &mut self.second;
             s.new_connections += 1;
-            s.connect.saturating_record(micros(connect));
+            s.connect.saturating_record(connect.get());
             if let Some(w) = phases.waiting {
-                s.new_waiting.saturating_record(micros(w));
+                s.new_waiting.saturating_record(w.get());
             }
-        }
-        if let Some(w) = phases.waiting {
-            s.waiting.saturating_record(micros(w));
         }
     }
 
@@ -202,17 +195,25 @@ impl PhaseStats {
     pub fn close_second(&mut self) -> SecondPhases {
         let median =
             |h: &Histogram<u64>| (!h.is_empty()).then(|| h.value_at_quantile(0.5) as f64 / 1e3);
+        let mut waiting = new_phase_histogram();
+        for e in &self.endpoints {
+            // Same bounds everywhere: adding cannot fail.
+            let _ = waiting.add(&e.waiting);
+        }
+        let mut this_second = waiting.clone();
+        // Counts only grow: what was there before is there now.
+        let _ = this_second.subtract(&self.second.waiting_before);
         let s = &mut self.second;
         let point = SecondPhases {
             new_connections: s.new_connections,
             connect_p50_ms: median(&s.connect),
-            waiting_p50_ms: median(&s.waiting),
+            waiting_p50_ms: median(&this_second),
             new_waiting_p50_ms: median(&s.new_waiting),
         };
         s.new_connections = 0;
         s.connect.reset();
-        s.waiting.reset();
         s.new_waiting.reset();
+        s.waiting_before = waiting;
         point
     }
 
@@ -257,8 +258,8 @@ impl PhaseStats {
 mod tests {
     use super::*;
 
-    fn ms(v: u64) -> Option<Duration> {
-        Some(Duration::from_millis(v))
+    fn ms(v: u64) -> Option<Micros> {
+        Some(Micros::of(Duration::from_millis(v)))
     }
 
     #[test]
@@ -278,8 +279,8 @@ mod tests {
             ..fresh
         };
         let timing = ServerTiming {
-            inference: ms(4),
-            total: ms(8),
+            inference: Some(Duration::from_millis(4)),
+            total: Some(Duration::from_millis(8)),
         };
         p.record(0, &fresh, None);
         p.record(1, &reused, Some(timing));
