@@ -5,10 +5,12 @@
 
 pub mod cloud_trace;
 pub mod kube_api;
+pub mod process;
 pub mod serve;
 pub mod servers;
 
 #[allow(unused_imports)]
+pub use process::*;
 pub use serve::*;
 #[allow(unused_imports)]
 pub use servers::*;
