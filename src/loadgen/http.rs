@@ -24,6 +24,7 @@ use tokio_rustls::client::TlsStream;
 
 use super::LoadgenError as Error;
 use super::response::{Limits, read_response};
+use super::{Micros, Phases, ServerTiming};
 use crate::api::Failure;
 
 const USER_AGENT: &str = concat!("iris-lab/", env!("CARGO_PKG_VERSION"));
@@ -35,6 +36,8 @@ const SHRINK_ABOVE: usize = 64 * 1024;
 pub struct Target {
     pub url: reqwest::Url,
     pub addrs: Vec<SocketAddr>,
+    /// How long resolving the host took (once, before the run).
+    pub resolved_in: Duration,
     authority: String,
     base_path: String,
     tls: Option<(TlsConnector, ServerName<'static>)>,
@@ -81,6 +84,11 @@ pub struct Conn {
     opened: Instant,
     /// The server said `Connection: close`, or the response ended with the connection.
     closed: bool,
+    /// How long the TCP connect and the TLS handshake took.
+    connect: Micros,
+    tls: Option<Micros>,
+    /// What the last response's `Server-Timing` said.
+    server_timing: Option<ServerTiming>,
 }
 
 impl Conn {
@@ -111,6 +119,17 @@ impl Conn {
     pub fn body(&self) -> &[u8] {
         self.buf.get(self.body.clone()).unwrap_or_default()
     }
+
+    /// The model's and the server's time by the last response's `Server-Timing` header.
+    pub fn server_timing(&self) -> Option<ServerTiming> {
+        self.server_timing
+    }
+
+    /// Puts how long opening this connection took into `phases`.
+    pub fn setup_into(&self, phases: &mut Phases) {
+        phases.connect = Some(self.connect);
+        phases.tls = self.tls;
+    }
 }
 
 impl Target {
@@ -128,6 +147,7 @@ impl Target {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
+        let resolving = Instant::now();
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((bare.as_str(), port))
             .await
             .map_err(|source| Error::Resolve {
@@ -135,6 +155,7 @@ impl Target {
                 source,
             })?
             .collect();
+        let resolved_in = resolving.elapsed();
         if addrs.is_empty() {
             return Err(Error::Resolve {
                 host,
@@ -155,6 +176,7 @@ impl Target {
         Ok(Self {
             url: url.clone(),
             addrs,
+            resolved_in,
             authority,
             base_path: url.path().trim_end_matches('/').to_string(),
             tls,
@@ -209,16 +231,22 @@ impl Target {
     /// Opens a connection for user `user` (users spread over the resolved addresses).
     pub async fn connect(&self, user: usize) -> Result<Conn, Failure> {
         let addr = self.addrs[user % self.addrs.len()];
+        let started = Instant::now();
         let tcp = self.connect_tcp(addr).await?;
+        let connected = Instant::now();
         let _ = tcp.set_nodelay(true);
-        let stream = match &self.tls {
-            None => Stream::Plain(tcp),
-            Some((connector, name)) => Stream::Tls(Box::new(
-                connector
+        let (stream, tls) = match &self.tls {
+            None => (Stream::Plain(tcp), None),
+            Some((connector, name)) => {
+                let tls = connector
                     .connect(name.clone(), tcp)
                     .await
-                    .map_err(|_| Failure::Tls)?,
-            )),
+                    .map_err(|_| Failure::Tls)?;
+                (
+                    Stream::Tls(Box::new(tls)),
+                    Some(Micros::of(connected.elapsed())),
+                )
+            }
         };
         Ok(Conn {
             stream,
@@ -227,11 +255,14 @@ impl Target {
             requests: 0,
             opened: Instant::now(),
             closed: false,
+            connect: Micros::of(connected - started),
+            tls,
+            server_timing: None,
         })
     }
 
     /// Sends one request on `conn` and reads the whole response; returns its status, the body
-    /// is then in [`Conn::body`].
+    /// is then in [`Conn::body`]. Sending, waiting and receiving go into `phases` as each ends.
     pub async fn send(
         &self,
         conn: &mut Conn,
@@ -239,9 +270,12 @@ impl Target {
         path: &str,
         body: &[u8],
         traceparent: &str,
+        phases: &mut Phases,
     ) -> Result<u16, Failure> {
+        let started = Instant::now();
         conn.requests += 1;
         conn.body = 0..0;
+        conn.server_timing = None;
         if conn.buf.capacity() > SHRINK_ABOVE {
             conn.buf = Vec::with_capacity(INITIAL_BUFFER);
         }
@@ -263,6 +297,8 @@ impl Target {
             .flush()
             .await
             .map_err(|_| Failure::Disconnected)?;
+        let sent = Instant::now();
+        phases.sending = Some(Micros::of(sent - started));
         conn.buf.clear();
         let response = read_response(
             &mut conn.stream,
@@ -271,7 +307,11 @@ impl Target {
             self.limits,
         )
         .await?;
+        let first_byte = response.first_byte.max(sent);
+        phases.waiting = Some(Micros::of(first_byte - sent));
+        phases.receiving = Some(Micros::of(first_byte.elapsed()));
         conn.body = response.body;
+        conn.server_timing = response.server_timing;
         // A response that runs until the connection ends also ends the connection.
         conn.closed |= response.close;
         Ok(response.status)
@@ -443,6 +483,13 @@ mod tests {
         assert!(!String::from_utf8(buf).unwrap().contains("Content-Length"));
     }
 
+    /// `GET /` on `conn`.
+    async fn get(target: &Target, conn: &mut Conn) -> Result<u16, Failure> {
+        target
+            .send(conn, &Method::GET, "/", b"", "t", &mut Phases::default())
+            .await
+    }
+
     /// A server that answers each connection's requests with the given raw responses.
     async fn canned(responses: Vec<&'static [u8]>) -> Target {
         canned_server(responses).await.0
@@ -481,15 +528,14 @@ mod tests {
         ])
         .await;
         let mut conn = target.connect(0).await.unwrap();
-        let get = async |conn: &mut Conn| target.send(conn, &Method::GET, "/", b"", "t").await;
-        assert_eq!(get(&mut conn).await, Ok(200));
+        assert_eq!(get(&target, &mut conn).await, Ok(200));
         assert_eq!(conn.body(), b"hello world");
-        assert_eq!(get(&mut conn).await, Ok(201));
+        assert_eq!(get(&target, &mut conn).await, Ok(201));
         assert_eq!(conn.body(), b"hello world");
-        assert_eq!(get(&mut conn).await, Ok(204));
+        assert_eq!(get(&target, &mut conn).await, Ok(204));
         assert_eq!(conn.body(), b"");
         assert!(!conn.worn_out(&ConnectionPolicy::default()));
-        assert_eq!(get(&mut conn).await, Ok(200));
+        assert_eq!(get(&target, &mut conn).await, Ok(200));
         assert_eq!(conn.body(), b"until the end");
         assert!(conn.worn_out(&ConnectionPolicy::default()));
     }
@@ -498,16 +544,10 @@ mod tests {
     async fn a_short_body_is_a_disconnect_and_garbage_is_bad_http() {
         let target = canned(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\nshort"]).await;
         let mut conn = target.connect(0).await.unwrap();
-        assert_eq!(
-            target.send(&mut conn, &Method::GET, "/", b"", "t").await,
-            Err(Failure::Disconnected)
-        );
+        assert_eq!(get(&target, &mut conn).await, Err(Failure::Disconnected));
         let target = canned(vec![b"SSH-2.0-OpenSSH\r\n\r\n"]).await;
         let mut conn = target.connect(0).await.unwrap();
-        assert_eq!(
-            target.send(&mut conn, &Method::GET, "/", b"", "t").await,
-            Err(Failure::BadHttp)
-        );
+        assert_eq!(get(&target, &mut conn).await, Err(Failure::BadHttp));
     }
 
     #[tokio::test]
@@ -531,18 +571,44 @@ mod tests {
             let target = canned(vec![response]).await;
             let mut conn = target.connect(0).await.unwrap();
             assert_eq!(
-                target.send(&mut conn, &Method::GET, "/", b"", "t").await,
+                get(&target, &mut conn).await,
                 Err(Failure::AmbiguousLength(framing))
             );
         }
         // Repeating the same length is not ambiguous.
         let target = canned(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\n{}"]).await;
         let mut conn = target.connect(0).await.unwrap();
-        assert_eq!(
-            target.send(&mut conn, &Method::GET, "/", b"", "t").await,
-            Ok(200)
-        );
+        assert_eq!(get(&target, &mut conn).await, Ok(200));
         assert_eq!(conn.body(), b"{}");
+    }
+
+    #[tokio::test]
+    async fn a_request_fills_its_phases_and_keeps_the_server_timing() {
+        let target = canned(vec![
+            b"HTTP/1.1 200 OK\r\nServer-Timing: inference;dur=0.5, total;dur=2\r\nContent-Length: 2\r\n\r\n{}",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+        ])
+        .await;
+        let mut conn = target.connect(0).await.unwrap();
+        let mut phases = Phases::default();
+        conn.setup_into(&mut phases);
+        let sent = target
+            .send(&mut conn, &Method::GET, "/", b"", "t", &mut phases)
+            .await;
+        assert_eq!(sent, Ok(200));
+        assert!(phases.connect.is_some() && phases.tls.is_none());
+        // The canned server sends the response in two halves 5 ms apart: receiving spans them.
+        assert!(
+            phases.receiving.unwrap().duration() >= Duration::from_millis(4),
+            "{phases:?}"
+        );
+        assert!(phases.sending.is_some() && phases.waiting.is_some());
+        let timing = conn.server_timing().unwrap();
+        assert_eq!(timing.inference, Some(Duration::from_micros(500)));
+        assert_eq!(timing.total, Some(Duration::from_millis(2)));
+        // The next response has none: nothing is carried over.
+        assert_eq!(get(&target, &mut conn).await, Ok(200));
+        assert_eq!(conn.server_timing(), None);
     }
 
     #[tokio::test]
@@ -550,10 +616,7 @@ mod tests {
         let ok: &'static [u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
         let (target, server) = canned_server(vec![ok, ok]).await;
         let mut conn = target.connect(0).await.unwrap();
-        target
-            .send(&mut conn, &Method::GET, "/", b"", "t")
-            .await
-            .unwrap();
+        get(&target, &mut conn).await.unwrap();
         let by_count = |n| ConnectionPolicy {
             max_requests: Some(n),
             max_age: None,
@@ -570,10 +633,7 @@ mod tests {
         assert!(!conn.worn_out(&ConnectionPolicy::default()));
         // The canned server closes its side after its last response: the idle check notices
         // once the end of the stream has arrived.
-        target
-            .send(&mut conn, &Method::GET, "/", b"", "t")
-            .await
-            .unwrap();
+        get(&target, &mut conn).await.unwrap();
         server.await.unwrap();
         if let Stream::Plain(tcp) = &conn.stream {
             tokio::time::timeout(Duration::from_secs(5), tcp.readable())

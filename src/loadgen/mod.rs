@@ -5,8 +5,10 @@
 pub mod class;
 pub mod http;
 mod response;
+pub mod server_timing;
 mod user;
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -72,11 +74,54 @@ impl LoadPlan {
     }
 }
 
-/// Server-reported timings of one `/predict` response.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Server-reported timings of one response: from its `Server-Timing` header, else (on
+/// `/predict`) from the body's `inference_time` and `total_time`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ServerTiming {
-    pub inference: Duration,
-    pub total: Duration,
+    /// The model's time.
+    pub inference: Option<Duration>,
+    /// The server's whole handling time.
+    pub total: Option<Duration>,
+}
+
+/// A phase's duration in whole microseconds, from 1 (the histograms' lowest value) to
+/// `u32::MAX` (71 minutes): 4 bytes, so that every [`Sample`] stays small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Micros(NonZeroU32);
+
+impl Micros {
+    pub fn of(d: Duration) -> Self {
+        let us = d
+            .as_secs()
+            .saturating_mul(1_000_000)
+            .saturating_add(u64::from(d.subsec_micros()));
+        let us = u32::try_from(us).unwrap_or(u32::MAX);
+        Self(NonZeroU32::new(us).unwrap_or(NonZeroU32::MIN))
+    }
+
+    pub fn get(self) -> u64 {
+        u64::from(self.0.get())
+    }
+
+    pub fn duration(self) -> Duration {
+        Duration::from_micros(self.get())
+    }
+}
+
+/// Where one request's time went, as `curl -w` and k6 split it. Each phase is there when the
+/// request got through it: `connect` and `tls` only when the request opened its connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Phases {
+    /// TCP connect.
+    pub connect: Option<Micros>,
+    /// TLS handshake.
+    pub tls: Option<Micros>,
+    /// Writing the request.
+    pub sending: Option<Micros>,
+    /// From the request sent to the first byte of the response.
+    pub waiting: Option<Micros>,
+    /// From the first byte to the end of the response.
+    pub receiving: Option<Micros>,
 }
 
 /// One finished request.
@@ -90,6 +135,7 @@ pub struct Sample {
     pub trace_id: u128,
     /// Its `traceparent` asked the server to sample it.
     pub sampled: bool,
+    pub phases: Phases,
 }
 
 /// What the engine reports.

@@ -3,8 +3,12 @@
 //! section 6.3). Apart from the socket, so that tests can feed it any bytes split anywhere.
 
 use std::ops::Range;
+use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::ServerTiming;
+use super::server_timing;
 
 use crate::api::Failure;
 use crate::api::checks::Framing;
@@ -48,6 +52,10 @@ pub struct Response {
     pub status: u16,
     pub body: Range<usize>,
     pub close: bool,
+    /// What its `Server-Timing` fields said of the model and the server's total.
+    pub server_timing: Option<ServerTiming>,
+    /// When the first byte of the response arrived.
+    pub first_byte: Instant,
 }
 
 /// How the body of a response ends, by its head.
@@ -66,6 +74,7 @@ struct Head {
     /// Ambiguous framing is an error only for a response that has a body.
     length: Result<BodyLength, Framing>,
     close: bool,
+    server_timing: Option<ServerTiming>,
 }
 
 /// `1*DIGIT`, nothing else (no sign, no space inside).
@@ -103,6 +112,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, Failure> {
     let mut differing = false;
     // Codings apply in order across all Transfer-Encoding fields; the last says how it ends.
     let mut transfer_encoding: Option<bool> = None;
+    let mut server_timing = false;
     for h in response.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
             // Also `Content-Length: 5, 5`, which is one length; `5, 6` is not.
@@ -128,6 +138,8 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, Failure> {
             } else if has(h.value, "keep-alive") {
                 close = false;
             }
+        } else if h.name.eq_ignore_ascii_case("server-timing") {
+            server_timing = true;
         }
     }
     let length = match (transfer_encoding, content_length) {
@@ -138,11 +150,23 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, Failure> {
         (Some(false), None) | (None, None) => Ok(BodyLength::UntilClose),
         (None, Some(n)) => Ok(BodyLength::Fixed(n)),
     };
+    let server_timing = server_timing
+        .then(|| {
+            server_timing::recognise(
+                response
+                    .headers
+                    .iter()
+                    .filter(|h| h.name.eq_ignore_ascii_case("server-timing"))
+                    .map(|h| h.value),
+            )
+        })
+        .flatten();
     Ok(Some(Head {
         len,
         status,
         length,
         close,
+        server_timing,
     }))
 }
 
@@ -188,6 +212,7 @@ pub async fn read_response<S: AsyncRead + Unpin>(
     head_request: bool,
     limits: Limits,
 ) -> Result<Response, Failure> {
+    let mut first_byte = None;
     let head = loop {
         if let Some(head) = parse_head(buf)? {
             if (100..200).contains(&head.status) && head.status != 101 {
@@ -198,6 +223,7 @@ pub async fn read_response<S: AsyncRead + Unpin>(
             break head;
         }
         more(stream, buf, limits.max_head).await?;
+        first_byte.get_or_insert_with(Instant::now);
     };
     let start = head.len;
     let length = if head_request || head.status == 204 || head.status == 304 {
@@ -228,6 +254,8 @@ pub async fn read_response<S: AsyncRead + Unpin>(
         body: start..end,
         // Bytes beyond the response would be a reply nobody asked for.
         close: head.close || extra,
+        server_timing: head.server_timing,
+        first_byte: first_byte.unwrap_or_else(Instant::now),
     })
 }
 

@@ -7,6 +7,9 @@ use tokio::io::ReadBuf;
 
 use super::*;
 
+static EPOCH: std::sync::LazyLock<std::time::Instant> =
+    std::sync::LazyLock::new(std::time::Instant::now);
+
 /// A stream that hands out `data` in the given pieces, then ends.
 struct Pieces {
     data: Vec<u8>,
@@ -55,8 +58,14 @@ fn read(
 ) -> (Result<Response, Failure>, Vec<u8>, usize) {
     let mut stream = Pieces::new(data, cuts);
     let mut buf = Vec::new();
-    let outcome =
+    let before = std::time::Instant::now();
+    let mut outcome =
         futures::executor::block_on(read_response(&mut stream, &mut buf, head_request, limits));
+    if let Ok(r) = &mut outcome {
+        // When the first byte came is no part of what was read: compare responses without it.
+        assert!(r.first_byte >= before && r.first_byte <= std::time::Instant::now());
+        r.first_byte = *EPOCH;
+    }
     let body = match &outcome {
         Ok(r) => buf[r.body.clone()].to_vec(),
         Err(_) => Vec::new(),
@@ -296,4 +305,19 @@ proptest! {
         prop_assert_eq!(outcome, whole_outcome);
         prop_assert_eq!(split_body, body);
     }
+}
+
+#[test]
+fn server_timing_fields_are_read_from_the_head() {
+    let (outcome, body) = whole(
+        b"HTTP/1.1 200 OK\r\nServer-Timing: db;dur=1\r\nContent-Length: 2\r\n\
+          server-timing: inference;dur=0.012, total;dur=0.034\r\n\r\n{}",
+    );
+    let timing = outcome.unwrap().server_timing.unwrap();
+    assert_eq!(timing.inference, Some(std::time::Duration::from_micros(12)));
+    assert_eq!(timing.total, Some(std::time::Duration::from_micros(34)));
+    assert_eq!(body, b"{}");
+    let (outcome, _) =
+        whole(b"HTTP/1.1 200 OK\r\nServer-Timing: garbage\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(outcome.unwrap().server_timing, None);
 }

@@ -11,7 +11,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use super::http::{Conn, ConnectionPolicy, Target};
-use super::{Check, Event, Sample, ServerTiming, Task, UserClass};
+use super::{Check, Event, Phases, Sample, ServerTiming, Task, UserClass};
 use crate::api::Failure;
 use crate::api::checks::{check_fields, check_health_status, check_predict};
 use crate::api::contract::parse_timing;
@@ -67,18 +67,21 @@ async fn execute(
     let trace = traceparent(trace_id, span_id, sampled);
     let started = Instant::now();
     let mut opened = false;
+    let mut phases = Phases::default();
     let exchange = async {
         if conn.as_ref().is_none_or(|c| c.worn_out(&shared.policy)) {
             *conn = None;
             opened = true;
-            *conn = Some(shared.target.connect(id).await?);
+            let new = shared.target.connect(id).await?;
+            new.setup_into(&mut phases);
+            *conn = Some(new);
         }
         let Some(open) = conn.as_mut() else {
             return Err(Failure::Connect);
         };
         shared
             .target
-            .send(open, &task.method, &task.path, &body, &trace)
+            .send(open, &task.method, &task.path, &body, &trace, &mut phases)
             .await
     };
     let result = match tokio::time::timeout(shared.timeout, exchange).await {
@@ -92,7 +95,7 @@ async fn execute(
     let (bytes, outcome) = match (result, conn.as_ref()) {
         (Ok(status), Some(open)) => (
             open.body().len() as u64,
-            judge(&task.check, status, open.body()),
+            judge(&task.check, status, open.body(), open.server_timing()),
         ),
         (Ok(_), None) => (0, Err(Failure::Disconnected)),
         (Err(failure), _) => {
@@ -108,6 +111,7 @@ async fn execute(
         outcome,
         trace_id,
         sampled,
+        phases,
     }));
 }
 
@@ -126,21 +130,32 @@ pub fn traceparent(trace_id: u128, span_id: u64, sampled: bool) -> String {
     text
 }
 
-/// Applies a task's check to a response.
-pub fn judge(check: &Check, status: u16, body: &[u8]) -> Result<Option<ServerTiming>, Failure> {
+/// Applies a task's check to a response; the server's timings are those of its
+/// `Server-Timing` header (`header`) when it had one, else those of a `/predict` body.
+pub fn judge(
+    check: &Check,
+    status: u16,
+    body: &[u8],
+    header: Option<ServerTiming>,
+) -> Result<Option<ServerTiming>, Failure> {
     match check {
         Check::None if status >= 400 => Err(Failure::Status(status)),
-        Check::None => Ok(None),
+        Check::None => Ok(header),
         Check::Status if status != 200 => Err(Failure::Status(status)),
-        Check::Status => Ok(None),
-        Check::Json => check_fields(status, body, &[]).map(|()| None),
-        Check::Fields(fields) => check_fields(status, body, fields).map(|()| None),
-        Check::Health => check_health_status(status, body).map(|()| None),
+        Check::Status => Ok(header),
+        Check::Json => check_fields(status, body, &[]).map(|()| header),
+        Check::Fields(fields) => check_fields(status, body, fields).map(|()| header),
+        Check::Health => check_health_status(status, body).map(|()| header),
         Check::Predict => {
             let p = check_predict(status, body)?;
-            Ok(parse_timing(&p.inference_time)
-                .zip(parse_timing(&p.total_time))
-                .map(|(inference, total)| ServerTiming { inference, total }))
+            Ok(header.or_else(|| {
+                parse_timing(&p.inference_time)
+                    .zip(parse_timing(&p.total_time))
+                    .map(|(inference, total)| ServerTiming {
+                        inference: Some(inference),
+                        total: Some(total),
+                    })
+            }))
         }
     }
 }
@@ -150,7 +165,7 @@ mod tests {
     use super::*;
 
     fn judged(check: &Check, status: u16, body: &str) -> Result<Option<ServerTiming>, Failure> {
-        judge(check, status, body.as_bytes())
+        judge(check, status, body.as_bytes(), None)
     }
 
     #[test]
@@ -176,8 +191,21 @@ mod tests {
     fn checks_follow_the_contract() {
         let predict = r#"{"predicted_species": "setosa", "prediction_probability": 0.97, "inference_time": "0.0012s", "total_time": "0.0030s"}"#;
         let t = judged(&Check::Predict, 200, predict).unwrap().unwrap();
-        assert_eq!(t.inference, Duration::from_micros(1200));
-        assert_eq!(t.total, Duration::from_micros(3000));
+        assert_eq!(t.inference, Some(Duration::from_micros(1200)));
+        assert_eq!(t.total, Some(Duration::from_micros(3000)));
+        // Server-Timing wins over the body's 4-decimal fields, on any endpoint.
+        let header = ServerTiming {
+            inference: Some(Duration::from_micros(12)),
+            total: Some(Duration::from_micros(34)),
+        };
+        let t = judge(&Check::Predict, 200, predict.as_bytes(), Some(header));
+        assert_eq!(t, Ok(Some(header)));
+        let t = judge(&Check::Status, 200, b"", Some(header));
+        assert_eq!(t, Ok(Some(header)));
+        assert_eq!(
+            judge(&Check::Status, 500, b"", Some(header)),
+            Err(Failure::Status(500))
+        );
         assert_eq!(
             judged(&Check::Predict, 200, r#"{"predicted_species": "setosa"}"#),
             Err(Failure::MissingField("prediction_probability".into()))

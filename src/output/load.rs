@@ -177,6 +177,7 @@ pub fn render_summary(r: &RunRecord, style: Style) -> String {
         percentile_table(r, style),
         failure_table(r, style),
         server_timings(r),
+        super::phases::phase_table(r, style),
         throughput(r),
         steady_state(r, style),
         slowest(r),
@@ -289,7 +290,17 @@ fn failure_table(r: &RunRecord, style: Style) -> String {
 }
 
 fn server_timings(r: &RunRecord) -> String {
-    let (Some(inf), Some(tot)) = (&r.server_timings.inference, &r.server_timings.total) else {
+    // `/predict`'s own, when the record has them per endpoint (other endpoints may report a
+    // total too); else the run's, which older records kept of `/predict` only.
+    let predict = r
+        .phases
+        .as_ref()
+        .and_then(|p| p.endpoint("POST", "/predict"));
+    let (inf, tot) = match predict {
+        Some(p) if p.model.is_some() && p.server.is_some() => (&p.model, &p.server),
+        _ => (&r.server_timings.inference, &r.server_timings.total),
+    };
+    let (Some(inf), Some(tot)) = (inf, tot) else {
         return String::new();
     };
     let mut out = format!(
@@ -579,6 +590,18 @@ mod tests {
                              "rps": 119.5, "avg_ms": 4.2, "p50_ms": 3.9, "p95_ms": 8.5, "p99_ms": null},
             "thresholds": [{"name": "max-failure-rate", "limit": 0.01, "actual": 0.00167, "passed": true},
                            {"name": "max-p95", "limit": 5.0, "actual": 9.0, "passed": false}],
+            "phases": {
+                "resolution": {"ms": 0.4, "addresses": 1},
+                "endpoints": [],
+                "aggregate": {
+                    "connect": {"count": 150, "avg_ms": 0.3, "p50_ms": 0.2, "p95_ms": 0.9, "p99_ms": 1.5, "max_ms": 2.0, "histogram": ""},
+                    "sending": {"count": 7200, "avg_ms": 0.02, "p50_ms": 0.01, "p95_ms": 0.05, "p99_ms": 0.1, "max_ms": 0.4, "histogram": ""},
+                    "waiting": {"count": 7200, "avg_ms": 3.8, "p50_ms": 3.5, "p95_ms": 8.0, "p99_ms": 9.5, "max_ms": 13.0, "histogram": ""},
+                    "receiving": {"count": 7200, "avg_ms": 0.05, "p50_ms": 0.04, "p95_ms": 0.1, "p99_ms": 0.2, "max_ms": 1.0, "histogram": ""},
+                    "server": {"count": 7200, "avg_ms": 2.5, "p50_ms": 2.4, "p95_ms": 3.9, "p99_ms": 4.9, "max_ms": 12.0, "histogram": ""},
+                    "model": {"count": 6000, "avg_ms": 1.2, "p50_ms": 1.1, "p95_ms": 2.0, "p99_ms": 3.0, "max_ms": 9.0, "histogram": ""}
+                }
+            },
             "timeline": []
         }))
         .unwrap()

@@ -3,6 +3,7 @@
 
 mod cluster;
 mod load;
+mod phases;
 mod smoke;
 mod trace;
 

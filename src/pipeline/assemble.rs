@@ -61,6 +61,7 @@ pub fn build(opts: &LoadOptions, c: &Collector, end: RunEnd, started_utc: Timest
         aggregate,
         failures: c.failure_records(),
         server_timings: c.server_timings(),
+        phases: Some(c.phase_record()),
         slowest: c.slowest_records(),
         thresholds,
         timeline: c.timeline().to_vec(),

@@ -95,6 +95,7 @@ pub async fn measure(
         start,
         started_utc,
     );
+    collector.resolved(target.resolved_in, target.addrs.len());
     let engine = {
         let plan = opts.plan.clone();
         let target = Arc::new(target);

@@ -19,9 +19,11 @@ mod atomic;
 pub mod cluster;
 pub mod histogram;
 mod percentile;
+mod phases;
 
 pub use atomic::write_atomically;
 pub use percentile::Percentile;
+pub use phases::{EndpointPhases, PhaseDistributions, PhasesRecord, Resolution, SecondPhases};
 
 use crate::api::Failure;
 use cluster::{ClusterRecord, ClusterSecond, NotWatched};
@@ -109,6 +111,10 @@ pub struct RunRecord {
     pub aggregate: EndpointRecord,
     pub failures: Vec<FailureRecord>,
     pub server_timings: ServerTimings,
+    /// Where requests' time went: client-side phases and server timings per endpoint; absent
+    /// in records older than these figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<PhasesRecord>,
     pub slowest: Vec<SlowestRecord>,
     pub throughput: Throughput,
     /// The run at its full user count, without the ramp-up; absent when it never got there
@@ -207,8 +213,8 @@ pub struct FailureRecord {
     pub last_seen: Timestamp,
 }
 
-/// A distribution of server-reported durations (ms) with its histogram (us).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A distribution of durations (ms) with its histogram (us).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Distribution {
     pub count: u64,
     pub avg_ms: f64,
@@ -219,7 +225,8 @@ pub struct Distribution {
     pub histogram: String,
 }
 
-/// `inference_time` and `total_time` from `/predict` responses.
+/// The model's and the server's time of every response that reported them (its
+/// `Server-Timing` header, else `/predict`'s `inference_time` and `total_time`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ServerTimings {
     pub inference: Option<Distribution>,
@@ -381,6 +388,9 @@ pub struct TimelinePoint {
     /// The cluster at the end of this second, when the run watched one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterSecond>,
+    /// Connections opened in this second and how long they took (absent in older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<SecondPhases>,
     /// Data added by later versions for this second (kept, not read).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extensions: BTreeMap<String, serde_json::Value>,

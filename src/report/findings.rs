@@ -43,6 +43,7 @@ pub fn findings(runs: &[RunView]) -> Vec<Finding> {
         pod_startup(runs),
         cpu_saturation(runs),
         network_and_queueing(runs),
+        connection_setup(runs),
     ];
     out.extend(runs.iter().filter_map(hit_max_replicas));
     out.extend(runs.iter().filter_map(failures_after_scale_up));
@@ -268,6 +269,90 @@ fn network_and_queueing(runs: &[RunView]) -> Finding {
             network * 100.0,
             t.e2e_p50_ms,
             t.server_p50_ms
+        ),
+    )
+}
+
+/// A second's new connections count as slow to set up from this many ms (connect, or the wait
+/// for their first byte), and from 3x the run's median time to first byte.
+pub const SLOW_SETUP_MS: f64 = 100.0;
+
+/// The seconds in which new connections waited long to be accepted or served: (first, last,
+/// new connections in them, worst median connect, worst median first-byte wait).
+fn slow_setup(run: &RunView) -> Option<(u64, u64, u64, f64, f64)> {
+    let baseline = run
+        .phases
+        .as_ref()
+        .and_then(|p| p.waiting)
+        .map_or(0.0, |w| w.p50_ms);
+    let limit = SLOW_SETUP_MS.max(3.0 * baseline);
+    let slow: Vec<&Second> = run
+        .timeline
+        .iter()
+        .filter(|s| s.new_connections.unwrap_or(0) > 0)
+        .filter(|s| {
+            s.connect_p50_ms.unwrap_or(0.0) >= limit || s.new_waiting_p50_ms.unwrap_or(0.0) >= limit
+        })
+        .collect();
+    let (first, last) = (slow.first()?, slow.last()?);
+    let worst =
+        |f: fn(&Second) -> Option<f64>| slow.iter().filter_map(|s| f(s)).fold(0.0, f64::max);
+    Some((
+        first.t.saturating_sub(1),
+        last.t,
+        slow.iter().filter_map(|s| s.new_connections).sum(),
+        worst(|s| s.connect_p50_ms),
+        worst(|s| s.new_waiting_p50_ms),
+    ))
+}
+
+/// New connections waiting long to be accepted or to get their first byte: the accept queue
+/// of a saturated server, or a load balancer adding backends.
+fn connection_setup(runs: &[RunView]) -> Finding {
+    const TITLE: &str = "Connection set-up";
+    let measured: Vec<&RunView> = runs
+        .iter()
+        .filter(|r| r.timeline.iter().any(|s| s.new_connections.is_some()))
+        .collect();
+    if measured.is_empty() {
+        return Finding::new(
+            TITLE,
+            Verdict::NoData,
+            "no request phases in these runs (records from before them)".into(),
+        );
+    }
+    let slow: Vec<String> = measured
+        .iter()
+        .filter_map(|r| {
+            let (from, to, n, connect, wait) = slow_setup(r)?;
+            let overall = r.phases.as_ref().and_then(|p| p.waiting).map_or(0.0, |w| w.p50_ms);
+            Some(format!(
+                "at {}, from +{from} s to +{to} s, {n} new connections took up to {connect:.1} ms (median of a second) to connect and {wait:.1} ms to their first byte, against {overall:.1} ms to first byte for all requests (median)",
+                users(r)
+            ))
+        })
+        .collect();
+    if slow.is_empty() {
+        let worst = measured
+            .iter()
+            .flat_map(|r| &r.timeline)
+            .flat_map(|s| [s.new_waiting_p50_ms, s.connect_p50_ms])
+            .flatten()
+            .fold(0.0, f64::max);
+        return Finding::new(
+            TITLE,
+            Verdict::NotSupported,
+            format!(
+                "new connections were accepted and served promptly: in no second did their median connect or first-byte wait reach {SLOW_SETUP_MS:.0} ms and 3x the run's (worst {worst:.1} ms)"
+            ),
+        );
+    }
+    Finding::new(
+        TITLE,
+        Verdict::Supported,
+        format!(
+            "{}: the server accepted or served new connections late (the accept queue of a saturated worker, or a load balancer adding backends); run more workers per pod, add replicas earlier (a lower HPA target or a higher minReplicas), or with --connection-max-requests make users reconnect so that new pods get their share",
+            slow.join("; ")
         ),
     )
 }
@@ -508,5 +593,72 @@ mod tests {
                 .iter()
                 .any(|f| f.title.starts_with("The load"))
         );
+    }
+}
+
+#[cfg(test)]
+mod setup_tests {
+    use super::*;
+    use crate::report::breakdown::{Pair, PhaseBreakdown};
+
+    fn second(t: u64, new: u64, connect: f64, wait: f64) -> Second {
+        Second {
+            t,
+            new_connections: Some(new),
+            connect_p50_ms: (new > 0).then_some(connect),
+            new_waiting_p50_ms: (new > 0).then_some(wait),
+            waiting_p50_ms: Some(5.0),
+            ..Default::default()
+        }
+    }
+
+    fn run(timeline: Vec<Second>) -> RunView {
+        RunView {
+            users: 300,
+            timeline,
+            phases: Some(PhaseBreakdown {
+                waiting: Some(Pair {
+                    p50_ms: 5.0,
+                    p95_ms: 20.0,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn new_connections_kept_waiting_are_a_finding_with_the_period_and_figures() {
+        let mut timeline: Vec<Second> = (1..=20).map(|t| second(t, 0, 0.0, 0.0)).collect();
+        timeline[0] = second(1, 10, 0.3, 4.0);
+        timeline[5] = second(6, 40, 0.4, 900.0);
+        timeline[7] = second(8, 25, 150.0, 20.0);
+        let f = connection_setup(&[run(timeline)]);
+        assert_eq!(f.verdict, Verdict::Supported, "{}", f.evidence);
+        assert!(
+            f.evidence
+                .contains("at 300 users, from +5 s to +8 s, 65 new connections"),
+            "{}",
+            f.evidence
+        );
+        assert!(
+            f.evidence.contains("150.0 ms") && f.evidence.contains("900.0 ms"),
+            "{}",
+            f.evidence
+        );
+        assert!(
+            f.evidence.contains("more workers per pod")
+                && f.evidence.contains("--connection-max-requests")
+        );
+    }
+
+    #[test]
+    fn prompt_connections_or_no_phases_say_so() {
+        let timeline = (1..=5).map(|t| second(t, 2, 0.3, 12.0)).collect();
+        let f = connection_setup(&[run(timeline)]);
+        assert_eq!(f.verdict, Verdict::NotSupported, "{}", f.evidence);
+        assert!(f.evidence.contains("worst 12.0 ms"), "{}", f.evidence);
+        let f = connection_setup(&[RunView::default()]);
+        assert_eq!(f.verdict, Verdict::NoData);
     }
 }

@@ -44,6 +44,7 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
         steady_state: record.steady_state.clone(),
         failure_reasons: failure_reasons(record),
         timing: timing(record),
+        phases: super::breakdown::phase_breakdown(record),
         slowest: slowest(record),
         timeline,
         latency_curve: record::histogram::percentile_curve(&agg.histogram, CURVE_TICKS),
@@ -71,17 +72,26 @@ fn failure_reasons(record: &RunRecord) -> Vec<FailureCount> {
     failure_reasons
 }
 
-/// `/predict`'s end-to-end latency against the server's own timings.
+/// `/predict`'s end-to-end latency against the server's own timings: `/predict`'s by the
+/// record's phases, else the run's (which older records kept of `/predict` only).
 fn timing(record: &RunRecord) -> Option<TimingBreakdown> {
     let predict = record
         .endpoints
         .iter()
         .find(|e| e.method == "POST" && e.name == "/predict");
-    match (
-        predict,
-        &record.server_timings.total,
-        &record.server_timings.inference,
-    ) {
+    let own = record
+        .phases
+        .as_ref()
+        .and_then(|p| p.endpoint("POST", "/predict"))
+        .filter(|p| p.server.is_some() && p.model.is_some());
+    let (total, inference) = match own {
+        Some(p) => (&p.server, &p.model),
+        None => (
+            &record.server_timings.total,
+            &record.server_timings.inference,
+        ),
+    };
+    match (predict, total, inference) {
         (Some(e2e), Some(total), Some(inference)) if e2e.requests > 0 => Some(TimingBreakdown {
             // Present: the endpoint had requests.
             e2e_p50_ms: e2e.percentile(Percentile::P50).unwrap_or_default(),
@@ -119,7 +129,12 @@ fn timeline(record: &RunRecord) -> Vec<Second> {
         .iter()
         .map(|p| {
             let cluster = p.cluster.as_ref();
+            let phases = p.phases.as_ref();
             Second {
+                new_connections: phases.map(|s| s.new_connections),
+                connect_p50_ms: phases.and_then(|s| s.connect_p50_ms),
+                new_waiting_p50_ms: phases.and_then(|s| s.new_waiting_p50_ms),
+                waiting_p50_ms: phases.and_then(|s| s.waiting_p50_ms),
                 t: p.t,
                 users: u64::from(p.users),
                 requests: p.requests,

@@ -1,6 +1,7 @@
 //! Phases 5-6: the report. Runs (as [`RunView`]s) -> a view model -> a minijinja template.
 //! `templates/report.md` is the default; a user's own template sees the same data.
 
+pub mod breakdown;
 pub mod charts;
 pub mod compare;
 pub mod findings;
@@ -50,6 +51,10 @@ pub struct Breakdown {
     /// Absent when the run has no server timings.
     pub table: Option<Table>,
     pub shares: Option<String>,
+    /// Phase by phase, at p50 and p95; absent for records without phases.
+    pub phases: Option<Table>,
+    /// Whose phases these are ("POST /predict", "all requests").
+    pub phases_of: Option<String>,
     pub slowest: Vec<Slow>,
     /// From Cloud Trace, when the run has saved traces.
     pub spans: Option<crate::trace::RunSpans>,
@@ -145,7 +150,7 @@ pub fn build(mut runs: Vec<RunView>, options: &ReportOptions) -> ReportModel {
 
 fn breakdown(run: &RunView, column: &str, options: &ReportOptions) -> Breakdown {
     let table = run.timing.as_ref().map(|t| {
-        let ms = |v: f64| format!("{v:.2} ms");
+        let ms = breakdown::ms;
         let headers: Vec<String> = ["Measure", "p50", "p95"].map(String::from).to_vec();
         let rows = vec![
             vec![
@@ -198,6 +203,8 @@ fn breakdown(run: &RunView, column: &str, options: &ReportOptions) -> Breakdown 
         column: column.to_string(),
         table,
         shares,
+        phases: run.phases.as_ref().map(breakdown::phase_table),
+        phases_of: run.phases.as_ref().map(|p| p.of.clone()),
         slowest,
         spans: options.spans.get(&run.file).cloned(),
     }

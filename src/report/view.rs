@@ -42,6 +42,8 @@ pub struct RunView {
     pub failure_reasons: Vec<FailureCount>,
     /// Server-reported timings of `/predict` against the end-to-end latency.
     pub timing: Option<TimingBreakdown>,
+    /// Where requests' time went, phase by phase (absent in records older than phases).
+    pub phases: Option<super::breakdown::PhaseBreakdown>,
     pub slowest: Vec<SlowRequest>,
     pub timeline: Vec<Second>,
     /// The latency distribution of all requests (from the record's aggregate histogram),
@@ -119,4 +121,12 @@ pub struct Second {
     pub cpu_pct: Option<f64>,
     /// HPA's CPU target, % of request.
     pub cpu_target_pct: Option<f64>,
+    /// Connections opened in this second (absent in records older than phases).
+    pub new_connections: Option<u64>,
+    /// Their median connect time, and the median time to first byte of the requests they
+    /// carried first.
+    pub connect_p50_ms: Option<f64>,
+    pub new_waiting_p50_ms: Option<f64>,
+    /// The median time to first byte of all requests of this second.
+    pub waiting_p50_ms: Option<f64>,
 }

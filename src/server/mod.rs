@@ -6,9 +6,10 @@ mod listen;
 pub mod model;
 mod validate;
 
+use std::fmt::Write as _;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -27,6 +28,9 @@ use crate::api::contract::{
 };
 pub use listen::Limits;
 pub use model::Model;
+
+/// The W3C header naming where the server's time went.
+pub const SERVER_TIMING: &str = "server-timing";
 
 /// Largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -53,7 +57,35 @@ pub fn router(model: Model) -> Router {
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(total_timing))
         .with_state(state)
+}
+
+/// The W3C `Server-Timing` value of durations: `name;dur=<ms with microseconds>`, joined.
+pub fn server_timing(metrics: &[(&str, Duration)]) -> String {
+    let mut text = String::with_capacity(48);
+    for (i, (name, d)) in metrics.iter().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        // Writing into a String cannot fail.
+        let _ = write!(text, "{name};dur={:.3}", d.as_secs_f64() * 1e3);
+    }
+    text
+}
+
+/// Gives every response that has no `Server-Timing` yet (all but `/predict`'s) the handler's
+/// `total`.
+async fn total_timing(request: Request, next: axum::middleware::Next) -> Response {
+    let started = Instant::now();
+    let mut response = next.run(request).await;
+    if !response.headers().contains_key(SERVER_TIMING) {
+        let value = server_timing(&[("total", started.elapsed())]);
+        if let Ok(v) = HeaderValue::try_from(value) {
+            response.headers_mut().insert(SERVER_TIMING, v);
+        }
+    }
+    response
 }
 
 /// Serves with the default [`Limits`] until `shutdown` resolves, then lets in-flight
@@ -162,15 +194,21 @@ async fn predict(State(state): State<Arc<AppState>>, request: Request) -> Respon
     let prediction = state.model.predict(&features.as_array());
     // Total over finite features (see `Model::predict`), so there is no 500 to give here.
     let inference = inference_started.elapsed();
-    json_response(
+    let total = started.elapsed();
+    let mut response = json_response(
         StatusCode::OK,
         &PredictBody {
             predicted_species: prediction.species.as_str(),
             prediction_probability: (prediction.probability * 1e4).round() / 1e4,
             inference_time: &format_timing(inference),
-            total_time: &format_timing(started.elapsed()),
+            total_time: &format_timing(total),
         },
-    )
+    );
+    let timing = server_timing(&[("inference", inference), ("total", total)]);
+    if let Ok(v) = HeaderValue::try_from(timing) {
+        response.headers_mut().insert(SERVER_TIMING, v);
+    }
+    response
 }
 
 /// [`crate::api::contract::PredictResponse`] without owning its strings: the hot path.

@@ -5,6 +5,7 @@
 
 pub mod csv;
 mod entry;
+pub mod phases;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -17,7 +18,7 @@ use tokio::time::Instant;
 use crate::api::Failure;
 use crate::loadgen::{Event, Sample};
 use crate::record::{
-    Distribution, EndpointRecord, FailureRecord, Percentile, SAMPLED_KEPT, SampledRequest,
+    EndpointRecord, FailureRecord, Percentile, PhasesRecord, SAMPLED_KEPT, SampledRequest,
     ServerTimings, SlowTrace, SlowestRecord, SteadyState, TimelinePoint,
 };
 pub use entry::{Entry, decode_histogram, encode_histogram, locust_bucket, new_histogram};
@@ -99,8 +100,9 @@ pub struct Collector {
     window: Window,
     windows: Vec<Window>,
     failures: BTreeMap<(usize, Failure), FailureCount>,
-    inference: Histogram<u64>,
-    server_total: Histogram<u64>,
+    /// Where requests' time went, per endpoint; also the server's reported timings (its
+    /// `server` and `model` histograms), which [`Collector::server_timings`] adds up.
+    phases: phases::PhaseStats,
     slowest: Vec<BinaryHeap<Reverse<(u64, u128)>>>,
     sampled: Vec<SampledRequest>,
     users: u32,
@@ -136,8 +138,7 @@ impl Collector {
             window: Window::default(),
             windows: vec![Window::default(); n],
             failures: BTreeMap::new(),
-            inference: new_histogram(),
-            server_total: new_histogram(),
+            phases: phases::PhaseStats::new(n),
             users: 0,
             target_users,
             duration,
@@ -198,27 +199,24 @@ impl Collector {
             heap.pop();
             heap.push(Reverse((us, s.trace_id)));
         }
-        match s.outcome {
-            Ok(Some(t)) => {
-                let to_us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1);
-                self.inference.saturating_record(to_us(t.inference));
-                self.server_total.saturating_record(to_us(t.total));
-            }
-            Ok(None) => {}
-            Err(failure) => {
-                let now = Timestamp::now();
-                self.failures
-                    .entry((s.endpoint, failure))
-                    .and_modify(|f| {
-                        f.count += 1;
-                        f.last = now;
-                    })
-                    .or_insert(FailureCount {
-                        count: 1,
-                        first: now,
-                        last: now,
-                    });
-            }
+        self.phases.record(
+            s.endpoint,
+            &s.phases,
+            s.outcome.as_ref().ok().copied().flatten(),
+        );
+        if let Err(failure) = s.outcome {
+            let now = Timestamp::now();
+            self.failures
+                .entry((s.endpoint, failure))
+                .and_modify(|f| {
+                    f.count += 1;
+                    f.last = now;
+                })
+                .or_insert(FailureCount {
+                    count: 1,
+                    first: now,
+                    last: now,
+                });
         }
     }
 
@@ -265,6 +263,7 @@ impl Collector {
             total_max_ms: self.total.max_ms(),
             total_avg_content_size: self.total.avg_size(),
             cluster: None,
+            phases: Some(self.phases.close_second()),
             extensions: BTreeMap::new(),
         };
         self.second.reset();
@@ -419,22 +418,28 @@ impl Collector {
         rows
     }
 
+    /// The server's reported timings of all endpoints together.
     pub fn server_timings(&self) -> ServerTimings {
-        let dist = |h: &Histogram<u64>| {
-            (!h.is_empty()).then(|| Distribution {
-                count: h.len(),
-                avg_ms: h.mean() / 1e3,
-                p50_ms: h.value_at_quantile(0.5) as f64 / 1e3,
-                p95_ms: h.value_at_quantile(0.95) as f64 / 1e3,
-                p99_ms: h.value_at_quantile(0.99) as f64 / 1e3,
-                max_ms: h.max() as f64 / 1e3,
-                histogram: encode_histogram(h),
-            })
-        };
+        let all = self.phases.aggregate();
         ServerTimings {
-            inference: dist(&self.inference),
-            total: dist(&self.server_total),
+            inference: phases::distribution(&all.model),
+            total: phases::distribution(&all.server),
         }
+    }
+
+    /// Name resolution before the run, for the record's phases.
+    pub fn resolved(&mut self, took: Duration, addresses: usize) {
+        self.phases.resolved(took, addresses);
+    }
+
+    /// The phase histograms (per endpoint, in the order of [`Collector::endpoints`]).
+    pub fn phases(&self) -> &phases::PhaseStats {
+        &self.phases
+    }
+
+    /// Where requests' time went, per endpoint and in aggregate.
+    pub fn phase_record(&self) -> PhasesRecord {
+        self.phases.record_of(&self.endpoints)
     }
 
     /// The sampled requests, in the order they finished (at most [`SAMPLED_KEPT`]).
@@ -487,6 +492,7 @@ mod tests {
             outcome,
             trace_id: u128::from(ms),
             sampled: ms.is_multiple_of(2),
+            phases: Default::default(),
         })
     }
 
@@ -510,8 +516,8 @@ mod tests {
             c.handle(sample(0, ms, Ok(None)));
         }
         let timing = ServerTiming {
-            inference: Duration::from_micros(1200),
-            total: Duration::from_micros(3000),
+            inference: Some(Duration::from_micros(1200)),
+            total: Some(Duration::from_micros(3000)),
         };
         c.handle(sample(1, 50, Ok(Some(timing))));
         c.handle(sample(1, 60, Err(Failure::Status(500))));

@@ -34,6 +34,23 @@ fn demo_runs_the_guide_and_reports_both_runs() {
         "{report}"
     );
     assert!(report.contains("| IrisPredictionAPIUser |") && report.contains("| HighLoadUser |"));
+    // Server-Timing has microseconds where the body's fields read 0.0000s: the model's time
+    // is above zero in both runs, in both tables of "Where the time goes".
+    assert_eq!(
+        report.matches("Phases of POST /predict").count(),
+        2,
+        "{report}"
+    );
+    let models: Vec<f64> = report
+        .lines()
+        .filter(|l| l.starts_with("| Model "))
+        .map(|l| {
+            let p50 = l.split('|').nth(2).unwrap().trim();
+            p50.trim_end_matches(" ms").parse().unwrap()
+        })
+        .collect();
+    assert_eq!(models.len(), 4, "{report}");
+    assert!(models.iter().all(|&m| m > 0.0), "{models:?}");
     // Records went to a temporary directory, not into the user's working directory.
     assert!(!dir.path().join("iris-lab-runs").exists());
 }

@@ -53,6 +53,11 @@ fn self_signed(dir: &std::path::Path) -> (Vec<CertificateDer<'static>>, PrivateK
 
 /// An https server answering every path like a healthy API.
 async fn tls_api(dir: &std::path::Path) -> reqwest::Url {
+    tls_api_after(dir, std::time::Duration::ZERO).await
+}
+
+/// Like [`tls_api`], waiting `delay` after accepting each connection before the handshake.
+async fn tls_api_after(dir: &std::path::Path, delay: std::time::Duration) -> reqwest::Url {
     let (certs, key) = self_signed(dir);
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -68,6 +73,7 @@ async fn tls_api(dir: &std::path::Path) -> reqwest::Url {
         while let Ok((tcp, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
@@ -119,4 +125,26 @@ async fn https_works_with_insecure_and_an_unverified_certificate_is_refused_with
             other.map(|r| r.record.aggregate.requests)
         ),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_handshake_shows_as_tls_not_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let delay = std::time::Duration::from_millis(300);
+    let host = tls_api_after(dir.path(), delay).await;
+    let mut opts = support::options(host, dir.path(), 2, 1.5, "HighLoadUser");
+    opts.insecure = true;
+    let r = load::run(opts, &mut support::Recorder::default())
+        .await
+        .unwrap()
+        .record;
+    assert_eq!(r.aggregate.failures, 0, "{:?}", r.failures);
+    let p = &r.phases.as_ref().unwrap().aggregate;
+    let (connect, tls) = (p.connect.as_ref().unwrap(), p.tls.as_ref().unwrap());
+    // One connection per user, kept alive.
+    assert_eq!((connect.count, tls.count), (2, 2));
+    assert!(tls.p50_ms >= 240.0, "{tls:?}");
+    assert!(connect.p50_ms < 100.0, "{connect:?}");
+    // Requests on the open connections did not wait for a handshake.
+    assert!(p.waiting.as_ref().unwrap().p50_ms < 100.0, "{p:?}");
 }

@@ -14,6 +14,7 @@ mod load_cluster;
 mod load_engine;
 mod load_tls;
 mod locust_csv;
+mod phases;
 mod report;
 mod report_html;
 mod serve_limits;

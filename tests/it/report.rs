@@ -117,6 +117,24 @@ fn cluster_data_fills_the_tables_findings_and_timeline() {
 }
 
 #[test]
+fn phases_fill_where_the_time_goes_and_the_connection_set_up_finding() {
+    let dir = runs_dir(&[("150u.json", None), ("300u-phases.json", None)]);
+    let text = report(dir.path(), &[]);
+    insta::assert_snapshot!("two_runs_with_phases", redact(&text));
+    assert!(text.contains("Phases of POST /predict"), "{text}");
+    assert!(
+        text.contains("| Model | 0.11 ms | 0.20 ms |"),
+        "the model's time from Server-Timing: {text}"
+    );
+    assert!(
+        text.contains("**Connection set-up** (supported by the data): at 300 users, from +2 s to +4 s, 210 new connections"),
+        "{text}"
+    );
+    // The older record has no phases: its breakdown has none, and says nothing wrong.
+    assert_eq!(text.matches("Phases of ").count(), 1);
+}
+
+#[test]
 fn the_guide_table_holds_the_records_numbers() {
     let dir = runs_dir(&[("150u.json", None), ("300u.json", None)]);
     let v: Value = serde_json::from_str(&report(dir.path(), &["--format", "json"])).unwrap();

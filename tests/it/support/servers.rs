@@ -216,3 +216,70 @@ impl Monitor for Recorder {
     fn interrupted(&mut self) {}
     fn finish(&mut self) {}
 }
+
+/// How a [`misbehaving_server`] is slow, in one phase of each request.
+#[derive(Debug, Clone, Copy)]
+pub enum Misbehaviour {
+    /// Leaves each connection in the accept queue this long: the client's connect is fast
+    /// (the kernel completes it), its wait for the first byte is long.
+    AcceptLate(Duration),
+    /// Reads the request, waits this long, then sends the head in two pieces.
+    SlowHead(Duration),
+    /// Sends the head at once, then the body in 4 pieces over this long.
+    TricklingBody(Duration),
+}
+
+/// A raw HTTP/1.1 server answering every request with `200 {"ok": true}` and closing the
+/// connection (each request opens a new one), slow in the way `how` says.
+pub async fn misbehaving_server(how: Misbehaviour) -> reqwest::Url {
+    use tokio::io::AsyncWriteExt;
+    const BODY: &[u8] = br#"{"ok": true, "x": 1}"#;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            if let Misbehaviour::AcceptLate(delay) = how {
+                tokio::time::sleep(delay).await;
+            }
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    BODY.len()
+                );
+                let (a, b) = head.as_bytes().split_at(10);
+                if let Misbehaviour::SlowHead(delay) = how {
+                    tokio::time::sleep(delay).await;
+                }
+                let _ = socket.write_all(a).await;
+                let _ = socket.flush().await;
+                let _ = socket.write_all(b).await;
+                let _ = socket.flush().await;
+                match how {
+                    Misbehaviour::TricklingBody(delay) => {
+                        for piece in BODY.chunks(BODY.len().div_ceil(4)) {
+                            tokio::time::sleep(delay / 4).await;
+                            let _ = socket.write_all(piece).await;
+                            let _ = socket.flush().await;
+                        }
+                    }
+                    _ => {
+                        let _ = socket.write_all(BODY).await;
+                    }
+                }
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    url(addr)
+}
