@@ -21,6 +21,10 @@ fn fixture_sets() -> Vec<(tempfile::TempDir, Vec<&'static str>)> {
             vec!["--gcp-project", "my-project"],
         ),
         (
+            runs_dir(&[("150u.json", None), ("300u-phases.json", None)]),
+            vec![],
+        ),
+        (
             runs_dir(&[
                 ("300u.json", Some(500)),
                 ("150u.json", Some(50)),
