@@ -5,6 +5,7 @@
 
 pub mod csv;
 mod entry;
+pub mod merge;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -20,7 +21,9 @@ use crate::record::{
     Distribution, EndpointRecord, FailureRecord, Percentile, SAMPLED_KEPT, SampledRequest,
     ServerTimings, SlowTrace, SlowestRecord, SteadyState, TimelinePoint,
 };
-pub use entry::{Entry, decode_histogram, encode_histogram, locust_bucket, new_histogram};
+pub use entry::{
+    Entry, decode_histogram, encode_histogram, locust_bucket, new_histogram, percentile_ms,
+};
 
 /// How many slowest requests are kept per endpoint.
 pub const SLOWEST_KEPT: usize = 10;
@@ -86,6 +89,38 @@ impl Snapshot {
     }
 }
 
+/// Locust's eleven percentiles over a window of seconds' histograms (empty without values).
+pub(crate) fn window_percentiles<'a>(
+    seconds: impl IntoIterator<Item = &'a Histogram<u64>>,
+) -> Vec<f64> {
+    let mut merged = new_histogram();
+    for h in seconds {
+        // Same bounds for every histogram here: adding cannot fail.
+        let _ = merged.add(h);
+    }
+    if merged.is_empty() {
+        return Vec::new();
+    }
+    let max = merged.max();
+    Percentile::ALL
+        .iter()
+        .map(|p| merged.value_at_quantile(p.fraction()).min(max) as f64 / 1e3)
+        .collect()
+}
+
+/// A server-reported distribution from its histogram (None when empty).
+pub(crate) fn distribution(h: &Histogram<u64>) -> Option<Distribution> {
+    (!h.is_empty()).then(|| Distribution {
+        count: h.len(),
+        avg_ms: h.mean() / 1e3,
+        p50_ms: h.value_at_quantile(0.5) as f64 / 1e3,
+        p95_ms: h.value_at_quantile(0.95) as f64 / 1e3,
+        p99_ms: h.value_at_quantile(0.99) as f64 / 1e3,
+        max_ms: h.max() as f64 / 1e3,
+        histogram: encode_histogram(h),
+    })
+}
+
 /// The statistics of one run.
 pub struct Collector {
     endpoints: Vec<(String, String)>,
@@ -114,6 +149,8 @@ pub struct Collector {
     stopping: Option<Duration>,
     timeline: Vec<TimelinePoint>,
     last_tick: u64,
+    /// The exact maximum of the last closed second, in microseconds (see [`merge::SecondShare`]).
+    last_second_max_us: u64,
 }
 
 impl Collector {
@@ -148,6 +185,7 @@ impl Collector {
             stopping: None,
             timeline: Vec::new(),
             last_tick: 0,
+            last_second_max_us: 0,
         }
     }
 
@@ -267,6 +305,7 @@ impl Collector {
             cluster: None,
             extensions: BTreeMap::new(),
         };
+        self.last_second_max_us = self.second.max_us();
         self.second.reset();
         self.timeline.push(point.clone());
         point
@@ -274,19 +313,7 @@ impl Collector {
 
     /// Locust's eleven percentiles over the last `WINDOW_SECS` seconds (empty without requests).
     fn window_percentiles(&self) -> Vec<f64> {
-        let mut merged = new_histogram();
-        for h in &self.recent {
-            // Same bounds for every histogram here: adding cannot fail.
-            let _ = merged.add(h);
-        }
-        if merged.is_empty() {
-            return Vec::new();
-        }
-        let max = merged.max();
-        Percentile::ALL
-            .iter()
-            .map(|p| merged.value_at_quantile(p.fraction()).min(max) as f64 / 1e3)
-            .collect()
+        window_percentiles(&self.recent)
     }
 
     /// Whether requests finished since the last closed second.
@@ -342,6 +369,8 @@ impl Collector {
             p50_ms: pct(Percentile::P50),
             p95_ms: pct(Percentile::P95),
             p99_ms: pct(Percentile::P99),
+            histogram: Some(encode_histogram(&e.hist)),
+            max_ms: Some(e.max_ms()),
         })
     }
 
@@ -420,20 +449,9 @@ impl Collector {
     }
 
     pub fn server_timings(&self) -> ServerTimings {
-        let dist = |h: &Histogram<u64>| {
-            (!h.is_empty()).then(|| Distribution {
-                count: h.len(),
-                avg_ms: h.mean() / 1e3,
-                p50_ms: h.value_at_quantile(0.5) as f64 / 1e3,
-                p95_ms: h.value_at_quantile(0.95) as f64 / 1e3,
-                p99_ms: h.value_at_quantile(0.99) as f64 / 1e3,
-                max_ms: h.max() as f64 / 1e3,
-                histogram: encode_histogram(h),
-            })
-        };
         ServerTimings {
-            inference: dist(&self.inference),
-            total: dist(&self.server_total),
+            inference: distribution(&self.inference),
+            total: distribution(&self.server_total),
         }
     }
 
@@ -463,6 +481,15 @@ impl Collector {
                 }
             })
             .collect()
+    }
+
+    /// The last closed second with its histogram, as a worker sends it to be merged.
+    pub fn second_share(&self, point: &TimelinePoint) -> merge::SecondShare {
+        merge::SecondShare {
+            point: point.clone(),
+            histogram: self.recent.back().map(encode_histogram).unwrap_or_default(),
+            max_us: self.last_second_max_us,
+        }
     }
 
     pub fn timeline(&self) -> &[TimelinePoint] {
