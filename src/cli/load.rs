@@ -80,6 +80,15 @@ pub struct LoadArgs {
     /// Do not watch the cluster during the run (by default it is watched when reachable).
     #[arg(long)]
     pub no_cluster: bool,
+
+    /// Split the users over N workers (2 or more) started at one time and merge their
+    /// results exactly; with --local they are processes on this machine.
+    #[arg(long, value_name = "N")]
+    pub workers: Option<Count>,
+
+    /// Run the --workers as local processes instead of a Kubernetes Job.
+    #[arg(long)]
+    pub local: bool,
 }
 
 super::layered!(LoadArgs {
@@ -99,6 +108,8 @@ super::layered!(LoadArgs {
     timeout,
     trace_sample,
     no_cluster,
+    workers,
+    local,
 });
 
 #[cfg(test)]

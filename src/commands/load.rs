@@ -23,8 +23,31 @@ pub const DEFAULT_TRACE_SAMPLE: f64 = 0.01;
 pub async fn run(settings: &Settings, args: &LoadArgs) -> Result<Outcome, Error> {
     let host = super::require_host(settings).await?;
     let options = options(settings, args, host)?;
+    let layered = settings.layer(args, |f| &f.load);
     let mut display = output::LiveDisplay::for_stderr();
-    let result = pipeline::run(options, &mut display).await?;
+    let result = match (layered.workers, layered.local) {
+        (None, false) => pipeline::run(options, &mut display).await?,
+        (None, true) => {
+            return Err(Error::Usage(
+                "--local runs --workers as local processes: add --workers N (2 or more)".into(),
+            ));
+        }
+        (Some(n), true) => {
+            let workers = pipeline::distributed::check_workers(n.0, options.plan.users)
+                .map_err(pipeline::RunError::from)?;
+            let exe = std::env::current_exe().map_err(|e| {
+                Error::Usage(format!("cannot find this program to start workers: {e}"))
+            })?;
+            pipeline::distributed::run_local(options, workers, &exe, &mut display).await?
+        }
+        (Some(_), false) => {
+            return Err(Error::Usage(
+                "--workers without --local runs a Kubernetes Job, which this build does not \
+                 create yet: add --local to run the workers on this machine"
+                    .into(),
+            ));
+        }
+    };
     let text = output::render_load(&result, settings.format, output::Style::for_stdout());
     output::write_stdout(&text)?;
     Ok(result.outcome)

@@ -11,6 +11,7 @@ pub mod smoke;
 pub mod trace;
 pub mod verify;
 pub mod watch;
+pub mod worker;
 
 use crate::cluster::ClusterError;
 use crate::cluster::{self, checks};
