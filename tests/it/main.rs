@@ -9,6 +9,7 @@ mod cleanup;
 mod cli;
 mod contract;
 mod demo;
+mod distributed;
 mod load_cli;
 mod load_cluster;
 mod load_engine;

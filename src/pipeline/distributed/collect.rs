@@ -98,7 +98,7 @@ impl Collected {
                     monitor.note(&RunNote::Workers(WorkerNote::Late { index: i, skew_ms }));
                 }
             }
-            Ok(WorkerLine::Second(share)) => match self.merge.push(w, share) {
+            Ok(WorkerLine::Second(share)) => match self.merge.push(w, *share) {
                 Ok(points) => self.sink(points, monitor),
                 Err(e) => self.trouble[w] = Some(crate::units::one_line(&e)),
             },

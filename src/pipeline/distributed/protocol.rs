@@ -18,7 +18,7 @@ pub enum WorkerLine {
     /// The users started, `skew_ms` after the common start time.
     Started { skew_ms: f64 },
     /// A closed second, with its histogram.
-    Second(SecondShare),
+    Second(Box<SecondShare>),
     /// The worker's record, with its histograms: the last line.
     Record(Box<RunRecord>),
     /// The worker could not run.

@@ -33,7 +33,7 @@ impl Monitor for Sender<'_, '_> {
     fn interrupted(&mut self) {}
     fn finish(&mut self) {}
     fn second_closed(&mut self, point: &TimelinePoint, collector: &Collector) {
-        (self.emit)(&WorkerLine::Second(collector.second_share(point)));
+        (self.emit)(&WorkerLine::Second(Box::new(collector.second_share(point))));
     }
 }
 
