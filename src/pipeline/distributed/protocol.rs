@@ -62,10 +62,7 @@ mod tests {
             assert_eq!(back.to_line(), text);
         }
         assert!(parse_line("thread main panicked").is_none());
-        assert!(
-            parse_line("{\"line\": \"ready\"}").is_none(),
-            "not as serde writes it"
-        );
+        assert!(parse_line("{\"kind\":\"ready\"}").is_none());
         assert!(
             parse_line("{\"line\":\"second\",\"point\":1}")
                 .unwrap()
