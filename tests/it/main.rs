@@ -9,6 +9,7 @@ mod cleanup;
 mod cli;
 mod contract;
 mod demo;
+mod deploy;
 mod distributed;
 mod load_cli;
 mod load_cluster;
