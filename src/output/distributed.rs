@@ -19,6 +19,7 @@ pub fn render_worker_note(n: &WorkerNote) -> String {
         WorkerNote::Lost { index, reason } => {
             format!("worker {index} lost: {reason}; the merge goes on without its share")
         }
+        WorkerNote::Warning(w) => format!("warning: {w}"),
     }
 }
 

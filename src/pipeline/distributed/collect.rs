@@ -32,6 +32,7 @@ pub struct Collected {
     /// Why a worker may have ended without its record: what it said, or a line it garbled.
     trouble: Vec<Option<String>>,
     lost: Vec<Option<String>>,
+    ended: Vec<bool>,
     /// Ctrl-C: the workers were asked to stop.
     pub interrupted: bool,
     /// Where each worker ran: (pod, node), for Kubernetes.
@@ -63,10 +64,16 @@ impl Collected {
             skew: vec![None; n],
             trouble: vec![None; n],
             lost: vec![None; n],
+            ended: vec![false; n],
             interrupted: false,
             placed: vec![(None, None); n],
             warnings: Vec::new(),
         }
+    }
+
+    /// Every worker has ended (sent its record and stopped, or was lost).
+    pub fn all_ended(&self) -> bool {
+        self.ended.iter().all(|e| *e)
     }
 
     pub fn start_delay(&self) -> Duration {
@@ -110,9 +117,10 @@ impl Collected {
     /// Worker `i` has ended (`how`: its exit status or the pod's phase).
     pub fn exited(&mut self, i: u32, how: &str, monitor: &mut (dyn Monitor + Send)) {
         let Some(w) = self.idx(i) else { return };
-        if self.lost[w].is_some() {
+        if self.ended[w] {
             return;
         }
+        self.ended[w] = true;
         if self.records[w].is_none() {
             let reason = self.trouble[w]
                 .clone()
@@ -131,7 +139,7 @@ impl Collected {
     pub fn timed_out(&mut self, monitor: &mut (dyn Monitor + Send)) {
         for i in 0..self.workers {
             let w = i as usize;
-            if self.records[w].is_none() && self.lost[w].is_none() {
+            if !self.ended[w] {
                 self.exited(
                     i,
                     "did not finish within the run's length and grace",

@@ -7,6 +7,7 @@
 //! - `local.rs`: the controller with N local processes (`--local`).
 
 mod collect;
+pub mod kube;
 pub mod local;
 pub mod protocol;
 pub mod worker;
@@ -41,11 +42,17 @@ pub enum DistributedError {
     NoRecord { lost: String, timeline: PathBuf },
     #[error("could not merge the workers' results")]
     Merge(#[from] MergeError),
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 impl DistributedError {
     pub fn is_usage(&self) -> bool {
-        matches!(self, Self::Usage(_))
+        match self {
+            Self::Usage(_) => true,
+            Self::Cluster(e) => e.is_config(),
+            _ => false,
+        }
     }
 }
 
@@ -63,6 +70,8 @@ pub enum WorkerNote {
     Late { index: u32, skew_ms: f64 },
     /// A worker ended without its record: its share is missing from the totals.
     Lost { index: u32, reason: String },
+    /// Something the reader should know about where the load comes from.
+    Warning(String),
 }
 
 /// Checks the worker count against the plan: 2 or more, and at most one worker per user.
