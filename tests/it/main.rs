@@ -11,6 +11,7 @@ mod contract;
 mod demo;
 mod deploy;
 mod distributed;
+mod distributed_kube;
 mod load_cli;
 mod load_cluster;
 mod load_engine;

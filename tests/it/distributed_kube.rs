@@ -1,0 +1,319 @@
+//! `load --workers N` on Kubernetes against the test API server, whose kubelet runs each
+//! pod of the Indexed Job as a local `iris-lab worker` process: the Job, the merge from the
+//! pods' logs, thresholds on the merge, the LoadBalancer warning, Ctrl-C deleting the Job,
+//! RBAC refusals, and the `--dry-run` YAML validated against the schemas.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use iris_lab::record::distributed::{Placement, WorkerStatus};
+use iris_lab::record::{self, Percentile, RunRecord, RunStatus};
+use iris_lab::stats::{decode_histogram, new_histogram, percentile_ms};
+use serde_json::Value;
+
+use crate::support::{self, Lab, ServeProcess};
+
+fn spawn(lab: &Lab, url: &str, args: &[&str]) -> Child {
+    support::std_command()
+        .current_dir(lab.dir.path())
+        .env_remove("IRIS_LAB_CONFIG")
+        .env_remove("IRIS_LAB_HOST")
+        .env_remove("KUBECONFIG")
+        .arg("--kubeconfig")
+        .arg(&lab.kubeconfig)
+        .args(["load", "--host", url, "--no-cluster", "--out-dir", "runs"])
+        .args([
+            "--wait",
+            "0.02..0.05",
+            "--spawn-rate",
+            "100",
+            "--image",
+            "iris-lab:test",
+        ])
+        .args(["--worker-start-delay", "2s", "--yes"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_for(mut child: Child, limit: Duration) -> Output {
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("iris-lab load did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn runs(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir.join("runs")) else {
+        return Vec::new();
+    };
+    entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect()
+}
+
+fn workers(dir: &Path, r: &RunRecord) -> Vec<RunRecord> {
+    r.distributed
+        .as_ref()
+        .unwrap()
+        .workers
+        .iter()
+        .filter_map(|w| w.record.as_ref())
+        .map(|p| record::load(&dir.join(p)).unwrap())
+        .collect()
+}
+
+fn jobs_posted(lab: &Lab) -> Vec<support::kube_api::Recorded> {
+    lab.api
+        .requests()
+        .into_iter()
+        .filter(|r| r.uri.contains("/jobs"))
+        .collect()
+}
+
+#[test]
+fn three_pods_run_the_plan_and_merge_exactly() {
+    let lab = Lab::new();
+    let server = ServeProcess::start();
+    // The target is the Service's LoadBalancer address: in-cluster workers bypass it.
+    lab.api.put(support::service(Some("127.0.0.1")));
+    let child = spawn(
+        &lab,
+        &server.url,
+        &[
+            "--users",
+            "6",
+            "--duration",
+            "3s",
+            "--workers",
+            "3",
+            "--max-p95",
+            "10s",
+        ],
+    );
+    let out = wait_for(child, Duration::from_secs(90));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    // The Job as created.
+    let posted = jobs_posted(&lab);
+    assert_eq!(posted[0].method, "POST", "{posted:?}");
+    let job: Value = serde_json::from_str(&posted[0].body).unwrap();
+    assert_eq!(job["spec"]["completionMode"], "Indexed");
+    assert_eq!(job["spec"]["parallelism"], 3);
+    assert_eq!(job["spec"]["backoffLimit"], 0);
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["image"],
+        "iris-lab:test"
+    );
+    // RBAC was checked first.
+    let reviews = lab
+        .api
+        .requests()
+        .iter()
+        .filter(|r| r.uri.contains("selfsubjectaccessreviews"))
+        .count();
+    assert_eq!(reviews, 6);
+    let merged = record::load(&runs(lab.dir.path(), "json").pop().unwrap()).unwrap();
+    let d = merged.distributed.as_ref().unwrap();
+    assert!(matches!(d.placement, Placement::Kubernetes { .. }));
+    assert!(
+        d.workers
+            .iter()
+            .all(|w| w.status == WorkerStatus::Completed),
+        "{d:?}"
+    );
+    assert!(
+        d.workers
+            .iter()
+            .all(|w| w.pod.is_some() && w.node.is_some()),
+        "{d:?}"
+    );
+    assert!(d.warnings[0].contains("LoadBalancer"), "{:?}", d.warnings);
+    assert!(
+        stderr.contains("do not measure the load balancer"),
+        "{stderr}"
+    );
+    let parts = workers(lab.dir.path(), &merged);
+    assert_eq!(parts.len(), 3);
+    let sum: u64 = parts.iter().map(|w| w.aggregate.requests).sum();
+    assert!(sum > 0);
+    assert_eq!(merged.aggregate.requests, sum);
+    let mut all = new_histogram();
+    for p in &parts {
+        all.add(decode_histogram(&p.aggregate.histogram).unwrap())
+            .unwrap();
+    }
+    let max_us = parts
+        .iter()
+        .map(|w| (w.aggregate.max_ms * 1e3).round() as u64)
+        .max()
+        .unwrap();
+    for p in Percentile::ALL {
+        assert_eq!(
+            merged.aggregate.percentile(p),
+            Some(percentile_ms(&all, max_us, p.fraction()))
+        );
+    }
+    assert!(merged.thresholds[0].passed);
+    assert_eq!(
+        Some(merged.thresholds[0].actual),
+        merged.aggregate.percentile(Percentile::P95)
+    );
+    assert!(
+        stdout.contains("pods of Job default/iris-lab-load-"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn ctrl_c_deletes_the_job_in_the_foreground_and_saves_what_was_measured() {
+    let lab = Lab::new();
+    let server = ServeProcess::start();
+    let child = spawn(
+        &lab,
+        &server.url,
+        &["--users", "4", "--duration", "60s", "--workers", "2"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let lines = runs(lab.dir.path(), "jsonl")
+            .pop()
+            .map(|p| {
+                std::fs::read_to_string(p)
+                    .unwrap_or_default()
+                    .lines()
+                    .count()
+            })
+            .unwrap_or(0);
+        if lines >= 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no merged second");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = wait_for(child, Duration::from_secs(60));
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deletes: Vec<_> = jobs_posted(&lab)
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .collect();
+    assert_eq!(deletes.len(), 1);
+    assert!(deletes[0].body.contains("Foreground"), "{:?}", deletes[0]);
+    let merged = record::load(&runs(lab.dir.path(), "json").pop().unwrap()).unwrap();
+    assert_eq!(merged.status, RunStatus::Interrupted);
+    let parts = workers(lab.dir.path(), &merged);
+    assert_eq!(parts.len(), 2, "both pods sent what they measured");
+    assert!(merged.aggregate.requests > 0);
+}
+
+#[test]
+fn missing_permissions_are_listed_as_can_i_lines_and_nothing_is_created() {
+    let lab = Lab::new();
+    lab.api.deny("create", "batch/jobs");
+    lab.api.deny("get", "pods/log");
+    let out = lab
+        .cmd(&[
+            "load",
+            "--host",
+            "127.0.0.1:9",
+            "--no-cluster",
+            "--users",
+            "4",
+            "--workers",
+            "2",
+            "--image",
+            "iris-lab:test",
+            "--yes",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("`kubectl auth can-i create jobs.batch -n default`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`kubectl auth can-i get pods --subresource=log -n default`"),
+        "{err}"
+    );
+    assert!(!err.contains("can-i delete"), "{err}");
+    assert!(jobs_posted(&lab).is_empty(), "nothing created");
+}
+
+#[test]
+fn dry_run_prints_a_job_and_a_role_that_validate_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = support::iris_lab(dir.path())
+        .args([
+            "load",
+            "--host",
+            "http://34.1.2.3",
+            "--no-cluster",
+            "--users",
+            "10",
+            "--workers",
+            "3",
+            "--image",
+            "iris-lab:0.1.0",
+            "--worker-cpu",
+            "2",
+            "--worker-memory",
+            "1Gi",
+            "--worker-node-selector",
+            "pool=load",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let docs: Vec<Value> =
+        iris_lab::config::parse_yaml_documents(Path::new("<stdout>"), &text).unwrap();
+    let kinds: Vec<&str> = docs.iter().map(crate::deploy::validate).collect();
+    assert_eq!(kinds, ["Job", "Role"]);
+    let pod = &docs[0]["spec"]["template"]["spec"];
+    assert_eq!(pod["nodeSelector"]["pool"], "load");
+    assert_eq!(pod["containers"][0]["resources"]["limits"]["cpu"], "2");
+    assert!(!dir.path().join("runs").exists());
+    // Without an image, it says what to add.
+    let out = support::iris_lab(dir.path())
+        .args([
+            "load",
+            "--host",
+            "http://x",
+            "--users",
+            "4",
+            "--workers",
+            "2",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--image IMAGE"));
+}
