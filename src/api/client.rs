@@ -182,12 +182,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_connection_is_not_a_dns_failure() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        drop(listener);
+        // A socket bound but not listening holds the port (no other process can take it) and
+        // refuses connections to it.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let port = socket.local_addr().unwrap().port();
         let base: reqwest::Url = format!("http://localhost:{port}/").parse().unwrap();
         let client = ApiClient::new(base, Duration::from_secs(10), false).unwrap();
         let e = client.get("/health").await.unwrap_err();
         assert_eq!(e.failure, Failure::Connect, "{}", e.detail);
+        drop(socket);
     }
 }

@@ -445,14 +445,21 @@ mod tests {
 
     /// A server that answers each connection's requests with the given raw responses.
     async fn canned(responses: Vec<&'static [u8]>) -> Target {
+        canned_server(responses).await.0
+    }
+
+    /// [`canned`], and the server's task: it ends, closing its connection, after the last
+    /// response.
+    async fn canned_server(responses: Vec<&'static [u8]>) -> (Target, tokio::task::JoinHandle<()>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
+        let server = tokio::spawn(async move {
             let (mut socket, _) = listener.accept().await.unwrap();
             let mut buf = [0u8; 4096];
             for r in responses {
                 let _ = socket.read(&mut buf).await;
-                // Split writes so the client must assemble the response.
+                // Misbehaviour, not synchronisation: the response arrives in two writes, a
+                // moment apart, so the client usually has to assemble it (it must work either way).
                 let (a, b) = r.split_at(r.len() / 2);
                 socket.write_all(a).await.unwrap();
                 socket.flush().await.unwrap();
@@ -461,7 +468,7 @@ mod tests {
             }
         });
         let url: reqwest::Url = format!("http://{addr}").parse().unwrap();
-        Target::resolve(&url, false).await.unwrap()
+        (Target::resolve(&url, false).await.unwrap(), server)
     }
 
     #[tokio::test]
@@ -540,25 +547,40 @@ mod tests {
 
     #[tokio::test]
     async fn policies_wear_connections_out() {
-        let target = canned(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"]).await;
+        let ok: &'static [u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        let (target, server) = canned_server(vec![ok, ok]).await;
         let mut conn = target.connect(0).await.unwrap();
         target
             .send(&mut conn, &Method::GET, "/", b"", "t")
             .await
             .unwrap();
-        let by_count = ConnectionPolicy {
-            max_requests: Some(1),
+        let by_count = |n| ConnectionPolicy {
+            max_requests: Some(n),
             max_age: None,
         };
-        assert!(conn.worn_out(&by_count));
-        let by_age = ConnectionPolicy {
+        assert!(conn.worn_out(&by_count(1)));
+        let by_age = |age| ConnectionPolicy {
             max_requests: None,
-            max_age: Some(Duration::from_millis(1)),
+            max_age: Some(age),
         };
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        assert!(conn.worn_out(&by_age));
-        // The canned server has closed its side by now: the idle check notices.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(conn.worn_out(&by_age(Duration::ZERO)));
+        // While the server waits for the next request, nothing else wears the connection out.
+        assert!(!conn.worn_out(&by_count(2)));
+        assert!(!conn.worn_out(&by_age(Duration::from_secs(3600))));
+        assert!(!conn.worn_out(&ConnectionPolicy::default()));
+        // The canned server closes its side after its last response: the idle check notices
+        // once the end of the stream has arrived.
+        target
+            .send(&mut conn, &Method::GET, "/", b"", "t")
+            .await
+            .unwrap();
+        server.await.unwrap();
+        if let Stream::Plain(tcp) = &conn.stream {
+            tokio::time::timeout(Duration::from_secs(5), tcp.readable())
+                .await
+                .expect("the server's close arrives")
+                .unwrap();
+        }
         assert!(conn.worn_out(&ConnectionPolicy::default()));
     }
 }

@@ -178,7 +178,7 @@ fn on_a_terminal(lab: &Lab, answer: &str) -> (Option<i32>, String) {
         bin.display(),
         lab.kubeconfig.display()
     );
-    let out = std::process::Command::new("script")
+    let mut child = std::process::Command::new("script")
         .args(["-qec", &line, "/dev/null"])
         .current_dir(lab.dir.path())
         .env("HOME", lab.dir.path())
@@ -186,13 +186,34 @@ fn on_a_terminal(lab: &Lab, answer: &str) -> (Option<i32>, String) {
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            std::thread::sleep(Duration::from_millis(300));
-            child.stdin.take().unwrap().write_all(answer.as_bytes())?;
-            child.wait_with_output()
-        })
         .expect("util-linux `script` runs the command on a pseudo-terminal");
+    // Answer once the question is on the screen, as a person would.
+    let (asked_tx, asked) = std::sync::mpsc::channel();
+    let mut screen = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut text = Vec::new();
+        let mut chunk = [0u8; 512];
+        while let Ok(n @ 1..) = screen.read(&mut chunk) {
+            text.extend_from_slice(&chunk[..n]);
+            if text.windows(5).any(|w| w == b"[y/N]") {
+                let _ = asked_tx.send(());
+            }
+        }
+        text
+    });
+    let mut stdin = child.stdin.take().unwrap();
+    if asked.recv_timeout(Duration::from_secs(20)).is_ok() {
+        use std::io::Write;
+        stdin.write_all(answer.as_bytes()).unwrap();
+    }
+    drop(stdin);
+    let status = exit_within(child, Duration::from_secs(20));
+    let out = std::process::Output {
+        status,
+        stdout: reader.join().unwrap(),
+        stderr: Vec::new(),
+    };
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -1,82 +1,29 @@
 //! `load --workers N --local` and `iris-lab worker` against the reference API as a process:
 //! the split, the exact merge, thresholds on the merge, a killed worker, Ctrl-C.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::Duration;
 
 use iris_lab::record::distributed::WorkerStatus;
-use iris_lab::record::{self, Percentile, RunRecord, RunStatus};
-use iris_lab::stats::{decode_histogram, new_histogram, percentile_ms};
+use iris_lab::record::{Percentile, RunStatus};
+use iris_lab::stats::decode_histogram;
 
-use crate::support::{self, ServeProcess};
+use crate::support::distributed::{assert_merged_exactly, merged_run};
+use crate::support::{self, ServeProcess, output_within, run_files, wait_for_measured_seconds};
 
 fn spawn_load(dir: &Path, url: &str, args: &[&str]) -> Child {
     support::std_command()
         .current_dir(dir)
         .env_remove("IRIS_LAB_CONFIG")
         .env_remove("IRIS_LAB_HOST")
-        .args(["load", "--host", url, "--no-cluster", "--out-dir", "runs"])
+        .args(["load", "--host", url, "--no-cluster"])
         .args(["--wait", "0.02..0.05", "--spawn-rate", "100"])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-/// Waits for the child at most `limit`; kills it if it takes longer.
-fn wait_for(mut child: Child, limit: Duration) -> Output {
-    let deadline = Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("iris-lab load did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir.join("runs")) else {
-        return Vec::new();
-    };
-    entries
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == ext))
-        .collect()
-}
-
-/// Waits (bounded) until the merged timeline has `lines` seconds.
-fn wait_for_seconds(dir: &Path, lines: usize) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(path) = files(dir, "jsonl").pop() {
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            if text.lines().count() >= lines {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "no merged seconds appeared");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn merged_record(dir: &Path) -> RunRecord {
-    let path = files(dir, "json").pop().expect("a merged record");
-    record::load(&path).unwrap()
-}
-
-/// The workers' records (their paths are as `load` saw them: relative to `dir`).
-fn worker_records(dir: &Path, r: &RunRecord) -> Vec<RunRecord> {
-    let d = r.distributed.as_ref().expect("a distributed record");
-    d.workers
-        .iter()
-        .filter_map(|w| w.record.as_ref())
-        .map(|p| record::load(&dir.join(p)).unwrap())
-        .collect()
 }
 
 /// The pids of `parent`'s children and their `--index`.
@@ -136,7 +83,7 @@ fn three_workers_merge_exactly_and_thresholds_judge_the_merge() {
             "0.001",
         ],
     );
-    let out = wait_for(child, Duration::from_secs(60));
+    let out = output_within(child, Duration::from_secs(60));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
@@ -145,8 +92,7 @@ fn three_workers_merge_exactly_and_thresholds_judge_the_merge() {
         "the p95 threshold fails: {stdout}{stderr}"
     );
     assert!(stdout.contains("Workers: 3 local processes"), "{stdout}");
-    let merged = merged_record(dir.path());
-    let workers = worker_records(dir.path(), &merged);
+    let (merged, workers) = merged_run(dir.path());
     assert_eq!(workers.len(), 3);
     // The split: round(U*(i+1)/N) - round(U*i/N).
     let users: Vec<u32> = workers
@@ -157,27 +103,7 @@ fn three_workers_merge_exactly_and_thresholds_judge_the_merge() {
     assert_eq!(merged.params.users, 10);
     assert_eq!(merged.users_started, 10);
     // Counts add up; the percentiles are those of one histogram fed every sample.
-    let sum: u64 = workers.iter().map(|w| w.aggregate.requests).sum();
-    assert!(sum > 0);
-    assert_eq!(merged.aggregate.requests, sum);
-    let mut all = new_histogram();
-    for w in &workers {
-        all.add(decode_histogram(&w.aggregate.histogram).unwrap())
-            .unwrap();
-    }
-    assert_eq!(all.len(), sum);
-    let max_us = workers
-        .iter()
-        .map(|w| (w.aggregate.max_ms * 1e3).round() as u64)
-        .max()
-        .unwrap();
-    for p in Percentile::ALL {
-        assert_eq!(
-            merged.aggregate.percentile(p),
-            Some(percentile_ms(&all, max_us, p.fraction())),
-            "{p:?}"
-        );
-    }
+    let sum = assert_merged_exactly(&merged, &workers);
     // The threshold is judged on the merged p95.
     let t = &merged.thresholds[0];
     assert!(!t.passed);
@@ -195,7 +121,7 @@ fn three_workers_merge_exactly_and_thresholds_judge_the_merge() {
     // The merged record is a normal record: `report` reads it.
     let report = support::iris_lab(dir.path())
         .args(["report"])
-        .arg(files(dir.path(), "json").pop().unwrap())
+        .arg(run_files(dir.path(), "json").pop().unwrap())
         .output()
         .unwrap();
     assert!(
@@ -222,12 +148,12 @@ fn a_killed_worker_is_reported_and_the_merge_completes() {
             "--local",
         ],
     );
-    wait_for_seconds(dir.path(), 1);
+    wait_for_measured_seconds(dir.path(), 1);
     let workers = workers_of(child.id());
     assert_eq!(workers.len(), 3, "{workers:?}");
     let (pid, index) = workers.into_iter().find(|(_, i)| *i == 1).unwrap();
     kill(pid, libc::SIGKILL);
-    let out = wait_for(child, Duration::from_secs(60));
+    let out = output_within(child, Duration::from_secs(60));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.code(),
@@ -235,7 +161,7 @@ fn a_killed_worker_is_reported_and_the_merge_completes() {
         "a lost worker fails the run: {stderr}"
     );
     assert!(stderr.contains("worker 1 lost"), "{stderr}");
-    let merged = merged_record(dir.path());
+    let (merged, workers) = merged_run(dir.path());
     let d = merged.distributed.as_ref().unwrap();
     let lost: Vec<_> = d.lost().collect();
     assert_eq!(lost.len(), 1);
@@ -244,10 +170,8 @@ fn a_killed_worker_is_reported_and_the_merge_completes() {
         unreachable!()
     };
     assert!(*missed_s > 0.0);
-    let workers = worker_records(dir.path(), &merged);
     assert_eq!(workers.len(), 2);
-    let sum: u64 = workers.iter().map(|w| w.aggregate.requests).sum();
-    assert_eq!(merged.aggregate.requests, sum);
+    assert_merged_exactly(&merged, &workers);
     assert!(String::from_utf8_lossy(&out.stdout).contains("LOST after"));
 }
 
@@ -268,19 +192,18 @@ fn ctrl_c_stops_every_worker_and_saves_what_was_measured() {
             "--local",
         ],
     );
-    wait_for_seconds(dir.path(), 1);
+    wait_for_measured_seconds(dir.path(), 1);
     kill(child.id(), libc::SIGINT);
-    let out = wait_for(child, Duration::from_secs(30));
+    let out = output_within(child, Duration::from_secs(30));
     assert_eq!(
         out.status.code(),
         Some(130),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let merged = merged_record(dir.path());
+    let (merged, workers) = merged_run(dir.path());
     assert_eq!(merged.status, RunStatus::Interrupted);
     assert!(merged.duration_s < 30.0);
-    let workers = worker_records(dir.path(), &merged);
     assert_eq!(workers.len(), 2, "both workers sent what they measured");
     assert!(workers.iter().all(|w| w.status == RunStatus::Interrupted));
     assert!(merged.aggregate.requests > 0);
@@ -316,7 +239,7 @@ fn a_worker_sends_its_seconds_and_its_record_with_histograms() {
     let server = ServeProcess::start();
     let dir = tempfile::tempdir().unwrap();
     let start_at = jiff::Timestamp::now().to_string();
-    let mut child = support::std_command()
+    let child = support::std_command()
         .current_dir(dir.path())
         .env_remove("IRIS_LAB_CONFIG")
         .args([
@@ -335,14 +258,16 @@ fn a_worker_sends_its_seconds_and_its_record_with_histograms() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let lines: Vec<String> = BufReader::new(stdout).lines().map(Result::unwrap).collect();
-    let out = wait_for(child, Duration::from_secs(30));
+    let out = output_within(child, Duration::from_secs(30));
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
     let kinds: Vec<String> = lines
         .iter()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["line"].to_string())

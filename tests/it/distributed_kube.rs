@@ -3,16 +3,17 @@
 //! pods' logs, thresholds on the merge, the LoadBalancer warning, Ctrl-C deleting the Job,
 //! RBAC refusals, and the `--dry-run` YAML validated against the schemas.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::Duration;
 
+use iris_lab::record::Percentile;
+use iris_lab::record::RunStatus;
 use iris_lab::record::distributed::{Placement, WorkerStatus};
-use iris_lab::record::{self, Percentile, RunRecord, RunStatus};
-use iris_lab::stats::{decode_histogram, new_histogram, percentile_ms};
 use serde_json::Value;
 
-use crate::support::{self, Lab, ServeProcess};
+use crate::support::distributed::{assert_merged_exactly, merged_run};
+use crate::support::{self, Lab, ServeProcess, output_within, wait_for_measured_seconds};
 
 fn spawn(lab: &Lab, url: &str, args: &[&str]) -> Child {
     support::std_command()
@@ -22,7 +23,7 @@ fn spawn(lab: &Lab, url: &str, args: &[&str]) -> Child {
         .env_remove("KUBECONFIG")
         .arg("--kubeconfig")
         .arg(&lab.kubeconfig)
-        .args(["load", "--host", url, "--no-cluster", "--out-dir", "runs"])
+        .args(["load", "--host", url, "--no-cluster"])
         .args([
             "--wait",
             "0.02..0.05",
@@ -37,39 +38,6 @@ fn spawn(lab: &Lab, url: &str, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-fn wait_for(mut child: Child, limit: Duration) -> Output {
-    let deadline = Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("iris-lab load did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn runs(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir.join("runs")) else {
-        return Vec::new();
-    };
-    entries
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == ext))
-        .collect()
-}
-
-fn workers(dir: &Path, r: &RunRecord) -> Vec<RunRecord> {
-    r.distributed
-        .as_ref()
-        .unwrap()
-        .workers
-        .iter()
-        .filter_map(|w| w.record.as_ref())
-        .map(|p| record::load(&dir.join(p)).unwrap())
-        .collect()
 }
 
 fn jobs_posted(lab: &Lab) -> Vec<support::kube_api::Recorded> {
@@ -100,7 +68,7 @@ fn three_pods_run_the_plan_and_merge_exactly() {
             "10s",
         ],
     );
-    let out = wait_for(child, Duration::from_secs(90));
+    let out = output_within(child, Duration::from_secs(90));
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
@@ -125,7 +93,7 @@ fn three_pods_run_the_plan_and_merge_exactly() {
         .filter(|r| r.uri.contains("selfsubjectaccessreviews"))
         .count();
     assert_eq!(reviews, 6);
-    let merged = record::load(&runs(lab.dir.path(), "json").pop().unwrap()).unwrap();
+    let (merged, parts) = merged_run(lab.dir.path());
     let d = merged.distributed.as_ref().unwrap();
     assert!(matches!(d.placement, Placement::Kubernetes { .. }));
     assert!(
@@ -145,27 +113,8 @@ fn three_pods_run_the_plan_and_merge_exactly() {
         stderr.contains("do not measure the load balancer"),
         "{stderr}"
     );
-    let parts = workers(lab.dir.path(), &merged);
     assert_eq!(parts.len(), 3);
-    let sum: u64 = parts.iter().map(|w| w.aggregate.requests).sum();
-    assert!(sum > 0);
-    assert_eq!(merged.aggregate.requests, sum);
-    let mut all = new_histogram();
-    for p in &parts {
-        all.add(decode_histogram(&p.aggregate.histogram).unwrap())
-            .unwrap();
-    }
-    let max_us = parts
-        .iter()
-        .map(|w| (w.aggregate.max_ms * 1e3).round() as u64)
-        .max()
-        .unwrap();
-    for p in Percentile::ALL {
-        assert_eq!(
-            merged.aggregate.percentile(p),
-            Some(percentile_ms(&all, max_us, p.fraction()))
-        );
-    }
+    assert_merged_exactly(&merged, &parts);
     assert!(merged.thresholds[0].passed);
     assert_eq!(
         Some(merged.thresholds[0].actual),
@@ -186,26 +135,10 @@ fn ctrl_c_deletes_the_job_in_the_foreground_and_saves_what_was_measured() {
         &server.url,
         &["--users", "4", "--duration", "60s", "--workers", "2"],
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let lines = runs(lab.dir.path(), "jsonl")
-            .pop()
-            .map(|p| {
-                std::fs::read_to_string(p)
-                    .unwrap_or_default()
-                    .lines()
-                    .count()
-            })
-            .unwrap_or(0);
-        if lines >= 1 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no merged second");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_measured_seconds(lab.dir.path(), 1);
     // SAFETY: kill(2) has no memory-safety preconditions.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let out = wait_for(child, Duration::from_secs(60));
+    let out = output_within(child, Duration::from_secs(60));
     assert_eq!(
         out.status.code(),
         Some(130),
@@ -218,9 +151,8 @@ fn ctrl_c_deletes_the_job_in_the_foreground_and_saves_what_was_measured() {
         .collect();
     assert_eq!(deletes.len(), 1);
     assert!(deletes[0].body.contains("Foreground"), "{:?}", deletes[0]);
-    let merged = record::load(&runs(lab.dir.path(), "json").pop().unwrap()).unwrap();
+    let (merged, parts) = merged_run(lab.dir.path());
     assert_eq!(merged.status, RunStatus::Interrupted);
-    let parts = workers(lab.dir.path(), &merged);
     assert_eq!(parts.len(), 2, "both pods sent what they measured");
     assert!(merged.aggregate.requests > 0);
 }
@@ -299,7 +231,7 @@ fn dry_run_prints_a_job_and_a_role_that_validate_and_creates_nothing() {
     let pod = &docs[0]["spec"]["template"]["spec"];
     assert_eq!(pod["nodeSelector"]["pool"], "load");
     assert_eq!(pod["containers"][0]["resources"]["limits"]["cpu"], "2");
-    assert!(!dir.path().join("runs").exists());
+    assert!(!dir.path().join("iris-lab-runs").exists());
     // Without an image, it says what to add.
     let out = support::iris_lab(dir.path())
         .args([

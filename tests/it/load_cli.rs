@@ -71,48 +71,6 @@ fn signal(child: &Child, sig: &str) {
     assert!(status.success());
 }
 
-/// Waits for the child at most `limit`; kills it if it takes longer.
-fn wait_for(mut child: Child, limit: Duration) -> std::process::Output {
-    let deadline = Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("iris-lab load did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
-}
-
-/// Waits until the run's `.jsonl` has at least `lines` lines.
-fn wait_for_timeline(dir: &Path, lines: usize) -> std::path::PathBuf {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(path) = files(dir, "jsonl").pop() {
-            let n = std::fs::read_to_string(&path)
-                .unwrap_or_default()
-                .lines()
-                .count();
-            if n >= lines {
-                return path;
-            }
-        }
-        assert!(Instant::now() < deadline, "no timeline appeared");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn files(dir: &Path, ext: &str) -> Vec<std::path::PathBuf> {
-    let runs = dir.join("iris-lab-runs");
-    let Ok(entries) = std::fs::read_dir(runs) else {
-        return Vec::new();
-    };
-    entries
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == ext))
-        .collect()
-}
-
 #[test]
 fn bad_flags_are_usage_errors_naming_the_flag() {
     let dir = tempfile::tempdir().unwrap();
@@ -156,7 +114,7 @@ fn bad_flags_are_usage_errors_naming_the_flag() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("IrisPredictionAPIUser"));
     assert!(
-        files(dir.path(), "json").is_empty(),
+        support::run_files(dir.path(), "json").is_empty(),
         "nothing is written on a usage error"
     );
 }
@@ -199,7 +157,7 @@ fn too_many_users_for_the_open_file_limit_are_refused_before_the_run() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("open files"));
-    assert!(files(dir.path(), "jsonl").is_empty());
+    assert!(support::run_files(dir.path(), "jsonl").is_empty());
 }
 
 #[test]
@@ -252,7 +210,7 @@ fn a_run_writes_the_summary_the_record_and_locust_csv() {
     assert_eq!(header("run_stats.csv"), STATS_HEADER.join(","));
     assert_eq!(header("run_stats_history.csv"), HISTORY_HEADER.join(","));
     assert_eq!(header("run_failures.csv"), FAILURES_HEADER.join(","));
-    let record = record::load(&files(dir.path(), "json")[0]).unwrap();
+    let record = record::load(&support::run_files(dir.path(), "json")[0]).unwrap();
     assert_eq!(record.status, RunStatus::Completed);
     assert_eq!(record.params.users, 5);
 }
@@ -308,9 +266,9 @@ fn sigint_stops_the_run_saves_an_interrupted_record_and_exits_130() {
             "0.05..0.1",
         ],
     );
-    wait_for_timeline(dir.path(), 2);
+    support::wait_for_measured_seconds(dir.path(), 2);
     signal(&child, "-INT");
-    let out = wait_for(child, Duration::from_secs(15));
+    let out = support::output_within(child, Duration::from_secs(15));
     assert_eq!(
         out.status.code(),
         Some(130),
@@ -318,7 +276,7 @@ fn sigint_stops_the_run_saves_an_interrupted_record_and_exits_130() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("(interrupted)"));
-    let r = record::load(&files(dir.path(), "json")[0]).unwrap();
+    let r = record::load(&support::run_files(dir.path(), "json")[0]).unwrap();
     assert_eq!(r.status, RunStatus::Interrupted);
     assert!(r.aggregate.requests > 0);
     assert!(r.duration_s < 30.0);
@@ -345,11 +303,11 @@ fn sigterm_is_like_the_first_ctrl_c() {
             "60s",
         ],
     );
-    wait_for_timeline(dir.path(), 1);
+    support::wait_for_measured_seconds(dir.path(), 1);
     signal(&child, "-TERM");
-    let out = wait_for(child, Duration::from_secs(15));
+    let out = support::output_within(child, Duration::from_secs(15));
     assert_eq!(out.status.code(), Some(130));
-    let r = record::load(&files(dir.path(), "json")[0]).unwrap();
+    let r = record::load(&support::run_files(dir.path(), "json")[0]).unwrap();
     assert_eq!(r.status, RunStatus::Interrupted);
 }
 
@@ -358,7 +316,7 @@ async fn a_second_sigint_exits_at_once_with_the_timeline_intact() {
     // Requests to a stalled server keep the first Ctrl-C's wind-down busy for the 5 s grace.
     let host = support::stalling_server().await;
     let dir = tempfile::tempdir().unwrap();
-    let child = spawn_load(
+    let mut child = spawn_load(
         dir.path(),
         &[
             "--host",
@@ -371,21 +329,24 @@ async fn a_second_sigint_exits_at_once_with_the_timeline_intact() {
             "60s",
         ],
     );
-    let jsonl = tokio::task::block_in_place(|| wait_for_timeline(dir.path(), 2));
+    let jsonl = tokio::task::block_in_place(|| support::wait_for_measured_seconds(dir.path(), 2));
+    let stderr = support::StderrLines::take(&mut child);
     signal(&child, "-INT");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The second signal only once the first one has been taken.
+    tokio::task::block_in_place(|| stderr.wait_for("stopping:", Duration::from_secs(10)));
     let second = Instant::now();
     signal(&child, "-INT");
-    let out = tokio::task::block_in_place(|| wait_for(child, Duration::from_secs(15)));
+    let out =
+        tokio::task::block_in_place(|| support::output_within(child, Duration::from_secs(15)));
     assert!(
         second.elapsed() < Duration::from_secs(3),
         "took {:?}",
         second.elapsed()
     );
     assert_eq!(out.status.code(), Some(130));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted again"));
+    assert!(stderr.text().contains("interrupted again"));
     assert!(
-        files(dir.path(), "json").is_empty(),
+        support::run_files(dir.path(), "json").is_empty(),
         "exited before saving a record"
     );
     let text = std::fs::read_to_string(jsonl).unwrap();
@@ -414,9 +375,9 @@ fn sigkill_leaves_a_timeline_whose_every_line_parses() {
             "0..0.01",
         ],
     );
-    let jsonl = wait_for_timeline(dir.path(), 3);
+    let jsonl = support::wait_for_measured_seconds(dir.path(), 3);
     signal(&child, "-KILL");
-    let _ = wait_for(child, Duration::from_secs(10));
+    let _ = support::output_within(child, Duration::from_secs(10));
     let text = std::fs::read_to_string(jsonl).unwrap();
     assert!(text.ends_with('\n'));
     let points: Vec<record::TimelinePoint> = text
@@ -426,7 +387,7 @@ fn sigkill_leaves_a_timeline_whose_every_line_parses() {
     assert!(points.len() >= 3);
     assert!(points.windows(2).all(|w| w[0].t < w[1].t));
     assert!(
-        files(dir.path(), "json").is_empty(),
+        support::run_files(dir.path(), "json").is_empty(),
         "no half-written record"
     );
 }

@@ -11,9 +11,10 @@ use support::*;
 const HPA: &str = "iris-prediction-api-hpa";
 
 /// Under load the HPA decides 2 -> 6, the Deployment follows, four pods come up.
-fn scale_to_six(api: &KubeApi) {
+fn scale_to_six(api: &KubeApi, dir: &std::path::Path) {
     watches_open(api);
-    std::thread::sleep(Duration::from_millis(1500));
+    // The HPA reacts to load the run has measured for a while.
+    wait_for_measured_seconds(dir, 2);
     api.update("autoscaling/horizontalpodautoscalers", HPA, |h| {
         h["status"]["desiredReplicas"] = json!(6);
         h["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"] = json!(95);
@@ -28,7 +29,10 @@ fn scale_to_six(api: &KubeApi) {
     api.update("apps/deployments", APP, |d| {
         d["spec"]["replicas"] = json!(6)
     });
-    std::thread::sleep(READY_AFTER + Duration::from_millis(700));
+    assert!(
+        api.wait_for_ready_pods(6, READY_AFTER * 4),
+        "the new pods never became ready"
+    );
     api.update("autoscaling/horizontalpodautoscalers", HPA, |h| {
         h["status"]["currentReplicas"] = json!(6);
         h["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"] = json!(48);
@@ -52,7 +56,8 @@ fn load_records_the_scaling_story_and_report_tells_it() {
     let lab = Lab::healthy();
     let controller = run_controller(&lab.api, Duration::from_secs(12));
     let api = lab.api.clone();
-    let story = std::thread::spawn(move || scale_to_six(&api));
+    let dir = lab.dir.path().to_path_buf();
+    let story = std::thread::spawn(move || scale_to_six(&api, &dir));
     let out = lab
         .cmd(&[
             "load",
@@ -209,9 +214,10 @@ fn a_cluster_that_fails_mid_run_does_not_stop_the_load() {
     let server = support::ServeProcess::start();
     let lab = Lab::healthy();
     let api = lab.api.clone();
+    let dir = lab.dir.path().to_path_buf();
     let breaker = std::thread::spawn(move || {
         watches_open(&api);
-        std::thread::sleep(Duration::from_millis(800));
+        wait_for_measured_seconds(&dir, 1);
         api.drop_watches();
         api.fail("pods", 500);
     });

@@ -9,7 +9,7 @@ use crate::support;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::ServeProcess;
 
@@ -48,21 +48,13 @@ fn locust() -> Result<PathBuf, String> {
 
 /// Runs `cmd` to its end, killing it after `LIMIT`.
 fn run_bounded(mut cmd: Command) -> Output {
-    let mut child = cmd
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let deadline = Instant::now() + LIMIT;
-    while child.try_wait().expect("try_wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{cmd:?} took longer than {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    child.wait_with_output().expect("output")
+    support::output_within(child, LIMIT)
 }
 
 fn read_csv(path: &Path) -> Vec<Vec<String>> {

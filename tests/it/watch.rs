@@ -33,7 +33,10 @@ fn scale_up_story(api: &KubeApi) {
         "ScalingReplicaSet",
         "Scaled up replica set iris-prediction-api-7d9f8 from 2 to 5",
     ));
-    std::thread::sleep(READY_AFTER + Duration::from_millis(500));
+    assert!(
+        api.wait_for_ready_pods(5, READY_AFTER * 4),
+        "the new pods never became ready"
+    );
     api.update("autoscaling/horizontalpodautoscalers", HPA, |h| {
         h["status"]["currentReplicas"] = json!(5);
         h["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"] = json!(41);
@@ -107,7 +110,6 @@ fn a_dropped_watch_resumes_by_itself_and_says_so() {
     let api = lab.api.clone();
     let story = std::thread::spawn(move || {
         watches_open(&api);
-        std::thread::sleep(Duration::from_millis(300));
         api.drop_watches();
         // kube's default backoff waits ~0.8 s before re-watching.
         assert!(
@@ -322,17 +324,7 @@ fn watch_stops_when_the_reader_of_its_pipe_goes() {
         .unwrap();
     assert!(first.contains("iris-prediction-api"), "{first}");
     // The reader is dropped here, as `head -1` exits.
-    let end = std::time::Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > end {
-            let _ = child.kill();
-            panic!("watch kept running with nobody reading");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = exit_within(child, Duration::from_secs(10));
     assert_eq!(status.code(), Some(0));
 }
 
@@ -358,16 +350,7 @@ fn ctrl_c_stops_watch_with_exit_130() {
         .status()
         .unwrap();
     assert!(kill.success());
-    let end = std::time::Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > end {
-            let _ = child.kill();
-            panic!("watch ignored SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = exit_within(child, Duration::from_secs(10));
+    drop(reader);
     assert_eq!(status.code(), Some(130));
 }

@@ -6,7 +6,7 @@
 //! [`KubeApi::deny`], [`KubeApi::require_token`], [`KubeApi::fail`], [`KubeApi::drop_watches`].
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
@@ -55,6 +55,17 @@ struct State {
     closes: u64,
     /// Pods' logs, written by the kubelet of `jobs`.
     logs: BTreeMap<String, jobs::PodLog>,
+    /// Bumped, and `changed` notified, on every request and every change of an object: what
+    /// [`KubeApi::wait_until`] waits on.
+    changes: u64,
+    changed: Arc<Condvar>,
+}
+
+impl State {
+    fn touch(&mut self) {
+        self.changes += 1;
+        self.changed.notify_all();
+    }
 }
 
 /// The test API server. Cloning shares the same server.
@@ -158,6 +169,7 @@ impl KubeApi {
             "ADDED"
         };
         s.objects.insert(id, object.clone());
+        s.touch();
         s.history.push(Change {
             rv,
             key,
@@ -195,14 +207,46 @@ impl KubeApi {
 
     /// Waits (bounded) until `n` watch requests whose URI contains `needle` have arrived.
     pub fn wait_for_watches(&self, needle: &str, n: usize, limit: Duration) -> bool {
+        self.wait_until(limit, |api| api.watch_count(needle) >= n)
+    }
+
+    /// Waits until `ready` holds, checking it again after every request and every change of an
+    /// object (no polling); false when `limit` passes first.
+    pub fn wait_until(&self, limit: Duration, ready: impl Fn(&KubeApi) -> bool) -> bool {
         let end = Instant::now() + limit;
-        while Instant::now() < end {
-            if self.watch_count(needle) >= n {
+        loop {
+            let seen = self.lock().changes;
+            if ready(self) {
                 return true;
             }
-            std::thread::sleep(Duration::from_millis(20));
+            let mut s = self.lock();
+            while s.changes == seen {
+                let Some(left) = end.checked_duration_since(Instant::now()) else {
+                    return false;
+                };
+                let changed = s.changed.clone();
+                s = changed
+                    .wait_timeout(s, left)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
         }
-        false
+    }
+
+    /// Waits until `n` pods are Ready (the test controller brings them up).
+    pub fn wait_for_ready_pods(&self, n: usize, limit: Duration) -> bool {
+        self.wait_until(limit, |api| {
+            api.list("pods")
+                .iter()
+                .filter(|p| {
+                    p["status"]["conditions"].as_array().is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                    })
+                })
+                .count()
+                >= n
+        })
     }
 
     pub fn delete(&self, key: &str, name: &str) {
@@ -212,6 +256,7 @@ impl KubeApi {
             s.rv += 1;
             let rv = s.rv;
             object["metadata"]["resourceVersion"] = json!(rv.to_string());
+            s.touch();
             s.history.push(Change {
                 rv,
                 key: key.into(),
@@ -220,15 +265,6 @@ impl KubeApi {
                 object,
             });
         }
-    }
-
-    /// Runs `script` on another thread after `delay`.
-    pub fn after(&self, delay: Duration, script: impl FnOnce(&KubeApi) + Send + 'static) {
-        let api = self.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(delay);
-            script(&api);
-        });
     }
 
     /// Answers `verb` on `key` (e.g. `list`, `pods`) with 403 Forbidden.
@@ -367,6 +403,7 @@ fn handle(
         content_type: hdr(header::CONTENT_TYPE),
         body: String::from_utf8_lossy(&body).into_owned(),
     });
+    s.touch();
     if let Some(token) = &s.token
         && hdr(header::AUTHORIZATION).as_deref() != Some(&format!("Bearer {token}"))
     {

@@ -4,11 +4,14 @@
 #![allow(dead_code)]
 
 pub mod cloud_trace;
+pub mod distributed;
 pub mod kube_api;
+pub mod process;
 pub mod serve;
 pub mod servers;
 
 #[allow(unused_imports)]
+pub use process::*;
 pub use serve::*;
 #[allow(unused_imports)]
 pub use servers::*;
