@@ -187,13 +187,6 @@ fn parse_labels(text: &str) -> Result<std::collections::BTreeMap<String, String>
 }
 
 fn confirm_job(plan: &kube::KubePlan, image: &str, options: &LoadOptions) -> Result<(), Error> {
-    use std::io::IsTerminal;
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::NotConfirmed(
-            "refusing to create the worker Job without confirmation: stdin is not a terminal; pass --yes to confirm (or --dry-run to see it)"
-                .into(),
-        ));
-    }
     let question = format!(
         "Create job/{} in namespace {}: {} pods of {image}, {} users in all against {}?",
         plan.job_name(),
@@ -202,11 +195,5 @@ fn confirm_job(plan: &kube::KubePlan, image: &str, options: &LoadOptions) -> Res
         options.plan.users,
         options.host
     );
-    match output::ask_yes_no(&question) {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(Error::NotConfirmed("not confirmed: nothing created".into())),
-        Err(e) => Err(Error::NotConfirmed(format!(
-            "could not read the answer ({e}): nothing created"
-        ))),
-    }
+    super::confirm(&question, "create the worker Job", "nothing created")
 }

@@ -12,11 +12,40 @@ use crate::loadgen::LoadPlan;
 use crate::outcome::Outcome;
 use crate::pipeline::{LoadOptions, LoadResult, Monitor, RunError, RunNote, assemble, save};
 use crate::record::distributed::{DistributedRecord, Placement, WorkerOutcome, WorkerStatus};
-use crate::record::{self, JsonlWriter, RunRecord, RunStatus, TimelinePoint};
+use crate::record::{self, JsonlWriter, RunRecord, RunStatus, TimelinePoint, WriteError};
 use crate::stats::merge::{LiveMerge, merge_records};
 
 /// A worker that started this late is named.
 const LATE_MS: f64 = 250.0;
+
+/// Where a distributed run's results go: the merged record, its timeline, and beside them
+/// `<record>.workers/` with each worker's record (and, locally, its log and timeline).
+pub struct RunFiles {
+    pub record_path: PathBuf,
+    pub dir: PathBuf,
+    pub timeline: JsonlWriter,
+}
+
+impl RunFiles {
+    pub fn create(opts: &LoadOptions) -> Result<Self, RunError> {
+        let out = &opts.out_dir;
+        std::fs::create_dir_all(out).map_err(|e| WriteError::new(out.display().to_string(), e))?;
+        let record_path = record::new_record_path(
+            out,
+            Timestamp::now(),
+            opts.plan.users,
+            &opts.plan.class.name,
+        );
+        let dir = record_path.with_extension("workers");
+        std::fs::create_dir_all(&dir).map_err(|e| WriteError::new(dir.display().to_string(), e))?;
+        let timeline = JsonlWriter::create(record_path.with_extension("jsonl"))?;
+        Ok(Self {
+            record_path,
+            dir,
+            timeline,
+        })
+    }
+}
 
 pub struct Collected {
     plan: LoadPlan,

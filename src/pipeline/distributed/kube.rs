@@ -12,14 +12,13 @@ use k8s_openapi::api::batch::v1::Job;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::collect::{Collected, finish};
+use super::collect::{Collected, RunFiles, finish};
 use super::{DistributedError, WorkerNote, parse_line, worker_args};
 use crate::cluster::Cluster;
 use crate::cluster::jobs::{self, WorkerJob, WorkerPod};
 use crate::loadgen::GRACE;
 use crate::pipeline::{LoadOptions, LoadResult, Monitor, RunError, RunNote};
 use crate::record::distributed::Placement;
-use crate::record::{self, JsonlWriter, WriteError};
 use crate::signals::Signals;
 
 /// Where a worker writes its own timeline inside its pod.
@@ -127,17 +126,11 @@ pub async fn run_kubernetes(
     monitor: &mut (dyn Monitor + Send),
 ) -> Result<LoadResult, RunError> {
     let warnings = load_balancer_warning(&opts, &cluster).await;
-    std::fs::create_dir_all(&opts.out_dir)
-        .map_err(|e| WriteError::new(opts.out_dir.display().to_string(), e))?;
-    let record_path = record::new_record_path(
-        &opts.out_dir,
-        Timestamp::now(),
-        opts.plan.users,
-        &opts.plan.class.name,
-    );
-    let dir = record_path.with_extension("workers");
-    std::fs::create_dir_all(&dir).map_err(|e| WriteError::new(dir.display().to_string(), e))?;
-    let timeline = JsonlWriter::create(record_path.with_extension("jsonl"))?;
+    let RunFiles {
+        record_path,
+        dir,
+        timeline,
+    } = RunFiles::create(&opts)?;
     let mut pods = Box::pin(cluster.worker_pods(&kube.run));
     cluster
         .create_job(&kube.job)

@@ -2,7 +2,7 @@
 //! --local`): start them (each in its own process group, so a terminal's Ctrl-C reaches only
 //! the controller), read their lines, merge, and save.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -16,10 +16,9 @@ use super::{DistributedError, WorkerNote, parse_line, worker_args};
 use crate::loadgen::GRACE;
 use crate::pipeline::{LoadOptions, LoadResult, Monitor, RunError, RunNote, prepare};
 use crate::record::distributed::Placement;
-use crate::record::{self, JsonlWriter, WriteError};
 use crate::signals::Signals;
 
-use super::collect::{Collected, finish};
+use super::collect::{Collected, RunFiles, finish};
 
 /// What a worker's reader task reports.
 enum Msg {
@@ -43,17 +42,11 @@ pub async fn run_local(
     let workers = super::check_workers(u64::from(workers), opts.plan.users)?;
     // The controller checks the target first: one clear error instead of N.
     prepare::target(&opts.plan, &opts.host, opts.insecure).await?;
-    std::fs::create_dir_all(&opts.out_dir)
-        .map_err(|e| WriteError::new(opts.out_dir.display().to_string(), e))?;
-    let record_path = record::new_record_path(
-        &opts.out_dir,
-        Timestamp::now(),
-        opts.plan.users,
-        &opts.plan.class.name,
-    );
-    let dir = workers_dir(&record_path);
-    std::fs::create_dir_all(&dir).map_err(|e| WriteError::new(dir.display().to_string(), e))?;
-    let timeline = JsonlWriter::create(record_path.with_extension("jsonl"))?;
+    let RunFiles {
+        record_path,
+        dir,
+        timeline,
+    } = RunFiles::create(&opts)?;
     let start_at = Timestamp::now()
         .checked_add(start_delay(workers))
         .unwrap_or_else(|_| Timestamp::now());
@@ -86,11 +79,6 @@ pub async fn run_local(
         &dir,
         monitor,
     )
-}
-
-/// The workers' own files go beside the merged record: `<record>.workers/`.
-fn workers_dir(record_path: &Path) -> PathBuf {
-    record_path.with_extension("workers")
 }
 
 fn spawn(
