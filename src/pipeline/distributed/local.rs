@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::{DistributedError, WorkerNote, parse_line, worker_args};
-use crate::loadgen::GRACE;
+use crate::loadgen::{GRACE, LoadPlan};
 use crate::pipeline::{LoadOptions, LoadResult, Monitor, RunError, RunNote, prepare};
 use crate::record::distributed::Placement;
 use crate::signals::Signals;
@@ -40,8 +40,20 @@ pub async fn run_local(
     monitor: &mut (dyn Monitor + Send),
 ) -> Result<LoadResult, RunError> {
     let workers = super::check_workers(u64::from(workers), opts.plan.users)?;
-    // The controller checks the target first: one clear error instead of N.
-    prepare::target(&opts.plan, &opts.host, opts.insecure).await?;
+    // The controller checks the target first: one clear error instead of N. Each process
+    // opens files for its own share; the shares' connections all leave this machine's ports.
+    let largest = opts.plan.users.div_ceil(workers);
+    let probe = LoadPlan {
+        users: largest,
+        ..opts.plan.clone()
+    };
+    let target = prepare::target(&probe, &opts.host, opts.insecure).await?;
+    let ports = prepare::ephemeral_ports();
+    if let Some(problem) =
+        prepare::capacity_problem(opts.plan.users, u64::MAX, ports, target.addrs.len())
+    {
+        return Err(RunError::Capacity(problem));
+    }
     let RunFiles {
         record_path,
         dir,
