@@ -46,6 +46,7 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
         timeline,
         cluster: record.cluster.clone(),
         cluster_missed: record.cluster_not_watched.as_ref().map(ToString::to_string),
+        workers: record.distributed.clone(),
     }
 }
 

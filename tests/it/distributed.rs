@@ -173,6 +173,17 @@ fn a_killed_worker_is_reported_and_the_merge_completes() {
     assert_eq!(workers.len(), 2);
     assert_merged_exactly(&merged, &workers);
     assert!(String::from_utf8_lossy(&out.stdout).contains("LOST after"));
+    // The report says it too.
+    let report = support::iris_lab(dir.path())
+        .arg("report")
+        .arg(run_files(dir.path(), "json").pop().unwrap())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        text.contains("3 workers, local processes, their histograms merged exactly; worker 1 (2 users) was lost after"),
+        "{text}"
+    );
 }
 
 #[test]
