@@ -77,7 +77,7 @@ pub struct DistributedRecord {
     pub workers: Vec<WorkerOutcome>,
     /// What the reader should know about where the load came from (e.g. in-cluster workers
     /// bypassing a LoadBalancer).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub warnings: Vec<String>,
 }
 

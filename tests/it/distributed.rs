@@ -182,7 +182,8 @@ fn a_killed_worker_is_reported_and_the_merge_completes() {
     let text = String::from_utf8_lossy(&report.stdout);
     assert!(
         text.contains("3 workers, local processes, their histograms merged exactly; worker 1 (2 users) was lost after"),
-        "{text}"
+        "{text}{}",
+        String::from_utf8_lossy(&report.stderr)
     );
 }
 
