@@ -9,7 +9,7 @@ use iris_lab::record::distributed::WorkerStatus;
 use iris_lab::record::{Percentile, RunStatus};
 use iris_lab::stats::decode_histogram;
 
-use crate::support::distributed::{assert_merged_exactly, merged_run};
+use crate::support::distributed::{assert_merged_exactly, merged_run, report_of};
 use crate::support::{self, ServeProcess, output_within, run_files, wait_for_measured_seconds};
 
 fn spawn_load(dir: &Path, url: &str, args: &[&str]) -> Child {
@@ -119,16 +119,8 @@ fn three_workers_merge_exactly_and_thresholds_judge_the_merge() {
     );
     assert!(d.workers.iter().all(|w| w.skew_ms.is_some()));
     // The merged record is a normal record: `report` reads it.
-    let report = support::iris_lab(dir.path())
-        .args(["report"])
-        .arg(run_files(dir.path(), "json").pop().unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        report.status.success(),
-        "{}",
-        String::from_utf8_lossy(&report.stderr)
-    );
+    let text = report_of(dir.path());
+    assert!(text.contains("3 workers, local processes"), "{text}");
 }
 
 #[test]
@@ -174,16 +166,12 @@ fn a_killed_worker_is_reported_and_the_merge_completes() {
     assert_merged_exactly(&merged, &workers);
     assert!(String::from_utf8_lossy(&out.stdout).contains("LOST after"));
     // The report says it too.
-    let report = support::iris_lab(dir.path())
-        .arg("report")
-        .arg(run_files(dir.path(), "json").pop().unwrap())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&report.stdout);
+    let text = report_of(dir.path());
     assert!(
-        text.contains("3 workers, local processes, their histograms merged exactly; worker 1 (2 users) was lost after"),
-        "{text}{}",
-        String::from_utf8_lossy(&report.stderr)
+        text.contains(
+            "local processes, their histograms merged exactly; worker 1 (2 users) was lost after"
+        ),
+        "{text}"
     );
 }
 

@@ -12,7 +12,7 @@ use iris_lab::record::RunStatus;
 use iris_lab::record::distributed::{Placement, WorkerStatus};
 use serde_json::Value;
 
-use crate::support::distributed::{assert_merged_exactly, merged_run};
+use crate::support::distributed::{assert_merged_exactly, merged_run, report_of};
 use crate::support::{self, Lab, ServeProcess, output_within, wait_for_measured_seconds};
 
 fn spawn(lab: &Lab, url: &str, args: &[&str]) -> Child {
@@ -124,6 +124,12 @@ fn three_pods_run_the_plan_and_merge_exactly() {
         stdout.contains("pods of Job default/iris-lab-load-"),
         "{stdout}"
     );
+    let text = report_of(lab.dir.path());
+    assert!(
+        text.contains("3 workers, pods of Job default/iris-lab-load-"),
+        "{text}"
+    );
+    assert!(text.contains("do not measure the load balancer"), "{text}");
 }
 
 #[test]

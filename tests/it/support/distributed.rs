@@ -51,3 +51,21 @@ pub fn assert_merged_exactly(merged: &RunRecord, workers: &[RunRecord]) -> u64 {
     }
     sum
 }
+
+/// `iris-lab report` of the merged record under `dir` (a normal record): its markdown.
+pub fn report_of(dir: &Path) -> String {
+    let path = super::run_files(dir, "json")
+        .pop()
+        .expect("a merged record");
+    let out = super::iris_lab(dir)
+        .arg("report")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
