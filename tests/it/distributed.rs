@@ -10,7 +10,7 @@ use iris_lab::record::{Percentile, RunStatus};
 use iris_lab::stats::decode_histogram;
 
 use crate::support::distributed::{assert_merged_exactly, merged_run, report_of};
-use crate::support::{self, ServeProcess, output_within, run_files, wait_for_measured_seconds};
+use crate::support::{self, ServeProcess, output_within, wait_for_measured_seconds};
 
 fn spawn_load(dir: &Path, url: &str, args: &[&str]) -> Child {
     support::std_command()
