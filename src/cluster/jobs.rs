@@ -17,7 +17,7 @@ use k8s_openapi::api::rbac::v1::{PolicyRule, Role};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube::api::{Api, DeleteParams, LogParams, PostParams};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 
 use super::{Access, Cluster, ClusterError};
 
@@ -389,14 +389,16 @@ impl Cluster {
     /// The Job's pods as they change.
     pub fn worker_pods(&self, run: &str) -> impl Stream<Item = WorkerPod> + Send + use<> {
         let config = watcher::Config::default().labels(&format!("{RUN_LABEL}={run}"));
-        watcher(self.api::<Pod>(), config).filter_map(|event| async move {
-            match event {
-                Ok(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod)) => {
-                    Some(WorkerPod::from_pod(&pod))
+        watcher(self.api::<Pod>(), config)
+            .default_backoff()
+            .filter_map(|event| async move {
+                match event {
+                    Ok(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod)) => {
+                        Some(WorkerPod::from_pod(&pod))
+                    }
+                    _ => None,
                 }
-                _ => None,
-            }
-        })
+            })
     }
 
     /// The lines of a pod's log, followed until its container ends.

@@ -78,11 +78,11 @@ pub async fn run_local(
     }));
     let mut collected = Collected::new(&opts, workers, start_at, timeline);
     let outcome = control(&mut collected, rx, &mut stdins, &opts, monitor).await;
-    if outcome.is_err() {
-        tasks.abort_all();
-    }
-    outcome?;
+    // Every reader has ended, or the run is over without them: a worker still running is
+    // killed with its task (kill_on_drop).
+    tasks.abort_all();
     while tasks.join_next().await.is_some() {}
+    outcome?;
     finish(
         collected,
         &opts,
