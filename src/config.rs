@@ -206,9 +206,33 @@ pub fn parse_yaml_file<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigErro
     parse_yaml(path, &text)
 }
 
+/// Every document of a multi-document YAML text (Kubernetes manifests), each as `T`.
+pub fn parse_yaml_documents<T: DeserializeOwned>(
+    path: &Path,
+    text: &str,
+) -> Result<Vec<T>, ConfigError> {
+    serde_yaml::Deserializer::from_str(text)
+        .map(|doc| T::deserialize(doc).map_err(|e| yaml_error(path, e)))
+        .collect()
+}
+
+/// A value as a YAML document (what `load --dry-run` prints).
+pub fn to_yaml<T: serde::Serialize>(value: &T) -> Result<String, ConfigError> {
+    serde_yaml::to_string(value).map_err(|e| ConfigError::Parse {
+        path: PathBuf::from("<output>"),
+        line: 1,
+        column: 1,
+        message: e.to_string(),
+    })
+}
+
 /// Parses YAML text that came from `path` (used in error messages only).
 pub fn parse_yaml<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, ConfigError> {
-    serde_yaml::from_str(text).map_err(|e| {
+    serde_yaml::from_str(text).map_err(|e| yaml_error(path, e))
+}
+
+fn yaml_error(path: &Path, e: serde_yaml::Error) -> ConfigError {
+    {
         let (line, column) = e
             .location()
             .map(|l| (l.line(), l.column()))
@@ -225,7 +249,7 @@ pub fn parse_yaml<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Con
             column,
             message,
         }
-    })
+    }
 }
 
 #[cfg(test)]

@@ -75,6 +75,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
             Command::Verify => commands::verify::run(&settings).await,
             Command::Watch(args) => commands::watch::run(&settings, &args).await,
             Command::Cleanup(args) => commands::cleanup::run(&settings, &args).await,
+            Command::Worker(args) => commands::worker::run(&settings, &args).await,
             Command::Guide(_) => Ok(Outcome::Success),
         }
     });

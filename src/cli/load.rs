@@ -80,6 +80,46 @@ pub struct LoadArgs {
     /// Do not watch the cluster during the run (by default it is watched when reachable).
     #[arg(long)]
     pub no_cluster: bool,
+
+    /// Split the users over N workers (2 or more) started at one time and merge their
+    /// results exactly; with --local they are processes on this machine.
+    #[arg(long, value_name = "N")]
+    pub workers: Option<Count>,
+
+    /// Run the --workers as local processes instead of a Kubernetes Job.
+    #[arg(long)]
+    pub local: bool,
+
+    /// The iris-lab image the worker pods run (built from the Dockerfile), for --workers
+    /// without --local.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+
+    /// CPU of each worker pod, requests = limits (a Guaranteed pod), e.g. 2 or 1500m.
+    #[arg(long, value_name = "QUANTITY")]
+    pub worker_cpu: Option<String>,
+
+    /// Memory of each worker pod, requests = limits, e.g. 1Gi.
+    #[arg(long, value_name = "QUANTITY")]
+    pub worker_memory: Option<String>,
+
+    /// Run worker pods only on nodes with these labels (e.g. to keep them off the API's
+    /// nodes): KEY=VALUE[,KEY=VALUE...].
+    #[arg(long, value_name = "LABELS")]
+    pub worker_node_selector: Option<String>,
+
+    /// Time from creating the Job to the common start, for scheduling and image pulls
+    /// [default: 60s].
+    #[arg(long, value_name = "D")]
+    pub worker_start_delay: Option<PositiveSpan>,
+
+    /// Print the worker Job and the Role the run needs as YAML, and create nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Create the worker Job without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 super::layered!(LoadArgs {
@@ -99,6 +139,15 @@ super::layered!(LoadArgs {
     timeout,
     trace_sample,
     no_cluster,
+    workers,
+    local,
+    image,
+    worker_cpu,
+    worker_memory,
+    worker_node_selector,
+    worker_start_delay,
+    dry_run,
+    yes,
 });
 
 #[cfg(test)]

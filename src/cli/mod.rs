@@ -7,12 +7,14 @@ pub mod demo;
 pub mod load;
 pub mod report;
 pub mod trace;
+pub mod worker;
 
 pub use demo::DemoArgs;
 pub use report::ReportArgs;
 pub use trace::TraceArgs;
 
 pub use load::LoadArgs;
+pub use worker::WorkerArgs;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -135,6 +137,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Print the testing guide, or one phase of it (1-7).
     Guide(GuideArgs),
+    /// One worker of `load --workers N` (started by `load`, not by hand).
+    #[command(hide = true)]
+    Worker(Box<WorkerArgs>),
 }
 
 /// `watch` flags and the config file's `watch:` section.

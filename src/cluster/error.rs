@@ -108,6 +108,15 @@ pub enum ClusterError {
 
     #[error("unexpected answer from the API server to {access}: {detail}")]
     Protocol { access: Box<Access>, detail: String },
+
+    #[error(
+        "missing permissions in namespace {namespace} to run distributed workers (each says no: {can_i}); ask for RBAC access (`--dry-run` prints the Role they need)"
+    )]
+    MissingPermissions {
+        namespace: String,
+        /// `kubectl auth can-i ...` for each missing permission, separated by "; ".
+        can_i: String,
+    },
 }
 
 impl ClusterError {

@@ -17,6 +17,7 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 pub use client::{Cluster, connect};
 
 pub mod error;
+pub mod jobs;
 
 pub use error::{Access, ClusterError};
 

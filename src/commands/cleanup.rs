@@ -66,24 +66,11 @@ pub async fn run(settings: &Settings, args: &CleanupArgs) -> Result<Outcome, Err
 }
 
 fn confirm(plan: &CleanupPlan) -> Result<(), Error> {
-    use std::io::IsTerminal;
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::NotConfirmed(
-            "refusing to scale without confirmation: stdin is not a terminal; pass --yes to confirm (or --dry-run to only look)"
-                .into(),
-        ));
-    }
     let question = format!(
         "Scale deployment {} in namespace {} from {} to {} replicas?",
         plan.deployment, plan.namespace, plan.current, plan.target
     );
-    match output::ask_yes_no(&question) {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(Error::NotConfirmed("not confirmed: nothing changed".into())),
-        Err(e) => Err(Error::NotConfirmed(format!(
-            "could not read the answer ({e}): nothing changed"
-        ))),
-    }
+    super::confirm(&question, "scale", "nothing changed")
 }
 
 fn finish(settings: &Settings, report: &CleanupReport) -> Result<(), Error> {

@@ -11,12 +11,31 @@ pub mod smoke;
 pub mod trace;
 pub mod verify;
 pub mod watch;
+pub mod worker;
 
 use crate::cluster::ClusterError;
 use crate::cluster::{self, checks};
 use crate::config::Settings;
 use crate::error::Error;
 use crate::output;
+
+/// Asks `question` on the terminal before a change to the cluster; refuses when stdin is not a
+/// terminal (`--yes` confirms). `what` names the change ("scale"), `unchanged` what was left.
+pub fn confirm(question: &str, what: &str, unchanged: &str) -> Result<(), Error> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::NotConfirmed(format!(
+            "refusing to {what} without confirmation: stdin is not a terminal; pass --yes to confirm (or --dry-run to only look)"
+        )));
+    }
+    match output::ask_yes_no(question) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Error::NotConfirmed(format!("not confirmed: {unchanged}"))),
+        Err(e) => Err(Error::NotConfirmed(format!(
+            "could not read the answer ({e}): {unchanged}"
+        ))),
+    }
+}
 
 /// The API's base URL: `--host` (or `IRIS_LAB_HOST`, or the config file), else discovered from
 /// the Service's external IP (Phase 1.2), which is said in one line on stderr.

@@ -135,6 +135,7 @@ pub fn render_run_note(n: &RunNote) -> String {
             "interrupted again: exiting now; the per-second timeline is in {}",
             timeline.display()
         ),
+        RunNote::Workers(n) => super::distributed::render_worker_note(n),
     }
 }
 
@@ -158,6 +159,9 @@ pub fn render_load_text(result: &LoadResult, style: Style, kept: bool) -> String
             let names: Vec<String> = csv.iter().map(|p| p.display().to_string()).collect();
             out.push_str(&format!("\nCSV {}", names.join(", ")));
         }
+    }
+    if let Some(d) = &result.record.distributed {
+        out.push_str(&super::distributed::render_workers(d));
     }
     if result.abandoned > 0 {
         out.push_str(&format!(

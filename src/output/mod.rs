@@ -2,6 +2,7 @@
 //! this module renders it.
 
 mod cluster;
+mod distributed;
 mod load;
 mod phases;
 mod smoke;

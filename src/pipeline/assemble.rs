@@ -67,12 +67,14 @@ pub fn build(opts: &LoadOptions, c: &Collector, end: RunEnd, started_utc: Timest
         timeline: c.timeline().to_vec(),
         cluster: None,
         cluster_not_watched: None,
+        distributed: None,
+        worker: None,
         extensions: Default::default(),
     }
 }
 
 /// The verdict of each threshold that was set.
-fn thresholds(opts: &LoadOptions, aggregate: &EndpointRecord) -> Vec<ThresholdResult> {
+pub(super) fn thresholds(opts: &LoadOptions, aggregate: &EndpointRecord) -> Vec<ThresholdResult> {
     let mut thresholds = Vec::new();
     if let Some(limit) = opts.max_failure_rate {
         thresholds.push(ThresholdResult::at_most(

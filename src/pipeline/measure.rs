@@ -43,6 +43,7 @@ impl SecondSinks<'_> {
         if self.timeline_error.is_none() {
             self.timeline_error = self.timeline.append(&point).err();
         }
+        self.monitor.second_closed(&point, collector);
         if live {
             self.monitor.update(&collector.snapshot());
         }
@@ -84,6 +85,18 @@ pub async fn measure(
     started_utc: Timestamp,
     sinks: &mut SecondSinks<'_>,
 ) -> Result<Measured, RunError> {
+    measure_until(opts, target, started_utc, sinks, CancellationToken::new()).await
+}
+
+/// [`measure`], also stopping the users (as a first Ctrl-C does) when `stop` is cancelled: a
+/// distributed worker's controller asks it so.
+pub async fn measure_until(
+    opts: &LoadOptions,
+    target: Target,
+    started_utc: Timestamp,
+    sinks: &mut SecondSinks<'_>,
+    stop: CancellationToken,
+) -> Result<Measured, RunError> {
     let interrupt = CancellationToken::new();
     let mut interrupts = Interrupts::new(opts.handle_signals);
     let start = Instant::now();
@@ -122,6 +135,10 @@ pub async fn measure(
                     });
                     return Err(RunError::InterruptedAgain);
                 }
+                interrupt.cancel();
+                sinks.monitor.interrupted();
+            }
+            () = stop.cancelled(), if !interrupt.is_cancelled() => {
                 interrupt.cancel();
                 sinks.monitor.interrupted();
             }

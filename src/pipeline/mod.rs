@@ -11,6 +11,7 @@
 
 mod assemble;
 pub mod cluster;
+pub mod distributed;
 mod measure;
 pub mod prepare;
 
@@ -24,7 +25,7 @@ use crate::config::{ClusterOptions, TargetNames};
 use crate::loadgen::{LoadPlan, LoadgenError};
 use crate::outcome::Outcome;
 use crate::record::cluster::{ClusterSecond, NotWatched};
-use crate::record::{self, JsonlWriter, RunRecord, RunStatus, WriteError};
+use crate::record::{self, JsonlWriter, RunRecord, RunStatus, TimelinePoint, WriteError};
 use crate::stats::{self, Snapshot};
 
 pub use cluster::{CLUSTER_CONNECT_TIMEOUT, CLUSTER_TOP_EVERY, cluster_for_load};
@@ -63,6 +64,8 @@ pub trait Monitor {
     fn cluster(&mut self, _now: &ClusterSecond) {}
     /// Something people should hear about the run, beside the status.
     fn note(&mut self, _note: &RunNote) {}
+    /// A second closed (also the last, partial one): a distributed worker sends it on.
+    fn second_closed(&mut self, _point: &TimelinePoint, _collector: &stats::Collector) {}
 }
 
 /// What the pipeline has to say besides numbers; `output` words it.
@@ -76,6 +79,8 @@ pub enum RunNote {
     TimelineFailed { path: PathBuf, error: String },
     /// A second Ctrl-C: the run ends now, without a record.
     InterruptedAgain { timeline: PathBuf },
+    /// What the controller of a distributed run has to say about its workers.
+    Workers(distributed::WorkerNote),
 }
 
 /// Why a run could not start or finish.
@@ -98,6 +103,8 @@ pub enum RunError {
     /// A second Ctrl-C / SIGTERM: exit 130 at once; the `.jsonl` has what was measured.
     #[error("interrupted again: exiting now")]
     InterruptedAgain,
+    #[error(transparent)]
+    Distributed(#[from] distributed::DistributedError),
 }
 
 impl RunError {
@@ -106,6 +113,7 @@ impl RunError {
             RunError::Capacity(_) => Some(crate::outcome::exit::USAGE),
             RunError::Loadgen(e) if e.is_usage() => Some(crate::outcome::exit::USAGE),
             RunError::InterruptedAgain => Some(crate::outcome::exit::INTERRUPTED),
+            RunError::Distributed(e) if e.is_usage() => Some(crate::outcome::exit::USAGE),
             _ => None,
         }
     }

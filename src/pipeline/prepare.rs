@@ -64,7 +64,7 @@ pub fn own_source_ports(users: u32, port_range: Option<(u32, u32)>) -> Option<(u
     Some((u16::try_from(lo).ok()?, u16::try_from(hi).ok()?))
 }
 
-fn ephemeral_ports() -> Option<(u32, u32)> {
+pub(super) fn ephemeral_ports() -> Option<(u32, u32)> {
     let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
     let mut it = text.split_whitespace().map(|n| n.parse::<u32>());
     match (it.next(), it.next()) {

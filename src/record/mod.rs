@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 mod atomic;
 pub mod cluster;
+pub mod distributed;
 pub mod histogram;
 mod percentile;
 mod phases;
@@ -134,6 +135,12 @@ pub struct RunRecord {
     /// [`SAMPLED_KEPT`] (the first ones).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sampled: Vec<SampledRequest>,
+    /// A merged run of `load --workers N`: where its workers ran and how each ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distributed: Option<distributed::DistributedRecord>,
+    /// One worker's record of a distributed run: the share it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<distributed::WorkerShare>,
     /// Data added by later versions, keyed by their name (kept, not read).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extensions: BTreeMap<String, serde_json::Value>,
@@ -289,6 +296,13 @@ pub struct SteadyState {
     pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+    /// The window's response times (us), HdrHistogram V2 base64, so that steady states of
+    /// distributed workers merge exactly; absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<String>,
+    /// The window's exact slowest response, ms; absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ms: Option<f64>,
 }
 
 impl SteadyState {

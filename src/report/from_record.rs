@@ -50,6 +50,7 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
         latency_curve: record::histogram::percentile_curve(&agg.histogram, CURVE_TICKS),
         cluster: record.cluster.clone(),
         cluster_missed: record.cluster_not_watched.as_ref().map(ToString::to_string),
+        workers: record.distributed.clone(),
     }
 }
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::record::SteadyState;
 use crate::record::cluster::ClusterRecord;
+use crate::record::distributed::DistributedRecord;
 use crate::record::histogram::CurvePoint;
 
 /// One run, as the report sees it. Times in milliseconds unless the name says otherwise.
@@ -54,6 +55,9 @@ pub struct RunView {
     pub cluster: Option<ClusterRecord>,
     /// Why the cluster was not watched, when `load` looked for one and found none.
     pub cluster_missed: Option<String>,
+    /// Where the workers of a distributed run ran and how each ended (the record's own type).
+    #[serde(default)]
+    pub workers: Option<DistributedRecord>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -97,11 +97,12 @@ impl Entry {
         if self.requests == 0 {
             return 0.0;
         }
-        if q >= 1.0 {
-            return self.max_ms();
-        }
-        // The histogram answers with the top of a bucket; never above the exact maximum.
-        self.hist.value_at_quantile(q).min(self.max_us) as f64 / 1e3
+        percentile_ms(&self.hist, self.max_us, q)
+    }
+
+    /// The exact largest value recorded, in microseconds (0 without requests).
+    pub fn max_us(&self) -> u64 {
+        self.max_us
     }
 
     /// The eleven Locust percentiles, or none when there were no requests.
@@ -114,6 +115,16 @@ impl Entry {
             .map(|p| self.percentile_ms(p.fraction()))
             .collect()
     }
+}
+
+/// The value under which a fraction `q` of a histogram's values lie, in ms, given the exact
+/// maximum `max_us`: the histogram answers with the top of a bucket, never above the maximum.
+/// One histogram fed every sample and the sum of histograms fed a share each answer alike.
+pub fn percentile_ms(hist: &Histogram<u64>, max_us: u64, q: f64) -> f64 {
+    if q >= 1.0 {
+        return max_us as f64 / 1e3;
+    }
+    hist.value_at_quantile(q).min(max_us) as f64 / 1e3
 }
 
 /// Locust's rounding of response times into buckets, which its percentiles are computed from:

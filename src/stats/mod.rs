@@ -6,6 +6,7 @@
 pub mod csv;
 mod entry;
 pub mod phases;
+pub mod merge;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -21,7 +22,9 @@ use crate::record::{
     EndpointRecord, FailureRecord, Percentile, PhasesRecord, SAMPLED_KEPT, SampledRequest,
     ServerTimings, SlowTrace, SlowestRecord, SteadyState, TimelinePoint,
 };
-pub use entry::{Entry, decode_histogram, encode_histogram, locust_bucket, new_histogram};
+pub use entry::{
+    Entry, decode_histogram, encode_histogram, locust_bucket, new_histogram, percentile_ms,
+};
 
 /// How many slowest requests are kept per endpoint.
 pub const SLOWEST_KEPT: usize = 10;
@@ -87,6 +90,26 @@ impl Snapshot {
     }
 }
 
+/// Locust's eleven percentiles over a window of seconds' histograms (empty without values).
+pub(crate) fn window_percentiles<'a>(
+    seconds: impl IntoIterator<Item = &'a Histogram<u64>>,
+) -> Vec<f64> {
+    let mut merged = new_histogram();
+    for h in seconds {
+        // Same bounds for every histogram here: adding cannot fail.
+        let _ = merged.add(h);
+    }
+    if merged.is_empty() {
+        return Vec::new();
+    }
+    let max = merged.max();
+    Percentile::ALL
+        .iter()
+        .map(|p| merged.value_at_quantile(p.fraction()).min(max) as f64 / 1e3)
+        .collect()
+}
+
+
 /// The statistics of one run.
 pub struct Collector {
     endpoints: Vec<(String, String)>,
@@ -116,6 +139,8 @@ pub struct Collector {
     stopping: Option<Duration>,
     timeline: Vec<TimelinePoint>,
     last_tick: u64,
+    /// The exact maximum of the last closed second, in microseconds (see [`merge::SecondShare`]).
+    last_second_max_us: u64,
 }
 
 impl Collector {
@@ -149,6 +174,7 @@ impl Collector {
             stopping: None,
             timeline: Vec::new(),
             last_tick: 0,
+            last_second_max_us: 0,
         }
     }
 
@@ -266,6 +292,7 @@ impl Collector {
             phases: Some(self.phases.close_second()),
             extensions: BTreeMap::new(),
         };
+        self.last_second_max_us = self.second.max_us();
         self.second.reset();
         self.timeline.push(point.clone());
         point
@@ -273,19 +300,7 @@ impl Collector {
 
     /// Locust's eleven percentiles over the last `WINDOW_SECS` seconds (empty without requests).
     fn window_percentiles(&self) -> Vec<f64> {
-        let mut merged = new_histogram();
-        for h in &self.recent {
-            // Same bounds for every histogram here: adding cannot fail.
-            let _ = merged.add(h);
-        }
-        if merged.is_empty() {
-            return Vec::new();
-        }
-        let max = merged.max();
-        Percentile::ALL
-            .iter()
-            .map(|p| merged.value_at_quantile(p.fraction()).min(max) as f64 / 1e3)
-            .collect()
+        window_percentiles(&self.recent)
     }
 
     /// Whether requests finished since the last closed second.
@@ -341,6 +356,8 @@ impl Collector {
             p50_ms: pct(Percentile::P50),
             p95_ms: pct(Percentile::P95),
             p99_ms: pct(Percentile::P99),
+            histogram: Some(encode_histogram(&e.hist)),
+            max_ms: Some(e.max_ms()),
         })
     }
 
@@ -468,6 +485,15 @@ impl Collector {
                 }
             })
             .collect()
+    }
+
+    /// The last closed second with its histogram, as a worker sends it to be merged.
+    pub fn second_share(&self, point: &TimelinePoint) -> merge::SecondShare {
+        merge::SecondShare {
+            point: point.clone(),
+            histogram: self.recent.back().map(encode_histogram).unwrap_or_default(),
+            max_us: self.last_second_max_us,
+        }
     }
 
     pub fn timeline(&self) -> &[TimelinePoint] {

@@ -14,6 +14,9 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+#[path = "kube_jobs.rs"]
+mod jobs;
+
 /// A request as the server saw it.
 #[derive(Debug, Clone)]
 pub struct Recorded {
@@ -50,6 +53,8 @@ struct State {
     drops: u64,
     /// Bumped by `close_watches`: open watch streams end in order (a clean end of body).
     closes: u64,
+    /// Pods' logs, written by the kubelet of `jobs`.
+    logs: BTreeMap<String, jobs::PodLog>,
     /// Bumped, and `changed` notified, on every request and every change of an object: what
     /// [`KubeApi::wait_until`] waits on.
     changes: u64,
@@ -421,6 +426,9 @@ fn handle(
             }),
         );
     }
+    if path == jobs::SSAR_PATH && method == Method::POST {
+        return jobs::review(&s, &body);
+    }
     let Some(t) = parse_path(path) else {
         return status(
             404,
@@ -478,6 +486,14 @@ fn handle(
             ),
         };
         return status(code, reason, message);
+    }
+    if jobs::serves(&method, &t) {
+        drop(s);
+        let api = KubeApi {
+            state: state.clone(),
+            url: String::new(),
+        };
+        return jobs::route(api, &method, &t, &q, &body);
     }
     match verb {
         "list" => {

@@ -1,0 +1,189 @@
+//! The controller of a distributed run with N local worker processes (`load --workers N
+//! --local`): start them (each in its own process group, so a terminal's Ctrl-C reaches only
+//! the controller), read their lines, merge, and save.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::{DistributedError, WorkerNote, parse_line, worker_args};
+use crate::loadgen::{GRACE, LoadPlan};
+use crate::pipeline::{LoadOptions, LoadResult, Monitor, RunError, RunNote, prepare};
+use crate::record::distributed::Placement;
+use crate::signals::Signals;
+
+use super::collect::{Collected, RunFiles, finish};
+
+/// What a worker's reader task reports.
+enum Msg {
+    Line(u32, String),
+    Exited(u32, String),
+}
+
+/// How long before the common start the workers are started: time for N processes to start
+/// and resolve the target.
+fn start_delay(workers: u32) -> Duration {
+    Duration::from_millis(1500 + 300 * u64::from(workers))
+}
+
+/// Runs `opts`' plan with `workers` local processes of `exe` (`iris-lab`).
+pub async fn run_local(
+    opts: LoadOptions,
+    workers: u32,
+    exe: &Path,
+    monitor: &mut (dyn Monitor + Send),
+) -> Result<LoadResult, RunError> {
+    let workers = super::check_workers(u64::from(workers), opts.plan.users)?;
+    // The controller checks the target first: one clear error instead of N. Each process
+    // opens files for its own share; the shares' connections all leave this machine's ports.
+    let largest = opts.plan.users.div_ceil(workers);
+    let probe = LoadPlan {
+        users: largest,
+        ..opts.plan.clone()
+    };
+    let target = prepare::target(&probe, &opts.host, opts.insecure).await?;
+    let ports = prepare::ephemeral_ports();
+    if let Some(problem) =
+        prepare::capacity_problem(opts.plan.users, u64::MAX, ports, target.addrs.len())
+    {
+        return Err(RunError::Capacity(problem));
+    }
+    let RunFiles {
+        record_path,
+        dir,
+        timeline,
+    } = RunFiles::create(&opts)?;
+    let start_at = Timestamp::now()
+        .checked_add(start_delay(workers))
+        .unwrap_or_else(|_| Timestamp::now());
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mut tasks = JoinSet::new();
+    let mut stdins = Vec::new();
+    for i in 0..workers {
+        let mut child = spawn(exe, &opts, i, workers, start_at, &dir)?;
+        stdins.push(child.stdin.take());
+        tasks.spawn(read_worker(i, child, tx.clone()));
+    }
+    drop(tx);
+    monitor.note(&RunNote::Workers(WorkerNote::Started {
+        workers,
+        start_at,
+        dir: dir.clone(),
+    }));
+    let mut collected = Collected::new(&opts, workers, start_at, timeline);
+    let outcome = control(&mut collected, rx, &mut stdins, &opts, monitor).await;
+    // Every reader has ended, or the run is over without them: a worker still running is
+    // killed with its task (kill_on_drop).
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+    outcome?;
+    finish(
+        collected,
+        &opts,
+        Placement::Local,
+        record_path,
+        &dir,
+        monitor,
+    )
+}
+
+fn spawn(
+    exe: &Path,
+    opts: &LoadOptions,
+    i: u32,
+    workers: u32,
+    start_at: Timestamp,
+    dir: &Path,
+) -> Result<Child, DistributedError> {
+    let spawn_error = |source| DistributedError::Spawn {
+        index: i,
+        exe: exe.display().to_string(),
+        source,
+    };
+    let log = std::fs::File::create(dir.join(format!("worker-{i}.log"))).map_err(spawn_error)?;
+    Command::new(exe)
+        .args(worker_args(opts, Some(i), workers, start_at, dir))
+        .arg("--stdin-control")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(spawn_error)
+}
+
+/// Forwards a worker's stdout lines, then how it exited.
+async fn read_worker(i: u32, mut child: Child, tx: mpsc::UnboundedSender<Msg>) {
+    if let Some(out) = child.stdout.take() {
+        let mut lines = BufReader::new(out).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if tx.send(Msg::Line(i, line)).is_err() {
+                return;
+            }
+        }
+    }
+    let how = match child.wait().await {
+        Ok(status) => status.to_string(),
+        Err(e) => format!("could not be waited for: {e}"),
+    };
+    let _ = tx.send(Msg::Exited(i, how));
+}
+
+/// Reads every worker's lines until all have exited; Ctrl-C closes their stdin (they stop
+/// and send what they measured), a second Ctrl-C ends the run at once.
+async fn control(
+    collected: &mut Collected,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+    stdins: &mut Vec<Option<ChildStdin>>,
+    opts: &LoadOptions,
+    monitor: &mut (dyn Monitor + Send),
+) -> Result<(), RunError> {
+    let mut signals = opts.handle_signals.then(|| Signals::new().ok()).flatten();
+    let mut interrupts = 0;
+    // However the workers behave, the run ends: the plan's length, the grace, and slack.
+    let limit = collected.start_delay() + opts.plan.duration + GRACE + Duration::from_secs(30);
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(Msg::Line(i, text)) => {
+                    if let Some(line) = parse_line(&text) {
+                        collected.line(i, line, monitor);
+                    }
+                }
+                Some(Msg::Exited(i, how)) => collected.exited(i, &how, monitor),
+                None => return Ok(()),
+            },
+            () = next_signal(&mut signals) => {
+                interrupts += 1;
+                if interrupts > 1 {
+                    monitor.note(&RunNote::InterruptedAgain {
+                        timeline: collected.timeline_path(),
+                    });
+                    return Err(RunError::InterruptedAgain);
+                }
+                collected.interrupted = true;
+                stdins.clear();
+                monitor.interrupted();
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                collected.timed_out(monitor);
+                return Ok(());
+            }
+        }
+    }
+}
+
+async fn next_signal(signals: &mut Option<Signals>) {
+    match signals {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,204 @@
+//! Distributed load (`load --workers N`): N workers each run a share of the plan from one
+//! absolute start time and send their seconds and their record as lines of JSON on stdout
+//! ([`protocol`]); the controller merges them exactly (`stats::merge`) into one live display,
+//! one merged record and one record per worker.
+//!
+//! - `worker.rs`: one worker (the hidden `iris-lab worker` command): barrier, measure, send.
+//! - `local.rs`: the controller with N local processes (`--local`).
+
+mod collect;
+pub mod kube;
+pub mod local;
+pub mod protocol;
+pub mod worker;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::LoadOptions;
+use crate::loadgen::LoadPlan;
+use crate::stats::merge::MergeError;
+
+pub use local::run_local;
+pub use protocol::{WorkerLine, parse_line};
+pub use worker::{WorkerPlan, run_worker};
+
+/// Why a distributed run could not start or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum DistributedError {
+    /// Flags that cannot make a distributed run (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    #[error("could not start worker {index} ({exe})")]
+    Spawn {
+        index: u32,
+        exe: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no worker sent its record ({lost}); the merged seconds are in {}", timeline.display())]
+    NoRecord { lost: String, timeline: PathBuf },
+    #[error("could not merge the workers' results")]
+    Merge(#[from] MergeError),
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
+}
+
+impl DistributedError {
+    pub fn is_usage(&self) -> bool {
+        match self {
+            Self::Usage(_) => true,
+            Self::Cluster(e) => e.is_config(),
+            _ => false,
+        }
+    }
+}
+
+/// What the controller says while workers run; `output` words it.
+#[derive(Debug, Clone)]
+pub enum WorkerNote {
+    /// The workers were started; they all start their users at `start_at`.
+    Started {
+        workers: u32,
+        start_at: Timestamp,
+        /// Where each worker's own files (log, timeline, record) go.
+        dir: PathBuf,
+    },
+    /// A worker started its users late by `skew_ms`.
+    Late { index: u32, skew_ms: f64 },
+    /// A worker ended without its record: its share is missing from the totals.
+    Lost { index: u32, reason: String },
+    /// Something the reader should know about where the load comes from.
+    Warning(String),
+}
+
+/// Checks the worker count against the plan: 2 or more, and at most one worker per user.
+pub fn check_workers(workers: u64, users: u32) -> Result<u32, DistributedError> {
+    if workers < 2 {
+        return Err(DistributedError::Usage(
+            "--workers must be 2 or more (1 worker is a plain `load`)".into(),
+        ));
+    }
+    match u32::try_from(workers) {
+        Ok(n) if n <= users => Ok(n),
+        _ => Err(DistributedError::Usage(format!(
+            "--workers {workers} is more than --users {users}: every worker needs a user"
+        ))),
+    }
+}
+
+/// Worker `i` of `n`'s share of `total`, k6-style: `round(total*(i+1)/n) - round(total*i/n)`.
+/// The shares add up to `total` exactly and differ by at most one.
+pub fn split(total: u32, n: u32, i: u32) -> u32 {
+    let n = u64::from(n.max(1));
+    // round(total * k / n), halves up, in integers.
+    let at = |k: u64| (2 * u64::from(total) * k + n) / (2 * n);
+    let share = at(u64::from(i) + 1) - at(u64::from(i));
+    u32::try_from(share).unwrap_or(u32::MAX)
+}
+
+/// Worker `i` of `n`'s plan: its users and the same share of the spawn rate, so that every
+/// worker finishes starting its users when the whole run would.
+pub fn share(plan: &LoadPlan, i: u32, n: u32) -> LoadPlan {
+    let users = split(plan.users, n, i);
+    let spawn_rate = if users == 0 || plan.users == 0 {
+        plan.spawn_rate
+    } else {
+        plan.spawn_rate * f64::from(users) / f64::from(plan.users)
+    };
+    LoadPlan {
+        users,
+        spawn_rate,
+        ..plan.clone()
+    }
+}
+
+/// The arguments of `iris-lab worker` that run `opts`' plan as worker `index` (None: the
+/// worker reads `JOB_COMPLETION_INDEX`) of `workers`, starting at `start_at`.
+pub fn worker_args(
+    opts: &LoadOptions,
+    index: Option<u32>,
+    workers: u32,
+    start_at: Timestamp,
+    out_dir: &std::path::Path,
+) -> Vec<String> {
+    let plan = &opts.plan;
+    let ms = |d: Duration| format!("{}ms", d.as_millis().max(1));
+    let mut args: Vec<String> = vec!["worker".into()];
+    if let Some(i) = index {
+        args.extend(["--index".into(), i.to_string()]);
+    }
+    args.extend([
+        "--workers".into(),
+        workers.to_string(),
+        "--start-at".into(),
+        start_at.to_string(),
+        "--host".into(),
+        opts.host.to_string(),
+        "--out-dir".into(),
+        out_dir.display().to_string(),
+        "--users".into(),
+        plan.users.to_string(),
+        "--spawn-rate".into(),
+        plan.spawn_rate.to_string(),
+        "--duration".into(),
+        ms(plan.duration),
+        "--user-class".into(),
+        plan.class.name.clone(),
+        "--wait".into(),
+        format!("{}..{}", plan.class.wait.min, plan.class.wait.max),
+        "--timeout".into(),
+        ms(plan.timeout),
+        "--trace-sample".into(),
+        plan.trace_sample.to_string(),
+    ]);
+    if let Some(scenario) = &opts.scenario {
+        args.extend(["--scenario".into(), scenario.display().to_string()]);
+    }
+    if let Some(n) = plan.connection.max_requests {
+        args.extend(["--connection-max-requests".into(), n.to_string()]);
+    }
+    if let Some(d) = plan.connection.max_age {
+        args.extend(["--connection-max-age".into(), ms(d)]);
+    }
+    if opts.insecure {
+        args.push("--insecure".into());
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_add_up_and_differ_by_at_most_one() {
+        for total in [1u32, 2, 3, 7, 10, 100, 150, 20_000] {
+            for n in 1..=7u32.min(total) {
+                let shares: Vec<u32> = (0..n).map(|i| split(total, n, i)).collect();
+                assert_eq!(shares.iter().sum::<u32>(), total, "{total}/{n}: {shares:?}");
+                let (lo, hi) = (shares.iter().min().unwrap(), shares.iter().max().unwrap());
+                assert!(hi - lo <= 1, "{total}/{n}: {shares:?}");
+            }
+        }
+        // k6's example: 10 users over 3 workers.
+        assert_eq!(
+            (0..3).map(|i| split(10, 3, i)).collect::<Vec<_>>(),
+            [3, 4, 3]
+        );
+    }
+
+    #[test]
+    fn worker_counts_are_checked() {
+        assert!(check_workers(1, 10).unwrap_err().is_usage());
+        assert!(
+            check_workers(11, 10)
+                .unwrap_err()
+                .to_string()
+                .contains("more than --users 10")
+        );
+        assert_eq!(check_workers(3, 10).unwrap(), 3);
+    }
+}

@@ -1,0 +1,294 @@
+//! `load --workers N --local` and `iris-lab worker` against the reference API as a process:
+//! the split, the exact merge, thresholds on the merge, a killed worker, Ctrl-C.
+
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use iris_lab::record::distributed::WorkerStatus;
+use iris_lab::record::{Percentile, RunStatus};
+use iris_lab::stats::decode_histogram;
+
+use crate::support::distributed::{assert_merged_exactly, merged_run, report_of};
+use crate::support::{self, ServeProcess, output_within, wait_for_measured_seconds};
+
+fn spawn_load(dir: &Path, url: &str, args: &[&str]) -> Child {
+    support::std_command()
+        .current_dir(dir)
+        .env_remove("IRIS_LAB_CONFIG")
+        .env_remove("IRIS_LAB_HOST")
+        .args(["load", "--host", url, "--no-cluster"])
+        .args(["--wait", "0.02..0.05", "--spawn-rate", "100"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The pids of `parent`'s children and their `--index`.
+fn workers_of(parent: u32) -> Vec<(u32, u32)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let ppid: u32 = after
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("0")
+            .parse()
+            .unwrap_or(0);
+        if ppid != parent {
+            continue;
+        }
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if let Some(i) = args.iter().position(|a| a == "--index") {
+            found.push((pid, args[i + 1].parse().unwrap()));
+        }
+    }
+    found
+}
+
+fn kill(pid: u32, signal: i32) {
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    let rc = unsafe { libc::kill(pid as i32, signal) };
+    assert_eq!(rc, 0, "kill {pid}");
+}
+
+#[test]
+fn three_workers_merge_exactly_and_thresholds_judge_the_merge() {
+    let server = ServeProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let child = spawn_load(
+        dir.path(),
+        &server.url,
+        &[
+            "--users",
+            "10",
+            "--duration",
+            "3s",
+            "--workers",
+            "3",
+            "--local",
+            "--max-p95",
+            "0.001",
+        ],
+    );
+    let out = output_within(child, Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the p95 threshold fails: {stdout}{stderr}"
+    );
+    assert!(stdout.contains("Workers: 3 local processes"), "{stdout}");
+    let (merged, workers) = merged_run(dir.path());
+    assert_eq!(workers.len(), 3);
+    // The split: round(U*(i+1)/N) - round(U*i/N).
+    let users: Vec<u32> = workers
+        .iter()
+        .map(|w| w.worker.as_ref().unwrap().users)
+        .collect();
+    assert_eq!(users, [3, 4, 3]);
+    assert_eq!(merged.params.users, 10);
+    assert_eq!(merged.users_started, 10);
+    // Counts add up; the percentiles are those of one histogram fed every sample.
+    let sum = assert_merged_exactly(&merged, &workers);
+    // The threshold is judged on the merged p95.
+    let t = &merged.thresholds[0];
+    assert!(!t.passed);
+    assert_eq!(Some(t.actual), merged.aggregate.percentile(Percentile::P95));
+    // The merged timeline has every worker's requests.
+    let last = merged.timeline.last().unwrap();
+    assert_eq!(last.total_requests, sum);
+    let d = merged.distributed.as_ref().unwrap();
+    assert!(
+        d.workers
+            .iter()
+            .all(|w| w.status == WorkerStatus::Completed)
+    );
+    assert!(d.workers.iter().all(|w| w.skew_ms.is_some()));
+    // The merged record is a normal record: `report` reads it.
+    let text = report_of(dir.path());
+    assert!(text.contains("3 workers, local processes"), "{text}");
+}
+
+#[test]
+fn a_killed_worker_is_reported_and_the_merge_completes() {
+    let server = ServeProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let child = spawn_load(
+        dir.path(),
+        &server.url,
+        &[
+            "--users",
+            "6",
+            "--duration",
+            "6s",
+            "--workers",
+            "3",
+            "--local",
+        ],
+    );
+    wait_for_measured_seconds(dir.path(), 1);
+    let workers = workers_of(child.id());
+    assert_eq!(workers.len(), 3, "{workers:?}");
+    let (pid, index) = workers.into_iter().find(|(_, i)| *i == 1).unwrap();
+    kill(pid, libc::SIGKILL);
+    let out = output_within(child, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a lost worker fails the run: {stderr}"
+    );
+    assert!(stderr.contains("worker 1 lost"), "{stderr}");
+    let (merged, workers) = merged_run(dir.path());
+    let d = merged.distributed.as_ref().unwrap();
+    let lost: Vec<_> = d.lost().collect();
+    assert_eq!(lost.len(), 1);
+    assert_eq!(lost[0].index, index);
+    let WorkerStatus::Lost { missed_s, .. } = &lost[0].status else {
+        unreachable!()
+    };
+    assert!(*missed_s > 0.0);
+    assert_eq!(workers.len(), 2);
+    assert_merged_exactly(&merged, &workers);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("LOST after"));
+    // The report says it too.
+    let text = report_of(dir.path());
+    assert!(
+        text.contains(
+            "local processes, their histograms merged exactly; worker 1 (2 users) was lost after"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn ctrl_c_stops_every_worker_and_saves_what_was_measured() {
+    let server = ServeProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let child = spawn_load(
+        dir.path(),
+        &server.url,
+        &[
+            "--users",
+            "4",
+            "--duration",
+            "60s",
+            "--workers",
+            "2",
+            "--local",
+        ],
+    );
+    wait_for_measured_seconds(dir.path(), 1);
+    kill(child.id(), libc::SIGINT);
+    let out = output_within(child, Duration::from_secs(30));
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (merged, workers) = merged_run(dir.path());
+    assert_eq!(merged.status, RunStatus::Interrupted);
+    assert!(merged.duration_s < 30.0);
+    assert_eq!(workers.len(), 2, "both workers sent what they measured");
+    assert!(workers.iter().all(|w| w.status == RunStatus::Interrupted));
+    assert!(merged.aggregate.requests > 0);
+}
+
+#[test]
+fn worker_counts_and_modes_that_cannot_run_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, needle) in [
+        (
+            vec!["--users", "5", "--workers", "1", "--local"],
+            "2 or more",
+        ),
+        (
+            vec!["--users", "2", "--workers", "3", "--local"],
+            "more than --users 2",
+        ),
+        (vec!["--users", "5", "--local"], "add --workers"),
+    ] {
+        let out = support::iris_lab(dir.path())
+            .args(["load", "--host", "127.0.0.1:9", "--no-cluster"])
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_worker_sends_its_seconds_and_its_record_with_histograms() {
+    let server = ServeProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let start_at = jiff::Timestamp::now().to_string();
+    let child = support::std_command()
+        .current_dir(dir.path())
+        .env_remove("IRIS_LAB_CONFIG")
+        .args([
+            "worker",
+            "--index",
+            "1",
+            "--workers",
+            "2",
+            "--start-at",
+            &start_at,
+        ])
+        .args(["--host", &server.url, "--users", "5", "--duration", "2s"])
+        .args(["--wait", "0.02..0.05", "--out-dir", "w"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = output_within(child, Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let kinds: Vec<String> = lines
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["line"].to_string())
+        .collect();
+    assert_eq!(kinds[..2], ["\"ready\"", "\"started\""], "{kinds:?}");
+    assert_eq!(kinds.last().unwrap(), "\"record\"");
+    assert!(
+        kinds.iter().filter(|k| *k == "\"second\"").count() >= 2,
+        "{kinds:?}"
+    );
+    let record: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    // Worker 1 of 2 runs round(5*2/2) - round(5*1/2) = 5 - 3 = 2 users.
+    assert_eq!(record["worker"]["users"], 2);
+    assert_eq!(record["params"]["users"], 2);
+    let hist = decode_histogram(record["aggregate"]["histogram"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        hist.len(),
+        record["aggregate"]["requests"].as_u64().unwrap()
+    );
+    assert!(
+        record["steady_state"]["histogram"].is_string(),
+        "steady state merges exactly too"
+    );
+}

@@ -1,0 +1,71 @@
+//! What the distributed tests check alike: the merged record of a run and its workers'
+//! records, and that the merge is exact.
+
+use std::path::Path;
+
+use iris_lab::record::{self, Percentile, RunRecord};
+use iris_lab::stats::{decode_histogram, new_histogram, percentile_ms};
+
+/// The merged record under `dir/iris-lab-runs` and its workers' own records (their paths as
+/// `load` saw them, relative to `dir`).
+pub fn merged_run(dir: &Path) -> (RunRecord, Vec<RunRecord>) {
+    let path = super::run_files(dir, "json")
+        .pop()
+        .expect("a merged record");
+    let merged = record::load(&path).unwrap();
+    let workers = merged
+        .distributed
+        .as_ref()
+        .expect("a distributed record")
+        .workers
+        .iter()
+        .filter_map(|w| w.record.as_ref())
+        .map(|p| record::load(&dir.join(p)).unwrap())
+        .collect();
+    (merged, workers)
+}
+
+/// The merged counts are the workers' sums and its percentiles those of one histogram fed
+/// every sample (the sum of the workers' histograms); returns the request count.
+pub fn assert_merged_exactly(merged: &RunRecord, workers: &[RunRecord]) -> u64 {
+    let sum: u64 = workers.iter().map(|w| w.aggregate.requests).sum();
+    assert!(sum > 0, "the workers measured nothing");
+    assert_eq!(merged.aggregate.requests, sum);
+    let mut all = new_histogram();
+    for w in workers {
+        all.add(decode_histogram(&w.aggregate.histogram).unwrap())
+            .unwrap();
+    }
+    assert_eq!(all.len(), sum);
+    let max_us = workers
+        .iter()
+        .map(|w| (w.aggregate.max_ms * 1e3).round() as u64)
+        .max()
+        .unwrap();
+    for p in Percentile::ALL {
+        assert_eq!(
+            merged.aggregate.percentile(p),
+            Some(percentile_ms(&all, max_us, p.fraction())),
+            "{p:?}"
+        );
+    }
+    sum
+}
+
+/// `iris-lab report` of the merged record under `dir` (a normal record): its markdown.
+pub fn report_of(dir: &Path) -> String {
+    let path = super::run_files(dir, "json")
+        .pop()
+        .expect("a merged record");
+    let out = super::iris_lab(dir)
+        .arg("report")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
