@@ -5,8 +5,8 @@
 
 pub mod csv;
 mod entry;
-pub mod phases;
 pub mod merge;
+pub mod phases;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -108,7 +108,6 @@ pub(crate) fn window_percentiles<'a>(
         .map(|p| merged.value_at_quantile(p.fraction()).min(max) as f64 / 1e3)
         .collect()
 }
-
 
 /// The statistics of one run.
 pub struct Collector {

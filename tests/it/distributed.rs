@@ -9,7 +9,7 @@ use iris_lab::record::distributed::WorkerStatus;
 use iris_lab::record::{Percentile, RunStatus};
 use iris_lab::stats::decode_histogram;
 
-use crate::support::distributed::{assert_merged_exactly, merged_run, report_of};
+use crate::support::distributed::{assert_merged_exactly, merged_run, report_as, report_of};
 use crate::support::{self, ServeProcess, output_within, wait_for_measured_seconds};
 
 fn spawn_load(dir: &Path, url: &str, args: &[&str]) -> Child {
@@ -173,6 +173,10 @@ fn a_killed_worker_is_reported_and_the_merge_completes() {
         ),
         "{text}"
     );
+    // And the HTML page, with the same tables.
+    let page = report_as(dir.path(), "html");
+    assert!(page.contains("was lost after"), "{page}");
+    crate::report_html::assert_same_tables(&text, &page);
 }
 
 #[test]

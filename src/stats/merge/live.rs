@@ -249,7 +249,8 @@ fn merge_second_phases(parts: &[(SecondPhases, u64)]) -> Option<SecondPhases> {
     if parts.is_empty() {
         return None;
     }
-    let weighted = |get: fn(&SecondPhases) -> Option<f64>, weight: fn(&SecondPhases, u64) -> u64| {
+    let weighted = |get: fn(&SecondPhases) -> Option<f64>,
+                    weight: fn(&SecondPhases, u64) -> u64| {
         let (sum, n) = parts
             .iter()
             .filter_map(|(p, requests)| get(p).map(|v| (v, weight(p, *requests))))

@@ -54,11 +54,16 @@ pub fn assert_merged_exactly(merged: &RunRecord, workers: &[RunRecord]) -> u64 {
 
 /// `iris-lab report` of the merged record under `dir` (a normal record): its markdown.
 pub fn report_of(dir: &Path) -> String {
+    report_as(dir, "markdown")
+}
+
+/// `report --format FORMAT` of the run under `dir` (the merged record).
+pub fn report_as(dir: &Path, format: &str) -> String {
     let path = super::run_files(dir, "json")
         .pop()
         .expect("a merged record");
     let out = super::iris_lab(dir)
-        .arg("report")
+        .args(["report", "--format", format])
         .arg(path)
         .output()
         .unwrap();
