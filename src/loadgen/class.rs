@@ -10,7 +10,7 @@ use super::LoadgenError as Error;
 use crate::api::{Features, Species};
 use crate::config::ConfigError;
 use crate::config::parse_yaml_file;
-use crate::units::Wait;
+use crate::units::{Stages, Wait};
 
 /// The built-in classes, as in the guide's locustfile.
 pub const BUILTIN_CLASSES: [&str; 3] = ["IrisPredictionAPIUser", "HighLoadUser", "StressTestUser"];
@@ -190,9 +190,17 @@ impl UserClass {
 
     /// The class named `name` (or the file's only class) from a scenario file, else a built-in.
     pub fn resolve(name: Option<&str>, scenario: Option<&Path>) -> Result<Self, Error> {
+        Self::resolve_with_stages(name, scenario).map(|(class, _)| class)
+    }
+
+    /// As [`UserClass::resolve`], with the scenario file's `stages:` when it has them.
+    pub fn resolve_with_stages(
+        name: Option<&str>,
+        scenario: Option<&Path>,
+    ) -> Result<(Self, Option<Stages>), Error> {
         let Some(path) = scenario else {
             let name = name.unwrap_or(BUILTIN_CLASSES[0]);
-            return Self::builtin(name).ok_or_else(|| {
+            return Self::builtin(name).map(|c| (c, None)).ok_or_else(|| {
                 Error::Usage(format!(
                     "--user-class: unknown user class {name:?}: use one of {} or define it in a --scenario file",
                     BUILTIN_CLASSES.join(", ")
@@ -211,7 +219,7 @@ impl UserClass {
             Some(n) => match file.classes.iter().find(|c| c.name == n) {
                 Some(c) => c,
                 None => {
-                    return Self::builtin(n).ok_or_else(|| {
+                    return Self::builtin(n).map(|c| (c, file.stages)).ok_or_else(|| {
                         invalid(format!(
                             "no user class {n:?} here; it defines {}",
                             names.join(", ")
@@ -228,7 +236,8 @@ impl UserClass {
                 )));
             }
         };
-        chosen.to_class().map_err(invalid)
+        let class = chosen.to_class().map_err(invalid)?;
+        Ok((class, file.stages.clone()))
     }
 }
 
@@ -237,6 +246,9 @@ impl UserClass {
 #[serde(deny_unknown_fields)]
 struct ScenarioFile {
     classes: Vec<ClassFile>,
+    /// The load's shape, as `--stages` takes it (the flag wins).
+    #[serde(default)]
+    stages: Option<Stages>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -16,49 +16,83 @@ use crate::api::Failure;
 use crate::api::checks::{check_fields, check_health_status, check_predict};
 use crate::api::contract::parse_timing;
 
-/// What every user of a run shares.
+/// What every user (and every arrival) of a run shares.
 pub(super) struct Shared {
     pub class: UserClass,
     pub target: Arc<Target>,
     pub events: UnboundedSender<Event>,
-    pub stop: CancellationToken,
     pub timeout: Duration,
     pub policy: ConnectionPolicy,
     pub trace_sample: f64,
 }
 
-pub(super) async fn run_user(shared: Arc<Shared>, id: usize) {
-    let mut rng = SmallRng::from_rng(&mut rand::rng());
-    let mut conn: Option<Conn> = None;
+/// What runs requests: a keep-alive connection and a random-number generator. Each user of the
+/// closed model owns one; the open model keeps a pool of them, one per request in flight. Both
+/// run tasks through [`Worker::execute`].
+pub(super) struct Worker {
+    id: usize,
+    conn: Option<Conn>,
+    pub rng: SmallRng,
+}
+
+impl Worker {
+    pub fn new(id: usize) -> Self {
+        Self {
+            id,
+            conn: None,
+            rng: SmallRng::from_rng(&mut rand::rng()),
+        }
+    }
+
+    /// Runs one task and reports it. Latency covers connecting (when needed) and the whole
+    /// body, as Locust measures it; `intended` is when the open model meant the request to
+    /// start (the sample's `lag` is how late it was sent).
+    pub async fn execute(&mut self, shared: &Shared, task: &Task, intended: Option<Instant>) {
+        execute(
+            shared,
+            self.id,
+            &mut self.conn,
+            task,
+            &mut self.rng,
+            intended,
+        )
+        .await;
+    }
+}
+
+/// The closed model's user: on-start tasks, then weighted random tasks with think time, until
+/// `stop` (the run's end, or a stage going down) fires; it stops between tasks, never
+/// mid-request.
+pub(super) async fn run_user(shared: Arc<Shared>, id: usize, stop: CancellationToken) {
+    let mut worker = Worker::new(id);
     for task in &shared.class.on_start {
-        if shared.stop.is_cancelled() {
+        if stop.is_cancelled() {
             return;
         }
-        execute(&shared, id, &mut conn, task, &mut rng).await;
+        worker.execute(&shared, task, None).await;
     }
-    while !shared.stop.is_cancelled() {
-        let task = shared.class.pick(&mut rng);
-        execute(&shared, id, &mut conn, task, &mut rng).await;
-        let wait = shared.class.wait.sample(&mut rng);
+    while !stop.is_cancelled() {
+        let task = shared.class.pick(&mut worker.rng);
+        worker.execute(&shared, task, None).await;
+        let wait = shared.class.wait.sample(&mut worker.rng);
         if wait.is_zero() {
             // Closed loop at full speed: each request already awaits the network.
             continue;
         }
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
-            () = shared.stop.cancelled() => break,
+            () = stop.cancelled() => break,
         }
     }
 }
 
-/// Runs one task and reports it. Latency covers connecting (when needed) and the whole body,
-/// as Locust measures it.
 async fn execute(
     shared: &Shared,
     id: usize,
     conn: &mut Option<Conn>,
     task: &Task,
     rng: &mut SmallRng,
+    intended: Option<Instant>,
 ) {
     let trace_id = rng.random::<u128>().max(1);
     let span_id = rng.random::<u64>().max(1);
@@ -66,6 +100,7 @@ async fn execute(
     let sampled = chosen(rng, shared.trace_sample);
     let trace = traceparent(trace_id, span_id, sampled);
     let started = Instant::now();
+    let lag = intended.map(|t| started.saturating_duration_since(t));
     let mut opened = false;
     let exchange = async {
         if conn.as_ref().is_none_or(|c| c.worn_out(&shared.policy)) {
@@ -108,6 +143,7 @@ async fn execute(
         outcome,
         trace_id,
         sampled,
+        lag,
     }));
 }
 

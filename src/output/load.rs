@@ -131,6 +131,25 @@ pub fn render_run_note(n: &RunNote) -> String {
             "warning: could not append to {}: {error} (the run record below is complete)",
             path.display()
         ),
+        RunNote::Arrivals {
+            rate,
+            max_in_flight,
+            queue,
+            stages,
+        } => format!(
+            "open model: {rate} arrivals/s{}, at most {max_in_flight} in flight; an arrival \
+             that finds none free {}",
+            if *stages {
+                " at the start, then the stages"
+            } else {
+                ""
+            },
+            if *queue {
+                "waits for one (--queue)"
+            } else {
+                "is dropped and counted"
+            }
+        ),
         RunNote::InterruptedAgain { timeline } => format!(
             "interrupted again: exiting now; the per-second timeline is in {}",
             timeline.display()

@@ -5,6 +5,7 @@ use jiff::Timestamp;
 
 use super::LoadOptions;
 use crate::loadgen::RunEnd;
+use crate::record::shape::StageRecord;
 use crate::record::{
     self, EndpointRecord, Percentile, RunParams, RunRecord, RunStatus, ThresholdKind,
     ThresholdResult, Throughput,
@@ -44,6 +45,16 @@ pub fn build(opts: &LoadOptions, c: &Collector, end: RunEnd, started_utc: Timest
             timeout_s: plan.timeout.as_secs_f64(),
             connection_max_requests: plan.connection.max_requests,
             connection_max_age_s: plan.connection.max_age.map(|d| d.as_secs_f64()),
+            stages: plan
+                .stages
+                .iter()
+                .flat_map(|s| &s.0)
+                .map(|s| StageRecord {
+                    duration_s: s.duration.as_secs_f64(),
+                    target: s.target,
+                })
+                .collect(),
+            arrival_rate: plan.open.as_ref().map(|o| o.rate),
         },
         started_at: started_utc,
         ended_at: Timestamp::now(),
@@ -58,6 +69,7 @@ pub fn build(opts: &LoadOptions, c: &Collector, end: RunEnd, started_utc: Timest
         },
         steady_state: c.steady_state(),
         sampled: c.sampled_records(),
+        arrivals: c.arrival_record(),
         aggregate,
         failures: c.failure_records(),
         server_timings: c.server_timings(),

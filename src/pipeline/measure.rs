@@ -95,6 +95,9 @@ pub async fn measure(
         start,
         started_utc,
     );
+    if let (Some(model), Some(ramp)) = (&opts.plan.open, opts.plan.arrival_ramp()) {
+        collector = collector.with_arrivals(model.clone(), ramp);
+    }
     let engine = {
         let plan = opts.plan.clone();
         let target = Arc::new(target);

@@ -18,12 +18,14 @@ use serde::{Deserialize, Serialize};
 mod atomic;
 pub mod cluster;
 mod percentile;
+pub mod shape;
 
 pub use atomic::write_atomically;
 pub use percentile::Percentile;
 
 use crate::api::Failure;
 use cluster::{ClusterRecord, ClusterSecond, NotWatched};
+use shape::{ArrivalRecord, ArrivalSecond, StageRecord};
 
 /// Why a run record's content could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +125,9 @@ pub struct RunRecord {
     /// Why the cluster was not watched, when `load` looked for one and found none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_not_watched: Option<NotWatched>,
+    /// Open model (`--arrival-rate`): intended and achieved rates, drops, the service time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrivals: Option<ArrivalRecord>,
     /// The requests sent with `traceparent`'s sampled flag, in the order they finished: at most
     /// [`SAMPLED_KEPT`] (the first ones).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -148,6 +153,12 @@ pub struct RunParams {
     pub connection_max_requests: Option<u64>,
     #[serde(default)]
     pub connection_max_age_s: Option<f64>,
+    /// `--stages`: users (or arrivals per second with `arrival_rate`) over time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageRecord>,
+    /// `--arrival-rate`: the open model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_rate: Option<f64>,
 }
 
 /// Failures / requests, 0..1 (0 without requests).
@@ -207,7 +218,7 @@ pub struct FailureRecord {
 }
 
 /// A distribution of server-reported durations (ms) with its histogram (us).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Distribution {
     pub count: u64,
     pub avg_ms: f64,
@@ -380,6 +391,9 @@ pub struct TimelinePoint {
     /// The cluster at the end of this second, when the run watched one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterSecond>,
+    /// Open model: this second's arrivals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrivals: Option<ArrivalSecond>,
     /// Data added by later versions for this second (kept, not read).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extensions: BTreeMap<String, serde_json::Value>,

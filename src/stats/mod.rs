@@ -3,6 +3,7 @@
 //! typed reason, server-reported timings and the slowest trace ids. Memory does not grow with
 //! the number of requests (only with the number of seconds).
 
+mod arrivals;
 pub mod csv;
 mod entry;
 
@@ -15,11 +16,12 @@ use jiff::Timestamp;
 use tokio::time::Instant;
 
 use crate::api::Failure;
-use crate::loadgen::{Event, Sample};
+use crate::loadgen::{Event, OpenModel, Ramp, Sample};
 use crate::record::{
-    Distribution, EndpointRecord, FailureRecord, Percentile, SAMPLED_KEPT, SampledRequest,
-    ServerTimings, SlowTrace, SlowestRecord, SteadyState, TimelinePoint,
+    EndpointRecord, FailureRecord, Percentile, SAMPLED_KEPT, SampledRequest, ServerTimings,
+    SlowTrace, SlowestRecord, SteadyState, TimelinePoint,
 };
+pub use arrivals::distribution;
 pub use entry::{Entry, decode_histogram, encode_histogram, locust_bucket, new_histogram};
 
 /// How many slowest requests are kept per endpoint.
@@ -114,6 +116,8 @@ pub struct Collector {
     stopping: Option<Duration>,
     timeline: Vec<TimelinePoint>,
     last_tick: u64,
+    /// The open model's arrivals, when the run has them.
+    arrivals: Option<arrivals::Arrivals>,
 }
 
 impl Collector {
@@ -148,7 +152,15 @@ impl Collector {
             stopping: None,
             timeline: Vec::new(),
             last_tick: 0,
+            arrivals: None,
         }
+    }
+
+    /// A run of the open model: counts arrivals against `ramp`, and keeps the service time
+    /// beside the corrected latency.
+    pub fn with_arrivals(mut self, model: OpenModel, ramp: Ramp) -> Self {
+        self.arrivals = Some(arrivals::Arrivals::new(model, ramp));
+        self
     }
 
     pub fn endpoints(&self) -> &[(String, String)] {
@@ -159,6 +171,11 @@ impl Collector {
         match event {
             Event::Request(sample) => self.record(sample),
             Event::Users(n) => self.users = n,
+            Event::Arrivals { sent, dropped } => {
+                if let Some(a) = self.arrivals.as_mut() {
+                    a.count(sent, dropped);
+                }
+            }
             Event::SpawnComplete => {
                 self.spawn_complete = Some(self.start.elapsed());
                 self.steady = Some(Entry::new());
@@ -173,8 +190,19 @@ impl Collector {
         let Some(entry) = self.entries.get_mut(s.endpoint) else {
             return;
         };
-        let us = u64::try_from(s.latency.as_micros()).unwrap_or(u64::MAX);
+        let to_us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         let failed = s.outcome.is_err();
+        // The open model counts from the intended arrival (corrected); the service time from
+        // the send is kept beside it.
+        let us = match s.lag {
+            Some(lag) => {
+                if let Some(a) = self.arrivals.as_mut() {
+                    a.service(to_us(s.latency), s.bytes, failed);
+                }
+                to_us(lag + s.latency)
+            }
+            None => to_us(s.latency),
+        };
         entry.record(us, s.bytes, failed);
         self.total.record(us, s.bytes, failed);
         self.second.record(us, s.bytes, failed);
@@ -265,6 +293,10 @@ impl Collector {
             total_max_ms: self.total.max_ms(),
             total_avg_content_size: self.total.avg_size(),
             cluster: None,
+            arrivals: self
+                .arrivals
+                .as_mut()
+                .map(|a| a.close_second(elapsed.as_secs_f64())),
             extensions: BTreeMap::new(),
         };
         self.second.reset();
@@ -420,20 +452,9 @@ impl Collector {
     }
 
     pub fn server_timings(&self) -> ServerTimings {
-        let dist = |h: &Histogram<u64>| {
-            (!h.is_empty()).then(|| Distribution {
-                count: h.len(),
-                avg_ms: h.mean() / 1e3,
-                p50_ms: h.value_at_quantile(0.5) as f64 / 1e3,
-                p95_ms: h.value_at_quantile(0.95) as f64 / 1e3,
-                p99_ms: h.value_at_quantile(0.99) as f64 / 1e3,
-                max_ms: h.max() as f64 / 1e3,
-                histogram: encode_histogram(h),
-            })
-        };
         ServerTimings {
-            inference: dist(&self.inference),
-            total: dist(&self.server_total),
+            inference: distribution(&self.inference),
+            total: distribution(&self.server_total),
         }
     }
 
@@ -465,6 +486,11 @@ impl Collector {
             .collect()
     }
 
+    /// The open model's arrivals over the run, when it had them.
+    pub fn arrival_record(&self) -> Option<crate::record::shape::ArrivalRecord> {
+        self.arrivals.as_ref().map(|a| a.record(self.run_secs()))
+    }
+
     pub fn timeline(&self) -> &[TimelinePoint] {
         &self.timeline
     }
@@ -487,6 +513,7 @@ mod tests {
             outcome,
             trace_id: u128::from(ms),
             sampled: ms.is_multiple_of(2),
+            lag: None,
         })
     }
 

@@ -183,6 +183,8 @@ pub fn options(
             connection: ConnectionPolicy::default(),
             source_ports: None,
             trace_sample: 0.0,
+            stages: None,
+            open: None,
         },
         host,
         insecure: false,
