@@ -6,7 +6,7 @@ use std::time::Duration;
 use comfy_table::Cell;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{Format, Style, fmt_ms, note, to_json};
+use super::{Format, Style, fmt_ms, note, shape, to_json};
 use crate::pipeline::{LoadResult, Monitor, RunNote};
 use crate::record::{Percentile, RunRecord, RunStatus, ThresholdUnit};
 use crate::stats::Snapshot;
@@ -191,11 +191,14 @@ pub fn render_load_text(result: &LoadResult, style: Style, kept: bool) -> String
 pub fn render_summary(r: &RunRecord, style: Style) -> String {
     [
         heading(r),
+        shape::stages_line(r),
+        shape::latency_label(r).to_string(),
         request_table(r, style),
         percentile_table(r, style),
         failure_table(r, style),
         server_timings(r),
         throughput(r),
+        shape::arrivals(r),
         steady_state(r, style),
         slowest(r),
         cluster_summary(r),
@@ -206,20 +209,30 @@ pub fn render_summary(r: &RunRecord, style: Style) -> String {
 
 fn heading(r: &RunRecord) -> String {
     let p = &r.params;
-    let mut out = format!(
-        "Load test of {}: {} users of {} (wait {}..{} s), spawned at {}/s, for {:.1} s{}\n",
-        r.target,
-        p.users,
-        p.user_class,
-        p.wait_min_s,
-        p.wait_max_s,
-        p.spawn_rate,
-        r.duration_s,
-        match r.status {
-            RunStatus::Completed => "",
-            RunStatus::Interrupted => " (interrupted)",
-        }
-    );
+    let mut out = match &r.arrivals {
+        Some(a) => format!(
+            "{}{}\n",
+            shape::open_heading(r, a),
+            match r.status {
+                RunStatus::Completed => "",
+                RunStatus::Interrupted => " (interrupted)",
+            }
+        ),
+        None => format!(
+            "Load test of {}: {} users of {} (wait {}..{} s), spawned at {}/s, for {:.1} s{}\n",
+            r.target,
+            p.users,
+            p.user_class,
+            p.wait_min_s,
+            p.wait_max_s,
+            p.spawn_rate,
+            r.duration_s,
+            match r.status {
+                RunStatus::Completed => "",
+                RunStatus::Interrupted => " (interrupted)",
+            }
+        ),
+    };
     if let Some(label) = &r.label {
         out.push_str(&format!("Label: {label}\n"));
     }
@@ -331,6 +344,10 @@ fn server_timings(r: &RunRecord) -> String {
 
 fn throughput(r: &RunRecord) -> String {
     let (th, p) = (&r.throughput, &r.params);
+    if r.arrivals.is_some() {
+        // No closed-loop bound: the rate is the schedule's (see Arrivals).
+        return format!("\nThroughput: {:.1} req/s over the run\n", th.total_rps);
+    }
     format!(
         "\nThroughput: {:.1} req/s over the run{}; theoretical maximum for {} users {:.1} req/s \
          (users / mean(wait {:.3} s + response time {:.3} s))\n",

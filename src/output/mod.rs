@@ -3,6 +3,7 @@
 
 mod cluster;
 mod load;
+mod shape;
 mod smoke;
 mod trace;
 

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Distribution;
+use super::EndpointRecord;
 
 /// One stage as the run followed it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,7 +15,7 @@ pub struct StageRecord {
 }
 
 /// The open model's arrivals over the whole run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ArrivalRecord {
     /// `--arrival-rate`: arrivals per second (where the stages start, with stages).
     pub rate: f64,
@@ -32,11 +32,15 @@ pub struct ArrivalRecord {
     pub intended_rate: f64,
     pub achieved_rate: f64,
     pub dropped_per_s: f64,
-    /// Service time (from the actual send), while the endpoints' figures are corrected
-    /// latencies (from the intended arrival time).
+    /// Service time (from the actual send) of all requests, as a row named
+    /// [`SERVICE_ROW`]; the endpoints' rows and the aggregate are corrected latencies (from
+    /// the intended arrival time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service: Option<Distribution>,
+    pub service: Option<EndpointRecord>,
 }
+
+/// The name of the service-time row beside `Aggregated` (the summary's and the CSV's).
+pub const SERVICE_ROW: &str = "Aggregated service time";
 
 /// The open model's arrivals in one second of the timeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

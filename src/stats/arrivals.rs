@@ -2,11 +2,8 @@
 //! intended (from the schedule's own integral, so they are exact), and the service time beside
 //! the corrected latency the endpoints' rows keep.
 
-use hdrhistogram::Histogram;
-
-use super::entry::{Entry, encode_histogram};
+use super::entry::Entry;
 use crate::loadgen::{OpenModel, Ramp};
-use crate::record::Distribution;
 use crate::record::shape::{ArrivalRecord, ArrivalSecond};
 
 pub(super) struct Arrivals {
@@ -68,7 +65,12 @@ impl Arrivals {
         self.ramp.arrivals_by(secs.min(self.ramp.end()))
     }
 
-    /// The whole run, `secs` long.
+    /// The service time of every request so far.
+    pub fn service_entry(&self) -> &Entry {
+        &self.service
+    }
+
+    /// The whole run, `secs` long, without its service row (the collector adds it).
     pub fn record(&self, secs: f64) -> ArrivalRecord {
         let intended = (self.intended_by(secs) - 1e-9).ceil().max(0.0) as u64;
         let per_s = |n: u64| n as f64 / secs.max(1e-9);
@@ -82,23 +84,9 @@ impl Arrivals {
             intended_rate: per_s(intended),
             achieved_rate: per_s(self.sent),
             dropped_per_s: per_s(self.dropped),
-            service: distribution(&self.service.hist),
+            service: None,
         }
     }
-}
-
-/// Count, mean, percentiles and the encoded histogram of durations in microseconds; None
-/// when empty.
-pub fn distribution(h: &Histogram<u64>) -> Option<Distribution> {
-    (!h.is_empty()).then(|| Distribution {
-        count: h.len(),
-        avg_ms: h.mean() / 1e3,
-        p50_ms: h.value_at_quantile(0.5) as f64 / 1e3,
-        p95_ms: h.value_at_quantile(0.95) as f64 / 1e3,
-        p99_ms: h.value_at_quantile(0.99) as f64 / 1e3,
-        max_ms: h.max() as f64 / 1e3,
-        histogram: encode_histogram(h),
-    })
 }
 
 #[cfg(test)]
@@ -128,7 +116,7 @@ mod tests {
         let r = a.record(3.0);
         assert_eq!((r.intended, r.sent, r.dropped), (300, 190, 10));
         assert!((r.achieved_rate - 190.0 / 3.0).abs() < 1e-9);
-        assert_eq!(r.service.unwrap().count, 1);
+        assert_eq!(a.service_entry().requests, 1);
         // A run that went on past the schedule intended no more arrivals.
         assert_eq!(a.record(3.5).intended, 300);
     }

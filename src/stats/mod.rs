@@ -21,8 +21,9 @@ use crate::record::{
     EndpointRecord, FailureRecord, Percentile, SAMPLED_KEPT, SampledRequest, ServerTimings,
     SlowTrace, SlowestRecord, SteadyState, TimelinePoint,
 };
-pub use arrivals::distribution;
-pub use entry::{Entry, decode_histogram, encode_histogram, locust_bucket, new_histogram};
+pub use entry::{
+    Entry, decode_histogram, distribution, encode_histogram, locust_bucket, new_histogram,
+};
 
 /// How many slowest requests are kept per endpoint.
 pub const SLOWEST_KEPT: usize = 10;
@@ -488,7 +489,18 @@ impl Collector {
 
     /// The open model's arrivals over the run, when it had them.
     pub fn arrival_record(&self) -> Option<crate::record::shape::ArrivalRecord> {
-        self.arrivals.as_ref().map(|a| a.record(self.run_secs()))
+        let a = self.arrivals.as_ref()?;
+        let mut record = a.record(self.run_secs());
+        let service = a.service_entry();
+        record.service = (service.requests > 0).then(|| {
+            self.entry_record(
+                "",
+                crate::record::shape::SERVICE_ROW,
+                service,
+                &Window::default(),
+            )
+        });
+        Some(record)
     }
 
     pub fn timeline(&self) -> &[TimelinePoint] {

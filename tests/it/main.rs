@@ -12,6 +12,7 @@ mod demo;
 mod load_cli;
 mod load_cluster;
 mod load_engine;
+mod load_open;
 mod load_tls;
 mod locust_csv;
 mod report;
