@@ -18,7 +18,8 @@ pub fn build(opts: &LoadOptions, c: &Collector, end: RunEnd, started_utc: Timest
     let aggregate = c.aggregate_record();
     let wait = plan.class.wait;
     let cycle = wait.mean() + aggregate.avg_ms / 1e3;
-    let theoretical_max_rps = if cycle > 0.0 {
+    // The closed-loop bound; the open model's rate is its schedule's.
+    let theoretical_max_rps = if cycle > 0.0 && plan.open.is_none() {
         f64::from(end.users_started) / cycle
     } else {
         0.0

@@ -73,7 +73,9 @@ impl Arrivals {
     /// The whole run, `secs` long, without its service row (the collector adds it).
     pub fn record(&self, secs: f64) -> ArrivalRecord {
         let intended = (self.intended_by(secs) - 1e-9).ceil().max(0.0) as u64;
-        let per_s = |n: u64| n as f64 / secs.max(1e-9);
+        // Arrivals happen only while the schedule lasts.
+        let window = secs.min(self.ramp.end()).max(1e-9);
+        let per_s = |n: u64| n as f64 / window;
         ArrivalRecord {
             rate: self.model.rate,
             max_in_flight: self.model.max_in_flight,
