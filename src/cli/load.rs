@@ -187,8 +187,18 @@ mod tests {
             "30s",
             "--timeout",
             "5s",
+            "--arrival-rate",
+            "2.5",
+            "--max-in-flight",
+            "30",
+            "--queue",
+            "--stages",
+            "30s:10,1m:0",
         ])
         .unwrap();
+        assert_eq!(a.arrival_rate, Some(Rate(2.5)));
+        assert_eq!((a.max_in_flight, a.queue), (Some(Count(30)), true));
+        assert_eq!(a.stages.map(|s| s.0.len()), Some(2));
         assert_eq!(a.users, Some(Users(150)));
         assert_eq!(a.spawn_rate, Some(Rate(2.5)));
         assert_eq!(a.duration, Some(PositiveSpan(Duration::from_secs(5400))));
@@ -212,5 +222,7 @@ mod tests {
         assert!(err(&["--max-failure-rate", "101%"]).contains("--max-failure-rate"));
         assert!(err(&["--duration", "0s"]).contains("--duration"));
         assert!(err(&["--connection-max-requests", "0"]).contains("--connection-max-requests"));
+        assert!(err(&["--arrival-rate=-1"]).contains("--arrival-rate"));
+        assert!(err(&["--stages", "5m"]).contains("--stages"));
     }
 }
