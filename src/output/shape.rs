@@ -2,8 +2,8 @@
 //! achieved rates, drops, service time beside the corrected latency), and the stages.
 
 use super::fmt_ms;
-use crate::record::RunRecord;
 use crate::record::shape::ArrivalRecord;
+use crate::record::{EndpointRecord, Percentile, RunRecord};
 
 /// The heading of an open-model run, which has arrivals instead of users.
 pub(super) fn open_heading(r: &RunRecord, a: &ArrivalRecord) -> String {
@@ -69,31 +69,28 @@ pub(super) fn arrivals(r: &RunRecord) -> String {
         a.dropped_per_s,
         a.max_in_flight,
     );
-    let corrected = &r.aggregate;
-    let pct = |p| {
-        corrected
-            .percentile(p)
-            .map_or_else(|| "-".to_string(), fmt_ms)
-    };
-    use crate::record::Percentile as P;
-    out.push_str(&format!(
-        "Latency, corrected (from the intended time): avg {}, p50 {}, p95 {}, p99 {}, max {}\n",
-        fmt_ms(corrected.avg_ms),
-        pct(P::P50),
-        pct(P::P95),
-        pct(P::P99),
-        fmt_ms(corrected.max_ms),
+    out.push_str(&latency_line(
+        "Latency, corrected (from the intended time):",
+        &r.aggregate,
     ));
-    if let Some(s) = &a.service {
-        let pct = |p| s.percentile(p).map_or_else(|| "-".to_string(), fmt_ms);
-        out.push_str(&format!(
-            "Latency, service (from the send):            avg {}, p50 {}, p95 {}, p99 {}, max {}\n",
-            fmt_ms(s.avg_ms),
-            pct(P::P50),
-            pct(P::P95),
-            pct(P::P99),
-            fmt_ms(s.max_ms),
+    if let Some(service) = &a.service {
+        out.push_str(&latency_line(
+            "Latency, service (from the send):           ",
+            service,
         ));
     }
     out
+}
+
+/// One labelled line of a row's latencies.
+fn latency_line(label: &str, e: &EndpointRecord) -> String {
+    let pct = |p| e.percentile(p).map_or_else(|| "-".to_string(), fmt_ms);
+    format!(
+        "{label} avg {}, p50 {}, p95 {}, p99 {}, max {}\n",
+        fmt_ms(e.avg_ms),
+        pct(Percentile::P50),
+        pct(Percentile::P95),
+        pct(Percentile::P99),
+        fmt_ms(e.max_ms),
+    )
 }
