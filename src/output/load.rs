@@ -209,28 +209,26 @@ pub fn render_summary(r: &RunRecord, style: Style) -> String {
 
 fn heading(r: &RunRecord) -> String {
     let p = &r.params;
+    let status = match r.status {
+        RunStatus::Completed => "",
+        RunStatus::Interrupted => " (interrupted)",
+    };
     let mut out = match &r.arrivals {
-        Some(a) => format!(
-            "{}{}\n",
-            shape::open_heading(r, a),
-            match r.status {
-                RunStatus::Completed => "",
-                RunStatus::Interrupted => " (interrupted)",
-            }
-        ),
+        Some(a) => format!("{}{status}\n", shape::open_heading(r, a)),
         None => format!(
-            "Load test of {}: {} users of {} (wait {}..{} s), spawned at {}/s, for {:.1} s{}\n",
+            "Load test of {}: {}{} users of {} (wait {}..{} s), {}, for {:.1} s{status}\n",
             r.target,
+            if p.stages.is_empty() { "" } else { "up to " },
             p.users,
             p.user_class,
             p.wait_min_s,
             p.wait_max_s,
-            p.spawn_rate,
+            if p.stages.is_empty() {
+                format!("spawned at {}/s", p.spawn_rate)
+            } else {
+                "following the stages".to_string()
+            },
             r.duration_s,
-            match r.status {
-                RunStatus::Completed => "",
-                RunStatus::Interrupted => " (interrupted)",
-            }
         ),
     };
     if let Some(label) = &r.label {
@@ -366,7 +364,9 @@ fn throughput(r: &RunRecord) -> String {
 /// no steady state.
 fn steady_state(r: &RunRecord, style: Style) -> String {
     let Some(s) = &r.steady_state else {
-        let why = if r.spawn_complete_s.is_none() {
+        let why = if !r.params.stages.is_empty() {
+            "the users followed stages, so there is no one full user count".to_string()
+        } else if r.spawn_complete_s.is_none() {
             format!(
                 "the run never reached its {} users, so all figures above include the ramp-up",
                 r.params.users
@@ -645,5 +645,63 @@ mod tests {
         let r: RunRecord = serde_json::from_value(v).unwrap();
         assert_eq!(r.extensions["autoscaler"]["max_replicas"], 6);
         assert!(render_summary(&r, Style::plain()).contains("Aggregated"));
+    }
+
+    #[test]
+    fn stages_and_the_open_model_change_the_heading_and_add_their_lines() {
+        use crate::record::shape::{ArrivalRecord, StageRecord};
+        let mut r = fixture();
+        r.params.stages = vec![
+            StageRecord {
+                duration_s: 60.0,
+                target: 150.0,
+            },
+            StageRecord {
+                duration_s: 30.0,
+                target: 0.0,
+            },
+        ];
+        r.steady_state = None;
+        let text = render_summary(&r, Style::plain());
+        assert!(
+            text.contains(
+                "up to 150 users of IrisPredictionAPIUser (wait 0.5..2 s), following the stages"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("Stages: 60 s to 150 users, 30 s to 0 users"),
+            "{text}"
+        );
+        assert!(text.contains("the users followed stages"), "{text}");
+        assert!(!text.contains("Arrivals"), "{text}");
+
+        let mut service = r.aggregate.clone();
+        service.name = crate::record::shape::SERVICE_ROW.into();
+        service.avg_ms = 1.5;
+        r.arrivals = Some(ArrivalRecord {
+            rate: 100.0,
+            max_in_flight: 20,
+            queue: true,
+            intended: 9000,
+            sent: 8990,
+            dropped: 0,
+            intended_rate: 100.0,
+            achieved_rate: 99.9,
+            dropped_per_s: 0.0,
+            service: Some(service),
+        });
+        let text = render_summary(&r, Style::plain());
+        for needle in [
+            "open model, 100 arrivals/s then the stages running IrisPredictionAPIUser tasks, at most 20 in flight (queue when full)",
+            "Stages: 60 s to 150/s, 30 s to 0/s",
+            "Response times below are corrected",
+            "Arrivals: 9000 intended (100.0/s), 8990 sent (99.9/s achieved), 0 dropped (0.0/s)",
+            "Latency, corrected (from the intended time): avg 5.0 ms",
+            "Latency, service (from the send):            avg 1.5 ms",
+        ] {
+            assert!(text.contains(needle), "{needle} missing in\n{text}");
+        }
+        assert!(!text.contains("theoretical maximum"), "{text}");
     }
 }
