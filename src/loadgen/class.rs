@@ -48,12 +48,41 @@ impl Body {
         match self {
             Body::Empty => Bytes::new(),
             Body::Json(bytes) => bytes.clone(),
-            Body::Iris => {
-                let features = random_features(rng);
-                Bytes::from(serde_json::to_vec(&features).unwrap_or_default())
-            }
+            Body::Iris => Bytes::from(features_json(&random_features(rng))),
         }
     }
+}
+
+/// `serde_json::to_vec(features)`, written directly: this runs once per request, and the
+/// generator's values (one decimal) need no float formatting.
+pub fn features_json(f: &Features) -> Vec<u8> {
+    let values = [f.sepal_length, f.sepal_width, f.petal_length, f.petal_width];
+    let mut out = Vec::with_capacity(96);
+    for (i, (name, v)) in Features::NAMES.iter().zip(values).enumerate() {
+        out.push(if i == 0 { b'{' } else { b',' });
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
+        let tenths = (v * 10.0).round();
+        if (0.0..1e6).contains(&tenths) && tenths / 10.0 == v {
+            // Exact to one decimal: the shortest form that reads back is `int.digit`.
+            let tenths = tenths as u32;
+            push_decimal(&mut out, tenths / 10);
+            out.push(b'.');
+            out.push(b'0' + (tenths % 10) as u8);
+        } else {
+            let _ = serde_json::to_writer(&mut out, &v);
+        }
+    }
+    out.push(b'}');
+    out
+}
+
+fn push_decimal(out: &mut Vec<u8>, n: u32) {
+    if n >= 10 {
+        push_decimal(out, n / 10);
+    }
+    out.push(b'0' + (n % 10) as u8);
 }
 
 /// A body of the guide's load test: a random species, each feature drawn from its range.
@@ -524,5 +553,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("IrisPredictionAPIUser"), "{e}");
+    }
+
+    #[test]
+    fn iris_bodies_are_what_serde_json_writes() {
+        let mut rng = SmallRng::seed_from_u64(11);
+        for _ in 0..5000 {
+            let f = random_features(&mut rng);
+            assert_eq!(features_json(&f), serde_json::to_vec(&f).unwrap(), "{f:?}");
+        }
+        for f in [
+            Features::new(0.0, 10.0, 123.4, 0.05),
+            Features::new(-1.5, 1e300, f64::MIN_POSITIVE, 7.25),
+        ] {
+            assert_eq!(features_json(&f), serde_json::to_vec(&f).unwrap(), "{f:?}");
+        }
     }
 }
