@@ -154,19 +154,23 @@ pub fn chosen(rng: &mut impl Rng, share: f64) -> bool {
 
 /// The W3C trace context header: version 00, the trace and span ids, the sampled flag.
 pub fn traceparent(trace_id: u128, span_id: u64, sampled: bool) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    // Written digit by digit: this runs once per request, and `format!` costs ten times more.
+    // Written byte by byte: this runs once per request, and `format!` costs ten times more.
     let mut text = *b"00-00000000000000000000000000000000-0000000000000000-00";
-    for (i, slot) in text[3..35].iter_mut().enumerate() {
-        *slot = HEX[((trace_id >> (4 * (31 - i))) & 0xf) as usize];
-    }
-    for (i, slot) in text[36..52].iter_mut().enumerate() {
-        *slot = HEX[((span_id >> (4 * (15 - i))) & 0xf) as usize];
-    }
+    hex_into(&mut text[3..35], &trace_id.to_be_bytes());
+    hex_into(&mut text[36..52], &span_id.to_be_bytes());
     if sampled {
         text[54] = b'1';
     }
-    text.iter().map(|&b| char::from(b)).collect()
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+/// Lower-case hex digits of `bytes` into `out` (twice as long).
+fn hex_into(out: &mut [u8], bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0xf)];
+    }
 }
 
 /// Applies a task's check to a response.
