@@ -12,8 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::http::{Conn, ConnectionPolicy, Target};
 use super::{Check, Event, Sample, ServerTiming, Task, UserClass};
 use crate::api::Failure;
-use crate::api::checks::{check_fields, check_health_status, check_predict};
-use crate::api::contract::parse_timing;
+use crate::api::checks::{check_fields, check_health_status, check_predict_borrowed};
 
 /// What every user (and every arrival) of a run shares.
 pub(super) struct Shared {
@@ -183,12 +182,12 @@ pub fn judge(check: &Check, status: u16, body: &[u8]) -> Result<Option<ServerTim
         Check::Json => check_fields(status, body, &[]).map(|()| None),
         Check::Fields(fields) => check_fields(status, body, fields).map(|()| None),
         Check::Health => check_health_status(status, body).map(|()| None),
-        Check::Predict => {
-            let p = check_predict(status, body)?;
-            Ok(parse_timing(&p.inference_time)
-                .zip(parse_timing(&p.total_time))
-                .map(|(inference, total)| ServerTiming { inference, total }))
-        }
+        Check::Predict => check_predict_borrowed(status, body).map(|p| {
+            Some(ServerTiming {
+                inference: p.inference,
+                total: p.total,
+            })
+        }),
     }
 }
 
