@@ -160,7 +160,8 @@ pub fn traceparent(trace_id: u128, span_id: u64, sampled: bool) -> String {
     if sampled {
         text[54] = b'1';
     }
-    String::from_utf8_lossy(&text).into_owned()
+    // ASCII by construction: the conversion cannot fail.
+    String::from_utf8(text.to_vec()).unwrap_or_default()
 }
 
 /// Lower-case hex digits of `bytes` into `out` (twice as long).
