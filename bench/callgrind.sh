@@ -33,7 +33,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PREDICT_BODY='{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}'
+# shellcheck source=bench/fixtures.sh
+source bench/fixtures.sh
 cat >"$WORK/nginx.conf" <<EOF
 worker_processes 1;
 pid $WORK/nginx.pid;
@@ -59,18 +60,7 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 
-cat >"$WORK/predict.yaml" <<EOF
-classes:
-- name: PredictOnly
-  wait: 0
-  tasks:
-  - {method: POST, path: /predict, body: iris, check: predict}
-EOF
-cat >"$WORK/post.lua" <<EOF
-wrk.method = "POST"
-wrk.body = '$PREDICT_BODY'
-wrk.headers["Content-Type"] = "application/json"
-EOF
+write_fixtures "$WORK"
 
 # The total instructions of a callgrind output file.
 total_ir() { awk '/^summary:|^totals:/ { print $2; exit }' "$1"; }
