@@ -51,7 +51,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PREDICT_BODY='{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}'
+# shellcheck source=bench/fixtures.sh
+source bench/fixtures.sh
 
 cat >"$WORK/nginx.conf" <<EOF
 worker_processes 1;
@@ -83,18 +84,7 @@ for _ in $(seq 50); do
 done
 
 # A class with one task, POST /predict with a random flower, checked as the guide checks it.
-cat >"$WORK/predict.yaml" <<EOF
-classes:
-- name: PredictOnly
-  wait: 0
-  tasks:
-  - {method: POST, path: /predict, body: iris, check: predict}
-EOF
-cat >"$WORK/post.lua" <<EOF
-wrk.method = "POST"
-wrk.body = '$PREDICT_BODY'
-wrk.headers["Content-Type"] = "application/json"
-EOF
+write_fixtures "$WORK"
 
 # Runs a command pinned to core 1 under /usr/bin/time; leaves "cpu_s max_rss_kib" in $WORK/time.
 timed() {

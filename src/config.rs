@@ -357,9 +357,13 @@ mod tests {
             "load:\n  users: 150\n  spawn_rate: 10\n  duration: 5m\n  user_class: HighLoadUser\n  \
              scenario: s.yaml\n  wait: 0.1..0.5\n  out_dir: runs\n  label: base\n  csv: out/r\n  \
              max_failure_rate: 1%\n  max_p95: 500\n  connection_max_requests: 10\n  \
-             connection_max_age: 30s\n  timeout: 5s\n",
+             connection_max_age: 30s\n  timeout: 5s\n  arrival_rate: 50\n  max_in_flight: 20\n  \
+             queue: true\n  stages: 1m:150,2m:0\n",
         );
         let l = f.load;
+        assert_eq!(l.arrival_rate, Some(Rate(50.0)));
+        assert_eq!((l.max_in_flight, l.queue), (Some(Count(20)), true));
+        assert_eq!(l.stages.map(|s| s.total()), Some(Duration::from_secs(180)));
         assert_eq!(l.users, Some(Users(150)));
         assert_eq!(l.spawn_rate, Some(Rate(10.0)));
         assert_eq!(l.duration, Some(PositiveSpan(Duration::from_secs(300))));

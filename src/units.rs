@@ -321,6 +321,109 @@ impl FromStr for Wait {
     }
 }
 
+/// One stage of a load shape: ramp linearly to `target` (users, or arrivals per second) over
+/// `duration`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Stage {
+    pub duration: Duration,
+    pub target: f64,
+}
+
+/// A load shape, k6's `stages`: `1m:150,3m:150,2m:0` (duration:target, comma-separated). In
+/// YAML also a list of `"1m:150"` strings or of `{duration: 1m, target: 150}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stages(pub Vec<Stage>);
+
+impl Stages {
+    /// The length of the whole shape.
+    pub fn total(&self) -> Duration {
+        self.0.iter().map(|s| s.duration).sum()
+    }
+
+    /// The highest target of any stage.
+    pub fn peak(&self) -> f64 {
+        self.0.iter().map(|s| s.target).fold(0.0, f64::max)
+    }
+
+    fn validated(stages: Vec<Stage>) -> Result<Self, String> {
+        if stages.is_empty() {
+            return Err("no stages: use e.g. 1m:150,3m:150,1m:0".into());
+        }
+        let stages = Stages(stages);
+        if stages.total().is_zero() {
+            return Err("the stages last 0 s in all: give at least one a duration".into());
+        }
+        Ok(stages)
+    }
+}
+
+impl FromStr for Stage {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (d, t) = text
+            .trim()
+            .split_once(':')
+            .ok_or_else(|| format!("stage {text:?} is not DURATION:TARGET, e.g. 1m:150"))?;
+        let duration = parse_duration(d)?;
+        let target = match t.trim().parse::<f64>() {
+            Ok(n) if n.is_finite() && (0.0..=1e7).contains(&n) => n,
+            _ => {
+                return Err(format!(
+                    "stage {text:?}: target {t:?} must be a number from 0 to 1e7"
+                ));
+            }
+        };
+        Ok(Stage { duration, target })
+    }
+}
+
+impl FromStr for Stages {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let stages = text
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(str::parse)
+            .collect::<Result<Vec<Stage>, String>>()?;
+        Stages::validated(stages)
+    }
+}
+
+/// A stage as written in YAML: `"1m:150"` or `{duration: 1m, target: 150}`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StageText {
+    Text(String),
+    Fields { duration: Scalar, target: f64 },
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StagesText {
+    Text(String),
+    List(Vec<StageText>),
+}
+
+impl<'de> Deserialize<'de> for Stages {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let stages = match StagesText::deserialize(d)? {
+            StagesText::Text(t) => return t.parse().map_err(D::Error::custom),
+            StagesText::List(list) => list
+                .into_iter()
+                .map(|s| match s {
+                    StageText::Text(t) => t.parse::<Stage>(),
+                    StageText::Fields { duration, target } => {
+                        format!("{}:{target}", duration.into_text()).parse()
+                    }
+                })
+                .collect::<Result<Vec<Stage>, String>>()
+                .map_err(D::Error::custom)?,
+        };
+        Stages::validated(stages).map_err(D::Error::custom)
+    }
+}
+
 /// The API's base URL. A bare `host[:port]` gets `http://`, as in the guide where the Service's
 /// external IP is used as-is; only http and https are accepted, and no credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -531,5 +634,33 @@ mod tests {
         assert!(share("1.5").is_err());
         assert!(share("150%").is_err());
         assert!(share("some").is_err());
+    }
+
+    #[test]
+    fn stages_parse_from_the_flag_and_from_yaml() {
+        let s: Stages = "1m:150, 3m:150,1m:300,2m:0".parse().unwrap();
+        assert_eq!(s.0.len(), 4);
+        assert_eq!(s.0[0].duration, Duration::from_secs(60));
+        assert_eq!((s.0[2].target, s.peak()), (300.0, 300.0));
+        assert_eq!(s.total(), Duration::from_secs(420));
+        assert!(
+            "1m".parse::<Stages>()
+                .unwrap_err()
+                .contains("DURATION:TARGET")
+        );
+        assert!("1m:-3".parse::<Stages>().unwrap_err().contains("from 0"));
+        assert!("0s:5".parse::<Stages>().unwrap_err().contains("0 s"));
+        assert!("".parse::<Stages>().is_err());
+        let yaml = |t: &str| serde_yaml::from_str::<Stages>(t).map_err(|e| e.to_string());
+        assert_eq!(yaml("1m:150,2m:0"), Ok("1m:150,2m:0".parse().unwrap()));
+        assert_eq!(
+            yaml("[1m:150, '30s:0']"),
+            Ok("1m:150,30s:0".parse().unwrap())
+        );
+        assert_eq!(
+            yaml("- {duration: 90, target: 10}\n- {duration: 1m, target: 0}"),
+            Ok("90s:10,1m:0".parse().unwrap())
+        );
+        assert!(yaml("[]").is_err());
     }
 }

@@ -1,6 +1,9 @@
 //! Pure checks of responses against the contract, and the typed reasons a request fails.
 //! `smoke` and the load generator judge responses with the same functions.
 
+use std::borrow::Cow;
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use super::contract::{
@@ -170,39 +173,92 @@ pub fn check_health(status: u16, body: &[u8]) -> Result<HealthResponse, Failure>
 }
 
 #[derive(Deserialize)]
-struct RawPredict {
-    predicted_species: Option<String>,
+struct RawPredict<'a> {
+    #[serde(borrow)]
+    predicted_species: Option<Text<'a>>,
     prediction_probability: Option<f64>,
-    inference_time: Option<String>,
-    total_time: Option<String>,
+    #[serde(borrow)]
+    inference_time: Option<Text<'a>>,
+    #[serde(borrow)]
+    total_time: Option<Text<'a>>,
+}
+
+/// A JSON string borrowed from the body when it has no escapes (serde's own `Cow<str>` always
+/// copies).
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(Visitor(std::marker::PhantomData))
+    }
+}
+
+/// A predict response that passed [`check_predict`], borrowed from its body (no copies: the
+/// load generator checks every response), with its timings parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedPredict<'a> {
+    pub predicted_species: Cow<'a, str>,
+    pub prediction_probability: f64,
+    pub inference_time: Cow<'a, str>,
+    pub total_time: Cow<'a, str>,
+    pub inference: Duration,
+    pub total: Duration,
 }
 
 /// `POST /predict`: 200, JSON, all four fields, a known species, a probability in (0, 1] and
 /// timings that parse.
 pub fn check_predict(status: u16, body: &[u8]) -> Result<PredictResponse, Failure> {
+    let c = check_predict_borrowed(status, body)?;
+    Ok(PredictResponse {
+        predicted_species: c.predicted_species.into_owned(),
+        prediction_probability: c.prediction_probability,
+        inference_time: c.inference_time.into_owned(),
+        total_time: c.total_time.into_owned(),
+    })
+}
+
+/// [`check_predict`] without copying the body's strings.
+pub fn check_predict_borrowed(status: u16, body: &[u8]) -> Result<CheckedPredict<'_>, Failure> {
     let raw: RawPredict = parse_json(status, body)?;
-    let response = PredictResponse {
-        predicted_species: required(raw.predicted_species, "predicted_species")?,
-        prediction_probability: required(raw.prediction_probability, "prediction_probability")?,
-        inference_time: required(raw.inference_time, "inference_time")?,
-        total_time: required(raw.total_time, "total_time")?,
-    };
-    if Species::from_name(&response.predicted_species).is_none() {
+    let predicted_species = required(raw.predicted_species, "predicted_species")?.0;
+    let prediction_probability = required(raw.prediction_probability, "prediction_probability")?;
+    let inference_time = required(raw.inference_time, "inference_time")?.0;
+    let total_time = required(raw.total_time, "total_time")?.0;
+    if Species::from_name(&predicted_species).is_none() {
         return Err(Failure::BadValue("predicted_species".into()));
     }
-    let p = response.prediction_probability;
+    let p = prediction_probability;
     if !(p > 0.0 && p <= 1.0) {
         return Err(Failure::BadValue("prediction_probability".into()));
     }
-    for (name, value) in [
-        ("inference_time", &response.inference_time),
-        ("total_time", &response.total_time),
-    ] {
-        if parse_timing(value).is_none() {
-            return Err(Failure::BadValue(name.into()));
-        }
-    }
-    Ok(response)
+    let timing =
+        |name: &str, value: &str| parse_timing(value).ok_or_else(|| Failure::BadValue(name.into()));
+    let inference = timing("inference_time", &inference_time)?;
+    let total = timing("total_time", &total_time)?;
+    Ok(CheckedPredict {
+        predicted_species,
+        prediction_probability,
+        inference_time,
+        total_time,
+        inference,
+        total,
+    })
 }
 
 #[cfg(test)]
@@ -210,6 +266,23 @@ mod tests {
     use super::*;
 
     const PREDICT_OK: &[u8] = br#"{"predicted_species": "setosa", "prediction_probability": 0.9791, "inference_time": "0.0012s", "total_time": "0.0030s"}"#;
+
+    #[test]
+    fn the_borrowed_check_parses_the_timings_and_takes_escaped_strings() {
+        let c = check_predict_borrowed(200, PREDICT_OK).unwrap();
+        assert!(matches!(c.predicted_species, Cow::Borrowed("setosa")));
+        assert_eq!(c.inference, Duration::from_micros(1200));
+        assert_eq!(c.total, Duration::from_micros(3000));
+        let escaped = br#"{"predicted_species": "set\u006fsa", "prediction_probability": 1, "inference_time": "0.5s", "total_time": "1s"}"#;
+        let c = check_predict_borrowed(200, escaped).unwrap();
+        assert_eq!(c.predicted_species, "setosa");
+        assert_eq!(c.total, Duration::from_secs(1));
+        let late = br#"{"predicted_species": "setosa", "prediction_probability": 0.5, "inference_time": "0.1s", "total_time": "soon"}"#;
+        assert_eq!(
+            check_predict_borrowed(200, late),
+            Err(Failure::BadValue("total_time".into()))
+        );
+    }
 
     #[test]
     fn a_good_predict_passes() {

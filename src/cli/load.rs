@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Deserialize;
 
-use crate::units::{Count, Millis, Percent, PositiveSpan, Rate, Share, Users, Wait};
+use crate::units::{Count, Millis, Percent, PositiveSpan, Rate, Share, Stages, Users, Wait};
 
 /// Phases 2-4: run virtual users with Locust's semantics against the API.
 ///
@@ -77,6 +77,31 @@ pub struct LoadArgs {
     #[arg(long, value_name = "F")]
     pub trace_sample: Option<Share>,
 
+    /// Open model: start R requests per second at fixed times (k6's arrival rate), whatever
+    /// the responses do, instead of --users in a closed loop. Each arrival runs one task of the
+    /// class, chosen by weight; on-start tasks are not run, and --users, --spawn-rate and the
+    /// wait do not apply. Latencies count from each arrival's intended time (corrected), with
+    /// the service time (from the send) beside them.
+    #[arg(long, value_name = "R")]
+    pub arrival_rate: Option<Rate>,
+
+    /// With --arrival-rate: requests in flight at most (one connection each); an arrival that
+    /// finds none free is dropped and counted [default: 500].
+    #[arg(long, value_name = "N")]
+    pub max_in_flight: Option<Count>,
+
+    /// With --arrival-rate: an arrival that finds no free slot waits for one instead of being
+    /// dropped (its latency still counts from its intended time).
+    #[arg(long)]
+    pub queue: bool,
+
+    /// Load shape: ramp linearly to each target over each duration, e.g.
+    /// 1m:150,3m:150,1m:300,3m:300,2m:0. Targets are users (from 0), or with --arrival-rate
+    /// arrivals per second (from that rate). The run ends after the last stage (--duration
+    /// does not apply); going down stops users between tasks, never mid-request.
+    #[arg(long, value_name = "D:N,...")]
+    pub stages: Option<Stages>,
+
     /// Do not watch the cluster during the run (by default it is watched when reachable).
     #[arg(long)]
     pub no_cluster: bool,
@@ -138,6 +163,10 @@ super::layered!(LoadArgs {
     connection_max_age,
     timeout,
     trace_sample,
+    arrival_rate,
+    max_in_flight,
+    queue,
+    stages,
     no_cluster,
     workers,
     local,
@@ -207,8 +236,18 @@ mod tests {
             "30s",
             "--timeout",
             "5s",
+            "--arrival-rate",
+            "2.5",
+            "--max-in-flight",
+            "30",
+            "--queue",
+            "--stages",
+            "30s:10,1m:0",
         ])
         .unwrap();
+        assert_eq!(a.arrival_rate, Some(Rate(2.5)));
+        assert_eq!((a.max_in_flight, a.queue), (Some(Count(30)), true));
+        assert_eq!(a.stages.map(|s| s.0.len()), Some(2));
         assert_eq!(a.users, Some(Users(150)));
         assert_eq!(a.spawn_rate, Some(Rate(2.5)));
         assert_eq!(a.duration, Some(PositiveSpan(Duration::from_secs(5400))));
@@ -232,5 +271,7 @@ mod tests {
         assert!(err(&["--max-failure-rate", "101%"]).contains("--max-failure-rate"));
         assert!(err(&["--duration", "0s"]).contains("--duration"));
         assert!(err(&["--connection-max-requests", "0"]).contains("--connection-max-requests"));
+        assert!(err(&["--arrival-rate=-1"]).contains("--arrival-rate"));
+        assert!(err(&["--stages", "5m"]).contains("--stages"));
     }
 }

@@ -93,6 +93,8 @@ impl DemoRun {
                 connection: ConnectionPolicy::default(),
                 source_ports: None,
                 trace_sample: load::DEFAULT_TRACE_SAMPLE,
+                stages: None,
+                open: None,
             },
             host: host.clone(),
             insecure: false,

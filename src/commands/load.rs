@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::cli::LoadArgs;
 use crate::config::Settings;
 use crate::error::{Error, Outcome};
-use crate::loadgen::{ConnectionPolicy, LoadPlan, UserClass};
+use crate::loadgen::{ConnectionPolicy, LoadPlan, OpenModel, UserClass};
 use crate::output;
 use crate::pipeline::distributed::kube;
 use crate::pipeline::{self, LoadOptions};
@@ -23,12 +23,21 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_WORKER_START_DELAY: Duration = Duration::from_secs(60);
 /// Share of requests sent with the sampled flag when neither flag nor config says.
 pub const DEFAULT_TRACE_SAMPLE: f64 = 0.01;
+/// Requests in flight at most in the open model when neither flag nor config says.
+pub const DEFAULT_MAX_IN_FLIGHT: u32 = 500;
 
 /// The command: options, the pipeline with the live display on stderr, the summary on stdout.
 pub async fn run(settings: &Settings, args: &LoadArgs) -> Result<Outcome, Error> {
     let host = super::require_host(settings).await?;
     let options = options(settings, args, host)?;
     let layered = settings.layer(args, |f| &f.load);
+    if layered.workers.is_some() && (options.plan.open.is_some() || options.plan.stages.is_some()) {
+        return Err(Error::Usage(
+            "--workers splits a constant number of users; --arrival-rate and --stages run on one \
+             machine for now: drop --workers, or drop --arrival-rate/--stages"
+                .into(),
+        ));
+    }
     let mut display = output::LiveDisplay::for_stderr();
     let result = match (layered.workers, layered.local) {
         (None, false) => pipeline::run(options, &mut display).await?,
@@ -65,18 +74,37 @@ pub fn options(
     host: reqwest::Url,
 ) -> Result<LoadOptions, Error> {
     let args = settings.layer(args, |f| &f.load);
-    let users = args.users.ok_or_else(|| {
-        Error::Usage("--users is required: the number of virtual users, e.g. --users 150".into())
-    })?;
-    let mut class = UserClass::resolve(args.user_class.as_deref(), args.scenario.as_deref())?;
+    let (mut class, scenario_stages) =
+        UserClass::resolve_with_stages(args.user_class.as_deref(), args.scenario.as_deref())?;
     if let Some(wait) = args.wait {
         class.wait = wait;
     }
+    let stages = args.stages.clone().or(scenario_stages);
+    let open = open_model(&args)?;
+    let users = match (&open, &stages) {
+        (Some(open), _) => open.max_in_flight,
+        (None, Some(stages)) => (stages.peak().ceil() as u32).max(1),
+        (None, None) => {
+            args.users
+                .ok_or_else(|| {
+                    Error::Usage(
+                        "--users is required: the number of virtual users, e.g. --users 150 \
+                         (or --stages, or --arrival-rate)"
+                            .into(),
+                    )
+                })?
+                .0
+        }
+    };
+    let duration = match &stages {
+        Some(stages) => stages.total(),
+        None => args.duration.map_or(DEFAULT_DURATION, |d| d.0),
+    };
     Ok(LoadOptions {
         plan: LoadPlan {
-            users: users.0,
+            users,
             spawn_rate: args.spawn_rate.map_or(DEFAULT_SPAWN_RATE, |r| r.0),
-            duration: args.duration.map_or(DEFAULT_DURATION, |d| d.0),
+            duration,
             class,
             timeout: args.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0),
             connection: ConnectionPolicy {
@@ -85,6 +113,8 @@ pub fn options(
             },
             source_ports: None,
             trace_sample: args.trace_sample.map_or(DEFAULT_TRACE_SAMPLE, |s| s.0),
+            stages,
+            open,
         },
         host,
         insecure: settings.insecure,
@@ -196,4 +226,32 @@ fn confirm_job(plan: &kube::KubePlan, image: &str, options: &LoadOptions) -> Res
         options.host
     );
     super::confirm(&question, "create the worker Job", "nothing created")
+}
+
+/// The open model's settings, when `--arrival-rate` asks for it.
+fn open_model(args: &LoadArgs) -> Result<Option<OpenModel>, Error> {
+    let Some(rate) = args.arrival_rate else {
+        if args.max_in_flight.is_some() || args.queue {
+            return Err(Error::Usage(
+                "--max-in-flight and --queue apply to the open model only: add --arrival-rate R"
+                    .into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let max_in_flight = match args.max_in_flight {
+        Some(n) => u32::try_from(n.0).map_err(|_| {
+            Error::Usage(format!(
+                "--max-in-flight {}: at most {} requests can be in flight",
+                n.0,
+                u32::MAX
+            ))
+        })?,
+        None => DEFAULT_MAX_IN_FLIGHT,
+    };
+    Ok(Some(OpenModel {
+        rate: rate.0,
+        max_in_flight,
+        queue: args.queue,
+    }))
 }

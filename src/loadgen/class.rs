@@ -10,7 +10,7 @@ use super::LoadgenError as Error;
 use crate::api::{Features, Species};
 use crate::config::ConfigError;
 use crate::config::parse_yaml_file;
-use crate::units::Wait;
+use crate::units::{Stages, Wait};
 
 /// The built-in classes, as in the guide's locustfile.
 pub const BUILTIN_CLASSES: [&str; 3] = ["IrisPredictionAPIUser", "HighLoadUser", "StressTestUser"];
@@ -48,12 +48,41 @@ impl Body {
         match self {
             Body::Empty => Bytes::new(),
             Body::Json(bytes) => bytes.clone(),
-            Body::Iris => {
-                let features = random_features(rng);
-                Bytes::from(serde_json::to_vec(&features).unwrap_or_default())
-            }
+            Body::Iris => Bytes::from(features_json(&random_features(rng))),
         }
     }
+}
+
+/// `serde_json::to_vec(features)`, written directly: this runs once per request, and the
+/// generator's values (one decimal) need no float formatting.
+pub fn features_json(f: &Features) -> Vec<u8> {
+    let values = [f.sepal_length, f.sepal_width, f.petal_length, f.petal_width];
+    let mut out = Vec::with_capacity(96);
+    for (i, (name, v)) in Features::NAMES.iter().zip(values).enumerate() {
+        out.push(if i == 0 { b'{' } else { b',' });
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
+        let tenths = (v * 10.0).round();
+        if (0.0..1e6).contains(&tenths) && tenths / 10.0 == v {
+            // Exact to one decimal: the shortest form that reads back is `int.digit`.
+            let tenths = tenths as u32;
+            push_decimal(&mut out, tenths / 10);
+            out.push(b'.');
+            out.push(b'0' + (tenths % 10) as u8);
+        } else {
+            let _ = serde_json::to_writer(&mut out, &v);
+        }
+    }
+    out.push(b'}');
+    out
+}
+
+fn push_decimal(out: &mut Vec<u8>, n: u32) {
+    if n >= 10 {
+        push_decimal(out, n / 10);
+    }
+    out.push(b'0' + (n % 10) as u8);
 }
 
 /// A body of the guide's load test: a random species, each feature drawn from its range.
@@ -190,9 +219,17 @@ impl UserClass {
 
     /// The class named `name` (or the file's only class) from a scenario file, else a built-in.
     pub fn resolve(name: Option<&str>, scenario: Option<&Path>) -> Result<Self, Error> {
+        Self::resolve_with_stages(name, scenario).map(|(class, _)| class)
+    }
+
+    /// As [`UserClass::resolve`], with the scenario file's `stages:` when it has them.
+    pub fn resolve_with_stages(
+        name: Option<&str>,
+        scenario: Option<&Path>,
+    ) -> Result<(Self, Option<Stages>), Error> {
         let Some(path) = scenario else {
             let name = name.unwrap_or(BUILTIN_CLASSES[0]);
-            return Self::builtin(name).ok_or_else(|| {
+            return Self::builtin(name).map(|c| (c, None)).ok_or_else(|| {
                 Error::Usage(format!(
                     "--user-class: unknown user class {name:?}: use one of {} or define it in a --scenario file",
                     BUILTIN_CLASSES.join(", ")
@@ -211,7 +248,7 @@ impl UserClass {
             Some(n) => match file.classes.iter().find(|c| c.name == n) {
                 Some(c) => c,
                 None => {
-                    return Self::builtin(n).ok_or_else(|| {
+                    return Self::builtin(n).map(|c| (c, file.stages)).ok_or_else(|| {
                         invalid(format!(
                             "no user class {n:?} here; it defines {}",
                             names.join(", ")
@@ -228,7 +265,8 @@ impl UserClass {
                 )));
             }
         };
-        chosen.to_class().map_err(invalid)
+        let class = chosen.to_class().map_err(invalid)?;
+        Ok((class, file.stages.clone()))
     }
 }
 
@@ -237,6 +275,9 @@ impl UserClass {
 #[serde(deny_unknown_fields)]
 struct ScenarioFile {
     classes: Vec<ClassFile>,
+    /// The load's shape, as `--stages` takes it (the flag wins).
+    #[serde(default)]
+    stages: Option<Stages>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -512,5 +553,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("IrisPredictionAPIUser"), "{e}");
+    }
+
+    #[test]
+    fn iris_bodies_are_what_serde_json_writes() {
+        let mut rng = SmallRng::seed_from_u64(11);
+        for _ in 0..5000 {
+            let f = random_features(&mut rng);
+            assert_eq!(features_json(&f), serde_json::to_vec(&f).unwrap(), "{f:?}");
+        }
+        for f in [
+            Features::new(0.0, 10.0, 123.4, 0.05),
+            Features::new(-1.5, 1e300, f64::MIN_POSITIVE, 7.25),
+        ] {
+            assert_eq!(features_json(&f), serde_json::to_vec(&f).unwrap(), "{f:?}");
+        }
     }
 }

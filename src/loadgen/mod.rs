@@ -2,10 +2,12 @@
 //! scheduler that starts users at the spawn rate and stops them at the end. It reports what
 //! happens as [`Event`]s on a channel and never prints.
 
+mod arrival;
 pub mod class;
 pub mod http;
 mod response;
 pub mod server_timing;
+pub mod shape;
 mod user;
 
 use std::num::NonZeroU32;
@@ -18,8 +20,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::Failure;
+pub use arrival::OpenModel;
 pub use class::{BUILTIN_CLASSES, Body, Check, Task, UserClass};
 pub use http::{ConnectionPolicy, Target};
+pub use shape::{Ramp, UserShape};
+
+use crate::units::Stages;
 
 use crate::config::ConfigError;
 
@@ -65,12 +71,37 @@ pub struct LoadPlan {
     pub source_ports: Option<(u16, u16)>,
     /// Share of requests (0..=1) sent with `traceparent`'s sampled flag set.
     pub trace_sample: f64,
+    /// `--stages`: the users (or, in the open model, the arrival rate) follow these targets,
+    /// and `duration` is their total.
+    pub stages: Option<Stages>,
+    /// `--arrival-rate`: the open model (arrivals at a rate) instead of users.
+    pub open: Option<OpenModel>,
 }
 
 impl LoadPlan {
     /// When user `i` (0-based) starts, relative to the run's start.
     pub fn spawn_offset(&self, i: u32) -> Duration {
         Duration::from_secs_f64(f64::from(i) / self.spawn_rate)
+    }
+
+    /// How many users run over time (the closed model).
+    pub fn user_shape(&self) -> UserShape {
+        match &self.stages {
+            Some(stages) => UserShape::Stages(Ramp::new(0.0, stages)),
+            None => UserShape::Spawn {
+                users: self.users,
+                rate: self.spawn_rate,
+            },
+        }
+    }
+
+    /// The arrival rate over time, in the open model.
+    pub fn arrival_ramp(&self) -> Option<Ramp> {
+        let open = self.open.as_ref()?;
+        Some(match &self.stages {
+            Some(stages) => Ramp::new(open.rate, stages),
+            None => Ramp::constant(open.rate, self.duration),
+        })
     }
 }
 
@@ -136,14 +167,22 @@ pub struct Sample {
     /// Its `traceparent` asked the server to sample it.
     pub sampled: bool,
     pub phases: Phases,
+    /// In the open model: from the arrival's due time to the send. `lag + latency` is the
+    /// corrected latency (what a population of clients would see); `latency` the service time.
+    pub lag: Option<Duration>,
 }
 
 /// What the engine reports.
 #[derive(Debug, Clone)]
 pub enum Event {
     Request(Sample),
-    /// The number of users started so far.
+    /// The number of users running (in the open model: requests in flight).
     Users(u32),
+    /// Open model: arrivals sent and dropped (no free slot) since the last such event.
+    Arrivals {
+        sent: u32,
+        dropped: u32,
+    },
     /// Every user has started.
     SpawnComplete,
     /// The run is over; users are finishing in-flight requests.
@@ -159,7 +198,8 @@ pub struct RunEnd {
     pub abandoned: usize,
 }
 
-/// Runs `plan` from `start` until its duration is over or `interrupt` fires.
+/// Runs `plan` from `start` until its duration is over or `interrupt` fires: users (the
+/// closed model) or arrivals (the open model), both running tasks through one `Worker`.
 pub async fn run(
     plan: &LoadPlan,
     target: Arc<Target>,
@@ -168,52 +208,91 @@ pub async fn run(
     start: Instant,
 ) -> RunEnd {
     let deadline = start + plan.duration;
-    let stop = CancellationToken::new();
     let shared = Arc::new(user::Shared {
         class: plan.class.clone(),
         target,
         events: events.clone(),
-        stop: stop.clone(),
         timeout: plan.timeout,
         policy: plan.connection,
         trace_sample: plan.trace_sample,
     });
-    let mut users = JoinSet::new();
-    let mut started = 0u32;
-    let mut interrupted = false;
-    while started < plan.users {
-        let due = start + plan.spawn_offset(started);
-        tokio::select! {
-            () = tokio::time::sleep_until(due) => {}
-            () = tokio::time::sleep_until(deadline) => break,
-            () = interrupt.cancelled() => { interrupted = true; break }
+    let stop = CancellationToken::new();
+    let (interrupted, users_started, mut tasks) = match (&plan.open, plan.arrival_ramp()) {
+        (Some(model), Some(ramp)) => {
+            let _ = events.send(Event::SpawnComplete);
+            let a = arrival::run(model, &ramp, shared, &interrupt, start, deadline).await;
+            let used = a.sent.min(u64::from(model.max_in_flight)) as u32;
+            (a.interrupted, used, a.tasks)
         }
-        let now = Instant::now();
-        while started < plan.users && start + plan.spawn_offset(started) <= now {
-            users.spawn(user::run_user(shared.clone(), started as usize));
-            started += 1;
+        _ => {
+            let shape = plan.user_shape();
+            run_users(&shape, shared, &stop, &interrupt, start, deadline).await
         }
-        let _ = events.send(Event::Users(started));
-    }
-    if started == plan.users {
-        let _ = events.send(Event::SpawnComplete);
-    }
-    if !interrupted {
-        tokio::select! {
-            () = tokio::time::sleep_until(deadline) => {}
-            () = interrupt.cancelled() => interrupted = true,
-        }
-    }
+    };
     stop.cancel();
     let _ = events.send(Event::Stopping);
     let grace_end = Instant::now() + GRACE;
-    while let Ok(Some(_)) = tokio::time::timeout_at(grace_end, users.join_next()).await {}
-    let abandoned = users.len();
-    users.shutdown().await;
+    while let Ok(Some(_)) = tokio::time::timeout_at(grace_end, tasks.join_next()).await {}
+    let abandoned = tasks.len();
+    tasks.shutdown().await;
     let _ = events.send(Event::Users(0));
     RunEnd {
         interrupted,
-        users_started: started,
+        users_started,
         abandoned,
     }
+}
+
+/// The closed model's scheduler: starts and stops users so that their number follows `shape`,
+/// until `deadline` or `interrupt`. A user told to stop finishes its task first.
+async fn run_users(
+    shape: &UserShape,
+    shared: Arc<user::Shared>,
+    stop: &CancellationToken,
+    interrupt: &CancellationToken,
+    start: Instant,
+    deadline: Instant,
+) -> (bool, u32, JoinSet<()>) {
+    let mut users = JoinSet::new();
+    let mut running: Vec<CancellationToken> = Vec::new();
+    let mut started = 0u32;
+    let mut complete = false;
+    let mut interrupted = false;
+    loop {
+        let t = Instant::now()
+            .saturating_duration_since(start)
+            .as_secs_f64();
+        let want = shape.count(t) as usize;
+        while running.len() < want {
+            let token = stop.child_token();
+            users.spawn(user::run_user(
+                shared.clone(),
+                started as usize,
+                token.clone(),
+            ));
+            running.push(token);
+            started += 1;
+        }
+        while running.len() > want {
+            if let Some(token) = running.pop() {
+                token.cancel();
+            }
+        }
+        while users.try_join_next().is_some() {}
+        let _ = shared.events.send(Event::Users(running.len() as u32));
+        let next = shape.next_change(t, want as u32);
+        if next.is_none() && !complete && matches!(shape, UserShape::Spawn { .. }) {
+            complete = true;
+            let _ = shared.events.send(Event::SpawnComplete);
+        }
+        let wake = next
+            .map(|s| start + Duration::from_secs_f64(s))
+            .filter(|w| *w < deadline)
+            .unwrap_or(deadline);
+        tokio::select! {
+            () = tokio::time::sleep_until(wake) => if wake == deadline { break },
+            () = interrupt.cancelled() => { interrupted = true; break }
+        }
+    }
+    (interrupted, started, users)
 }

@@ -1,7 +1,6 @@
 //! The one worker loop: a virtual user with its own keep-alive connection, running its
 //! class's on-start tasks, then weighted random tasks with think time, until told to stop.
 
-use std::fmt::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,52 +12,85 @@ use tokio_util::sync::CancellationToken;
 use super::http::{Conn, ConnectionPolicy, Target};
 use super::{Check, Event, Phases, Sample, ServerTiming, Task, UserClass};
 use crate::api::Failure;
-use crate::api::checks::{check_fields, check_health_status, check_predict};
-use crate::api::contract::parse_timing;
+use crate::api::checks::{check_fields, check_health_status, check_predict_borrowed};
 
-/// What every user of a run shares.
+/// What every user (and every arrival) of a run shares.
 pub(super) struct Shared {
     pub class: UserClass,
     pub target: Arc<Target>,
     pub events: UnboundedSender<Event>,
-    pub stop: CancellationToken,
     pub timeout: Duration,
     pub policy: ConnectionPolicy,
     pub trace_sample: f64,
 }
 
-pub(super) async fn run_user(shared: Arc<Shared>, id: usize) {
-    let mut rng = SmallRng::from_rng(&mut rand::rng());
-    let mut conn: Option<Conn> = None;
+/// What runs requests: a keep-alive connection and a random-number generator. Each user of the
+/// closed model owns one; the open model keeps a pool of them, one per request in flight. Both
+/// run tasks through [`Worker::execute`].
+pub(super) struct Worker {
+    id: usize,
+    conn: Option<Conn>,
+    pub rng: SmallRng,
+}
+
+impl Worker {
+    pub fn new(id: usize) -> Self {
+        Self {
+            id,
+            conn: None,
+            rng: SmallRng::from_rng(&mut rand::rng()),
+        }
+    }
+
+    /// Runs one task and reports it. Latency covers connecting (when needed) and the whole
+    /// body, as Locust measures it; `intended` is when the open model meant the request to
+    /// start (the sample's `lag` is how late it was sent).
+    pub async fn execute(&mut self, shared: &Shared, task: &Task, intended: Option<Instant>) {
+        execute(
+            shared,
+            self.id,
+            &mut self.conn,
+            task,
+            &mut self.rng,
+            intended,
+        )
+        .await;
+    }
+}
+
+/// The closed model's user: on-start tasks, then weighted random tasks with think time, until
+/// `stop` (the run's end, or a stage going down) fires; it stops between tasks, never
+/// mid-request.
+pub(super) async fn run_user(shared: Arc<Shared>, id: usize, stop: CancellationToken) {
+    let mut worker = Worker::new(id);
     for task in &shared.class.on_start {
-        if shared.stop.is_cancelled() {
+        if stop.is_cancelled() {
             return;
         }
-        execute(&shared, id, &mut conn, task, &mut rng).await;
+        worker.execute(&shared, task, None).await;
     }
-    while !shared.stop.is_cancelled() {
-        let task = shared.class.pick(&mut rng);
-        execute(&shared, id, &mut conn, task, &mut rng).await;
-        let wait = shared.class.wait.sample(&mut rng);
+    while !stop.is_cancelled() {
+        let task = shared.class.pick(&mut worker.rng);
+        worker.execute(&shared, task, None).await;
+        let wait = shared.class.wait.sample(&mut worker.rng);
         if wait.is_zero() {
             // Closed loop at full speed: each request already awaits the network.
             continue;
         }
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
-            () = shared.stop.cancelled() => break,
+            () = stop.cancelled() => break,
         }
     }
 }
 
-/// Runs one task and reports it. Latency covers connecting (when needed) and the whole body,
-/// as Locust measures it.
 async fn execute(
     shared: &Shared,
     id: usize,
     conn: &mut Option<Conn>,
     task: &Task,
     rng: &mut SmallRng,
+    intended: Option<Instant>,
 ) {
     let trace_id = rng.random::<u128>().max(1);
     let span_id = rng.random::<u64>().max(1);
@@ -66,6 +98,7 @@ async fn execute(
     let sampled = chosen(rng, shared.trace_sample);
     let trace = traceparent(trace_id, span_id, sampled);
     let started = Instant::now();
+    let lag = intended.map(|t| started.saturating_duration_since(t));
     let mut opened = false;
     let mut phases = Phases::default();
     let exchange = async {
@@ -112,6 +145,7 @@ async fn execute(
         trace_id,
         sampled,
         phases,
+        lag,
     }));
 }
 
@@ -123,11 +157,24 @@ pub fn chosen(rng: &mut impl Rng, share: f64) -> bool {
 
 /// The W3C trace context header: version 00, the trace and span ids, the sampled flag.
 pub fn traceparent(trace_id: u128, span_id: u64, sampled: bool) -> String {
-    let mut text = String::with_capacity(55);
-    let flags = if sampled { "01" } else { "00" };
-    // Writing into a String cannot fail.
-    let _ = write!(text, "00-{trace_id:032x}-{span_id:016x}-{flags}");
-    text
+    // Written byte by byte: this runs once per request, and `format!` costs ten times more.
+    let mut text = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    hex_into(&mut text[3..35], &trace_id.to_be_bytes());
+    hex_into(&mut text[36..52], &span_id.to_be_bytes());
+    if sampled {
+        text[54] = b'1';
+    }
+    // ASCII by construction: the conversion cannot fail.
+    String::from_utf8(text.to_vec()).unwrap_or_default()
+}
+
+/// Lower-case hex digits of `bytes` into `out` (twice as long).
+fn hex_into(out: &mut [u8], bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0xf)];
+    }
 }
 
 /// Applies a task's check to a response; the server's timings are those of its
@@ -146,17 +193,13 @@ pub fn judge(
         Check::Json => check_fields(status, body, &[]).map(|()| header),
         Check::Fields(fields) => check_fields(status, body, fields).map(|()| header),
         Check::Health => check_health_status(status, body).map(|()| header),
-        Check::Predict => {
-            let p = check_predict(status, body)?;
-            Ok(header.or_else(|| {
-                parse_timing(&p.inference_time)
-                    .zip(parse_timing(&p.total_time))
-                    .map(|(inference, total)| ServerTiming {
-                        inference: Some(inference),
-                        total: Some(total),
-                    })
+        // The body is checked either way; its timings are the fallback of the header's.
+        Check::Predict => check_predict_borrowed(status, body).map(|p| {
+            Some(header.unwrap_or(ServerTiming {
+                inference: Some(p.inference),
+                total: Some(p.total),
             }))
-        }
+        }),
     }
 }
 
@@ -166,6 +209,23 @@ mod tests {
 
     fn judged(check: &Check, status: u16, body: &str) -> Result<Option<ServerTiming>, Failure> {
         judge(check, status, body.as_bytes(), None)
+    }
+
+    #[test]
+    fn traceparent_matches_its_format_for_any_ids() {
+        let mut rng = SmallRng::seed_from_u64(3);
+        for _ in 0..1000 {
+            let (t, s, sampled) = (rng.random::<u128>(), rng.random::<u64>(), rng.random());
+            let flags = if sampled { "01" } else { "00" };
+            assert_eq!(
+                traceparent(t, s, sampled),
+                format!("00-{t:032x}-{s:016x}-{flags}")
+            );
+        }
+        assert_eq!(
+            traceparent(u128::MAX, u64::MAX, false),
+            format!("00-{}-{}-00", "f".repeat(32), "f".repeat(16))
+        );
     }
 
     #[test]

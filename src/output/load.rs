@@ -6,7 +6,7 @@ use std::time::Duration;
 use comfy_table::Cell;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{Format, Style, fmt_ms, note, to_json};
+use super::{Format, Style, fmt_ms, note, shape, to_json};
 use crate::pipeline::{LoadResult, Monitor, RunNote};
 use crate::record::{Percentile, RunRecord, RunStatus, ThresholdUnit};
 use crate::stats::Snapshot;
@@ -131,6 +131,25 @@ pub fn render_run_note(n: &RunNote) -> String {
             "warning: could not append to {}: {error} (the run record below is complete)",
             path.display()
         ),
+        RunNote::Arrivals {
+            rate,
+            max_in_flight,
+            queue,
+            stages,
+        } => format!(
+            "open model: {rate} arrivals/s{}, at most {max_in_flight} in flight; an arrival \
+             that finds none free {}",
+            if *stages {
+                " at the start, then the stages"
+            } else {
+                ""
+            },
+            if *queue {
+                "waits for one (--queue)"
+            } else {
+                "is dropped and counted"
+            }
+        ),
         RunNote::InterruptedAgain { timeline } => format!(
             "interrupted again: exiting now; the per-second timeline is in {}",
             timeline.display()
@@ -177,12 +196,15 @@ pub fn render_load_text(result: &LoadResult, style: Style, kept: bool) -> String
 pub fn render_summary(r: &RunRecord, style: Style) -> String {
     [
         heading(r),
+        shape::stages_line(r),
+        shape::latency_label(r).to_string(),
         request_table(r, style),
         percentile_table(r, style),
         failure_table(r, style),
         server_timings(r),
         super::phases::phase_table(r, style),
         throughput(r),
+        shape::arrivals(r),
         steady_state(r, style),
         slowest(r),
         cluster_summary(r),
@@ -193,20 +215,28 @@ pub fn render_summary(r: &RunRecord, style: Style) -> String {
 
 fn heading(r: &RunRecord) -> String {
     let p = &r.params;
-    let mut out = format!(
-        "Load test of {}: {} users of {} (wait {}..{} s), spawned at {}/s, for {:.1} s{}\n",
-        r.target,
-        p.users,
-        p.user_class,
-        p.wait_min_s,
-        p.wait_max_s,
-        p.spawn_rate,
-        r.duration_s,
-        match r.status {
-            RunStatus::Completed => "",
-            RunStatus::Interrupted => " (interrupted)",
-        }
-    );
+    let status = match r.status {
+        RunStatus::Completed => "",
+        RunStatus::Interrupted => " (interrupted)",
+    };
+    let mut out = match &r.arrivals {
+        Some(a) => format!("{}{status}\n", shape::open_heading(r, a)),
+        None => format!(
+            "Load test of {}: {}{} users of {} (wait {}..{} s), {}, for {:.1} s{status}\n",
+            r.target,
+            if p.stages.is_empty() { "" } else { "up to " },
+            p.users,
+            p.user_class,
+            p.wait_min_s,
+            p.wait_max_s,
+            if p.stages.is_empty() {
+                format!("spawned at {}/s", p.spawn_rate)
+            } else {
+                "following the stages".to_string()
+            },
+            r.duration_s,
+        ),
+    };
     if let Some(label) = &r.label {
         out.push_str(&format!("Label: {label}\n"));
     }
@@ -328,6 +358,10 @@ fn server_timings(r: &RunRecord) -> String {
 
 fn throughput(r: &RunRecord) -> String {
     let (th, p) = (&r.throughput, &r.params);
+    if r.arrivals.is_some() {
+        // No closed-loop bound: the rate is the schedule's (see Arrivals).
+        return format!("\nThroughput: {:.1} req/s over the run\n", th.total_rps);
+    }
     format!(
         "\nThroughput: {:.1} req/s over the run{}; theoretical maximum for {} users {:.1} req/s \
          (users / mean(wait {:.3} s + response time {:.3} s))\n",
@@ -346,7 +380,9 @@ fn throughput(r: &RunRecord) -> String {
 /// no steady state.
 fn steady_state(r: &RunRecord, style: Style) -> String {
     let Some(s) = &r.steady_state else {
-        let why = if r.spawn_complete_s.is_none() {
+        let why = if !r.params.stages.is_empty() {
+            "the users followed stages, so there is no one full user count".to_string()
+        } else if r.spawn_complete_s.is_none() {
             format!(
                 "the run never reached its {} users, so all figures above include the ramp-up",
                 r.params.users
@@ -637,5 +673,63 @@ mod tests {
         let r: RunRecord = serde_json::from_value(v).unwrap();
         assert_eq!(r.extensions["autoscaler"]["max_replicas"], 6);
         assert!(render_summary(&r, Style::plain()).contains("Aggregated"));
+    }
+
+    #[test]
+    fn stages_and_the_open_model_change_the_heading_and_add_their_lines() {
+        use crate::record::shape::{ArrivalRecord, StageRecord};
+        let mut r = fixture();
+        r.params.stages = vec![
+            StageRecord {
+                duration_s: 60.0,
+                target: 150.0,
+            },
+            StageRecord {
+                duration_s: 30.0,
+                target: 0.0,
+            },
+        ];
+        r.steady_state = None;
+        let text = render_summary(&r, Style::plain());
+        assert!(
+            text.contains(
+                "up to 150 users of IrisPredictionAPIUser (wait 0.5..2 s), following the stages"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("Stages: 60 s to 150 users, 30 s to 0 users"),
+            "{text}"
+        );
+        assert!(text.contains("the users followed stages"), "{text}");
+        assert!(!text.contains("Arrivals"), "{text}");
+
+        let mut service = r.aggregate.clone();
+        service.name = crate::record::shape::SERVICE_ROW.into();
+        service.avg_ms = 1.5;
+        r.arrivals = Some(ArrivalRecord {
+            rate: 100.0,
+            max_in_flight: 20,
+            queue: true,
+            intended: 9000,
+            sent: 8990,
+            dropped: 0,
+            intended_rate: 100.0,
+            achieved_rate: 99.9,
+            dropped_per_s: 0.0,
+            service: Some(service),
+        });
+        let text = render_summary(&r, Style::plain());
+        for needle in [
+            "open model, 100 arrivals/s then the stages running IrisPredictionAPIUser tasks, at most 20 in flight (queue when full)",
+            "Stages: 60 s to 150/s, 30 s to 0/s",
+            "Response times below are corrected",
+            "Arrivals: 9000 intended (100.0/s), 8990 sent (99.9/s achieved), 0 dropped (0.0/s)",
+            "Latency, corrected (from the intended time): avg 5.0 ms",
+            "Latency, service (from the send):            avg 1.5 ms",
+        ] {
+            assert!(text.contains(needle), "{needle} missing in\n{text}");
+        }
+        assert!(!text.contains("theoretical maximum"), "{text}");
     }
 }

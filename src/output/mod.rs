@@ -5,6 +5,7 @@ mod cluster;
 mod distributed;
 mod load;
 mod phases;
+mod shape;
 mod smoke;
 mod trace;
 

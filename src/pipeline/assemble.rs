@@ -5,6 +5,7 @@ use jiff::Timestamp;
 
 use super::LoadOptions;
 use crate::loadgen::RunEnd;
+use crate::record::shape::StageRecord;
 use crate::record::{
     self, EndpointRecord, Percentile, RunParams, RunRecord, RunStatus, ThresholdKind,
     ThresholdResult, Throughput,
@@ -17,7 +18,8 @@ pub fn build(opts: &LoadOptions, c: &Collector, end: RunEnd, started_utc: Timest
     let aggregate = c.aggregate_record();
     let wait = plan.class.wait;
     let cycle = wait.mean() + aggregate.avg_ms / 1e3;
-    let theoretical_max_rps = if cycle > 0.0 {
+    // The closed-loop bound; the open model's rate is its schedule's.
+    let theoretical_max_rps = if cycle > 0.0 && plan.open.is_none() {
         f64::from(end.users_started) / cycle
     } else {
         0.0
@@ -44,6 +46,16 @@ pub fn build(opts: &LoadOptions, c: &Collector, end: RunEnd, started_utc: Timest
             timeout_s: plan.timeout.as_secs_f64(),
             connection_max_requests: plan.connection.max_requests,
             connection_max_age_s: plan.connection.max_age.map(|d| d.as_secs_f64()),
+            stages: plan
+                .stages
+                .iter()
+                .flat_map(|s| &s.0)
+                .map(|s| StageRecord {
+                    duration_s: s.duration.as_secs_f64(),
+                    target: s.target,
+                })
+                .collect(),
+            arrival_rate: plan.open.as_ref().map(|o| o.rate),
         },
         started_at: started_utc,
         ended_at: Timestamp::now(),
@@ -58,6 +70,7 @@ pub fn build(opts: &LoadOptions, c: &Collector, end: RunEnd, started_utc: Timest
         },
         steady_state: c.steady_state(),
         sampled: c.sampled_records(),
+        arrivals: c.arrival_record(),
         aggregate,
         failures: c.failure_records(),
         server_timings: c.server_timings(),

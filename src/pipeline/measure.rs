@@ -51,29 +51,53 @@ impl SecondSinks<'_> {
 }
 
 /// Ctrl-C and SIGTERM during a run: the first stops the users (what was measured is saved),
-/// the second ends the run at once.
+/// the second ends the run at once. A task of its own waits for the signals, so that the
+/// measuring loop, which turns once per batch of events, only polls a channel.
 struct Interrupts {
-    signals: Option<Signals>,
+    rx: mpsc::UnboundedReceiver<()>,
+    /// Kept so that `rx` stays open (pending) when signals are not handled.
+    _tx: mpsc::UnboundedSender<()>,
+    waiter: Option<tokio::task::JoinHandle<()>>,
     count: u32,
 }
 
 impl Interrupts {
     fn new(handle: bool) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let waiter = handle
+            .then(|| Signals::new().ok())
+            .flatten()
+            .map(|mut signals| {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    loop {
+                        signals.recv().await;
+                        if tx.send(()).is_err() {
+                            break;
+                        }
+                    }
+                })
+            });
         Self {
-            signals: handle.then(|| Signals::new().ok()).flatten(),
+            rx,
+            _tx: tx,
+            waiter,
             count: 0,
         }
     }
 
     /// The number of the next signal (1, 2), pending forever when signals are not handled.
     async fn next(&mut self) -> u32 {
-        match &mut self.signals {
-            Some(s) => {
-                s.recv().await;
-                self.count += 1;
-                self.count
-            }
-            None => std::future::pending().await,
+        let _ = self.rx.recv().await;
+        self.count += 1;
+        self.count
+    }
+}
+
+impl Drop for Interrupts {
+    fn drop(&mut self) {
+        if let Some(waiter) = &self.waiter {
+            waiter.abort();
         }
     }
 }
@@ -109,6 +133,9 @@ pub async fn measure_until(
         started_utc,
     );
     collector.resolved(target.resolved_in, target.addrs.len());
+    if let (Some(model), Some(ramp)) = (&opts.plan.open, opts.plan.arrival_ramp()) {
+        collector = collector.with_arrivals(model.clone(), ramp);
+    }
     let engine = {
         let plan = opts.plan.clone();
         let target = Arc::new(target);

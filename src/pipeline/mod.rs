@@ -77,6 +77,13 @@ pub enum RunNote {
     ClusterNotWatched { reason: NotWatched },
     /// The per-second timeline could not be appended; the record is complete anyway.
     TimelineFailed { path: PathBuf, error: String },
+    /// The open model's settings, said at the start.
+    Arrivals {
+        rate: f64,
+        max_in_flight: u32,
+        queue: bool,
+        stages: bool,
+    },
     /// A second Ctrl-C: the run ends now, without a record.
     InterruptedAgain { timeline: PathBuf },
     /// What the controller of a distributed run has to say about its workers.
@@ -146,6 +153,14 @@ pub async fn run(
     monitor: &mut (dyn Monitor + Send),
 ) -> Result<LoadResult, RunError> {
     let target = prepare::target(&opts.plan, &opts.host, opts.insecure).await?;
+    if let Some(open) = &opts.plan.open {
+        monitor.note(&RunNote::Arrivals {
+            rate: open.rate,
+            max_in_flight: open.max_in_flight,
+            queue: open.queue,
+            stages: opts.plan.stages.is_some(),
+        });
+    }
     find_cluster(&mut opts, monitor).await;
     std::fs::create_dir_all(&opts.out_dir)
         .map_err(|e| WriteError::new(opts.out_dir.display().to_string(), e))?;

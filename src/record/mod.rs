@@ -21,6 +21,7 @@ pub mod distributed;
 pub mod histogram;
 mod percentile;
 mod phases;
+pub mod shape;
 
 pub use atomic::write_atomically;
 pub use percentile::Percentile;
@@ -28,6 +29,7 @@ pub use phases::{EndpointPhases, PhaseDistributions, PhasesRecord, Resolution, S
 
 use crate::api::Failure;
 use cluster::{ClusterRecord, ClusterSecond, NotWatched};
+use shape::{ArrivalRecord, ArrivalSecond, StageRecord};
 
 /// Why a run record's content could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +133,9 @@ pub struct RunRecord {
     /// Why the cluster was not watched, when `load` looked for one and found none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_not_watched: Option<NotWatched>,
+    /// Open model (`--arrival-rate`): intended and achieved rates, drops, the service time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrivals: Option<ArrivalRecord>,
     /// The requests sent with `traceparent`'s sampled flag, in the order they finished: at most
     /// [`SAMPLED_KEPT`] (the first ones).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -162,6 +167,12 @@ pub struct RunParams {
     pub connection_max_requests: Option<u64>,
     #[serde(default)]
     pub connection_max_age_s: Option<f64>,
+    /// `--stages`: users (or arrivals per second with `arrival_rate`) over time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageRecord>,
+    /// `--arrival-rate`: the open model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_rate: Option<f64>,
 }
 
 /// Failures / requests, 0..1 (0 without requests).
@@ -405,6 +416,9 @@ pub struct TimelinePoint {
     /// Connections opened in this second and how long they took (absent in older records).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phases: Option<SecondPhases>,
+    /// Open model: this second's arrivals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrivals: Option<ArrivalSecond>,
     /// Data added by later versions for this second (kept, not read).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extensions: BTreeMap<String, serde_json::Value>,

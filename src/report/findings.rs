@@ -6,6 +6,9 @@ use serde::Serialize;
 
 use super::view::{RunView, Second};
 
+mod scale_down;
+pub use scale_down::load_fell;
+
 /// How far the data supports a finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -49,6 +52,7 @@ pub fn findings(runs: &[RunView]) -> Vec<Finding> {
     out.extend(runs.iter().filter_map(failures_after_scale_up));
     out.extend(runs.iter().filter_map(keep_alive_imbalance));
     out.extend(runs.iter().filter_map(load_was_the_limit));
+    out.extend(runs.iter().filter_map(scale_down::after_the_load_fell));
     out
 }
 

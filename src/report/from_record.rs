@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::ReportError;
-use super::view::{FailureCount, RunView, Second, SlowRequest, TimingBreakdown};
+use super::view::{ArrivalView, FailureCount, RunView, Second, SlowRequest, TimingBreakdown};
 use crate::record::{self, Percentile, RunRecord, RunStatus};
 
 /// How many of the slowest requests the report lists per run.
@@ -21,7 +21,10 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
         label: record
             .label
             .clone()
-            .unwrap_or_else(|| format!("{} users", record.params.users)),
+            .unwrap_or_else(|| match record.params.arrival_rate {
+                Some(rate) => format!("{rate} arrivals/s"),
+                None => format!("{} users", record.params.users),
+            }),
         users: u64::from(record.params.users),
         user_class: record.params.user_class.clone(),
         target: record.target.clone(),
@@ -51,6 +54,21 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
         cluster: record.cluster.clone(),
         cluster_missed: record.cluster_not_watched.as_ref().map(ToString::to_string),
         workers: record.distributed.clone(),
+        arrivals: record.arrivals.as_ref().map(|a| {
+            let service = |p| a.service.as_ref().and_then(|s| s.percentile(p));
+            ArrivalView {
+                intended_rate: a.intended_rate,
+                achieved_rate: a.achieved_rate,
+                dropped: a.dropped,
+                dropped_per_s: a.dropped_per_s,
+                max_in_flight: a.max_in_flight,
+                queue: a.queue,
+                service_p50_ms: service(Percentile::P50),
+                service_p95_ms: service(Percentile::P95),
+                service_p99_ms: service(Percentile::P99),
+            }
+        }),
+        stages: record.params.stages.clone(),
     }
 }
 
@@ -150,6 +168,8 @@ fn timeline(record: &RunRecord) -> Vec<Second> {
                 ready_pods: cluster.map(|c| c.ready_pods),
                 cpu_pct: cluster.and_then(|c| c.cpu_pct.map(f64::from)),
                 cpu_target_pct: cluster.and_then(|c| c.cpu_target_pct.map(f64::from)),
+                intended: p.arrivals.as_ref().map(|a| a.intended),
+                dropped: p.arrivals.as_ref().map(|a| a.dropped),
             }
         })
         .collect()

@@ -74,6 +74,11 @@ pub struct Scaling {
     pub column: String,
     pub has_cluster: bool,
     pub events: Vec<crate::record::cluster::ScalingEventRecord>,
+    /// Seconds from the start to the first scale-up and to the first scale-down.
+    pub first_up_s: Option<f64>,
+    pub first_down_s: Option<f64>,
+    /// When the load fell below half its peak (stages going down), if it did.
+    pub load_fell_s: Option<u64>,
     pub missed: Vec<String>,
 }
 
@@ -114,19 +119,31 @@ pub fn build(mut runs: Vec<RunView>, options: &ReportOptions) -> ReportModel {
     let scaling = runs
         .iter()
         .zip(&columns)
-        .map(|(r, column)| Scaling {
-            column: column.clone(),
-            has_cluster: r.cluster.is_some(),
-            events: r
+        .map(|(r, column)| {
+            let events: Vec<_> = r
                 .cluster
                 .as_ref()
                 .map(|c| c.scaling_events.clone())
-                .unwrap_or_default(),
-            missed: r
-                .cluster
-                .as_ref()
-                .map(|c| c.missed.iter().map(ToString::to_string).collect())
-                .unwrap_or_default(),
+                .unwrap_or_default();
+            let first = |down: bool| {
+                events
+                    .iter()
+                    .find(|e| (e.to < e.from) == down && e.to != e.from)
+                    .map(|e| e.t_s)
+            };
+            Scaling {
+                column: column.clone(),
+                has_cluster: r.cluster.is_some(),
+                first_up_s: first(false),
+                first_down_s: first(true),
+                load_fell_s: findings::load_fell(&r.timeline).map(|(t, _, _)| t),
+                events,
+                missed: r
+                    .cluster
+                    .as_ref()
+                    .map(|c| c.missed.iter().map(ToString::to_string).collect())
+                    .unwrap_or_default(),
+            }
         })
         .collect();
     ReportModel {

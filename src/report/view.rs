@@ -7,6 +7,7 @@ use crate::record::SteadyState;
 use crate::record::cluster::ClusterRecord;
 use crate::record::distributed::DistributedRecord;
 use crate::record::histogram::CurvePoint;
+use crate::record::shape::StageRecord;
 
 /// One run, as the report sees it. Times in milliseconds unless the name says otherwise.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -58,6 +59,28 @@ pub struct RunView {
     /// Where the workers of a distributed run ran and how each ended (the record's own type).
     #[serde(default)]
     pub workers: Option<DistributedRecord>,
+    /// The open model's figures, when the run had arrivals instead of users.
+    #[serde(default)]
+    pub arrivals: Option<ArrivalView>,
+    /// The load's stages, when it followed them: users, or arrivals/s with `arrivals`.
+    #[serde(default)]
+    pub stages: Vec<StageRecord>,
+}
+
+/// An open-model run: its rates and drops, and the service time beside the corrected
+/// latencies of the other figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArrivalView {
+    pub intended_rate: f64,
+    pub achieved_rate: f64,
+    pub dropped: u64,
+    pub dropped_per_s: f64,
+    pub max_in_flight: u32,
+    pub queue: bool,
+    /// Service time (from the send); None without requests.
+    pub service_p50_ms: Option<f64>,
+    pub service_p95_ms: Option<f64>,
+    pub service_p99_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -133,4 +156,9 @@ pub struct Second {
     pub new_waiting_p50_ms: Option<f64>,
     /// The median time to first byte of all requests of this second.
     pub waiting_p50_ms: Option<f64>,
+    /// Open model: arrivals the schedule made due in this second, and those dropped.
+    #[serde(default)]
+    pub intended: Option<f64>,
+    #[serde(default)]
+    pub dropped: Option<u64>,
 }

@@ -226,6 +226,7 @@ pub fn render(record: &RunRecord) -> Result<[String; 4], WriteError> {
         .endpoints
         .iter()
         .chain([&record.aggregate])
+        .chain(record.arrivals.iter().flat_map(|a| &a.service))
         .map(stats_row);
     let history = record.timeline.iter().map(history_row);
     let failures = record.failures.iter().map(|f| {

@@ -2,7 +2,7 @@
 
 use hdrhistogram::Histogram;
 
-use crate::record::Percentile;
+use crate::record::{Distribution, Percentile};
 
 /// Largest value a histogram holds: one hour in microseconds.
 const MAX_US: u64 = 3_600_000_000;
@@ -144,6 +144,20 @@ pub fn locust_bucket(ms: f64) -> u64 {
 
 /// A histogram as text, and back: the record's encoding.
 pub use crate::record::histogram::{decode as decode_histogram, encode as encode_histogram};
+
+/// Count, mean, percentiles and the encoded histogram of durations in microseconds; None
+/// when empty.
+pub fn distribution(h: &Histogram<u64>) -> Option<Distribution> {
+    (!h.is_empty()).then(|| Distribution {
+        count: h.len(),
+        avg_ms: h.mean() / 1e3,
+        p50_ms: h.value_at_quantile(0.5) as f64 / 1e3,
+        p95_ms: h.value_at_quantile(0.95) as f64 / 1e3,
+        p99_ms: h.value_at_quantile(0.99) as f64 / 1e3,
+        max_ms: h.max() as f64 / 1e3,
+        histogram: encode_histogram(h),
+    })
+}
 
 #[cfg(test)]
 mod tests {

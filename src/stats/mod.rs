@@ -3,6 +3,7 @@
 //! typed reason, server-reported timings and the slowest trace ids. Memory does not grow with
 //! the number of requests (only with the number of seconds).
 
+mod arrivals;
 pub mod csv;
 mod entry;
 pub mod merge;
@@ -17,13 +18,14 @@ use jiff::Timestamp;
 use tokio::time::Instant;
 
 use crate::api::Failure;
-use crate::loadgen::{Event, Sample};
+use crate::loadgen::{Event, OpenModel, Ramp, Sample};
 use crate::record::{
     EndpointRecord, FailureRecord, Percentile, PhasesRecord, SAMPLED_KEPT, SampledRequest,
     ServerTimings, SlowTrace, SlowestRecord, SteadyState, TimelinePoint,
 };
 pub use entry::{
-    Entry, decode_histogram, encode_histogram, locust_bucket, new_histogram, percentile_ms,
+    Entry, decode_histogram, distribution, encode_histogram, locust_bucket, new_histogram,
+    percentile_ms,
 };
 
 /// How many slowest requests are kept per endpoint.
@@ -140,6 +142,8 @@ pub struct Collector {
     last_tick: u64,
     /// The exact maximum of the last closed second, in microseconds (see [`merge::SecondShare`]).
     last_second_max_us: u64,
+    /// The open model's arrivals, when the run has them.
+    arrivals: Option<arrivals::Arrivals>,
 }
 
 impl Collector {
@@ -174,7 +178,15 @@ impl Collector {
             timeline: Vec::new(),
             last_tick: 0,
             last_second_max_us: 0,
+            arrivals: None,
         }
+    }
+
+    /// A run of the open model: counts arrivals against `ramp`, and keeps the service time
+    /// beside the corrected latency.
+    pub fn with_arrivals(mut self, model: OpenModel, ramp: Ramp) -> Self {
+        self.arrivals = Some(arrivals::Arrivals::new(model, ramp));
+        self
     }
 
     pub fn endpoints(&self) -> &[(String, String)] {
@@ -185,6 +197,11 @@ impl Collector {
         match event {
             Event::Request(sample) => self.record(sample),
             Event::Users(n) => self.users = n,
+            Event::Arrivals { sent, dropped } => {
+                if let Some(a) = self.arrivals.as_mut() {
+                    a.count(sent, dropped);
+                }
+            }
             Event::SpawnComplete => {
                 self.spawn_complete = Some(self.start.elapsed());
                 self.steady = Some(Entry::new());
@@ -199,8 +216,19 @@ impl Collector {
         let Some(entry) = self.entries.get_mut(s.endpoint) else {
             return;
         };
-        let us = u64::try_from(s.latency.as_micros()).unwrap_or(u64::MAX);
+        let to_us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         let failed = s.outcome.is_err();
+        // The open model counts from the intended arrival (corrected); the service time from
+        // the send is kept beside it.
+        let us = match s.lag {
+            Some(lag) => {
+                if let Some(a) = self.arrivals.as_mut() {
+                    a.service(to_us(s.latency), s.bytes, failed);
+                }
+                to_us(lag + s.latency)
+            }
+            None => to_us(s.latency),
+        };
         entry.record(us, s.bytes, failed);
         self.total.record(us, s.bytes, failed);
         self.second.record(us, s.bytes, failed);
@@ -289,6 +317,10 @@ impl Collector {
             total_avg_content_size: self.total.avg_size(),
             cluster: None,
             phases: Some(self.phases.close_second()),
+            arrivals: self
+                .arrivals
+                .as_mut()
+                .map(|a| a.close_second(elapsed.as_secs_f64())),
             extensions: BTreeMap::new(),
         };
         self.last_second_max_us = self.second.max_us();
@@ -495,6 +527,22 @@ impl Collector {
         }
     }
 
+    /// The open model's arrivals over the run, when it had them.
+    pub fn arrival_record(&self) -> Option<crate::record::shape::ArrivalRecord> {
+        let a = self.arrivals.as_ref()?;
+        let mut record = a.record(self.run_secs());
+        let service = a.service_entry();
+        record.service = (service.requests > 0).then(|| {
+            self.entry_record(
+                "",
+                crate::record::shape::SERVICE_ROW,
+                service,
+                &Window::default(),
+            )
+        });
+        Some(record)
+    }
+
     pub fn timeline(&self) -> &[TimelinePoint] {
         &self.timeline
     }
@@ -518,6 +566,7 @@ mod tests {
             trace_id: u128::from(ms),
             sampled: ms.is_multiple_of(2),
             phases: Default::default(),
+            lag: None,
         })
     }
 

@@ -226,6 +226,14 @@ fn worker_counts_and_modes_that_cannot_run_are_usage_errors() {
             "more than --users 2",
         ),
         (vec!["--users", "5", "--local"], "add --workers"),
+        (
+            vec!["--arrival-rate", "50", "--workers", "2", "--local"],
+            "run on one machine for now",
+        ),
+        (
+            vec!["--stages", "1s:4,1s:0", "--workers", "2", "--local"],
+            "run on one machine for now",
+        ),
     ] {
         let out = support::iris_lab(dir.path())
             .args(["load", "--host", "127.0.0.1:9", "--no-cluster"])

@@ -15,6 +15,8 @@ mod distributed_kube;
 mod load_cli;
 mod load_cluster;
 mod load_engine;
+mod load_open;
+mod load_shape_cli;
 mod load_tls;
 mod locust_csv;
 mod phases;

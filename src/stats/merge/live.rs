@@ -134,10 +134,14 @@ impl LiveMerge {
             (0, 0, 0, 0.0, 0.0);
         let mut time = None;
         let mut phases = Vec::new();
+        let mut arrivals = Vec::new();
         for (w, part) in parts.into_iter().enumerate() {
             let Some(part) = part else { continue };
             if let Some(sp) = &part.point.phases {
                 phases.push((sp.clone(), part.point.requests));
+            }
+            if let Some(a) = &part.point.arrivals {
+                arrivals.push(a.clone());
             }
             // Same bounds everywhere: adding cannot fail.
             let _ = hist.add(&part.hist);
@@ -211,6 +215,7 @@ impl LiveMerge {
             total_avg_content_size: weighted(|p| p.total_avg_content_size),
             cluster: None,
             phases: merge_second_phases(&phases),
+            arrivals: super::arrivals::merge_second(&arrivals.iter().collect::<Vec<_>>()),
             extensions: BTreeMap::new(),
         };
         self.last = Some(point.clone());

@@ -8,6 +8,7 @@
 //! [`PARTS`] lists every part of a record that a merge computes; a new histogram in the
 //! record (phases, corrected latency) adds its merger there and is merged with the rest.
 
+mod arrivals;
 pub mod live;
 mod phases;
 
@@ -73,6 +74,7 @@ pub const PARTS: &[PartMerger] = &[
     sampled,
     steady_state,
     throughput,
+    arrivals::arrivals,
 ];
 
 /// Merges the records of the workers of one run. The result keeps the first record's

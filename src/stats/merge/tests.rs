@@ -51,6 +51,7 @@ fn samples(n: u64) -> Vec<Event> {
                 outcome,
                 trace_id: u128::from(i),
                 sampled: i % 50 == 0,
+                lag: None,
                 phases: Phases {
                     // One request in ten opened its connection.
                     connect: (i % 10 == 0).then(|| Micros::of(Duration::from_micros(us / 5))),
@@ -83,6 +84,8 @@ fn record_of(c: &Collector) -> RunRecord {
             timeout_s: 1.0,
             connection_max_requests: None,
             connection_max_age_s: None,
+            arrival_rate: None,
+            stages: Default::default(),
         },
         started_at: c.start_utc(),
         ended_at: Timestamp::now(),
@@ -101,6 +104,7 @@ fn record_of(c: &Collector) -> RunRecord {
         failures: c.failure_records(),
         server_timings: c.server_timings(),
         phases: Some(c.phase_record()),
+        arrivals: c.arrival_record(),
         slowest: c.slowest_records(),
         thresholds: Vec::new(),
         timeline: Vec::new(),

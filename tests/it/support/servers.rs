@@ -47,6 +47,14 @@ pub enum Mode {
     TenPercent500,
     /// `/predict` answers without `total_time`.
     MissingField,
+    /// Every response takes this many milliseconds.
+    Slow(u64),
+    /// From request number `after` on, the server stalls once for `ms` milliseconds: every
+    /// request it has or gets during that time is answered when the stall ends.
+    StallOnce {
+        after: u64,
+        ms: u64,
+    },
 }
 
 /// What the fake API saw: the paths each connection (peer address) carried, in order.
@@ -54,6 +62,10 @@ pub enum Mode {
 pub struct Seen {
     pub by_connection: Mutex<HashMap<SocketAddr, Vec<String>>>,
     pub requests: AtomicU64,
+    /// Responses written in full.
+    pub answered: AtomicU64,
+    /// When the `StallOnce` stall ends, once it began.
+    pub stall_until: Mutex<Option<tokio::time::Instant>>,
     pub traceparents: Mutex<Vec<String>>,
 }
 
@@ -89,6 +101,23 @@ async fn fake(
             t.push(tp.to_string());
         }
     }
+    match state.mode {
+        Mode::Slow(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+        Mode::StallOnce { after, ms } => {
+            let until = {
+                let mut until = state.seen.stall_until.lock().unwrap();
+                if n == after {
+                    *until = Some(tokio::time::Instant::now() + Duration::from_millis(ms));
+                }
+                *until
+            };
+            if let Some(until) = until {
+                tokio::time::sleep_until(until).await;
+            }
+        }
+        _ => {}
+    }
+    state.seen.answered.fetch_add(1, Ordering::SeqCst);
     if state.mode == Mode::TenPercent500 && n % 10 == 0 {
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -183,6 +212,8 @@ pub fn options(
             connection: ConnectionPolicy::default(),
             source_ports: None,
             trace_sample: 0.0,
+            stages: None,
+            open: None,
         },
         host,
         insecure: false,
