@@ -131,16 +131,31 @@ pub fn timeline_chart(run: &RunView, column: &str) -> (Option<TimeChart>, Vec<St
     };
     let x_max = (last.t as f64).max(run.duration_s);
     let solid = Stroke::Solid;
+    let mut throughput = vec![
+        line(run, "requests/s", Colour::C1, solid, false, |s| Some(s.rps)),
+        line(run, "failures/s", Colour::Bad, solid, false, |s| {
+            Some(s.failures_per_s)
+        }),
+    ];
+    if run.arrivals.is_some() {
+        // The open model: what the schedule asked for and what found no free slot.
+        throughput.push(line(
+            run,
+            "intended/s",
+            Colour::C2,
+            Stroke::Dashed,
+            false,
+            |s| s.intended,
+        ));
+        throughput.push(line(run, "dropped/s", Colour::C3, solid, false, |s| {
+            s.dropped.map(|d| d as f64)
+        }));
+    }
     let mut panels = vec![
         Panel {
             title: "Throughput".into(),
             unit: "per second".into(),
-            lines: vec![
-                line(run, "requests/s", Colour::C1, solid, false, |s| Some(s.rps)),
-                line(run, "failures/s", Colour::Bad, solid, false, |s| {
-                    Some(s.failures_per_s)
-                }),
-            ],
+            lines: throughput,
             reference: None,
         },
         Panel {

@@ -94,6 +94,23 @@ fn an_open_model_run_labels_its_latencies_in_the_summary_the_csv_and_the_report(
         "{text}"
     );
     assert!(text.contains("are corrected"), "{text}");
+    // The HTML page says the same, with the same tables.
+    let page = support::command()
+        .current_dir(dir.path())
+        .env_remove("IRIS_LAB_CONFIG")
+        .args(["report", "--runs-dir", "runs", "--format", "html"])
+        .output()
+        .unwrap();
+    let (page, _) = ok(&page);
+    assert!(
+        page.contains("open model, 50.0 arrivals/s intended"),
+        "{page}"
+    );
+    assert!(
+        page.contains("intended/s") && page.contains("dropped/s"),
+        "{page}"
+    );
+    crate::report_html::assert_same_tables(&text, &page);
 }
 
 #[test]
