@@ -59,6 +59,9 @@ struct State {
     /// [`KubeApi::wait_until`] waits on.
     changes: u64,
     changed: Arc<Condvar>,
+    /// Watch streams that have sent their response head and wait for changes: a watch a test
+    /// can drop as a broken stream (before that, the client would see a failed request).
+    streaming: u64,
 }
 
 impl State {
@@ -311,6 +314,11 @@ impl KubeApi {
             .collect()
     }
 
+    /// How many watch streams have started streaming (their response head sent).
+    pub fn streaming_watches(&self) -> u64 {
+        self.lock().streaming
+    }
+
     /// How many watch requests for `key` were made.
     pub fn watch_count(&self, key_path: &str) -> usize {
         self.requests()
@@ -543,6 +551,7 @@ fn handle(
                 closes: s.closes,
                 deadline: Instant::now() + Duration::from_secs(timeout),
                 pending: initial.into(),
+                announced: false,
             };
             let stream = futures::stream::unfold(watch, Watch::next);
             Response::builder()
@@ -716,6 +725,8 @@ struct Watch {
     closes: u64,
     deadline: Instant,
     pending: std::collections::VecDeque<String>,
+    /// Counted in `State::streaming` (on its first wait for changes).
+    announced: bool,
 }
 
 impl Watch {
@@ -757,6 +768,13 @@ impl Watch {
                 if Instant::now() >= self.deadline {
                     return None;
                 }
+                if !self.announced {
+                    // Nothing to send: hyper flushes the response head while this waits.
+                    self.announced = true;
+                    let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                    s.streaming += 1;
+                    s.touch();
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -773,6 +791,7 @@ impl Watch {
             closes: self.closes,
             deadline: self.deadline,
             pending: Default::default(),
+            announced: true,
         }
     }
 }

@@ -437,7 +437,7 @@ pub fn run_controller(api: &KubeApi, limit: Duration) -> std::thread::JoinHandle
     })
 }
 
-/// Waits until the binary has its three watches open (pods, HPA, events).
+/// Waits until the binary has its three watches open (pods, HPA, events) and streaming.
 pub fn watches_open(api: &KubeApi) {
     for needle in ["/pods?", "/horizontalpodautoscalers?", "/events?"] {
         assert!(
@@ -445,4 +445,8 @@ pub fn watches_open(api: &KubeApi) {
             "no watch on {needle}"
         );
     }
+    assert!(
+        api.wait_until(Duration::from_secs(15), |api| api.streaming_watches() >= 3),
+        "the watches never started streaming"
+    );
 }
