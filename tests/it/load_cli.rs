@@ -12,13 +12,13 @@ use iris_lab::record::{self, RunStatus};
 use iris_lab::stats::csv::{FAILURES_HEADER, HISTORY_HEADER, STATS_HEADER};
 
 /// The reference API as a child process; killed on drop.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Server {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let mut child = support::std_command()
             .args(["serve", "--addr", "127.0.0.1:0"])
             .stdout(Stdio::piped())
@@ -51,7 +51,7 @@ fn load(dir: &Path) -> Command {
     cmd
 }
 
-fn spawn_load(dir: &Path, args: &[&str]) -> Child {
+pub(crate) fn spawn_load(dir: &Path, args: &[&str]) -> Child {
     support::std_command()
         .current_dir(dir)
         .env_remove("IRIS_LAB_CONFIG")
@@ -63,7 +63,7 @@ fn spawn_load(dir: &Path, args: &[&str]) -> Child {
         .unwrap()
 }
 
-fn signal(child: &Child, sig: &str) {
+pub(crate) fn signal(child: &Child, sig: &str) {
     let status = StdCommand::new("kill")
         .args([sig, &child.id().to_string()])
         .status()
@@ -72,7 +72,7 @@ fn signal(child: &Child, sig: &str) {
 }
 
 /// Waits for the child at most `limit`; kills it if it takes longer.
-fn wait_for(mut child: Child, limit: Duration) -> std::process::Output {
+pub(crate) fn wait_for(mut child: Child, limit: Duration) -> std::process::Output {
     let deadline = Instant::now() + limit;
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
@@ -85,7 +85,7 @@ fn wait_for(mut child: Child, limit: Duration) -> std::process::Output {
 }
 
 /// Waits until the run's `.jsonl` has at least `lines` lines.
-fn wait_for_timeline(dir: &Path, lines: usize) -> std::path::PathBuf {
+pub(crate) fn wait_for_timeline(dir: &Path, lines: usize) -> std::path::PathBuf {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if let Some(path) = files(dir, "jsonl").pop() {
@@ -102,7 +102,7 @@ fn wait_for_timeline(dir: &Path, lines: usize) -> std::path::PathBuf {
     }
 }
 
-fn files(dir: &Path, ext: &str) -> Vec<std::path::PathBuf> {
+pub(crate) fn files(dir: &Path, ext: &str) -> Vec<std::path::PathBuf> {
     let runs = dir.join("iris-lab-runs");
     let Ok(entries) = std::fs::read_dir(runs) else {
         return Vec::new();
