@@ -23,18 +23,10 @@ for tool in nginx wrk valgrind callgrind_annotate python3; do
 done
 [ -x "$IRIS" ] || { echo "bench: build first: cargo build --release" >&2; exit 1; }
 
-WORK=$(mktemp -d)
-OUT=${OUT:-$WORK}
-mkdir -p "$OUT"
-NGINX_PID=""
-cleanup() {
-    if [ -n "$NGINX_PID" ]; then kill "$NGINX_PID" 2>/dev/null || true; fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
 # shellcheck source=bench/fixtures.sh
 source bench/fixtures.sh
+OUT=${OUT:-$WORK}
+mkdir -p "$OUT"
 cat >"$WORK/nginx.conf" <<EOF
 worker_processes 1;
 pid $WORK/nginx.pid;

@@ -1,5 +1,14 @@
-# Sourced by the load-generator benchmarks: the request they all send, and the files that make
-# iris-lab and wrk send it (iris-lab with a random flower, checked as the guide checks it).
+# Sourced by the load-generator benchmarks: a work directory removed at exit (with the nginx
+# they start, NGINX_PID), the request they all send, and the files that make iris-lab and wrk
+# send it (iris-lab with a random flower, checked as the guide checks it).
+
+WORK=$(mktemp -d)
+NGINX_PID=""
+cleanup() {
+    if [ -n "$NGINX_PID" ]; then kill "$NGINX_PID" 2>/dev/null || true; fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
 
 PREDICT_BODY='{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}'
 

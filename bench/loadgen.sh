@@ -43,14 +43,6 @@ if [ "$USERS" -gt $((NOFILE - 2000)) ]; then
     USERS=$((NOFILE - 2000))
 fi
 
-WORK=$(mktemp -d)
-NGINX_PID=""
-cleanup() {
-    if [ -n "$NGINX_PID" ]; then kill "$NGINX_PID" 2>/dev/null || true; fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
 # shellcheck source=bench/fixtures.sh
 source bench/fixtures.sh
 

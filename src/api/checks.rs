@@ -362,4 +362,57 @@ mod tests {
             serde_json::json!({"kind": "ambiguous_length", "detail": "differing_content_lengths"})
         );
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("setosa".to_string()),
+                Just("0.0012s".to_string()),
+                "[0-9.]{1,6}s",
+                // Quotes, backslashes, control and non-ASCII characters: escaped in JSON.
+                ".{0,10}",
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn any_body_is_judged_without_panicking(
+                body in proptest::collection::vec(any::<u8>(), 0..300),
+            ) {
+                let _ = check_predict_borrowed(200, &body);
+            }
+
+            #[test]
+            fn strings_read_back_escaped_or_not(
+                species in text(),
+                inference in text(),
+                total in text(),
+                p in 0.0f64..1.5,
+            ) {
+                let body = serde_json::json!({
+                    "predicted_species": species,
+                    "prediction_probability": p,
+                    "inference_time": inference,
+                    "total_time": total,
+                })
+                .to_string();
+                match check_predict_borrowed(200, body.as_bytes()) {
+                    Ok(c) => {
+                        prop_assert_eq!(&c.predicted_species, &species);
+                        prop_assert_eq!(&c.inference_time, &inference);
+                        prop_assert_eq!(&c.total_time, &total);
+                        prop_assert_eq!(Some(c.total), parse_timing(&total));
+                        let owned = check_predict(200, body.as_bytes()).unwrap();
+                        prop_assert_eq!(owned.predicted_species, species);
+                    }
+                    Err(f) => prop_assert!(matches!(f, Failure::BadValue(_)), "{:?}", f),
+                }
+            }
+        }
+    }
 }

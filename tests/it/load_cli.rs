@@ -12,13 +12,13 @@ use iris_lab::record::{self, RunStatus};
 use iris_lab::stats::csv::{FAILURES_HEADER, HISTORY_HEADER, STATS_HEADER};
 
 /// The reference API as a child process; killed on drop.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Server {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let mut child = support::std_command()
             .args(["serve", "--addr", "127.0.0.1:0"])
             .stdout(Stdio::piped())
@@ -51,7 +51,7 @@ fn load(dir: &Path) -> Command {
     cmd
 }
 
-fn spawn_load(dir: &Path, args: &[&str]) -> Child {
+pub(crate) fn spawn_load(dir: &Path, args: &[&str]) -> Child {
     support::std_command()
         .current_dir(dir)
         .env_remove("IRIS_LAB_CONFIG")
@@ -63,7 +63,7 @@ fn spawn_load(dir: &Path, args: &[&str]) -> Child {
         .unwrap()
 }
 
-fn signal(child: &Child, sig: &str) {
+pub(crate) fn signal(child: &Child, sig: &str) {
     let status = StdCommand::new("kill")
         .args([sig, &child.id().to_string()])
         .status()

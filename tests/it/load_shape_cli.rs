@@ -189,3 +189,36 @@ fn open_model_and_stage_flags_are_checked() {
         assert!(first.contains(needle), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn sigint_ends_an_open_model_run_with_what_it_measured() {
+    use crate::load_cli::{Server, signal, spawn_load};
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--host",
+        &server.url,
+        "--arrival-rate",
+        "100",
+        "--duration",
+        "60s",
+    ];
+    let child = spawn_load(dir.path(), &args);
+    support::wait_for_measured_seconds(dir.path(), 2);
+    signal(&child, "-INT");
+    let out = support::output_within(child, std::time::Duration::from_secs(15));
+    let (stdout, stderr) = support::texts(&out);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stdout.contains("(interrupted)"), "{stdout}");
+    let r = record::load(&support::run_files(dir.path(), "json")[0]).unwrap();
+    assert_eq!(r.status, record::RunStatus::Interrupted);
+    let a = r.arrivals.as_ref().unwrap();
+    // Two seconds or more of 100/s, far from the 6,000 of the whole schedule.
+    assert!((150..3000).contains(&a.intended), "{a:?}");
+    assert!(a.sent > 150 && a.sent <= a.intended, "{a:?}");
+    assert_eq!(r.aggregate.requests, a.sent);
+    assert_eq!(
+        r.timeline.last().unwrap().total_requests,
+        r.aggregate.requests
+    );
+}
