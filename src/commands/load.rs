@@ -31,13 +31,6 @@ pub async fn run(settings: &Settings, args: &LoadArgs) -> Result<Outcome, Error>
     let host = super::require_host(settings).await?;
     let options = options(settings, args, host)?;
     let layered = settings.layer(args, |f| &f.load);
-    if layered.workers.is_some() && (options.plan.open.is_some() || options.plan.stages.is_some()) {
-        return Err(Error::Usage(
-            "--workers splits a constant number of users; --arrival-rate and --stages run on one \
-             machine for now: drop --workers, or drop --arrival-rate/--stages"
-                .into(),
-        ));
-    }
     let mut display = output::LiveDisplay::for_stderr();
     let result = match (layered.workers, layered.local) {
         (None, false) => pipeline::run(options, &mut display).await?,
@@ -253,5 +246,6 @@ fn open_model(args: &LoadArgs) -> Result<Option<OpenModel>, Error> {
         rate: rate.0,
         max_in_flight,
         queue: args.queue,
+        stripe: Default::default(),
     }))
 }

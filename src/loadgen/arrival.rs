@@ -26,6 +26,45 @@ pub struct OpenModel {
     pub max_in_flight: u32,
     /// Arrivals wait for a free slot instead of being dropped.
     pub queue: bool,
+    /// Which of the schedule's arrivals this process makes (all of them but in a distributed
+    /// run).
+    pub stripe: Stripe,
+}
+
+/// The arrivals `k` with `k % of == index`: worker i of N of a distributed run takes every N-th
+/// arrival of the one schedule, from the i-th, so that the merged arrivals keep the schedule's
+/// even spacing (k6's execution segments do the same). One process takes them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stripe {
+    pub index: u32,
+    pub of: u32,
+}
+
+impl Default for Stripe {
+    fn default() -> Self {
+        Stripe { index: 0, of: 1 }
+    }
+}
+
+impl Stripe {
+    fn step(self) -> u64 {
+        u64::from(self.of.max(1))
+    }
+
+    /// How many of the arrivals `k < due` (`due`: the schedule's count by some time) are this
+    /// stripe's.
+    pub fn count_below(self, due: f64) -> u64 {
+        let rest = due - f64::from(self.index);
+        if rest <= 0.0 {
+            return 0;
+        }
+        (rest / f64::from(self.of.max(1)) - 1e-9).ceil().max(0.0) as u64
+    }
+
+    /// This stripe's even share of `due` arrivals (for per-second figures that add up).
+    pub fn share_of(self, due: f64) -> f64 {
+        due / f64::from(self.of.max(1))
+    }
 }
 
 /// The idle workers: a stack, so the most recently used connections are used again first and
@@ -85,7 +124,7 @@ pub(super) async fn run(
 ) -> Arrived {
     let pool = Arc::new(Pool::new(model.max_in_flight));
     let mut tasks = JoinSet::new();
-    let (mut k, mut sent) = (0u64, 0u64);
+    let (mut k, mut sent) = (u64::from(model.stripe.index), 0u64);
     let (mut interrupted, mut over) = (false, false);
     let due = |k: u64| {
         ramp.arrival_time(k)
@@ -100,7 +139,7 @@ pub(super) async fn run(
         let (mut batch_sent, mut dropped) = (0u32, 0u32);
         let now = Instant::now();
         while let Some(intended) = due(k).filter(|t| *t <= now) {
-            k += 1;
+            k += model.stripe.step();
             let permit = if model.queue {
                 tokio::select! {
                     p = pool.permits.clone().acquire_owned() => p.ok(),
@@ -147,5 +186,35 @@ pub(super) async fn run(
         interrupted,
         sent,
         tasks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Stripe;
+
+    #[test]
+    fn stripes_split_the_arrivals_exactly() {
+        for due in [0.0, 0.5, 1.0, 7.0, 99.5, 100.0, 12_345.25] {
+            for of in 1..=7u32 {
+                let counts: Vec<u64> = (0..of)
+                    .map(|index| Stripe { index, of }.count_below(due))
+                    .collect();
+                // Every k < due belongs to exactly one stripe.
+                let all = Stripe::default().count_below(due);
+                assert_eq!(
+                    counts.iter().sum::<u64>(),
+                    all,
+                    "{due} over {of}: {counts:?}"
+                );
+                let shares: f64 = (0..of)
+                    .map(|index| Stripe { index, of }.share_of(due))
+                    .sum();
+                assert!((shares - due).abs() < 1e-9);
+            }
+        }
+        assert_eq!(Stripe::default().count_below(100.0), 100);
+        // k in {1, 4, ..., 97}: 33 of the first 100.
+        assert_eq!(Stripe { index: 1, of: 3 }.count_below(100.0), 33);
     }
 }

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::Failure;
-pub use arrival::OpenModel;
+pub use arrival::{OpenModel, Stripe};
 pub use class::{BUILTIN_CLASSES, Body, Check, Task, UserClass};
 pub use http::{ConnectionPolicy, Target};
 pub use shape::{Ramp, UserShape};

@@ -61,8 +61,14 @@ impl Arrivals {
         second
     }
 
-    fn intended_by(&self, secs: f64) -> f64 {
+    /// The schedule's arrivals by `secs` (all of them, not only this stripe's).
+    fn due_by(&self, secs: f64) -> f64 {
         self.ramp.arrivals_by(secs.min(self.ramp.end()))
+    }
+
+    /// This stripe's share of them, for the per-second figures.
+    fn intended_by(&self, secs: f64) -> f64 {
+        self.model.stripe.share_of(self.due_by(secs))
     }
 
     /// The service time of every request so far.
@@ -72,7 +78,7 @@ impl Arrivals {
 
     /// The whole run, `secs` long, without its service row (the collector adds it).
     pub fn record(&self, secs: f64) -> ArrivalRecord {
-        let intended = (self.intended_by(secs) - 1e-9).ceil().max(0.0) as u64;
+        let intended = self.model.stripe.count_below(self.due_by(secs));
         // Arrivals happen only while the schedule lasts.
         let window = secs.min(self.ramp.end()).max(1e-9);
         let per_s = |n: u64| n as f64 / window;
@@ -102,6 +108,7 @@ mod tests {
             rate: 100.0,
             max_in_flight: 4,
             queue: false,
+            stripe: Default::default(),
         };
         let mut a = Arrivals::new(model, Ramp::constant(100.0, Duration::from_secs(3)));
         a.count(90, 10);

@@ -10,7 +10,7 @@ use iris_lab::record::{Percentile, RunStatus};
 use iris_lab::stats::decode_histogram;
 
 use crate::support::distributed::{assert_merged_exactly, merged_run, report_as, report_of};
-use crate::support::{self, ServeProcess, output_within, wait_for_measured_seconds};
+use crate::support::{self, ServeProcess, output_within, texts, wait_for_measured_seconds};
 
 fn spawn_load(dir: &Path, url: &str, args: &[&str]) -> Child {
     support::std_command()
@@ -124,6 +124,74 @@ fn three_workers_merge_exactly_and_thresholds_judge_the_merge() {
 }
 
 #[test]
+fn the_open_model_is_striped_over_workers_and_merges_to_one_schedule() {
+    let server = ServeProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let child = spawn_load(
+        dir.path(),
+        &server.url,
+        &[
+            "--arrival-rate",
+            "100",
+            "--max-in-flight",
+            "20",
+            "--queue",
+            "--duration",
+            "3s",
+            "--workers",
+            "3",
+            "--local",
+        ],
+    );
+    let out = output_within(child, Duration::from_secs(60));
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let (merged, workers) = merged_run(dir.path());
+    assert_eq!(workers.len(), 3);
+    // Worker i made arrivals i, i+3, i+6, ... of the one schedule of 300: 100 each, and every
+    // one of them was sent (queue mode drops nothing).
+    let intended: Vec<u64> = workers
+        .iter()
+        .map(|w| w.arrivals.as_ref().unwrap().intended)
+        .collect();
+    assert_eq!(intended, [100, 100, 100]);
+    let slots: Vec<u32> = workers
+        .iter()
+        .map(|w| w.arrivals.as_ref().unwrap().max_in_flight)
+        .collect();
+    assert_eq!(slots, [7, 6, 7]);
+    let a = merged.arrivals.as_ref().unwrap();
+    assert_eq!((a.rate, a.intended, a.max_in_flight), (100.0, 300, 20));
+    assert_eq!((a.sent, a.dropped), (300, 0));
+    assert_eq!(merged.aggregate.requests, 300);
+    assert_merged_exactly(&merged, &workers);
+    // The merged service time is one row over every request.
+    assert_eq!(a.service.as_ref().unwrap().requests, 300);
+}
+
+#[test]
+fn stages_of_users_split_over_workers_as_the_users_do() {
+    let server = ServeProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let child = spawn_load(
+        dir.path(),
+        &server.url,
+        &["--stages", "1s:10,1s:10", "--workers", "3", "--local"],
+    );
+    let out = output_within(child, Duration::from_secs(60));
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let (merged, workers) = merged_run(dir.path());
+    let peaks: Vec<f64> = workers
+        .iter()
+        .map(|w| w.params.stages.iter().map(|s| s.target).fold(0.0, f64::max))
+        .collect();
+    assert_eq!(peaks, [3.0, 4.0, 3.0]);
+    assert_eq!(merged.users_started, 10);
+    assert_merged_exactly(&merged, &workers);
+}
+
+#[test]
 fn a_killed_worker_is_reported_and_the_merge_completes() {
     let server = ServeProcess::start();
     let dir = tempfile::tempdir().unwrap();
@@ -226,14 +294,6 @@ fn worker_counts_and_modes_that_cannot_run_are_usage_errors() {
             "more than --users 2",
         ),
         (vec!["--users", "5", "--local"], "add --workers"),
-        (
-            vec!["--arrival-rate", "50", "--workers", "2", "--local"],
-            "run on one machine for now",
-        ),
-        (
-            vec!["--stages", "1s:4,1s:0", "--workers", "2", "--local"],
-            "run on one machine for now",
-        ),
     ] {
         let out = support::iris_lab(dir.path())
             .args(["load", "--host", "127.0.0.1:9", "--no-cluster"])

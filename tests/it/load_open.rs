@@ -19,6 +19,7 @@ fn health_only() -> UserClass {
 
 fn open(rate: f64, max_in_flight: u32, queue: bool) -> Option<OpenModel> {
     Some(OpenModel {
+        stripe: Default::default(),
         rate,
         max_in_flight,
         queue,

@@ -18,8 +18,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::LoadOptions;
-use crate::loadgen::LoadPlan;
+use crate::loadgen::{LoadPlan, OpenModel, Stripe};
 use crate::stats::merge::MergeError;
+use crate::units::{Stage, Stages};
 
 pub use local::run_local;
 pub use protocol::{WorkerLine, parse_line};
@@ -108,9 +109,32 @@ pub fn share(plan: &LoadPlan, i: u32, n: u32) -> LoadPlan {
     } else {
         plan.spawn_rate * f64::from(users) / f64::from(plan.users)
     };
+    // The open model: every worker follows the whole schedule (its stages too) and makes every
+    // N-th arrival of it, with its share of the slots.
+    let open = plan.open.as_ref().map(|o| OpenModel {
+        max_in_flight: split(o.max_in_flight, n, i).max(1),
+        stripe: Stripe { index: i, of: n },
+        ..o.clone()
+    });
+    // Stages of users: each stage's target is split as the users are.
+    let stages = match (&plan.stages, &plan.open) {
+        (Some(stages), None) => Some(Stages(
+            stages
+                .0
+                .iter()
+                .map(|s| Stage {
+                    target: f64::from(split(s.target.round() as u32, n, i)),
+                    ..*s
+                })
+                .collect(),
+        )),
+        (stages, _) => stages.clone(),
+    };
     LoadPlan {
         users,
         spawn_rate,
+        open,
+        stages,
         ..plan.clone()
     }
 }
@@ -162,6 +186,26 @@ pub fn worker_args(
     }
     if let Some(d) = plan.connection.max_age {
         args.extend(["--connection-max-age".into(), ms(d)]);
+    }
+    if let Some(open) = &plan.open {
+        // The whole run's rate and slots: the worker takes its stripe and share itself.
+        args.extend([
+            "--arrival-rate".into(),
+            open.rate.to_string(),
+            "--max-in-flight".into(),
+            open.max_in_flight.to_string(),
+        ]);
+        if open.queue {
+            args.push("--queue".into());
+        }
+    }
+    if let Some(stages) = &plan.stages {
+        let text: Vec<String> = stages
+            .0
+            .iter()
+            .map(|s| format!("{}:{}", ms(s.duration), s.target))
+            .collect();
+        args.extend(["--stages".into(), text.join(",")]);
     }
     if opts.insecure {
         args.push("--insecure".into());

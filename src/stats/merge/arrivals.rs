@@ -1,7 +1,6 @@
-//! The open model's arrivals of worker records: counts and rates add up, the service time
-//! merges as any endpoint row (exactly, by its histogram). `load` does not split the open model
-//! over workers yet (it refuses `--arrival-rate` with `--workers`); this keeps a merge of records
-//! that have arrivals right rather than silently keeping the first worker's.
+//! The open model's arrivals of worker records: each worker made its stripe of one schedule
+//! (`loadgen::Stripe`), so the counts, slots and per-second rates add up, the schedule's rate is
+//! every worker's, and the service time merges as any endpoint row (exactly, by its histogram).
 
 use super::{MergeError, merge_endpoint};
 use crate::record::shape::{ArrivalRecord, ArrivalSecond};
@@ -17,7 +16,7 @@ pub(super) fn arrivals(m: &mut RunRecord, parts: &[&RunRecord]) -> Result<(), Me
     let services: Vec<&EndpointRecord> =
         measured.iter().filter_map(|a| a.service.as_ref()).collect();
     m.arrivals = Some(ArrivalRecord {
-        rate: sum(|a| a.rate),
+        rate: first.rate,
         max_in_flight: measured.iter().map(|a| a.max_in_flight).sum(),
         queue: first.queue,
         intended: measured.iter().map(|a| a.intended).sum(),
