@@ -113,9 +113,12 @@ fn shape(v: &str) -> &'static str {
 fn fits(column: &str, ours: &str, theirs: &BTreeSet<&str>) -> bool {
     theirs.contains(ours)
         || (ours == "six decimals" && theirs.contains("float"))
-        // Locust's median is a rounded bucket, clamped to the exact min or max (floats) when
-        // the bucket falls outside them: either shape can come from either tool.
-        || (column == "Median Response Time" && ours == "float" && theirs.contains("integer"))
+        // Locust's median (`median_response_time`, in stats and, over the whole run, in the
+        // history) is a rounded bucket, clamped to the exact min or max (floats) when the bucket
+        // falls outside them, as it does under 1 ms: either shape can come from either tool.
+        || (matches!(column, "Median Response Time" | "Total Median Response Time")
+            && ours == "float"
+            && theirs.contains("integer"))
 }
 
 /// Compares one file: same header, rows named alike, values shaped alike column by column.
