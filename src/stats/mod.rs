@@ -470,8 +470,8 @@ impl Collector {
     pub fn server_timings(&self) -> ServerTimings {
         let all = self.phases.aggregate();
         ServerTimings {
-            inference: phases::distribution(&all.model),
-            total: phases::distribution(&all.server),
+            inference: distribution(&all.model),
+            total: distribution(&all.server),
         }
     }
 

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::entry::{encode_histogram, new_histogram};
+use super::entry::{distribution, new_histogram};
 use crate::loadgen::{Micros, Phases, ServerTiming};
-use crate::record::{Distribution, EndpointPhases, PhaseDistributions, Resolution, SecondPhases};
+use crate::record::{EndpointPhases, PhaseDistributions, Resolution, SecondPhases};
 
 /// Largest value a phase histogram holds: one hour in microseconds.
 const MAX_US: u64 = 3_600_000_000;
@@ -21,19 +21,6 @@ pub fn new_phase_histogram() -> Histogram<u64> {
     // Constant bounds that hdrhistogram accepts (tested below): this cannot fail at runtime.
     #[allow(clippy::expect_used)]
     Histogram::new_with_bounds(1, MAX_US, 2).expect("valid constant histogram bounds")
-}
-
-/// Count, mean, percentiles and the histogram of durations; `None` when empty.
-pub fn distribution(h: &Histogram<u64>) -> Option<Distribution> {
-    (!h.is_empty()).then(|| Distribution {
-        count: h.len(),
-        avg_ms: h.mean() / 1e3,
-        p50_ms: h.value_at_quantile(0.5) as f64 / 1e3,
-        p95_ms: h.value_at_quantile(0.95) as f64 / 1e3,
-        p99_ms: h.value_at_quantile(0.99) as f64 / 1e3,
-        max_ms: h.max() as f64 / 1e3,
-        histogram: encode_histogram(h),
-    })
 }
 
 /// The phase histograms of one endpoint (or of all), in microseconds.

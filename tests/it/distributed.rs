@@ -6,7 +6,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use iris_lab::record::distributed::WorkerStatus;
-use iris_lab::record::{Percentile, RunStatus};
+use iris_lab::record::{Percentile, RunRecord, RunStatus};
 use iris_lab::stats::decode_histogram;
 
 use crate::support::distributed::{assert_merged_exactly, merged_run, report_as, report_of};
@@ -123,44 +123,41 @@ fn three_workers_merge_exactly_and_thresholds_judge_the_merge() {
     assert!(text.contains("3 workers, local processes"), "{text}");
 }
 
-#[test]
-fn the_open_model_is_striped_over_workers_and_merges_to_one_schedule() {
+/// A local distributed run against `serve` that must end with exit 0: its merged record and
+/// the workers' records.
+fn completed_run(args: &[&str]) -> (RunRecord, Vec<RunRecord>) {
     let server = ServeProcess::start();
     let dir = tempfile::tempdir().unwrap();
-    let child = spawn_load(
-        dir.path(),
-        &server.url,
-        &[
-            "--arrival-rate",
-            "100",
-            "--max-in-flight",
-            "20",
-            "--queue",
-            "--duration",
-            "3s",
-            "--workers",
-            "3",
-            "--local",
-        ],
-    );
+    let child = spawn_load(dir.path(), &server.url, args);
     let out = output_within(child, Duration::from_secs(60));
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
-    let (merged, workers) = merged_run(dir.path());
+    merged_run(dir.path())
+}
+
+#[test]
+fn the_open_model_is_striped_over_workers_and_merges_to_one_schedule() {
+    let (merged, workers) = completed_run(&[
+        "--arrival-rate",
+        "100",
+        "--max-in-flight",
+        "20",
+        "--queue",
+        "--duration",
+        "3s",
+        "--workers",
+        "3",
+        "--local",
+    ]);
     assert_eq!(workers.len(), 3);
     // Worker i made arrivals i, i+3, i+6, ... of the one schedule of 300: 100 each, and every
     // one of them was sent (queue mode drops nothing).
-    let intended: Vec<u64> = workers
-        .iter()
-        .map(|w| w.arrivals.as_ref().unwrap().intended)
-        .collect();
+    let arrivals = |w: &RunRecord| w.arrivals.clone().unwrap();
+    let intended: Vec<u64> = workers.iter().map(|w| arrivals(w).intended).collect();
     assert_eq!(intended, [100, 100, 100]);
-    let slots: Vec<u32> = workers
-        .iter()
-        .map(|w| w.arrivals.as_ref().unwrap().max_in_flight)
-        .collect();
+    let slots: Vec<u32> = workers.iter().map(|w| arrivals(w).max_in_flight).collect();
     assert_eq!(slots, [7, 6, 7]);
-    let a = merged.arrivals.as_ref().unwrap();
+    let a = arrivals(&merged);
     assert_eq!((a.rate, a.intended, a.max_in_flight), (100.0, 300, 20));
     assert_eq!((a.sent, a.dropped), (300, 0));
     assert_eq!(merged.aggregate.requests, 300);
@@ -171,17 +168,8 @@ fn the_open_model_is_striped_over_workers_and_merges_to_one_schedule() {
 
 #[test]
 fn stages_of_users_split_over_workers_as_the_users_do() {
-    let server = ServeProcess::start();
-    let dir = tempfile::tempdir().unwrap();
-    let child = spawn_load(
-        dir.path(),
-        &server.url,
-        &["--stages", "1s:10,1s:10", "--workers", "3", "--local"],
-    );
-    let out = output_within(child, Duration::from_secs(60));
-    let (stdout, stderr) = texts(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
-    let (merged, workers) = merged_run(dir.path());
+    let (merged, workers) =
+        completed_run(&["--stages", "1s:10,1s:10", "--workers", "3", "--local"]);
     let peaks: Vec<f64> = workers
         .iter()
         .map(|w| w.params.stages.iter().map(|s| s.target).fold(0.0, f64::max))

@@ -16,8 +16,7 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
-use super::phases::distribution;
-use super::{SLOWEST_KEPT, decode_histogram, encode_histogram, new_histogram};
+use super::{SLOWEST_KEPT, decode_histogram, distribution, encode_histogram, new_histogram};
 use crate::api::Failure;
 use crate::record::{
     Distribution, EndpointRecord, FailureRecord, Percentile, RunRecord, RunStatus, SAMPLED_KEPT,

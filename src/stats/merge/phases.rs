@@ -8,8 +8,8 @@ use hdrhistogram::Histogram;
 
 use super::{MergeError, add_encoded};
 use crate::record::{Distribution, EndpointPhases, PhaseDistributions, PhasesRecord, RunRecord};
-use crate::stats::new_histogram;
-use crate::stats::phases::{distribution, new_phase_histogram};
+use crate::stats::phases::new_phase_histogram;
+use crate::stats::{distribution, new_histogram};
 
 /// The record's `phases`: absent when no worker measured them (records older than phases).
 pub(super) fn phases(m: &mut RunRecord, parts: &[&RunRecord]) -> Result<(), MergeError> {
