@@ -108,7 +108,7 @@ timed oha --no-tui -c "$CONNS" -z "${SECS}s" -m POST -H "Content-Type: applicati
     -d "$PREDICT_BODY" "$HOST/predict" >"$WORK/oha.txt"
 read -r OHA_CPU OHA_RSS <"$WORK/time"
 OHA_RPS=$(awk '/Requests\/sec:/ { print $2; exit }' "$WORK/oha.txt")
-OHA_REQ=$(awk '/\[200\] / { print $2; exit }' "$WORK/oha.txt")
+OHA_REQ=$(awk '$1 == "[200]" && $2 ~ /^[0-9]+$/ { print $2; exit }' "$WORK/oha.txt")
 
 python3 - "$IRIS_REQ" "$IRIS_RPS" "$IRIS_CPU" "$IRIS_RSS" "$WRK_REQ" "$WRK_RPS" "$WRK_CPU" "$WRK_RSS" \
     "$OHA_REQ" "$OHA_RPS" "$OHA_CPU" "$OHA_RSS" "$IRIS_FAIL" <<'EOF'
