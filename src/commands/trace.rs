@@ -93,6 +93,7 @@ pub async fn run(plan: &TracePlan) -> Result<TraceResult, Error> {
             fetched_now,
             max_traces: traces.max_traces,
             reached_max: traces.reached_max,
+            trace_sample: record.params.trace_sample,
         });
     }
     runs.sort_by_key(|r| r.users);

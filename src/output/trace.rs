@@ -20,6 +20,16 @@ pub fn render_trace(result: &TraceResult, format: Format, style: Style) -> Strin
     out
 }
 
+/// A share (0..=1) as a percentage: "1%", "0.5%", "100%".
+fn percent(share: f64) -> String {
+    let p = share * 100.0;
+    if p == p.round() {
+        format!("{p:.0}%")
+    } else {
+        format!("{p}%")
+    }
+}
+
 fn ms(v: f64) -> String {
     format!("{v:.1} ms")
 }
@@ -56,6 +66,14 @@ fn render_run(out: &mut String, run: &RunTraces, style: Style) {
         run.fetched_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
         run.saved_to.display()
     );
+    if let Some(share) = run.trace_sample {
+        let _ = writeln!(
+            out,
+            "The run asked the server to sample {} of its requests (--trace-sample): the \
+             traces above are that share, not every request.",
+            percent(share)
+        );
+    }
     if run.reached_max {
         let _ = writeln!(
             out,

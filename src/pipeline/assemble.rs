@@ -56,6 +56,7 @@ pub fn build(opts: &LoadOptions, c: &Collector, end: RunEnd, started_utc: Timest
                 })
                 .collect(),
             arrival_rate: plan.open.as_ref().map(|o| o.rate),
+            trace_sample: Some(plan.trace_sample),
         },
         started_at: started_utc,
         ended_at: Timestamp::now(),

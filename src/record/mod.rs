@@ -173,6 +173,10 @@ pub struct RunParams {
     /// `--arrival-rate`: the open model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arrival_rate: Option<f64>,
+    /// `--trace-sample`: the share of requests (0..=1) whose `traceparent` asked the server to
+    /// sample them (absent in records made before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_sample: Option<f64>,
 }
 
 /// Failures / requests, 0..1 (0 without requests).

@@ -157,6 +157,9 @@ pub struct RunTraces {
     pub fetched_now: bool,
     pub max_traces: usize,
     pub reached_max: bool,
+    /// The share of the run's requests sent with `traceparent`'s sampled flag (from the
+    /// record; None in records made before it was kept).
+    pub trace_sample: Option<f64>,
     pub analysis: analysis::RunSpans,
 }
 

@@ -583,6 +583,21 @@ async fn sampled_load_requests_join_their_spans_in_trace_and_report() {
     )
     .await;
     let v: Value = serde_json::from_str(&assert_ok(&out)).unwrap();
+    // The record kept the share asked for, and the trace output says it.
+    assert_eq!(record["params"]["trace_sample"].as_f64(), Some(1.0));
+    assert_eq!(v["runs"][0]["trace_sample"].as_f64(), Some(1.0));
+    let out = iris_lab(
+        &fake,
+        dir.path(),
+        &[TOKEN_ENV],
+        &["trace", path, "--gcp-project", PROJECT],
+    )
+    .await;
+    let text = assert_ok(&out);
+    assert!(
+        text.contains("The run asked the server to sample 100% of its requests (--trace-sample)"),
+        "{text}"
+    );
     let a = &v["runs"][0]["analysis"];
     let root = a["by_name"]
         .as_array()

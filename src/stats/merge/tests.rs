@@ -85,6 +85,7 @@ fn record_of(c: &Collector) -> RunRecord {
             connection_max_requests: None,
             connection_max_age_s: None,
             arrival_rate: None,
+            trace_sample: Some(0.01),
             stages: Default::default(),
         },
         started_at: c.start_utc(),
