@@ -17,6 +17,14 @@ const POW10: [f64; MAX_DIGITS + 1] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 ];
 
+/// The fields' names as they appear, quoted; the order is that of [`scan_predict`]'s match.
+const KEYS: [&[u8]; 4] = [
+    b"\"predicted_species\"",
+    b"\"prediction_probability\"",
+    b"\"inference_time\"",
+    b"\"total_time\"",
+];
+
 struct Scan<'a> {
     text: &'a [u8],
     pos: usize,
@@ -38,23 +46,29 @@ impl<'a> Scan<'a> {
         (self.peek()? == byte).then(|| self.pos += 1)
     }
 
-    /// The bytes of a string without escapes or control characters (serde borrows such a
-    /// string, once it is valid UTF-8).
-    fn bytes(&mut self) -> Option<&'a [u8]> {
-        self.eat(b'"')?;
-        let start = self.pos;
-        let len = self.text[start..].iter().position(|&b| b == b'"')?;
-        let bytes = &self.text[start..start + len];
-        // Without an early exit, so that it runs a word at a time.
-        let plain = bytes
-            .iter()
-            .fold(true, |plain, &b| plain & (b >= 0x20) & (b != b'\\'));
-        self.pos = start + len + 1;
-        plain.then_some(bytes)
+    /// Which of [`KEYS`] comes next, with its quotes; `None` for any other string.
+    fn key(&mut self) -> Option<usize> {
+        self.peek()?;
+        let rest = &self.text[self.pos..];
+        let i = KEYS.iter().position(|k| rest.starts_with(k))?;
+        self.pos += KEYS[i].len();
+        Some(i)
     }
 
+    /// A string without escapes or control characters, which serde borrows as it is once
+    /// it is valid UTF-8.
     fn string(&mut self) -> Option<&'a str> {
-        std::str::from_utf8(self.bytes()?).ok()
+        self.eat(b'"')?;
+        let start = self.pos;
+        let len = self.text[start..]
+            .iter()
+            .position(|&b| b == b'"' || b < 0x20 || b == b'\\')?;
+        let end = start + len;
+        if self.text[end] != b'"' {
+            return None;
+        }
+        self.pos = end + 1;
+        std::str::from_utf8(&self.text[start..end]).ok()
     }
 
     /// `0` or `[1-9][0-9]*`, then optionally `.` and digits: at most [`MAX_DIGITS`] digits in
@@ -119,17 +133,15 @@ pub(super) fn scan_predict(body: &[u8]) -> Option<RawPredict<'_>> {
     s.eat(b'{')?;
     if s.eat(b'}').is_none() {
         loop {
-            let key = s.bytes()?;
+            let key = s.key()?;
             s.eat(b':')?;
             match key {
-                b"predicted_species" => {
-                    raw.predicted_species = text(&mut s, &raw.predicted_species)?
-                }
-                b"inference_time" => raw.inference_time = text(&mut s, &raw.inference_time)?,
-                b"total_time" => raw.total_time = text(&mut s, &raw.total_time)?,
-                b"prediction_probability" if raw.prediction_probability.is_none() => {
+                0 => raw.predicted_species = text(&mut s, &raw.predicted_species)?,
+                1 if raw.prediction_probability.is_none() => {
                     raw.prediction_probability = Some(s.number()?);
                 }
+                2 => raw.inference_time = text(&mut s, &raw.inference_time)?,
+                3 => raw.total_time = text(&mut s, &raw.total_time)?,
                 _ => return None,
             }
             match s.peek()? {
