@@ -233,19 +233,22 @@ mod tests {
 
     /// Pieces of bodies near the plain shape, glued in any order.
     fn piece() -> impl Strategy<Value = String> {
+        const TOKENS: [&str; 12] = [
+            "{",
+            "}",
+            ",",
+            ":",
+            " ",
+            "\"",
+            "\"predicted_species\"",
+            "\"prediction_probability\"",
+            "\"inference_time\"",
+            "\"total_time\"",
+            "\"setosa\"",
+            "null",
+        ];
         prop_oneof![
-            Just("{".to_string()),
-            Just("}".to_string()),
-            Just(",".to_string()),
-            Just(":".to_string()),
-            Just(" ".to_string()),
-            Just("\"".to_string()),
-            Just("\"predicted_species\"".to_string()),
-            Just("\"prediction_probability\"".to_string()),
-            Just("\"inference_time\"".to_string()),
-            Just("\"total_time\"".to_string()),
-            Just("\"setosa\"".to_string()),
-            Just("null".to_string()),
+            proptest::sample::select(&TOKENS[..]).prop_map(str::to_string),
             "\"[ -~]{0,6}\"",
             // Control characters, backslashes, quotes and non-ASCII inside a string.
             "\"[\\x00-\\x1f\\\\\"aé]{0,4}\"",
