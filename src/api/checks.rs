@@ -172,6 +172,10 @@ pub fn check_health(status: u16, body: &[u8]) -> Result<HealthResponse, Failure>
     })
 }
 
+#[path = "checks_fast.rs"]
+mod fast;
+use fast::scan_predict;
+
 #[derive(Deserialize)]
 struct RawPredict<'a> {
     #[serde(borrow)]
@@ -235,7 +239,10 @@ pub fn check_predict(status: u16, body: &[u8]) -> Result<PredictResponse, Failur
 
 /// [`check_predict`] without copying the body's strings.
 pub fn check_predict_borrowed(status: u16, body: &[u8]) -> Result<CheckedPredict<'_>, Failure> {
-    let raw: RawPredict = parse_json(status, body)?;
+    let raw = match scan_predict(body) {
+        Some(raw) if status == 200 => raw,
+        _ => parse_json(status, body)?,
+    };
     let predicted_species = required(raw.predicted_species, "predicted_species")?.0;
     let prediction_probability = required(raw.prediction_probability, "prediction_probability")?;
     let inference_time = required(raw.inference_time, "inference_time")?.0;

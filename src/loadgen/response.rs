@@ -99,9 +99,16 @@ fn has(value: &[u8], token: &str) -> bool {
 
 /// Parses a response head from the start of `buf`; `None` while incomplete.
 fn parse_head(buf: &[u8]) -> Result<Option<Head>, Failure> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut headers);
-    let len = match response.parse(buf) {
+    // Left uninitialised: httparse writes the headers it finds (filling 64 empty ones first
+    // costs as much as parsing a small head).
+    let mut headers = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut response,
+        buf,
+        &mut headers,
+    );
+    let len = match parsed {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(_) => return Err(Failure::BadHttp),
@@ -214,7 +221,12 @@ pub async fn read_response<S: AsyncRead + Unpin>(
 ) -> Result<Response, Failure> {
     let mut first_byte = None;
     let head = loop {
-        if let Some(head) = parse_head(buf)? {
+        // An empty buffer (the usual start) holds no head: read before parsing.
+        if let Some(head) = (!buf.is_empty())
+            .then(|| parse_head(buf))
+            .transpose()?
+            .flatten()
+        {
             if (100..200).contains(&head.status) && head.status != 101 {
                 // An interim response (100 Continue): the real one follows.
                 buf.drain(..head.len);
