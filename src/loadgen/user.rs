@@ -46,15 +46,62 @@ impl Worker {
     /// body, as Locust measures it; `intended` is when the open model meant the request to
     /// start (the sample's `lag` is how late it was sent).
     pub async fn execute(&mut self, shared: &Shared, task: &Task, intended: Option<Instant>) {
-        execute(
-            shared,
-            self.id,
-            &mut self.conn,
-            task,
-            &mut self.rng,
-            intended,
-        )
-        .await;
+        let (id, conn, rng) = (self.id, &mut self.conn, &mut self.rng);
+        let trace_id = rng.random::<u128>().max(1);
+        let span_id = rng.random::<u64>().max(1);
+        let body = task.body.render(rng);
+        let sampled = chosen(rng, shared.trace_sample);
+        let trace = traceparent(trace_id, span_id, sampled);
+        let started = Instant::now();
+        let lag = intended.map(|t| started.saturating_duration_since(t));
+        let mut opened = false;
+        let mut phases = Phases::default();
+        let exchange = async {
+            if conn.as_ref().is_none_or(|c| c.worn_out(&shared.policy)) {
+                *conn = None;
+                opened = true;
+                let new = shared.target.connect(id).await?;
+                new.setup_into(&mut phases);
+                *conn = Some(new);
+            }
+            let Some(open) = conn.as_mut() else {
+                return Err(Failure::Connect);
+            };
+            shared
+                .target
+                .send(open, &task.method, &task.path, &body, &trace, &mut phases)
+                .await
+        };
+        let result = match tokio::time::timeout(shared.timeout, exchange).await {
+            Ok(r) => r,
+            // A request that opened its connection and got nothing back: the server did not
+            // serve that connection, typically because it had not accepted it yet.
+            Err(_) if opened => Err(Failure::TimeoutNewConnection),
+            Err(_) => Err(Failure::Timeout),
+        };
+        let latency = started.elapsed();
+        let (bytes, outcome) = match (result, conn.as_ref()) {
+            (Ok(status), Some(open)) => (
+                open.body().len() as u64,
+                judge(&task.check, status, open.body(), open.server_timing()),
+            ),
+            (Ok(_), None) => (0, Err(Failure::Disconnected)),
+            (Err(failure), _) => {
+                // A broken or timed-out exchange leaves the connection unusable.
+                *conn = None;
+                (0, Err(failure))
+            }
+        };
+        let _ = shared.events.send(Event::Request(Sample {
+            endpoint: task.endpoint,
+            latency,
+            bytes,
+            outcome,
+            trace_id,
+            sampled,
+            phases,
+            lag,
+        }));
     }
 }
 
@@ -82,71 +129,6 @@ pub(super) async fn run_user(shared: Arc<Shared>, id: usize, stop: CancellationT
             () = stop.cancelled() => break,
         }
     }
-}
-
-async fn execute(
-    shared: &Shared,
-    id: usize,
-    conn: &mut Option<Conn>,
-    task: &Task,
-    rng: &mut SmallRng,
-    intended: Option<Instant>,
-) {
-    let trace_id = rng.random::<u128>().max(1);
-    let span_id = rng.random::<u64>().max(1);
-    let body = task.body.render(rng);
-    let sampled = chosen(rng, shared.trace_sample);
-    let trace = traceparent(trace_id, span_id, sampled);
-    let started = Instant::now();
-    let lag = intended.map(|t| started.saturating_duration_since(t));
-    let mut opened = false;
-    let mut phases = Phases::default();
-    let exchange = async {
-        if conn.as_ref().is_none_or(|c| c.worn_out(&shared.policy)) {
-            *conn = None;
-            opened = true;
-            let new = shared.target.connect(id).await?;
-            new.setup_into(&mut phases);
-            *conn = Some(new);
-        }
-        let Some(open) = conn.as_mut() else {
-            return Err(Failure::Connect);
-        };
-        shared
-            .target
-            .send(open, &task.method, &task.path, &body, &trace, &mut phases)
-            .await
-    };
-    let result = match tokio::time::timeout(shared.timeout, exchange).await {
-        Ok(r) => r,
-        // A request that opened its connection and got nothing back: the server did not
-        // serve that connection, typically because it had not accepted it yet.
-        Err(_) if opened => Err(Failure::TimeoutNewConnection),
-        Err(_) => Err(Failure::Timeout),
-    };
-    let latency = started.elapsed();
-    let (bytes, outcome) = match (result, conn.as_ref()) {
-        (Ok(status), Some(open)) => (
-            open.body().len() as u64,
-            judge(&task.check, status, open.body(), open.server_timing()),
-        ),
-        (Ok(_), None) => (0, Err(Failure::Disconnected)),
-        (Err(failure), _) => {
-            // A broken or timed-out exchange leaves the connection unusable.
-            *conn = None;
-            (0, Err(failure))
-        }
-    };
-    let _ = shared.events.send(Event::Request(Sample {
-        endpoint: task.endpoint,
-        latency,
-        bytes,
-        outcome,
-        trace_id,
-        sampled,
-        phases,
-        lag,
-    }));
 }
 
 /// Whether this request is one of the `share` (0..=1) sent with the sampled flag: a fresh random

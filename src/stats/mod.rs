@@ -480,11 +480,6 @@ impl Collector {
         self.phases.resolved(took, addresses);
     }
 
-    /// The phase histograms (per endpoint, in the order of [`Collector::endpoints`]).
-    pub fn phases(&self) -> &phases::PhaseStats {
-        &self.phases
-    }
-
     /// Where requests' time went, per endpoint and in aggregate.
     pub fn phase_record(&self) -> PhasesRecord {
         self.phases.record_of(&self.endpoints)

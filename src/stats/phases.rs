@@ -95,7 +95,7 @@ impl PhaseHistograms {
         }
     }
 
-    /// Adds `other`'s counts into these (as merging the runs of several workers does).
+    /// Adds `other`'s counts into these (the aggregate of the endpoints).
     pub fn add(&mut self, other: &PhaseHistograms) {
         for (mine, theirs) in self.all_mut().into_iter().zip(other.all()) {
             // Same bounds on both sides: adding cannot fail.
@@ -204,14 +204,6 @@ impl PhaseStats {
         point
     }
 
-    /// Adds another run's phases of the same endpoints (a worker's, when merging a distributed
-    /// run); the current second is left as it is.
-    pub fn add(&mut self, other: &PhaseStats) {
-        for (mine, theirs) in self.endpoints.iter_mut().zip(&other.endpoints) {
-            mine.add(theirs);
-        }
-    }
-
     /// All endpoints' histograms added together.
     pub fn aggregate(&self) -> PhaseHistograms {
         let mut all = PhaseHistograms::default();
@@ -315,12 +307,11 @@ mod tests {
         a.add(&b);
         assert_eq!(a.waiting.len(), 3);
         assert_eq!(a.connect.len(), 0);
+        // The aggregate adds the endpoints' histograms the same way.
         let mut x = PhaseStats::new(2);
-        let mut y = PhaseStats::new(2);
+        x.record(0, &p, None);
         x.record(1, &p, None);
-        y.record(1, &p, None);
-        x.add(&y);
-        assert_eq!(x.endpoints[1].waiting.len(), 2);
+        assert_eq!(x.endpoints[1].waiting.len(), 1);
         assert_eq!(x.aggregate().waiting.len(), 2);
     }
 }
