@@ -27,30 +27,7 @@ done
 source bench/fixtures.sh
 OUT=${OUT:-$WORK}
 mkdir -p "$OUT"
-cat >"$WORK/nginx.conf" <<EOF
-worker_processes 1;
-pid $WORK/nginx.pid;
-error_log $WORK/error.log warn;
-daemon off;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    keepalive_timeout 600s;
-    client_body_temp_path $WORK/body;
-    server {
-        listen 127.0.0.1:$PORT;
-        location = /predict { default_type application/json; return 200 '{"predicted_species": "setosa", "prediction_probability": 0.9791, "inference_time": "0.0012s", "total_time": "0.0030s"}'; }
-    }
-}
-EOF
-nginx -c "$WORK/nginx.conf" -p "$WORK" &
-NGINX_PID=$!
-for _ in $(seq 50); do
-    python3 -c "import urllib.request as u; u.urlopen(u.Request('$HOST/predict', data=b'{}'))" \
-        2>/dev/null && break
-    sleep 0.1
-done
+start_nginx "$(ulimit -n)"
 
 write_fixtures "$WORK"
 

@@ -15,9 +15,9 @@
 #        the machine's load).
 set -euo pipefail
 
-BEFORE=${1:?usage: bench/load-instructions.sh BEFORE AFTER}
-AFTER=${2:?usage: bench/load-instructions.sh BEFORE AFTER}
-SERVER=${SERVER:-$BEFORE}
+BEFORE=$(realpath "${1:?usage: bench/load-instructions.sh BEFORE AFTER}")
+AFTER=$(realpath "${2:?usage: bench/load-instructions.sh BEFORE AFTER}")
+SERVER=$(realpath "${SERVER:-$BEFORE}")
 SECS=${SECS:-20}
 USERS=${USERS:-50}
 WAIT=${WAIT:-0}
@@ -25,16 +25,12 @@ for tool in valgrind python3; do
     command -v "$tool" >/dev/null || { echo "bench: $tool is missing" >&2; exit 1; }
 done
 
-WORK=$(mktemp -d)
-SERVER_PID=""
-cleanup() {
-    if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+cd "$(dirname "$0")/.."
+# shellcheck source=bench/fixtures.sh
+source bench/fixtures.sh
 
 "$SERVER" serve --addr 127.0.0.1:0 >"$WORK/serve.log" 2>&1 &
-SERVER_PID=$!
+BENCH_PIDS+=($!)
 for _ in $(seq 100); do
     grep -q '^listening on ' "$WORK/serve.log" && break
     sleep 0.1
@@ -42,13 +38,7 @@ done
 HOST=$(awk '/^listening on / { print $3; exit }' "$WORK/serve.log")
 [ -n "$HOST" ] || { echo "bench: serve did not start" >&2; cat "$WORK/serve.log" >&2; exit 1; }
 
-cat >"$WORK/predict.yaml" <<YAML
-classes:
-- name: PredictOnly
-  wait: $WAIT
-  tasks:
-  - {method: POST, path: /predict, body: iris, check: predict}
-YAML
+write_fixtures "$WORK" "$WAIT"
 
 # Runs binary $2 under callgrind; prints "instructions requests".
 measure() {

@@ -46,34 +46,7 @@ fi
 # shellcheck source=bench/fixtures.sh
 source bench/fixtures.sh
 
-cat >"$WORK/nginx.conf" <<EOF
-worker_processes 1;
-worker_cpu_affinity 01;
-worker_rlimit_nofile $NOFILE;
-pid $WORK/nginx.pid;
-error_log $WORK/error.log warn;
-daemon off;
-events { worker_connections $((NOFILE - 50)); multi_accept on; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    keepalive_timeout 600s;
-    client_body_temp_path $WORK/body;
-    server {
-        listen 127.0.0.1:$PORT backlog=65535 reuseport;
-        location = / { default_type application/json; return 200 '{"message": "Welcome to the Iris Prediction API! Visit /docs for more info.", "version": "2.0.0", "status": "running"}'; }
-        location = /health { default_type application/json; return 200 '{"status": "healthy", "timestamp": 1732700000.123, "model_loaded": true, "model_test_time": "0.0012s"}'; }
-        location = /predict { default_type application/json; return 200 '{"predicted_species": "setosa", "prediction_probability": 0.9791, "inference_time": "0.0012s", "total_time": "0.0030s"}'; }
-        location = /docs { default_type text/html; return 200 '<!DOCTYPE html><html><head><title>Iris Prediction API - Swagger UI</title></head><body><div id="swagger-ui"></div></body></html>'; }
-    }
-}
-EOF
-taskset -c 0 nginx -c "$WORK/nginx.conf" -p "$WORK" &
-NGINX_PID=$!
-for _ in $(seq 50); do
-    curl -fs -o /dev/null "$HOST/health" 2>/dev/null && break
-    sleep 0.1
-done
+start_nginx "$NOFILE" taskset -c 0
 
 # A class with one task, POST /predict with a random flower, checked as the guide checks it.
 write_fixtures "$WORK"
