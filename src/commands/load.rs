@@ -146,8 +146,8 @@ async fn on_kubernetes(
         let plan = kube::plan(&options, workers, &pods, &namespace, Timestamp::now())
             .map_err(pipeline::RunError::from)?;
         let yaml = [
-            crate::config::to_yaml(&plan.job)?,
-            crate::config::to_yaml(&crate::cluster::jobs::controller_role(&namespace))?,
+            crate::yaml::to_yaml(&plan.job)?,
+            crate::yaml::to_yaml(&crate::cluster::jobs::controller_role(&namespace))?,
         ]
         .join("---\n");
         output::write_stdout(&yaml)?;
