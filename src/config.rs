@@ -133,6 +133,19 @@ impl Settings {
 }
 
 impl Settings {
+    /// `--runs-dir`, else the config file's `report.runs_dir`, else where `load` writes.
+    pub fn runs_dir(&self, flag: Option<&PathBuf>) -> PathBuf {
+        flag.cloned()
+            .or_else(|| self.file.report.runs_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(crate::record::DEFAULT_OUT_DIR))
+    }
+
+    /// `--gcp-project` (or `GOOGLE_CLOUD_PROJECT`), else the config file's `report.gcp_project`.
+    pub fn gcp_project(&self, flag: Option<&String>) -> Option<String> {
+        flag.cloned()
+            .or_else(|| self.file.report.gcp_project.clone())
+    }
+
     /// A command's options: its flags (environment folded in by clap) over its section of the
     /// file, chosen by `section`. The one place where flags and file meet.
     pub fn layer<T: Layered + Clone>(&self, flags: &T, section: impl Fn(&ConfigFile) -> &T) -> T {

@@ -47,8 +47,8 @@ pub enum Error {
     #[error(transparent)]
     Loadgen(#[from] LoadgenError),
 
-    #[error("no run records in {dir}: run `iris-lab load` first, or name record files")]
-    NoRuns { dir: PathBuf },
+    #[error(transparent)]
+    Locate(#[from] crate::record::LocateError),
 
     #[error("could not read template {path}")]
     Template {
@@ -97,6 +97,7 @@ impl Error {
             }
             Error::Cluster(e) if e.is_config() => exit::USAGE,
             Error::Loadgen(e) if e.is_usage() => exit::USAGE,
+            Error::Gcp(e) if e.is_usage() => exit::USAGE,
             Error::Run(e) => e.outcome_code().unwrap_or(exit::FAILURE),
             _ => exit::FAILURE,
         }
