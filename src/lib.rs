@@ -4,6 +4,7 @@
 //! integration tests can call it.
 
 pub mod api;
+pub mod chain;
 pub mod cli;
 pub mod cluster;
 pub mod commands;
