@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod gcp;
+pub mod hpa;
 pub mod loadgen;
 pub mod outcome;
 pub mod output;
