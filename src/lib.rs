@@ -23,6 +23,7 @@ pub mod signals;
 pub mod stats;
 pub mod trace;
 pub mod units;
+pub mod usage;
 pub mod yaml;
 
 #[cfg(test)]
@@ -42,11 +43,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
     let settings = Settings::resolve(&cli.global)?;
     let reports = matches!(cli.command, Command::Report(_) | Command::Demo(_));
     if settings.format == output::Format::Html && !reports {
-        return Err(Error::Usage(
-            "format html (from --format, IRIS_LAB_FORMAT or iris-lab.yaml) is for `report` and \
-             `demo` only: use text or json for this command"
-                .into(),
-        ));
+        return Err(usage::UsageError::HtmlNotForThisCommand.into());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

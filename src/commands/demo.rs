@@ -19,6 +19,7 @@ use crate::output::{self, Format, Style};
 use crate::pipeline::{self, LoadOptions};
 use crate::server::{self, Model};
 use crate::units::format_duration;
+use crate::usage::UsageError;
 
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(30);
 
@@ -126,8 +127,11 @@ pub async fn run(settings: &Settings, args: &DemoArgs) -> Result<Outcome, Error>
     let server = tokio::spawn(server::serve(listener, model, async {
         let _ = stopped.await;
     }));
-    let host = reqwest::Url::parse(&format!("http://{addr}"))
-        .map_err(|e| Error::Usage(format!("the demo's own address {addr}: {e}")))?;
+    let host =
+        reqwest::Url::parse(&format!("http://{addr}")).map_err(|e| UsageError::DemoAddress {
+            addr: addr.to_string(),
+            detail: e.to_string(),
+        })?;
     output::note(&format!("demo: the reference API listens on {host}"));
 
     let result = guide(&plan, host).await;

@@ -12,6 +12,7 @@ use crate::loadgen::{ConnectionPolicy, LoadPlan, OpenModel, UserClass};
 use crate::output;
 use crate::pipeline::distributed::kube;
 use crate::pipeline::{self, LoadOptions};
+use crate::usage::UsageError;
 
 use jiff::Timestamp;
 
@@ -34,16 +35,12 @@ pub async fn run(settings: &Settings, args: &LoadArgs) -> Result<Outcome, Error>
     let result = match (layered.workers, layered.local) {
         (None, false) => pipeline::run(options, &mut display).await?,
         (None, true) => {
-            return Err(Error::Usage(
-                "--local runs --workers as local processes: add --workers N (2 or more)".into(),
-            ));
+            return Err(UsageError::LocalWithoutWorkers.into());
         }
         (Some(n), true) => {
             let workers = pipeline::distributed::check_workers(n.0, options.plan.users)
                 .map_err(pipeline::RunError::from)?;
-            let exe = std::env::current_exe().map_err(|e| {
-                Error::Usage(format!("cannot find this program to start workers: {e}"))
-            })?;
+            let exe = std::env::current_exe().map_err(|e| UsageError::NoProgram(e.to_string()))?;
             pipeline::distributed::run_local(options, workers, &exe, &mut display).await?
         }
         (Some(n), false) => {
@@ -76,17 +73,7 @@ pub fn options(
     let users = match (&open, &stages) {
         (Some(open), _) => open.max_in_flight,
         (None, Some(stages)) => (stages.peak().ceil() as u32).max(1),
-        (None, None) => {
-            args.users
-                .ok_or_else(|| {
-                    Error::Usage(
-                        "--users is required: the number of virtual users, e.g. --users 150 \
-                         (or --stages, or --arrival-rate)"
-                            .into(),
-                    )
-                })?
-                .0
-        }
+        (None, None) => args.users.ok_or(UsageError::NoUsers)?.0,
     };
     let duration = match &stages {
         Some(stages) => stages.total(),
@@ -171,13 +158,7 @@ async fn on_kubernetes(
 
 /// The worker pods' settings from the flags.
 fn pod_settings(args: &LoadArgs) -> Result<kube::PodSettings, Error> {
-    let image = args.image.clone().ok_or_else(|| {
-        Error::Usage(
-            "--workers without --local runs worker pods: --image IMAGE names the iris-lab image \
-             they run (build it from the Dockerfile), or add --local"
-                .into(),
-        )
-    })?;
+    let image = args.image.clone().ok_or(UsageError::NoImage)?;
     let node_selector = match &args.worker_node_selector {
         Some(text) => parse_labels(text)?,
         None => Default::default(),
@@ -201,9 +182,7 @@ fn parse_labels(text: &str) -> Result<std::collections::BTreeMap<String, String>
             Some((k, v)) if !k.trim().is_empty() => {
                 Ok((k.trim().to_string(), v.trim().to_string()))
             }
-            _ => Err(Error::Usage(format!(
-                "--worker-node-selector: {term:?} is not KEY=VALUE, e.g. pool=load"
-            ))),
+            _ => Err(UsageError::NodeSelector(term.to_string()).into()),
         })
         .collect()
 }
@@ -224,21 +203,12 @@ fn confirm_job(plan: &kube::KubePlan, image: &str, options: &LoadOptions) -> Res
 fn open_model(args: &LoadArgs) -> Result<Option<OpenModel>, Error> {
     let Some(rate) = args.arrival_rate else {
         if args.max_in_flight.is_some() || args.queue {
-            return Err(Error::Usage(
-                "--max-in-flight and --queue apply to the open model only: add --arrival-rate R"
-                    .into(),
-            ));
+            return Err(UsageError::OpenModelOnly.into());
         }
         return Ok(None);
     };
     let max_in_flight = match args.max_in_flight {
-        Some(n) => u32::try_from(n.0).map_err(|_| {
-            Error::Usage(format!(
-                "--max-in-flight {}: at most {} requests can be in flight",
-                n.0,
-                u32::MAX
-            ))
-        })?,
+        Some(n) => u32::try_from(n.0).map_err(|_| UsageError::MaxInFlight(n.0))?,
         None => DEFAULT_MAX_IN_FLIGHT,
     };
     Ok(Some(OpenModel {

@@ -8,22 +8,22 @@ use crate::config::Settings;
 use crate::error::{Error, Outcome};
 use crate::output;
 use crate::pipeline::distributed::{self, WorkerLine, WorkerPlan};
+use crate::usage::UsageError;
 
 pub async fn run(settings: &Settings, args: &WorkerArgs) -> Result<Outcome, Error> {
     let Some(host) = settings.host.clone() else {
-        return Err(Error::Usage(
-            "worker needs --host: it is started by `load --workers N`, which passes it".into(),
-        ));
+        return Err(UsageError::WorkerWithoutHost.into());
     };
     let workers = match args.load.workers {
         Some(n) => u32::try_from(n.0).unwrap_or(u32::MAX),
-        None => return Err(Error::Usage("worker needs --workers N".into())),
+        None => return Err(UsageError::WorkerWithoutWorkers.into()),
     };
     if args.index >= workers {
-        return Err(Error::Usage(format!(
-            "--index {} is not below --workers {workers}",
-            args.index
-        )));
+        return Err(UsageError::WorkerIndex {
+            index: args.index,
+            workers,
+        }
+        .into());
     }
     let mut options = super::load::options(settings, &args.load, host)?;
     options.out_dir = args.out_dir();

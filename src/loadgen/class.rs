@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::LoadgenError as Error;
 use crate::api::{Features, Species};
 use crate::units::{Stages, Wait};
+use crate::usage::UsageError;
 use crate::yaml::ConfigError;
 use crate::yaml::parse_yaml_file;
 
@@ -230,10 +231,7 @@ impl UserClass {
         let Some(path) = scenario else {
             let name = name.unwrap_or(BUILTIN_CLASSES[0]);
             return Self::builtin(name).map(|c| (c, None)).ok_or_else(|| {
-                Error::Usage(format!(
-                    "--user-class: unknown user class {name:?}: use one of {} or define it in a --scenario file",
-                    BUILTIN_CLASSES.join(", ")
-                ))
+                Error::Usage(UsageError::unknown_user_class(name, &BUILTIN_CLASSES))
             });
         };
         let file: ScenarioFile = parse_yaml_file(path)?;

@@ -20,6 +20,7 @@ use crate::loadgen::GRACE;
 use crate::pipeline::{LoadOptions, LoadResult, Monitor, RunError, RunNote};
 use crate::record::distributed::Placement;
 use crate::signals::Signals;
+use crate::usage::UsageError;
 
 /// Where a worker writes its own timeline inside its pod.
 pub const POD_OUT_DIR: &str = "/tmp/iris-lab";
@@ -56,15 +57,11 @@ pub fn plan(
 ) -> Result<KubePlan, DistributedError> {
     let workers = super::check_workers(u64::from(workers), opts.plan.users)?;
     if opts.scenario.is_some() {
-        return Err(DistributedError::Usage(
-            "--scenario is a file on this machine, not in the worker pods: use a built-in \
-             --user-class with Kubernetes workers, or --local"
-                .into(),
-        ));
+        return Err(UsageError::ScenarioInPods.into());
     }
     let start_at = now
         .checked_add(pods.start_delay)
-        .map_err(|e| DistributedError::Usage(format!("--worker-start-delay: {e}")))?;
+        .map_err(|e| UsageError::StartDelay(e.to_string()))?;
     let run = format!(
         "{}-{:04x}",
         now.strftime("%Y%m%d-%H%M%S"),

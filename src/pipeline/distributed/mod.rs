@@ -21,6 +21,7 @@ use super::LoadOptions;
 use crate::loadgen::{LoadPlan, OpenModel, Stripe};
 use crate::stats::merge::MergeError;
 use crate::units::{Stage, Stages};
+use crate::usage::UsageError;
 
 pub use local::run_local;
 pub use protocol::{WorkerLine, parse_line};
@@ -30,8 +31,8 @@ pub use worker::{WorkerPlan, run_worker};
 #[derive(Debug, thiserror::Error)]
 pub enum DistributedError {
     /// Flags that cannot make a distributed run (exit 2).
-    #[error("{0}")]
-    Usage(String),
+    #[error(transparent)]
+    Usage(#[from] UsageError),
     #[error("could not start worker {index} ({exe})")]
     Spawn {
         index: u32,
@@ -78,15 +79,11 @@ pub enum WorkerNote {
 /// Checks the worker count against the plan: 2 or more, and at most one worker per user.
 pub fn check_workers(workers: u64, users: u32) -> Result<u32, DistributedError> {
     if workers < 2 {
-        return Err(DistributedError::Usage(
-            "--workers must be 2 or more (1 worker is a plain `load`)".into(),
-        ));
+        return Err(UsageError::TooFewWorkers.into());
     }
     match u32::try_from(workers) {
         Ok(n) if n <= users => Ok(n),
-        _ => Err(DistributedError::Usage(format!(
-            "--workers {workers} is more than --users {users}: every worker needs a user"
-        ))),
+        _ => Err(UsageError::MoreWorkersThanUsers { workers, users }.into()),
     }
 }
 
