@@ -125,17 +125,7 @@ pub async fn measure_until(
     let mut interrupts = Interrupts::new(opts.handle_signals);
     let start = Instant::now();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut collector = Collector::new(
-        opts.plan.class.endpoints.clone(),
-        opts.plan.users,
-        opts.plan.duration,
-        start,
-        started_utc,
-    );
-    collector.resolved(target.resolved_in, target.addrs.len());
-    if let (Some(model), Some(ramp)) = (&opts.plan.open, opts.plan.arrival_ramp()) {
-        collector = collector.with_arrivals(model.clone(), ramp);
-    }
+    let mut collector = collector_for(opts, &target, start, started_utc);
     let engine = {
         let plan = opts.plan.clone();
         let target = Arc::new(target);
@@ -194,6 +184,28 @@ pub async fn measure_until(
     sinks.monitor.finish();
     let end = engine.await.map_err(RunError::Engine)?;
     Ok(Measured { collector, end })
+}
+
+/// The collector of this run: its endpoints, users and length, how the host resolved, and the
+/// open model's schedule when there is one.
+fn collector_for(
+    opts: &LoadOptions,
+    target: &Target,
+    start: Instant,
+    started_utc: Timestamp,
+) -> Collector {
+    let mut collector = Collector::new(
+        opts.plan.class.endpoints.clone(),
+        opts.plan.users,
+        opts.plan.duration,
+        start,
+        started_utc,
+    );
+    collector.resolved(target.resolved_in, target.addrs.len());
+    if let (Some(model), Some(ramp)) = (&opts.plan.open, opts.plan.arrival_ramp()) {
+        collector = collector.with_arrivals(model.clone(), ramp);
+    }
+    collector
 }
 
 async fn next_cluster_event(
