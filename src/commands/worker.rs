@@ -25,10 +25,13 @@ pub async fn run(settings: &Settings, args: &WorkerArgs) -> Result<Outcome, Erro
             args.index
         )));
     }
-    let mut options = super::load::options(settings, &args.load, host)?;
-    options.out_dir = args.out_dir();
-    options.handle_signals = true;
-    options.look_for_cluster = None;
+    let one = crate::cli::LoadArgs {
+        workers: None,
+        local: false,
+        ..settings.layer(&args.load, |f| &f.load)
+    };
+    let options = super::load::plan(settings, &one)?;
+    let site = crate::pipeline::RunSite::new(host);
     let stop = CancellationToken::new();
     if args.stdin_control {
         stop_when_stdin_closes(stop.clone());
@@ -37,12 +40,13 @@ pub async fn run(settings: &Settings, args: &WorkerArgs) -> Result<Outcome, Erro
         index: args.index,
         workers,
         start_at: args.start_at,
+        out_dir: args.out_dir(),
     };
     let mut emit = |line: &WorkerLine| {
         // A controller that went away cannot be told anything: the run stops with stdin.
         let _ = output::write_stdout(&format!("{}\n", line.to_line()));
     };
-    Ok(distributed::run_worker(options, plan, stop, &mut emit).await?)
+    Ok(distributed::run_worker(&options, &site, plan, stop, &mut emit).await?)
 }
 
 /// Cancels `stop` when standard input reaches its end (or says `stop`). A plain thread: a

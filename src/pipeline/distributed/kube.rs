@@ -2,7 +2,6 @@
 //! followed through the API (the workers need no permissions), merged as the local
 //! controller merges processes' stdout.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -17,23 +16,12 @@ use super::{DistributedError, WorkerNote, parse_line, worker_args};
 use crate::cluster::Cluster;
 use crate::cluster::jobs::{self, WorkerJob, WorkerPod};
 use crate::loadgen::GRACE;
-use crate::pipeline::{LoadOptions, LoadResult, Monitor, RunError, RunNote};
+use crate::pipeline::{LoadResult, Monitor, RunError, RunMode, RunNote, RunPlan, RunSite};
 use crate::record::distributed::Placement;
 use crate::signals::Signals;
 
 /// Where a worker writes its own timeline inside its pod.
 pub const POD_OUT_DIR: &str = "/tmp/iris-lab";
-
-/// How the Job's pods are made.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PodSettings {
-    pub image: String,
-    pub cpu: Option<String>,
-    pub memory: Option<String>,
-    pub node_selector: BTreeMap<String, String>,
-    /// From the Job's creation to the common start: scheduling, image pulls, start-up.
-    pub start_delay: Duration,
-}
 
 /// A distributed run on Kubernetes, decided but not started: what `--dry-run` prints and
 /// what the run creates.
@@ -46,15 +34,20 @@ pub struct KubePlan {
     pub job: Job,
 }
 
-/// Decides the Job (pure): its name from the run's id, its pods' arguments from the plan.
+/// Decides the Job (pure) of a plan of Kubernetes workers ([`RunMode::Kubernetes`]): its
+/// name from the run's id, its pods' arguments from the plan.
 pub fn plan(
-    opts: &LoadOptions,
-    workers: u32,
-    pods: &PodSettings,
+    opts: &RunPlan,
+    host: &reqwest::Url,
     namespace: &str,
     now: Timestamp,
 ) -> Result<KubePlan, DistributedError> {
-    let workers = super::check_workers(u64::from(workers), opts.plan.users)?;
+    let RunMode::Kubernetes { workers, pods } = &opts.mode else {
+        return Err(DistributedError::Usage(
+            "the Kubernetes Job runs a plan of Kubernetes workers".into(),
+        ));
+    };
+    let workers = *workers;
     if opts.scenario.is_some() {
         return Err(DistributedError::Usage(
             "--scenario is a file on this machine, not in the worker pods: use a built-in \
@@ -78,6 +71,7 @@ pub fn plan(
         workers,
         args: worker_args(
             opts,
+            host,
             None,
             workers,
             start_at,
@@ -120,17 +114,18 @@ struct Follow {
 
 /// Creates the Job (the caller checked RBAC and asked), follows its pods, merges, saves.
 pub async fn run_kubernetes(
-    opts: LoadOptions,
+    opts: &RunPlan,
+    site: &RunSite,
     kube: KubePlan,
     cluster: Cluster,
     monitor: &mut (dyn Monitor + Send),
 ) -> Result<LoadResult, RunError> {
-    let warnings = load_balancer_warning(&opts, &cluster).await;
+    let warnings = load_balancer_warning(&site.host, &cluster).await;
     let RunFiles {
         record_path,
         dir,
         timeline,
-    } = RunFiles::create(&opts)?;
+    } = RunFiles::create(opts)?;
     let mut pods = Box::pin(cluster.worker_pods(&kube.run));
     cluster
         .create_job(&kube.job)
@@ -142,7 +137,7 @@ pub async fn run_kubernetes(
         start_at: kube.start_at,
         dir: PathBuf::from(format!("job/{name} in namespace {}", kube.namespace)),
     }));
-    let mut c = Collected::new(&opts, kube.workers, kube.start_at, timeline);
+    let mut c = Collected::new(&opts.load, kube.workers, kube.start_at, timeline);
     c.warnings = warnings;
     for w in &c.warnings {
         monitor.note(&RunNote::Workers(WorkerNote::Warning(w.clone())));
@@ -151,9 +146,9 @@ pub async fn run_kubernetes(
     let mut follows = vec![Follow::default(); n];
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut logs = JoinSet::new();
-    let mut signals = opts.handle_signals.then(|| Signals::new().ok()).flatten();
+    let mut signals = site.signals.then(|| Signals::new().ok()).flatten();
     let mut interrupts = 0;
-    let limit = c.start_delay() + opts.plan.duration + GRACE + Duration::from_secs(60);
+    let limit = c.start_delay() + opts.load.duration + GRACE + Duration::from_secs(60);
     let deadline = tokio::time::Instant::now() + limit;
     while !c.all_ended() {
         tokio::select! {
@@ -202,7 +197,7 @@ pub async fn run_kubernetes(
         namespace: kube.namespace.clone(),
         job: name,
     };
-    finish(c, &opts, placement, record_path, &dir, monitor)
+    finish(c, opts, &site.host, placement, record_path, &dir, monitor)
 }
 
 /// A pod changed: note where it runs, follow its log once its container started, and end
@@ -251,8 +246,8 @@ fn on_pod(
 }
 
 /// In-cluster workers sending to the Service's LoadBalancer address skip the load balancer.
-async fn load_balancer_warning(opts: &LoadOptions, cluster: &Cluster) -> Vec<String> {
-    let Some(host) = opts.host.host_str() else {
+async fn load_balancer_warning(host: &reqwest::Url, cluster: &Cluster) -> Vec<String> {
+    let Some(host) = host.host_str() else {
         return Vec::new();
     };
     match cluster.service().await {

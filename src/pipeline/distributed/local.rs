@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 
 use super::{DistributedError, WorkerNote, parse_line, worker_args};
 use crate::loadgen::{GRACE, LoadPlan};
-use crate::pipeline::{LoadOptions, LoadResult, Monitor, RunError, RunNote, prepare};
+use crate::pipeline::{LoadResult, Monitor, RunError, RunMode, RunNote, RunPlan, RunSite, prepare};
 use crate::record::distributed::Placement;
 use crate::signals::Signals;
 
@@ -32,25 +32,31 @@ fn start_delay(workers: u32) -> Duration {
     Duration::from_millis(1500 + 300 * u64::from(workers))
 }
 
-/// Runs `opts`' plan with `workers` local processes of `exe` (`iris-lab`).
+/// Runs `plan` with its local workers ([`RunMode::LocalWorkers`]), processes of `exe`
+/// (`iris-lab`).
 pub async fn run_local(
-    opts: LoadOptions,
-    workers: u32,
+    plan: &RunPlan,
+    site: &RunSite,
     exe: &Path,
     monitor: &mut (dyn Monitor + Send),
 ) -> Result<LoadResult, RunError> {
-    let workers = super::check_workers(u64::from(workers), opts.plan.users)?;
+    let RunMode::LocalWorkers { workers } = plan.mode else {
+        return Err(
+            DistributedError::Usage("run_local runs a plan of local workers".into()).into(),
+        );
+    };
+    let opts = plan;
     // The controller checks the target first: one clear error instead of N. Each process
     // opens files for its own share; the shares' connections all leave this machine's ports.
-    let largest = opts.plan.users.div_ceil(workers);
+    let largest = opts.load.users.div_ceil(workers);
     let probe = LoadPlan {
         users: largest,
-        ..opts.plan.clone()
+        ..opts.load.clone()
     };
-    let target = prepare::target(&probe, &opts.host, opts.insecure).await?;
+    let target = prepare::target(&probe, &site.host, opts.insecure).await?;
     let ports = prepare::ephemeral_ports();
     if let Some(problem) =
-        prepare::capacity_problem(opts.plan.users, u64::MAX, ports, target.addrs.len())
+        prepare::capacity_problem(opts.load.users, u64::MAX, ports, target.addrs.len())
     {
         return Err(RunError::Capacity(problem));
     }
@@ -58,7 +64,7 @@ pub async fn run_local(
         record_path,
         dir,
         timeline,
-    } = RunFiles::create(&opts)?;
+    } = RunFiles::create(opts)?;
     let start_at = Timestamp::now()
         .checked_add(start_delay(workers))
         .unwrap_or_else(|_| Timestamp::now());
@@ -66,7 +72,7 @@ pub async fn run_local(
     let mut tasks = JoinSet::new();
     let mut stdins = Vec::new();
     for i in 0..workers {
-        let mut child = spawn(exe, &opts, i, workers, start_at, &dir)?;
+        let mut child = spawn(exe, opts, &site.host, i, workers, start_at, &dir)?;
         stdins.push(child.stdin.take());
         tasks.spawn(read_worker(i, child, tx.clone()));
     }
@@ -76,8 +82,8 @@ pub async fn run_local(
         start_at,
         dir: dir.clone(),
     }));
-    let mut collected = Collected::new(&opts, workers, start_at, timeline);
-    let outcome = control(&mut collected, rx, &mut stdins, &opts, monitor).await;
+    let mut collected = Collected::new(&opts.load, workers, start_at, timeline);
+    let outcome = control(&mut collected, rx, &mut stdins, opts, site.signals, monitor).await;
     // Every reader has ended, or the run is over without them: a worker still running is
     // killed with its task (kill_on_drop).
     tasks.abort_all();
@@ -85,7 +91,8 @@ pub async fn run_local(
     outcome?;
     finish(
         collected,
-        &opts,
+        opts,
+        &site.host,
         Placement::Local,
         record_path,
         &dir,
@@ -95,7 +102,8 @@ pub async fn run_local(
 
 fn spawn(
     exe: &Path,
-    opts: &LoadOptions,
+    opts: &RunPlan,
+    host: &reqwest::Url,
     i: u32,
     workers: u32,
     start_at: Timestamp,
@@ -108,7 +116,7 @@ fn spawn(
     };
     let log = std::fs::File::create(dir.join(format!("worker-{i}.log"))).map_err(spawn_error)?;
     Command::new(exe)
-        .args(worker_args(opts, Some(i), workers, start_at, dir))
+        .args(worker_args(opts, host, Some(i), workers, start_at, dir))
         .arg("--stdin-control")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -142,13 +150,14 @@ async fn control(
     collected: &mut Collected,
     mut rx: mpsc::UnboundedReceiver<Msg>,
     stdins: &mut Vec<Option<ChildStdin>>,
-    opts: &LoadOptions,
+    opts: &RunPlan,
+    signals: bool,
     monitor: &mut (dyn Monitor + Send),
 ) -> Result<(), RunError> {
-    let mut signals = opts.handle_signals.then(|| Signals::new().ok()).flatten();
+    let mut signals = signals.then(|| Signals::new().ok()).flatten();
     let mut interrupts = 0;
     // However the workers behave, the run ends: the plan's length, the grace, and slack.
-    let limit = collected.start_delay() + opts.plan.duration + GRACE + Duration::from_secs(30);
+    let limit = collected.start_delay() + opts.load.duration + GRACE + Duration::from_secs(30);
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         tokio::select! {

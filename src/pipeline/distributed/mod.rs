@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::LoadOptions;
+use super::RunPlan;
 use crate::loadgen::{LoadPlan, OpenModel, Stripe};
 use crate::stats::merge::MergeError;
 use crate::units::{Stage, Stages};
@@ -75,21 +75,6 @@ pub enum WorkerNote {
     Warning(String),
 }
 
-/// Checks the worker count against the plan: 2 or more, and at most one worker per user.
-pub fn check_workers(workers: u64, users: u32) -> Result<u32, DistributedError> {
-    if workers < 2 {
-        return Err(DistributedError::Usage(
-            "--workers must be 2 or more (1 worker is a plain `load`)".into(),
-        ));
-    }
-    match u32::try_from(workers) {
-        Ok(n) if n <= users => Ok(n),
-        _ => Err(DistributedError::Usage(format!(
-            "--workers {workers} is more than --users {users}: every worker needs a user"
-        ))),
-    }
-}
-
 /// Worker `i` of `n`'s share of `total`, k6-style: `round(total*(i+1)/n) - round(total*i/n)`.
 /// The shares add up to `total` exactly and differ by at most one.
 pub fn split(total: u32, n: u32, i: u32) -> u32 {
@@ -142,13 +127,14 @@ pub fn share(plan: &LoadPlan, i: u32, n: u32) -> LoadPlan {
 /// The arguments of `iris-lab worker` that run `opts`' plan as worker `index` (None: the
 /// worker reads `JOB_COMPLETION_INDEX`) of `workers`, starting at `start_at`.
 pub fn worker_args(
-    opts: &LoadOptions,
+    opts: &RunPlan,
+    host: &reqwest::Url,
     index: Option<u32>,
     workers: u32,
     start_at: Timestamp,
     out_dir: &std::path::Path,
 ) -> Vec<String> {
-    let plan = &opts.plan;
+    let plan = &opts.load;
     let ms = |d: Duration| format!("{}ms", d.as_millis().max(1));
     let mut args: Vec<String> = vec!["worker".into()];
     if let Some(i) = index {
@@ -160,7 +146,7 @@ pub fn worker_args(
         "--start-at".into(),
         start_at.to_string(),
         "--host".into(),
-        opts.host.to_string(),
+        host.to_string(),
         "--out-dir".into(),
         out_dir.display().to_string(),
         "--users".into(),
@@ -232,17 +218,5 @@ mod tests {
             (0..3).map(|i| split(10, 3, i)).collect::<Vec<_>>(),
             [3, 4, 3]
         );
-    }
-
-    #[test]
-    fn worker_counts_are_checked() {
-        assert!(check_workers(1, 10).unwrap_err().is_usage());
-        assert!(
-            check_workers(11, 10)
-                .unwrap_err()
-                .to_string()
-                .contains("more than --users 10")
-        );
-        assert_eq!(check_workers(3, 10).unwrap(), 3);
     }
 }

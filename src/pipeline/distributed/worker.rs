@@ -2,12 +2,15 @@
 //! barrier), run its share through the one measuring pipeline, and send every closed second
 //! and then its record as [`WorkerLine`]s.
 
+use std::path::PathBuf;
+
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 use super::{WorkerLine, share};
 use crate::outcome::Outcome;
-use crate::pipeline::{LoadOptions, Monitor, RunError, assemble, measure, prepare};
+use crate::pipeline::plan::Thresholds;
+use crate::pipeline::{Monitor, RunError, RunMode, RunPlan, RunSite, assemble, measure, prepare};
 use crate::record::distributed::WorkerShare;
 use crate::record::{self, JsonlWriter, TimelinePoint, WriteError};
 use crate::stats::{Collector, Snapshot};
@@ -18,6 +21,8 @@ pub struct WorkerPlan {
     pub index: u32,
     pub workers: u32,
     pub start_at: Timestamp,
+    /// Where the worker's own timeline goes.
+    pub out_dir: PathBuf,
 }
 
 /// Where a worker's lines go (stdout, in the binary).
@@ -37,21 +42,32 @@ impl Monitor for Sender<'_, '_> {
     }
 }
 
-/// Runs worker `w.index` of `w.workers` of `opts`' plan; `stop` ends it as Ctrl-C would.
-/// Thresholds, CSV and the cluster are the controller's: a worker only measures.
+/// Worker `index` of `workers`'s own plan, derived from the whole run's: its share of the
+/// load, one process, its own files in `out_dir`. Thresholds, CSV and the cluster are the
+/// controller's: a worker only measures.
+pub fn worker_plan(run: &RunPlan, index: u32, workers: u32, out_dir: PathBuf) -> RunPlan {
+    RunPlan {
+        load: share(&run.load, index, workers),
+        out_dir,
+        csv: None,
+        thresholds: Thresholds::default(),
+        watch_cluster: false,
+        mode: RunMode::OneProcess,
+        ..run.clone()
+    }
+}
+
+/// Runs worker `w.index` of `w.workers` of the whole run's `plan` (its share, see
+/// [`worker_plan`]); `stop` ends it as Ctrl-C would.
 pub async fn run_worker(
-    mut opts: LoadOptions,
+    plan: &RunPlan,
+    site: &RunSite,
     w: WorkerPlan,
     stop: CancellationToken,
     mut emit: Emit<'_>,
 ) -> Result<Outcome, RunError> {
-    opts.plan = share(&opts.plan, w.index, w.workers);
-    opts.max_failure_rate = None;
-    opts.max_p95 = None;
-    opts.csv = None;
-    opts.cluster = None;
-    opts.look_for_cluster = None;
-    let target = match prepare::target(&opts.plan, &opts.host, opts.insecure).await {
+    let opts = worker_plan(plan, w.index, w.workers, w.out_dir.clone());
+    let target = match prepare::target(&opts.load, &site.host, opts.insecure).await {
         Ok(t) => t,
         Err(e) => {
             emit(&WorkerLine::Failed {
@@ -62,7 +78,7 @@ pub async fn run_worker(
     };
     emit(&WorkerLine::Ready {
         index: w.index,
-        users: opts.plan.users,
+        users: opts.load.users,
     });
     // The barrier: every worker starts its users at the one time the controller chose.
     if let Ok(wait) = std::time::Duration::try_from(w.start_at.duration_since(Timestamp::now())) {
@@ -88,14 +104,21 @@ pub async fn run_worker(
             monitor: &mut sender,
             timeline_error: None,
         };
-        measure::measure_until(&opts, target, started_utc, &mut sinks, stop).await?
+        let signals = site.signals;
+        measure::measure_until(&opts.load, signals, target, started_utc, &mut sinks, stop).await?
     };
-    let mut record = assemble::build(&opts, &measured.collector, measured.end, started_utc);
+    let mut record = assemble::build(
+        &opts,
+        &site.host,
+        &measured.collector,
+        measured.end,
+        started_utc,
+    );
     record.worker = Some(WorkerShare {
         index: w.index,
         workers: w.workers,
-        users: opts.plan.users,
-        spawn_rate: opts.plan.spawn_rate,
+        users: opts.load.users,
+        spawn_rate: opts.load.spawn_rate,
         start_at: w.start_at,
         skew_ms,
     });
