@@ -7,12 +7,12 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::{DistributedError, WorkerNote, parse_line, worker_args};
+use super::{DistributedError, WorkerNote, WorkerOrder, parse_line};
 use crate::loadgen::{GRACE, LoadPlan};
 use crate::pipeline::{LoadResult, Monitor, RunError, RunMode, RunNote, RunPlan, RunSite, prepare};
 use crate::record::distributed::Placement;
@@ -45,18 +45,17 @@ pub async fn run_local(
             DistributedError::Usage("run_local runs a plan of local workers".into()).into(),
         );
     };
-    let opts = plan;
     // The controller checks the target first: one clear error instead of N. Each process
     // opens files for its own share; the shares' connections all leave this machine's ports.
-    let largest = opts.load.users.div_ceil(workers);
+    let largest = plan.load.users.div_ceil(workers);
     let probe = LoadPlan {
         users: largest,
-        ..opts.load.clone()
+        ..plan.load.clone()
     };
-    let target = prepare::target(&probe, &site.host, opts.insecure).await?;
+    let target = prepare::target(&probe, &site.host, plan.insecure).await?;
     let ports = prepare::ephemeral_ports();
     if let Some(problem) =
-        prepare::capacity_problem(opts.load.users, u64::MAX, ports, target.addrs.len())
+        prepare::capacity_problem(plan.load.users, u64::MAX, ports, target.addrs.len())
     {
         return Err(RunError::Capacity(problem));
     }
@@ -64,16 +63,25 @@ pub async fn run_local(
         record_path,
         dir,
         timeline,
-    } = RunFiles::create(opts)?;
+    } = RunFiles::create(plan)?;
     let start_at = Timestamp::now()
         .checked_add(start_delay(workers))
         .unwrap_or_else(|_| Timestamp::now());
+    // Every worker gets the same order; each takes its share by its index.
+    let order = WorkerOrder {
+        plan: plan.clone(),
+        host: site.host.clone(),
+        workers,
+        start_at,
+        out_dir: dir.clone(),
+    }
+    .to_line()?;
     let (tx, rx) = mpsc::unbounded_channel();
     let mut tasks = JoinSet::new();
     let mut stdins = Vec::new();
     for i in 0..workers {
-        let mut child = spawn(exe, opts, &site.host, i, workers, start_at, &dir)?;
-        stdins.push(child.stdin.take());
+        let (child, stdin) = spawn(exe, &order, i, &dir).await?;
+        stdins.push(Some(stdin));
         tasks.spawn(read_worker(i, child, tx.clone()));
     }
     drop(tx);
@@ -82,8 +90,8 @@ pub async fn run_local(
         start_at,
         dir: dir.clone(),
     }));
-    let mut collected = Collected::new(&opts.load, workers, start_at, timeline);
-    let outcome = control(&mut collected, rx, &mut stdins, opts, site.signals, monitor).await;
+    let mut collected = Collected::new(&plan.load, workers, start_at, timeline);
+    let outcome = control(&mut collected, rx, &mut stdins, plan, site.signals, monitor).await;
     // Every reader has ended, or the run is over without them: a worker still running is
     // killed with its task (kill_on_drop).
     tasks.abort_all();
@@ -91,7 +99,7 @@ pub async fn run_local(
     outcome?;
     finish(
         collected,
-        opts,
+        plan,
         &site.host,
         Placement::Local,
         record_path,
@@ -100,23 +108,22 @@ pub async fn run_local(
     )
 }
 
-fn spawn(
+/// Starts worker `i` and sends it the order, the first line of its stdin; the rest of its
+/// stdin is the stop channel.
+async fn spawn(
     exe: &Path,
-    opts: &RunPlan,
-    host: &reqwest::Url,
+    order: &str,
     i: u32,
-    workers: u32,
-    start_at: Timestamp,
     dir: &Path,
-) -> Result<Child, DistributedError> {
+) -> Result<(Child, ChildStdin), DistributedError> {
     let spawn_error = |source| DistributedError::Spawn {
         index: i,
         exe: exe.display().to_string(),
         source,
     };
     let log = std::fs::File::create(dir.join(format!("worker-{i}.log"))).map_err(spawn_error)?;
-    Command::new(exe)
-        .args(worker_args(opts, host, Some(i), workers, start_at, dir))
+    let mut child = Command::new(exe)
+        .args(["worker", "--index", &i.to_string(), "--plan", "-"])
         .arg("--stdin-control")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -124,7 +131,16 @@ fn spawn(
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
-        .map_err(spawn_error)
+        .map_err(spawn_error)?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| spawn_error(std::io::Error::other("its standard input is not a pipe")))?;
+    stdin
+        .write_all(format!("{order}\n").as_bytes())
+        .await
+        .map_err(spawn_error)?;
+    Ok((child, stdin))
 }
 
 /// Forwards a worker's stdout lines, then how it exited.

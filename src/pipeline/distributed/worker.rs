@@ -1,13 +1,15 @@
-//! One worker of a distributed run: resolve the target, wait for the common start time (the
-//! barrier), run its share through the one measuring pipeline, and send every closed second
-//! and then its record as [`WorkerLine`]s.
+//! One worker of a distributed run: read its [`WorkerOrder`] (the controller's settled plan
+//! as JSON), resolve the target, wait for the common start time (the barrier), run its share
+//! through the one measuring pipeline, and send every closed second and then its record as
+//! [`WorkerLine`]s.
 
 use std::path::PathBuf;
 
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::{WorkerLine, share};
+use super::{DistributedError, WorkerLine, share};
 use crate::outcome::Outcome;
 use crate::pipeline::plan::Thresholds;
 use crate::pipeline::{Monitor, RunError, RunMode, RunPlan, RunSite, assemble, measure, prepare};
@@ -15,14 +17,72 @@ use crate::record::distributed::WorkerShare;
 use crate::record::{self, JsonlWriter, TimelinePoint, WriteError};
 use crate::stats::{Collector, Snapshot};
 
-/// Which share a worker runs, and when.
-#[derive(Debug, Clone)]
-pub struct WorkerPlan {
-    pub index: u32,
+/// The environment variable that carries a [`WorkerOrder`] (the Kubernetes Job sets it; the
+/// `worker` command's `--plan` reads it).
+pub const ORDER_ENV: &str = "IRIS_LAB_WORKER_PLAN";
+
+/// What the controller sends every worker, as one line of JSON: the whole run's settled plan
+/// and when and where to run a share of it (the share is the worker's `--index`, which a
+/// Kubernetes Indexed Job sets as `JOB_COMPLETION_INDEX`). The worker runs exactly this: it
+/// reads no flags of `load` and no config file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerOrder {
+    /// The whole run's plan (the worker takes its share: [`worker_plan`]).
+    pub plan: RunPlan,
+    /// The API's base URL, as the controller settled it.
+    #[serde(with = "url_text")]
+    pub host: reqwest::Url,
+    /// How many workers share the plan.
     pub workers: u32,
+    /// When every worker starts its users.
     pub start_at: Timestamp,
     /// Where the worker's own timeline goes.
     pub out_dir: PathBuf,
+}
+
+impl WorkerOrder {
+    /// The order as one line of JSON (no newline).
+    pub fn to_line(&self) -> Result<String, DistributedError> {
+        serde_json::to_string(self).map_err(|e| {
+            DistributedError::Usage(format!("the plan cannot be sent to the workers: {e}"))
+        })
+    }
+
+    /// Reads an order; says what is wrong with one that does not decode.
+    pub fn from_line(text: &str) -> Result<Self, DistributedError> {
+        serde_json::from_str(text.trim()).map_err(|e| {
+            DistributedError::Usage(format!(
+                "the worker's plan (--plan or {ORDER_ENV}) does not decode: {e}; the controller \
+                 and the worker must be the same iris-lab version"
+            ))
+        })
+    }
+
+    /// Checks a worker's index against the order: below `workers`.
+    pub fn check_index(&self, index: u32) -> Result<u32, DistributedError> {
+        if index >= self.workers {
+            return Err(DistributedError::Usage(format!(
+                "--index {index} is not below the plan's {} workers",
+                self.workers
+            )));
+        }
+        Ok(index)
+    }
+}
+
+/// A URL as its text.
+mod url_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(url: &reqwest::Url, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(url.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<reqwest::Url, D::Error> {
+        let text = String::deserialize(d)?;
+        reqwest::Url::parse(&text).map_err(serde::de::Error::custom)
+    }
 }
 
 /// Where a worker's lines go (stdout, in the binary).
@@ -57,16 +117,20 @@ pub fn worker_plan(run: &RunPlan, index: u32, workers: u32, out_dir: PathBuf) ->
     }
 }
 
-/// Runs worker `w.index` of `w.workers` of the whole run's `plan` (its share, see
-/// [`worker_plan`]); `stop` ends it as Ctrl-C would.
+/// Runs worker `index` of the order's share of its plan (see [`worker_plan`]); `stop` ends it
+/// as Ctrl-C would; `signals`: catch SIGINT/SIGTERM too.
 pub async fn run_worker(
-    plan: &RunPlan,
-    site: &RunSite,
-    w: WorkerPlan,
+    w: &WorkerOrder,
+    index: u32,
+    signals: bool,
     stop: CancellationToken,
     mut emit: Emit<'_>,
 ) -> Result<Outcome, RunError> {
-    let opts = worker_plan(plan, w.index, w.workers, w.out_dir.clone());
+    let opts = worker_plan(&w.plan, index, w.workers, w.out_dir.clone());
+    let site = RunSite {
+        signals,
+        ..RunSite::new(w.host.clone())
+    };
     let target = match prepare::target(&opts.load, &site.host, opts.insecure).await {
         Ok(t) => t,
         Err(e) => {
@@ -77,7 +141,7 @@ pub async fn run_worker(
         }
     };
     emit(&WorkerLine::Ready {
-        index: w.index,
+        index,
         users: opts.load.users,
     });
     // The barrier: every worker starts its users at the one time the controller chose.
@@ -94,7 +158,7 @@ pub async fn run_worker(
         .map_err(|e| WriteError::new(opts.out_dir.display().to_string(), e))?;
     let path = opts
         .out_dir
-        .join(format!("worker-{}-{}.jsonl", w.index, std::process::id()));
+        .join(format!("worker-{index}-{}.jsonl", std::process::id()));
     let mut timeline = JsonlWriter::create(path)?;
     let measured = {
         let mut sender = Sender { emit: &mut emit };
@@ -115,7 +179,7 @@ pub async fn run_worker(
         started_utc,
     );
     record.worker = Some(WorkerShare {
-        index: w.index,
+        index,
         workers: w.workers,
         users: opts.load.users,
         spawn_rate: opts.load.spawn_rate,
