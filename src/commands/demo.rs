@@ -16,7 +16,6 @@ use crate::config::Settings;
 use crate::error::{Error, Outcome};
 use crate::loadgen::UserClass;
 use crate::output::{self, Format, Style};
-use crate::pipeline::plan::DEFAULT_OUT_DIR;
 use crate::pipeline::{self, RunError, RunPlan, RunSite};
 use crate::server::{self, Model};
 use crate::units::format_duration;
@@ -143,7 +142,7 @@ async fn guide(plan: &DemoPlan, host: reqwest::Url) -> Result<Outcome, Error> {
     let out_dir: PathBuf = match (&plan.out_dir, &temp) {
         (Some(dir), _) => dir.clone(),
         (None, Some(t)) => t.path().to_path_buf(),
-        (None, None) => PathBuf::from(DEFAULT_OUT_DIR),
+        (None, None) => PathBuf::from(crate::record::DEFAULT_OUT_DIR),
     };
 
     let site = RunSite::new(host.clone());

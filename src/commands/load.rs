@@ -13,8 +13,6 @@ use crate::pipeline::{self, PodSettings, RunError, RunMode, RunPlan, RunSite};
 
 use jiff::Timestamp;
 
-pub use crate::pipeline::plan::DEFAULT_OUT_DIR;
-
 /// The command: the plan, the host, then the run with the live display on stderr, the summary
 /// on stdout.
 pub async fn run(settings: &Settings, args: &LoadArgs) -> Result<Outcome, Error> {
@@ -152,8 +150,8 @@ impl Kube<'_> {
             let job = kube::plan(plan, &site.host, &namespace, Timestamp::now())
                 .map_err(RunError::from)?;
             let yaml = [
-                crate::config::to_yaml(&job.job)?,
-                crate::config::to_yaml(&crate::cluster::jobs::controller_role(&namespace))?,
+                crate::yaml::to_yaml(&job.job)?,
+                crate::yaml::to_yaml(&crate::cluster::jobs::controller_role(&namespace))?,
             ]
             .join("---\n");
             output::write_stdout(&yaml)?;

@@ -14,16 +14,15 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ClusterOptions, TargetNames};
+use crate::cluster::{ClusterOptions, TargetNames};
 use crate::loadgen::{ConnectionPolicy, LoadPlan, OpenModel, UserClass};
+use crate::record::DEFAULT_OUT_DIR;
 use crate::units::{Stages, Wait};
 
 /// Users started per second when nothing says.
 pub const DEFAULT_SPAWN_RATE: f64 = 10.0;
 /// A run's length when nothing says (and no stages).
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(300);
-/// Where run records go when nothing says.
-pub const DEFAULT_OUT_DIR: &str = "iris-lab-runs";
 /// Time limit of each request when nothing says.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// From creating the worker Job to the common start: scheduling and image pulls.

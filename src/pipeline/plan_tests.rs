@@ -1,5 +1,6 @@
 use super::*;
 use crate::loadgen::Stripe;
+use crate::record::DEFAULT_OUT_DIR;
 use crate::units::Stage;
 
 /// A plan with every field set to something other than its default.

@@ -225,7 +225,7 @@ impl Pods<'_> {
             monitor.note(&RunNote::Workers(WorkerNote::Warning(format!(
                 "could not delete job/{}: {}",
                 self.job,
-                crate::units::one_line(&e)
+                crate::chain::one_line(&e)
             ))));
         }
     }
