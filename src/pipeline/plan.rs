@@ -467,4 +467,4 @@ pub fn check_workers(workers: u64, users: u32) -> Result<u32, PlanError> {
 
 #[cfg(test)]
 #[path = "plan_tests.rs"]
-mod tests;
+pub(crate) mod tests;

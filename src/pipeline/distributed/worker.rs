@@ -194,3 +194,62 @@ pub async fn run_worker(
         Outcome::Success
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::plan::tests::every_field_set;
+
+    /// Every field of the order, named (adding one breaks this until it is covered), survives
+    /// the line a worker reads; the plan inside is covered field by field in `plan_tests`.
+    #[test]
+    fn an_order_survives_its_line() {
+        let order = WorkerOrder {
+            plan: every_field_set(),
+            host: "https://api.example:8443/base".parse().unwrap(),
+            workers: 3,
+            start_at: "2026-12-04T17:00:00.123456789Z".parse().unwrap(),
+            out_dir: "/tmp/iris-lab".into(),
+        };
+        let back = WorkerOrder::from_line(&order.to_line().unwrap()).unwrap();
+        assert_eq!(back, order);
+        let WorkerOrder {
+            plan,
+            host,
+            workers,
+            start_at,
+            out_dir,
+        } = back;
+        assert_eq!(plan, every_field_set());
+        assert_eq!(host.as_str(), "https://api.example:8443/base");
+        assert_eq!((workers, out_dir), (3, PathBuf::from("/tmp/iris-lab")));
+        assert_eq!(start_at.subsec_nanosecond(), 123_456_789);
+    }
+
+    #[test]
+    fn an_index_must_be_below_the_orders_workers() {
+        let order = WorkerOrder {
+            plan: every_field_set(),
+            host: "http://x".parse().unwrap(),
+            workers: 3,
+            start_at: Timestamp::UNIX_EPOCH,
+            out_dir: "w".into(),
+        };
+        assert_eq!(order.check_index(2).unwrap(), 2);
+        let e = order.check_index(3).unwrap_err();
+        assert!(e.is_usage());
+        assert_eq!(e.to_string(), "--index 3 is not below the plan's 3 workers");
+    }
+
+    #[test]
+    fn a_worker_plan_is_its_share_in_one_process_without_the_controllers_duties() {
+        let run = every_field_set();
+        let w = worker_plan(&run, 1, 3, "w".into());
+        assert_eq!(w.load, share(&run.load, 1, 3));
+        assert_eq!(w.mode, RunMode::OneProcess);
+        assert_eq!(w.thresholds, Thresholds::default());
+        assert!(w.csv.is_none() && !w.watch_cluster);
+        assert_eq!(w.out_dir, PathBuf::from("w"));
+        assert_eq!((w.load.class, w.scenario), (run.load.class, run.scenario));
+    }
+}
