@@ -16,15 +16,10 @@ pub const CURVE_TICKS: u32 = 5;
 pub fn run_view(record: &RunRecord, file: &str) -> RunView {
     let agg = &record.aggregate;
     let timeline = timeline(record);
-    RunView {
+    let mut view = RunView {
         file: file.to_string(),
-        label: record
-            .label
-            .clone()
-            .unwrap_or_else(|| match record.params.arrival_rate {
-                Some(rate) => format!("{rate} arrivals/s"),
-                None => format!("{} users", record.params.users),
-            }),
+        label: String::new(),
+        load: String::new(),
         users: u64::from(record.params.users),
         user_class: record.params.user_class.clone(),
         target: record.target.clone(),
@@ -42,7 +37,7 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
         max_ms: agg.max_ms,
         avg_rps: record.throughput.total_rps,
         peak_rps: timeline.iter().map(|s| s.rps).fold(0.0, f64::max),
-        theoretical_max_rps: Some(record.throughput.theoretical_max_rps).filter(|v| *v > 0.0),
+        theoretical_max_rps: theoretical_max_rps(record, &timeline),
         full_users_reached: record.spawn_complete_s.is_some(),
         steady_state: record.steady_state.clone(),
         failure_reasons: failure_reasons(record),
@@ -57,6 +52,7 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
         arrivals: record.arrivals.as_ref().map(|a| {
             let service = |p| a.service.as_ref().and_then(|s| s.percentile(p));
             ArrivalView {
+                rate: a.rate,
                 intended_rate: a.intended_rate,
                 achieved_rate: a.achieved_rate,
                 dropped: a.dropped,
@@ -69,7 +65,30 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
             }
         }),
         stages: record.params.stages.clone(),
+    };
+    view.load = view.load_text();
+    view.label = record.label.clone().unwrap_or_else(|| view.load.clone());
+    view
+}
+
+/// users / mean(wait + response time). The record's figure counts every user the run
+/// started; a staged run's users changed, so its bound is that of the users of each (full)
+/// second on average, the figure its average rate compares with.
+fn theoretical_max_rps(record: &RunRecord, timeline: &[Second]) -> Option<f64> {
+    let max = Some(record.throughput.theoretical_max_rps).filter(|v| *v > 0.0)?;
+    if record.params.stages.is_empty() || record.arrivals.is_some() {
+        return Some(max);
     }
+    let users: Vec<f64> = timeline
+        .iter()
+        .filter(|s| s.t as f64 <= record.duration_s)
+        .map(|s| s.users as f64)
+        .collect();
+    if users.is_empty() || record.users_started == 0 {
+        return None;
+    }
+    let mean = users.iter().sum::<f64>() / users.len() as f64;
+    Some(max * mean / f64::from(record.users_started))
 }
 
 fn endpoint(method: &str, name: &str) -> String {
