@@ -11,7 +11,7 @@ use support::*;
 const HPA: &str = "iris-prediction-api-hpa";
 
 /// Under load the HPA decides 2 -> 6, the Deployment follows, four pods come up.
-fn scale_to_six(api: &KubeApi, dir: &std::path::Path) {
+pub(crate) fn scale_to_six(api: &KubeApi, dir: &std::path::Path) {
     watches_open(api);
     // The HPA reacts to load the run has measured for a while.
     wait_for_measured_seconds(dir, 2);
