@@ -57,12 +57,19 @@ fn a_staged_run_on_a_scaling_cluster_is_reported_by_its_own_moments() {
     let api = lab.api.clone();
     let dir = lab.dir.path().to_path_buf();
     // 4 users from +3 s to +10 s, then 12 from +12 s to the end (+16 s): no stage goes down.
-    // The HPA scales 2 -> 6 at 4 users (after +4 s); the API saturates from +8 s, before the second ramp
-    // opens the new users' connections.
+    // The HPA scales 2 -> 6 at 4 users (after +4 s); the API saturates from +9 s to +13 s,
+    // while the second ramp opens the new users' connections, and again from +15 s: a
+    // minority of the run's requests (so that the old rule, against the run's median, took
+    // it for slow set-up).
     let story = std::thread::spawn(move || {
         wait_for_measured_seconds(&dir, 4);
         crate::load_cluster::scale_to_six(&api, &dir);
-        wait_for_measured_seconds(&dir, 8);
+        wait_for_measured_seconds(&dir, 9);
+        saturated.store(true, Ordering::SeqCst);
+        wait_for_measured_seconds(&dir, 13);
+        saturated.store(false, Ordering::SeqCst);
+        // Requests still queued at the end make the timeline end with a partial second.
+        wait_for_measured_seconds(&dir, 15);
         saturated.store(true, Ordering::SeqCst);
     });
     let out = lab
@@ -97,6 +104,8 @@ fn a_staged_run_on_a_scaling_cluster_is_reported_by_its_own_moments() {
             && p["phases"]["new_waiting_p50_ms"].as_f64().unwrap_or(0.0) >= 100.0
     });
     assert!(queued_new, "no new connection queued: {timeline:?}");
+    let median = r["aggregate"]["percentiles_ms"]["50%"].as_f64().unwrap();
+    assert!(median < 60.0, "most requests queued: {median} ms");
     let c = &r["cluster"];
     assert_eq!(c["max_pods"], 6, "{c}");
     let first_ready = c["pods_started"]
