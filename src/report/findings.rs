@@ -312,16 +312,16 @@ fn failures_after_scale_up(run: &RunView) -> Option<Finding> {
         .filter(|s| in_window(s.t as f64))
         .map(|s| s.failures)
         .sum();
-    let seconds_near = run
-        .timeline
-        .iter()
+    // The share of the run's time: its full seconds (not the partial one it ended with).
+    let seconds = moment::full_seconds(run).count();
+    let seconds_near = moment::full_seconds(run)
         .filter(|s| in_window(s.t as f64))
         .count();
     if total == 0 || ups.is_empty() {
         return None;
     }
     let share = near as f64 / total as f64;
-    let time_share = seconds_near as f64 / run.timeline.len().max(1) as f64;
+    let time_share = seconds_near as f64 / seconds.max(1) as f64;
     (share >= 0.5 && share > time_share).then(|| {
         Finding::new(
             "Failures during scale-up",
@@ -450,9 +450,11 @@ mod tests {
     fn slow_pods_and_failures_after_scale_up_are_found_with_their_numbers() {
         let mut r = run(300);
         r.failures = 100;
+        r.duration_s = 120.0;
         r.timeline = (0..120)
             .map(|t| Second {
                 t,
+                users: 300,
                 failures: if (30..50).contains(&t) { 5 } else { 0 },
                 p95_ms: Some(if (30..68).contains(&t) { 900.0 } else { 200.0 }),
                 ..Default::default()
@@ -498,7 +500,9 @@ mod tests {
         );
         let during = by_title(&f, "Failures during scale-up");
         assert!(
-            during.evidence.contains("100% of failures (100 of 100)"),
+            during
+                .evidence
+                .contains("100% of failures (100 of 100) fell in the 40 s after a scale-up, which covers 33% of the run"),
             "{}",
             during.evidence
         );

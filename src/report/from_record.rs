@@ -236,3 +236,42 @@ pub fn latest_per_user_count(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     }
     Ok(latest.into_values().map(|(_, p)| p).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The 300-user fixture (1 s at 100 users, 1 s at 200, 6 s at 300), with `stages` when given.
+    fn fixture(stages: Option<serde_json::Value>) -> RunRecord {
+        let mut v: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/runs/300u.json")).unwrap();
+        if let Some(stages) = stages {
+            v["params"]["stages"] = stages;
+        }
+        record::parse(&v.to_string()).unwrap()
+    }
+
+    #[test]
+    fn a_staged_run_is_named_by_its_stages_and_bounded_by_its_users_of_each_second() {
+        let plain = run_view(&fixture(None), "a.json");
+        assert_eq!(
+            (plain.label.as_str(), plain.load.as_str()),
+            ("300 users", "300 users")
+        );
+        let max = plain.theoretical_max_rps.unwrap();
+        let staged = run_view(
+            &fixture(Some(serde_json::json!([
+                {"duration_s": 1.0, "target": 100.0},
+                {"duration_s": 1.0, "target": 200.0},
+                {"duration_s": 6.0, "target": 300.0}
+            ]))),
+            "b.json",
+        );
+        assert_eq!(staged.label, "100 -> 200 -> 300 users");
+        let users: Vec<u64> = staged.timeline.iter().map(|s| s.users).collect();
+        let mean = users.iter().sum::<u64>() as f64 / users.len() as f64;
+        assert!(mean < 300.0, "{users:?}");
+        let bound = staged.theoretical_max_rps.unwrap();
+        assert!((bound - max * mean / 300.0).abs() < 1e-9, "{bound} {max}");
+    }
+}
