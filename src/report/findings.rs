@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::view::{RunView, Second};
 
+mod keep_alive;
 mod moment;
 mod scale_down;
 mod setup;
@@ -53,7 +54,7 @@ pub fn findings(runs: &[RunView]) -> Vec<Finding> {
     ];
     out.extend(runs.iter().filter_map(hit_max_replicas));
     out.extend(runs.iter().filter_map(failures_after_scale_up));
-    out.extend(runs.iter().filter_map(keep_alive_imbalance));
+    out.extend(runs.iter().filter_map(keep_alive::keep_alive_imbalance));
     out.extend(runs.iter().filter_map(load_was_the_limit));
     out.extend(runs.iter().filter_map(scale_down::after_the_load_fell));
     out
@@ -329,23 +330,6 @@ fn failures_after_scale_up(run: &RunView) -> Option<Finding> {
             format!(
                 "at {}, {:.0}% of failures ({near} of {total}) fell in the {SCALING_WINDOW_S:.0} s after a scale-up, which covers {:.0}% of the run",
                 run.load_text(), share * 100.0, time_share * 100.0
-            ),
-        )
-    })
-}
-
-fn keep_alive_imbalance(run: &RunView) -> Option<Finding> {
-    let c = run.cluster.as_ref()?;
-    let share = c.new_pod_cpu_share?;
-    let new = c.pods_started.len() as f64;
-    let fair = new / f64::from(c.max_pods.max(1));
-    (new > 0.0 && share < fair / 2.0).then(|| {
-        Finding::new(
-            "Load stayed on the original pods (keep-alive)",
-            Verdict::Supported,
-            format!(
-                "at {}, pods started during the run did {:.0}% of the pods' CPU work where an even spread would give them {:.0}%; use --connection-max-requests or --connection-max-age",
-                run.load_text(), share * 100.0, fair * 100.0
             ),
         )
     })
