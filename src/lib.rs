@@ -4,12 +4,14 @@
 //! integration tests can call it.
 
 pub mod api;
+pub mod chain;
 pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod gcp;
+pub mod hpa;
 pub mod loadgen;
 pub mod outcome;
 pub mod output;
@@ -21,6 +23,7 @@ pub mod signals;
 pub mod stats;
 pub mod trace;
 pub mod units;
+pub mod yaml;
 
 #[cfg(test)]
 mod rooms_tests;

@@ -8,13 +8,13 @@ use jiff::Timestamp;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::chain::one_line;
 use crate::cluster::timeline::ClusterTracker;
 use crate::cluster::watch::{self, ClusterEvent, WatchOptions};
 use crate::cluster::{self, Cluster, ClusterError};
-use crate::config::{ClusterOptions, TargetNames};
+use crate::cluster::{ClusterOptions, TargetNames};
 use crate::record::cluster::{ClusterSecond, NotWatched};
 use crate::record::{RunRecord, TimelinePoint};
-use crate::units::one_line;
 
 /// How long `load` waits for the cluster before it runs without it.
 pub const CLUSTER_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,7 +1,6 @@
 //! Run records -> the report's view of each run, and the choice of runs to report.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::ReportError;
 use super::view::{ArrivalView, FailureCount, RunView, Second, SlowRequest, TimingBreakdown};
@@ -67,8 +66,25 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
         stages: record.params.stages.clone(),
     };
     view.load = view.load_text();
-    view.label = record.label.clone().unwrap_or_else(|| view.load.clone());
+    view.label = label(record);
     view
+}
+
+/// A run's name: its `--label`, else its load (`150 users`, `100 -> 300 users` for stages,
+/// `200 arrivals/s`), as the report names it.
+pub fn label(record: &RunRecord) -> String {
+    record.label.clone().unwrap_or_else(|| {
+        RunView {
+            users: u64::from(record.params.users),
+            stages: record.params.stages.clone(),
+            arrivals: record.arrivals.as_ref().map(|a| ArrivalView {
+                rate: a.rate,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+        .load_text()
+    })
 }
 
 /// users / mean(wait + response time). The record's figure counts every user the run
@@ -200,41 +216,9 @@ pub fn load_views(paths: &[PathBuf]) -> Result<Vec<RunView>, ReportError> {
         .iter()
         .map(|p| {
             let record = record::load(p)?;
-            let file = p.file_name().map_or_else(
-                || p.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            );
-            Ok(run_view(&record, &file))
+            Ok(run_view(&record, &crate::record::locations::file_name(p)))
         })
         .collect()
-}
-
-/// The latest record of each distinct user count in `dir`, by start time.
-pub fn latest_per_user_count(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| ReportError::RunsDir {
-        dir: dir.to_path_buf(),
-        source,
-    })?;
-    let mut latest: BTreeMap<u32, (jiff::Timestamp, PathBuf)> = BTreeMap::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("json")
-            || crate::trace::file::is_traces_file(&path)
-        {
-            continue;
-        }
-        // Every .json here is meant to be a record: a broken one is an error that names it.
-        let record = record::load(&path)?;
-        let slot = latest.entry(record.params.users);
-        let newer = match &slot {
-            std::collections::btree_map::Entry::Occupied(o) => record.started_at > o.get().0,
-            std::collections::btree_map::Entry::Vacant(_) => true,
-        };
-        if newer {
-            latest.insert(record.params.users, (record.started_at, path));
-        }
-    }
-    Ok(latest.into_values().map(|(_, p)| p).collect())
 }
 
 #[cfg(test)]
@@ -268,6 +252,12 @@ mod tests {
             "b.json",
         );
         assert_eq!(staged.label, "100 -> 200 -> 300 users");
+        assert_eq!(
+            label(&fixture(Some(
+                serde_json::json!([{"duration_s": 8.0, "target": 300.0}])
+            ))),
+            "300 users (stages)"
+        );
         let users: Vec<u64> = staged.timeline.iter().map(|s| s.users).collect();
         let mean = users.iter().sum::<u64>() as f64 / users.len() as f64;
         assert!(mean < 300.0, "{users:?}");
