@@ -201,6 +201,24 @@ mod tests {
         }
     }
 
+    /// An open-model run without stages: the arrivals due in each second.
+    fn open(duration_s: f64, intended: &[f64]) -> RunView {
+        RunView {
+            duration_s,
+            arrivals: Some(Default::default()),
+            timeline: (1..)
+                .zip(intended)
+                .map(|(t, r)| Second {
+                    t,
+                    users: 7,
+                    intended: Some(*r),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
     /// Up to 300 users by 60 s, held until 200 s, then down to 50 until 600 s.
     fn up_and_down(events: Vec<ScalingEventRecord>, length: f64) -> RunView {
         staged(
@@ -268,22 +286,8 @@ mod tests {
         let mut plain = only_up();
         plain.stages.clear();
         assert_eq!(load_fell(&plain), None);
-        let open = RunView {
-            duration_s: 3.2,
-            arrivals: Some(Default::default()),
-            timeline: [100.0, 100.0, 100.0, 20.0]
-                .iter()
-                .enumerate()
-                .map(|(i, r)| Second {
-                    t: i as u64 + 1,
-                    users: 7,
-                    intended: Some(*r),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        };
-        assert_eq!(load_fell(&open), None);
+        // The open model's last, partial second has few arrivals due.
+        assert_eq!(load_fell(&open(3.2, &[100.0, 100.0, 100.0, 20.0])), None);
         // A run interrupted before its stage going down never fell.
         let mut cut = up_and_down(vec![], 600.0);
         cut.duration_s = 150.3;
@@ -297,20 +301,7 @@ mod tests {
         r.stages.clear();
         assert_eq!(load_fell(&r).map(|f| (f.at_s, f.to)), Some((201.0, 50.0)));
         // The open model's level is its intended arrivals.
-        let open = RunView {
-            duration_s: 4.0,
-            timeline: [100.0, 100.0, 20.0, 20.0]
-                .iter()
-                .enumerate()
-                .map(|(i, r)| Second {
-                    t: i as u64 + 1,
-                    users: 7,
-                    intended: Some(*r),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        };
+        let open = open(4.0, &[100.0, 100.0, 20.0, 20.0]);
         assert_eq!(load_fell(&open).map(|f| (f.at_s, f.to)), Some((3.0, 20.0)));
     }
 
