@@ -176,7 +176,7 @@ pub async fn run(
     );
     record.cluster_not_watched = cluster_missed;
     if let Some(side) = cluster_side {
-        side.attach(&mut record);
+        side.attach(&mut record).await;
     }
     save(
         record,
