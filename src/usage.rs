@@ -24,12 +24,6 @@ pub enum UsageError {
     )]
     UnknownUserClass { name: String, known: String },
 
-    #[error("--max-in-flight and --queue apply to the open model only: add --arrival-rate R")]
-    OpenModelOnly,
-
-    #[error("--max-in-flight {0}: at most {max} requests can be in flight", max = u32::MAX)]
-    MaxInFlight(u64),
-
     #[error("--host {0} has no host name")]
     HostWithoutName(String),
 
@@ -38,12 +32,6 @@ pub enum UsageError {
 
     #[error("--local runs --workers as local processes: add --workers N (2 or more)")]
     LocalWithoutWorkers,
-
-    #[error("--workers must be 2 or more (1 worker is a plain `load`)")]
-    TooFewWorkers,
-
-    #[error("--workers {workers} is more than --users {users}: every worker needs a user")]
-    MoreWorkersThanUsers { workers: u64, users: u32 },
 
     #[error("cannot find this program to start workers: {0}")]
     NoProgram(String),
@@ -57,23 +45,30 @@ pub enum UsageError {
     #[error("--worker-node-selector: {0:?} is not KEY=VALUE, e.g. pool=load")]
     NodeSelector(String),
 
-    #[error(
-        "--scenario is a file on this machine, not in the worker pods: use a built-in \
-         --user-class with Kubernetes workers, or --local"
-    )]
-    ScenarioInPods,
-
     #[error("--worker-start-delay: {0}")]
     StartDelay(String),
 
-    #[error("worker needs --host: it is started by `load --workers N`, which passes it")]
-    WorkerWithoutHost,
+    /// A settled plan handed to the wrong runner (a bug of the caller).
+    #[error("{0}")]
+    WrongRunMode(&'static str),
 
-    #[error("worker needs --workers N")]
-    WorkerWithoutWorkers,
+    #[error("the plan cannot be sent to the workers: {0}")]
+    PlanNotSent(String),
 
-    #[error("--index {index} is not below --workers {workers}")]
-    WorkerIndex { index: u32, workers: u32 },
+    #[error(
+        "the worker's plan (--plan or {env}) does not decode: {detail}; the controller \
+         and the worker must be the same iris-lab version"
+    )]
+    PlanNotDecoded { env: &'static str, detail: String },
+
+    #[error("--index {index} is not below the plan's {workers} workers")]
+    IndexNotInPlan { index: u32, workers: u32 },
+
+    #[error("worker --plan -: standard input ended before the plan")]
+    PlanStdinEnded,
+
+    #[error("worker --plan -: could not read standard input: {0}")]
+    PlanStdinUnreadable(String),
 
     #[error("the demo's own address {addr}: {detail}")]
     DemoAddress { addr: String, detail: String },
