@@ -5,6 +5,7 @@ pub mod checks;
 pub mod cleanup;
 mod client;
 pub mod metrics;
+pub mod reads;
 pub mod timeline;
 pub mod verify;
 pub mod watch;
