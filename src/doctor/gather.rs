@@ -59,10 +59,10 @@ pub async fn run(
     progress: Progress<'_>,
 ) -> DoctorReport {
     let mut out = Vec::new();
-    let (server, ns, discovered) = match cluster {
+    let (server, ns, found) = match cluster {
         Err(e) => {
             out.push(cluster_unusable(&e));
-            (None, namespace.to_string(), None)
+            (None, namespace.to_string(), Found::default())
         }
         Ok(cluster) => {
             let found = cluster_checks(&cluster, opts, progress, &mut out).await;
@@ -73,8 +73,11 @@ pub async fn run(
             )
         }
     };
-    let host = opts.host.clone().or(discovered);
-    let port = host.as_ref().and_then(|h| h.port_or_known_default());
+    let host = opts.host.clone().or(found.url);
+    // The firewall admits the load balancer's port: the Service's, else the host's.
+    let port = found
+        .service_port
+        .or_else(|| host.as_ref().and_then(|h| h.port_or_known_default()));
     match &host {
         Some(url) => {
             let probe = reach::probe(url, opts.probe_timeout, opts.insecure).await;
@@ -97,18 +100,26 @@ fn cluster_unusable(e: &ClusterError) -> Check {
     )
 }
 
-/// The checks that read the cluster; returns the API's URL from the Service when it has an
-/// external address.
+/// What the Service says about where the API is.
+#[derive(Debug, Default)]
+struct Found {
+    /// The API's URL, when the Service has an external address.
+    url: Option<Url>,
+    /// The Service's (first) port.
+    service_port: Option<u16>,
+}
+
+/// The checks that read the cluster.
 async fn cluster_checks(
     cluster: &Cluster,
     opts: &DoctorOptions,
     progress: Progress<'_>,
     out: &mut Vec<Check>,
-) -> Option<Url> {
+) -> Found {
     let deployment = match cluster.deployment().await {
         Err(e) if fatal(&e) => {
             out.push(cluster_unusable(&e));
-            return None;
+            return Found::default();
         }
         Err(e) => {
             out.push(Check::unreadable(Section::Pods, "Deployment", &e));
@@ -116,7 +127,7 @@ async fn cluster_checks(
         }
         Ok(d) => d,
     };
-    let url = service_checks(cluster, deployment.as_ref(), opts, progress, out).await;
+    let found = service_checks(cluster, deployment.as_ref(), opts, progress, out).await;
     let pods = match cluster.pods().await {
         Ok(p) => Some(p),
         Err(e) => {
@@ -128,7 +139,7 @@ async fn cluster_checks(
     if let Some(pods) = &pods {
         pod_checks(cluster, deployment.as_ref(), pods, opts, out).await;
     }
-    url
+    found
 }
 
 async fn service_checks(
@@ -137,7 +148,7 @@ async fn service_checks(
     opts: &DoctorOptions,
     progress: Progress<'_>,
     out: &mut Vec<Check>,
-) -> Option<Url> {
+) -> Found {
     let (name, ns) = (&cluster.names.service, &cluster.namespace);
     let read = match opts.wait {
         Some(limit) => cluster.wait_for_address(limit, progress).await,
@@ -151,11 +162,13 @@ async fn service_checks(
                 format!("Service {name}"),
                 &e,
             ));
-            return None;
+            return Found::default();
         }
     };
     out.push(service::exists(svc.as_ref(), name, ns));
-    let svc = svc?;
+    let Some(svc) = svc else {
+        return Found::default();
+    };
     let events = if checks::external_address(&svc).is_none() {
         match cluster.events_about("Service", name).await {
             Ok(e) => e,
@@ -174,7 +187,10 @@ async fn service_checks(
         Ok(slices) => service::endpoints(&slices, name, ns),
         Err(e) => Check::unreadable(Section::Service, "Endpoints", &e),
     });
-    checks::base_url(&svc)
+    Found {
+        url: checks::base_url(&svc),
+        service_port: checks::service_port(&svc).and_then(|p| u16::try_from(p).ok()),
+    }
 }
 
 async fn scaling_checks(

@@ -12,6 +12,7 @@ mod demo;
 mod deploy;
 mod distributed;
 mod distributed_kube;
+mod doctor;
 mod load_cli;
 mod load_cluster;
 mod load_engine;
