@@ -11,6 +11,7 @@ pub mod config;
 pub mod doctor;
 pub mod error;
 pub mod gcp;
+pub mod hpa;
 pub mod loadgen;
 pub mod outcome;
 pub mod output;
@@ -22,6 +23,7 @@ pub mod signals;
 pub mod stats;
 pub mod trace;
 pub mod units;
+pub mod yaml;
 
 #[cfg(test)]
 mod rooms_tests;
