@@ -80,6 +80,7 @@ pub fn build(opts: &LoadOptions, c: &Collector, end: RunEnd, started_utc: Timest
         thresholds,
         timeline: c.timeline().to_vec(),
         cluster: None,
+        pod_errors: None,
         cluster_not_watched: None,
         distributed: None,
         worker: None,

@@ -13,6 +13,7 @@ mod assemble;
 pub mod cluster;
 pub mod distributed;
 mod measure;
+pub mod pod_logs;
 pub mod prepare;
 
 use std::path::PathBuf;
@@ -193,6 +194,10 @@ pub async fn run(
     record.cluster_not_watched = opts.cluster_missed.clone();
     if let Some(side) = cluster_side {
         side.attach(&mut record);
+    }
+    // Not after Ctrl-C: an interrupted run saves what it has at once.
+    if let (Some(cluster), false) = (&opts.cluster, measured.end.interrupted) {
+        record.pod_errors = pod_logs::read(cluster, &record).await;
     }
     save(
         record,

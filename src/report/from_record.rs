@@ -68,6 +68,7 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
             }
         }),
         stages: record.params.stages.clone(),
+        pod_errors: super::pod_errors::view(record),
     }
 }
 

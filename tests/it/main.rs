@@ -17,6 +17,7 @@ mod load_cli;
 mod load_cluster;
 mod load_engine;
 mod load_open;
+mod load_pod_errors;
 mod load_shape_cli;
 mod load_tls;
 mod locust_csv;
