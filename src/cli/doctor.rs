@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use crate::units::{PositiveSpan, Span};
+use crate::units::{HumanDuration, PositiveDuration};
 
 /// The guide's troubleshooting section as checks.
 #[derive(Debug, Clone, Default, Args)]
@@ -10,11 +10,11 @@ pub struct DoctorArgs {
     /// Wait up to this long for the Service's external address (as `kubectl get svc -w`),
     /// e.g. 5m.
     #[arg(long, value_name = "DURATION")]
-    pub wait: Option<Span>,
+    pub wait: Option<HumanDuration>,
 
     /// Time limit of each reachability step (DNS, TCP, TLS, HTTP) [default: 5s].
     #[arg(long, value_name = "DURATION")]
-    pub probe_timeout: Option<PositiveSpan>,
+    pub probe_timeout: Option<PositiveDuration>,
 
     /// Google Cloud project: check its VPC firewall rules admit the Service's port (Compute
     /// Engine API, read only; Application Default Credentials).

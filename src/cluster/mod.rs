@@ -4,6 +4,7 @@
 pub mod checks;
 pub mod cleanup;
 mod client;
+pub mod facts;
 pub mod log_errors;
 pub mod metrics;
 pub mod reads;

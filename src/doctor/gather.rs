@@ -95,7 +95,7 @@ fn cluster_unusable(e: &ClusterError) -> Check {
     Check::fail(
         Section::Cluster,
         "Kubernetes API",
-        crate::units::one_line(e),
+        crate::chain::one_line(e),
         "fix access to the cluster first (the line above says how); the checks of the cluster were not made",
     )
 }
@@ -234,7 +234,7 @@ async fn scaling_checks(
                 "Current pod metrics",
                 format!(
                     "metrics.k8s.io does not answer: {}",
-                    crate::units::one_line(&e)
+                    crate::chain::one_line(&e)
                 ),
                 "metrics-server is not serving: see the two checks above",
             ),
@@ -278,7 +278,7 @@ async fn pod_checks(
                 ClusterError::Forbidden {
                     can_i, namespace, ..
                 } => format!("not allowed (`kubectl auth can-i {can_i} -n {namespace}` says no)"),
-                other => crate::units::one_line(other),
+                other => crate::chain::one_line(other),
             });
         logs.push(PreviousLog {
             pod: pod_name,
@@ -317,7 +317,7 @@ async fn firewall_check(project: &str, port: u16) -> Check {
         Err(e) => Check::warn(
             Section::Firewall,
             name,
-            format!("not checked: {}", crate::units::one_line(&e)),
+            format!("not checked: {}", crate::chain::one_line(&e)),
             format!(
                 "check by hand: `gcloud compute firewall-rules list --project {project} --filter=\"allowed[].ports:{port}\"`"
             ),

@@ -154,7 +154,7 @@ impl Check {
             other => Check::warn(
                 section,
                 name,
-                format!("not checked: {}", crate::units::one_line(other)),
+                format!("not checked: {}", crate::chain::one_line(other)),
                 "check the cluster's API server and try again",
             ),
         }

@@ -145,7 +145,7 @@ pub async fn probe(url: &Url, limit: Duration, insecure: bool) -> Probe {
 
 async fn handshake(tcp: TcpStream, name: String, insecure: bool) -> Result<String, Problem> {
     let config = crate::loadgen::http::tls_config(insecure)
-        .map_err(|e| Problem::Other(crate::units::one_line(&e)))?;
+        .map_err(|e| Problem::Other(crate::chain::one_line(&e)))?;
     let server = ServerName::try_from(name).map_err(|e| Problem::Other(e.to_string()))?;
     let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(server, tcp)
@@ -169,7 +169,7 @@ async fn handshake(tcp: TcpStream, name: String, insecure: bool) -> Result<Strin
 async fn health(url: &Url, limit: Duration, insecure: bool) -> Step<(u16, String)> {
     let start = Instant::now();
     let result = match ApiClient::new(url.clone(), limit, insecure) {
-        Err(e) => Err(Problem::Other(crate::units::one_line(&e))),
+        Err(e) => Err(Problem::Other(crate::chain::one_line(&e))),
         Ok(client) => match client.get("/health").await {
             Ok(x) => {
                 let body = String::from_utf8_lossy(&x.body);

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 
+use crate::chain::one_line;
 use crate::cluster::log_errors::Grouper;
 use crate::cluster::reads::LogBounds;
 use crate::cluster::{Cluster, ClusterError};
 use crate::record::RunRecord;
 use crate::record::pod_errors::{LogGap, PodErrors};
-use crate::units::one_line;
 
 /// Bytes read at most per container log.
 pub const LOG_BYTES: i64 = 1024 * 1024;

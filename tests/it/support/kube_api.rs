@@ -360,6 +360,7 @@ fn parse_path(path: &str) -> Option<Target> {
         ["apis", g, v, rest @ ..] => (g.to_string(), format!("{g}/{v}"), rest),
         _ => return None,
     };
+    // Cluster-scoped objects (nodes, APIServices) are stored under the namespace "".
     let (ns, resource, tail) = match rest {
         ["namespaces", ns, resource, tail @ ..] => (*ns, *resource, tail),
         [resource, tail @ ..] if *resource != "namespaces" => ("", *resource, tail),
