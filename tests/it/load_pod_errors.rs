@@ -46,13 +46,7 @@ fn failing_api(api: &KubeApi) -> (String, std::sync::Arc<std::sync::atomic::Atom
 }
 
 fn only_record(dir: &std::path::Path) -> Value {
-    let runs = dir.join("iris-lab-runs");
-    let path = std::fs::read_dir(&runs)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "json"))
-        .expect("a run record");
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    crate::load_cluster::only_record(dir).1
 }
 
 fn run_load(lab: &Lab, host: &str) -> std::process::Output {
