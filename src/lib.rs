@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub mod gcp;
 pub mod hpa;
@@ -76,6 +77,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
             }
             Command::Demo(args) => commands::demo::run(&settings, &args).await,
             Command::Verify => commands::verify::run(&settings).await,
+            Command::Doctor(args) => commands::doctor::run(&settings, &args).await,
             Command::Watch(args) => commands::watch::run(&settings, &args).await,
             Command::Cleanup(args) => commands::cleanup::run(&settings, &args).await,
             Command::Guide(_) | Command::Worker(_) => Ok(Outcome::Success),

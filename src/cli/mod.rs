@@ -4,12 +4,14 @@
 //! command then resolves defaults once into the options it runs on.
 
 pub mod demo;
+pub mod doctor;
 pub mod load;
 pub mod report;
 pub mod trace;
 pub mod worker;
 
 pub use demo::DemoArgs;
+pub use doctor::DoctorArgs;
 pub use report::ReportArgs;
 pub use trace::TraceArgs;
 
@@ -120,6 +122,9 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Phase 1.1-1.2: check the Deployment, its pods, the Service's external IP and the HPA.
     Verify,
+    /// The guide's troubleshooting: Service, reachability, firewall, HPA, pods, nodes; each
+    /// check PASS/WARN/FAIL with its evidence and the fix.
+    Doctor(DoctorArgs),
     /// Phase 1.3: call GET /, GET /health and POST /predict and check each against the contract.
     Smoke(SmokeArgs),
     /// Phases 2-4: load-test the API with Locust's user classes and save a run record.

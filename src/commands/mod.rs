@@ -3,6 +3,7 @@
 
 pub mod cleanup;
 pub mod demo;
+pub mod doctor;
 pub mod guide;
 pub mod load;
 pub mod report;

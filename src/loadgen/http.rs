@@ -397,7 +397,7 @@ impl AsyncWrite for Stream {
     }
 }
 
-fn tls_config(insecure: bool) -> Result<rustls::ClientConfig, Error> {
+pub(crate) fn tls_config(insecure: bool) -> Result<rustls::ClientConfig, Error> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod findings;
 pub mod from_record;
 pub mod html;
+pub mod pod_errors;
 pub mod svg;
 pub mod table;
 pub mod view;
