@@ -22,6 +22,7 @@ pub mod signals;
 pub mod stats;
 pub mod trace;
 pub mod units;
+pub mod yaml;
 
 #[cfg(test)]
 mod rooms_tests;

@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use jiff::Timestamp;
 
+use super::TargetNames;
 use super::checks::HpaTargets;
 use super::facts::{PodFacts, image_records, most_common_resources, node_records};
 use super::watch::{ClusterEvent, EventKind};
-use crate::config::TargetNames;
 use crate::record::cluster::{
     ClusterRecord, ClusterSecond, Missed, PodSampleRecord, PodStartRecord, RestartRecord,
     ScalingEventRecord,

@@ -27,7 +27,7 @@ pub use shape::{Ramp, UserShape};
 
 use crate::units::Stages;
 
-use crate::config::ConfigError;
+use crate::yaml::ConfigError;
 
 /// Why a run cannot start: the engine's own errors, mapped to exit codes at the edge.
 #[derive(Debug, thiserror::Error)]
