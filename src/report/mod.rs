@@ -1,6 +1,7 @@
 //! Phases 5-6: the report. Runs (as [`RunView`]s) -> a view model -> a minijinja template.
 //! `templates/report.md` is the default; a user's own template sees the same data.
 
+pub mod autoscaling;
 pub mod breakdown;
 pub mod charts;
 pub mod compare;
