@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::view::{RunView, Second};
 
+mod memory;
 mod scale_down;
 pub use scale_down::load_fell;
 
@@ -47,6 +48,7 @@ pub fn findings(runs: &[RunView]) -> Vec<Finding> {
         cpu_saturation(runs),
         network_and_queueing(runs),
         connection_setup(runs),
+        memory::memory_pressure(runs),
     ];
     out.extend(runs.iter().filter_map(hit_max_replicas));
     out.extend(runs.iter().filter_map(failures_after_scale_up));

@@ -83,6 +83,8 @@ pub struct Capacity {
     /// Requests/s per pod at which p95 first reached twice its low-load value (for 3 s).
     pub knee_rps_per_pod: Option<f64>,
     pub no_fit: Option<NoFit>,
+    /// `no_fit` in words.
+    pub no_fit_text: Option<String>,
 }
 
 /// Least squares `y = a + b x`: (a, b, r²).
@@ -275,7 +277,10 @@ pub fn capacity(run: &RunView, cpu_target_pct: Option<f64>) -> Capacity {
                 .map(|(r, pct)| at(r * pct / 100.0));
             out.rps_per_pod_at_limit = limit.map(at);
         }
-        Err(why) => out.no_fit = Some(why),
+        Err(why) => {
+            out.no_fit_text = Some(why.to_string());
+            out.no_fit = Some(why);
+        }
     }
     out
 }

@@ -194,6 +194,16 @@ pub fn analyse(run: &RunView) -> Autoscaling {
 fn recommend(a: &Autoscaling, spec: &Spec) -> Vec<Recommendation> {
     let mut out = Vec::new();
     let Some(model) = &a.pod_model else {
+        let why = a
+            .capacity
+            .no_fit_text
+            .clone()
+            .unwrap_or_else(|| "no pod started during the run, so no start-up time".into());
+        out.push(Recommendation {
+            setting: "none".into(),
+            effect: format!("no recommendation without a capacity fit and a start-up time: {why}"),
+            ..Recommendation::default()
+        });
         return out;
     };
     let steady = vec![a.steady_rps; 600];
