@@ -64,6 +64,9 @@ pub enum Error {
     Record(#[from] ReadError),
 
     #[error(transparent)]
+    Predict(#[from] crate::report::autoscaling::predict::PredictError),
+
+    #[error(transparent)]
     Run(#[from] RunError),
 
     #[error("the command stopped unexpectedly")]
@@ -98,6 +101,7 @@ impl Error {
             Error::Cluster(e) if e.is_config() => exit::USAGE,
             Error::Loadgen(e) if e.is_usage() => exit::USAGE,
             Error::Gcp(e) if e.is_usage() => exit::USAGE,
+            Error::Predict(e) if e.is_usage() => exit::USAGE,
             Error::Run(e) => e.outcome_code().unwrap_or(exit::FAILURE),
             _ => exit::FAILURE,
         }

@@ -73,6 +73,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
                 output::write_stdout(&text)?;
                 Ok(Outcome::Success)
             }
+            Command::Predict(args) => commands::predict::run(&settings, &args),
             Command::Demo(args) => commands::demo::run(&settings, &args).await,
             Command::Verify => commands::verify::run(&settings).await,
             Command::Watch(args) => commands::watch::run(&settings, &args).await,

@@ -5,6 +5,7 @@ pub mod cleanup;
 pub mod demo;
 pub mod guide;
 pub mod load;
+pub mod predict;
 pub mod report;
 pub mod serve;
 pub mod smoke;

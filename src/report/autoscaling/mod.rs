@@ -6,6 +6,7 @@
 pub mod anatomy;
 pub mod capacity;
 pub mod memory;
+pub mod predict;
 pub mod simulate;
 
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerSpec;

@@ -12,7 +12,7 @@ use crate::hpa::{Autoscaler, ControllerSettings, Phase, PodView, Readiness, Spec
 const METRICS_EVERY_S: u64 = 15;
 
 /// What the simulation assumes of the pods.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PodModel {
     pub idle_millicores: f64,
     pub millicores_per_rps: f64,

@@ -21,7 +21,7 @@ fn ready_at(t: u64) -> u32 {
     if t < 75 { 2 } else { 4 }
 }
 
-fn story() -> RunView {
+pub fn story() -> RunView {
     let mut timeline = Vec::new();
     for t in 1..=180u64 {
         let per_pod = rps_at(t) / f64::from(ready_at(t));
