@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::units::{Rate, Span, Users};
+use crate::units::{PositiveDuration, Rate, Users};
 
 /// Another load through the HPA model with the capacity and start-up measured in saved runs.
 #[derive(Debug, Clone, Default, Args)]
@@ -44,5 +44,5 @@ pub struct PredictArgs {
 
     /// How long the load lasts [default: 10m].
     #[arg(long, value_name = "DURATION")]
-    pub duration: Option<Span>,
+    pub duration: Option<PositiveDuration>,
 }

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::chain::one_line;
 use crate::cluster::facts::set_instance_types;
 use crate::cluster::timeline::ClusterTracker;
 use crate::cluster::watch::{self, ClusterEvent, WatchOptions};
@@ -15,7 +16,6 @@ use crate::cluster::{self, Cluster, ClusterError};
 use crate::cluster::{ClusterOptions, TargetNames};
 use crate::record::cluster::{ClusterSecond, NotWatched};
 use crate::record::{RunRecord, TimelinePoint};
-use crate::units::one_line;
 
 /// How long `load` waits for the cluster before it runs without it.
 pub const CLUSTER_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
