@@ -62,6 +62,9 @@ pub enum Error {
     Record(#[from] ReadError),
 
     #[error(transparent)]
+    Predict(#[from] crate::report::autoscaling::predict::PredictError),
+
+    #[error(transparent)]
     Run(#[from] RunError),
 
     #[error("the command stopped unexpectedly")]
@@ -102,6 +105,7 @@ impl Error {
             }
             Error::Cluster(e) if e.is_config() => exit::USAGE,
             Error::Gcp(e) if e.is_usage() => exit::USAGE,
+            Error::Predict(e) if e.is_usage() => exit::USAGE,
             Error::Run(e) => e.outcome_code().unwrap_or(exit::FAILURE),
             _ => exit::FAILURE,
         }

@@ -75,6 +75,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
                 output::write_stdout(&text)?;
                 Ok(Outcome::Success)
             }
+            Command::Predict(args) => commands::predict::run(&settings, &args),
             Command::Demo(args) => commands::demo::run(&settings, &args).await,
             Command::Verify => commands::verify::run(&settings).await,
             Command::Doctor(args) => commands::doctor::run(&settings, &args).await,

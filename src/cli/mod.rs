@@ -6,12 +6,14 @@
 pub mod demo;
 pub mod doctor;
 pub mod load;
+pub mod predict;
 pub mod report;
 pub mod trace;
 pub mod worker;
 
 pub use demo::DemoArgs;
 pub use doctor::DoctorArgs;
+pub use predict::PredictArgs;
 pub use report::ReportArgs;
 pub use trace::TraceArgs;
 
@@ -133,6 +135,9 @@ pub enum Command {
     Watch(WatchArgs),
     /// Phases 5-6: comparison table, timing breakdown, bottlenecks and charts, as markdown.
     Report(ReportArgs),
+    /// Phase 6: predict the replicas, the time to reach them and the degradation of another
+    /// load, from the capacity and start-up measured in saved runs.
+    Predict(PredictArgs),
     /// Phase 5 from Cloud Trace: fetch runs' spans, save them beside the records, analyse them.
     Trace(TraceArgs),
     /// Phase 7: scale the Deployment back down (asks first).

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod doctor;
 pub mod guide;
 pub mod load;
+pub mod predict;
 pub mod report;
 pub mod serve;
 pub mod smoke;

@@ -7,6 +7,7 @@ mod doctor;
 mod load;
 mod phases;
 mod report;
+mod predict;
 mod shape;
 mod smoke;
 mod trace;
@@ -28,6 +29,7 @@ pub use load::{
     render_load_text, render_run_note, render_summary, status_line,
 };
 pub use report::{Template, deliver, render_report};
+pub use predict::render_prediction;
 pub use smoke::render_smoke;
 pub use trace::render_trace;
 

@@ -1,6 +1,7 @@
 //! Phases 5-6: the report. Runs (as [`RunView`]s) -> a view model -> a minijinja template.
 //! `templates/report.md` is the default; a user's own template sees the same data.
 
+pub mod autoscaling;
 pub mod breakdown;
 pub mod charts;
 pub mod compare;
@@ -44,6 +45,18 @@ pub struct ReportModel {
     pub charts: Vec<charts::Chart>,
     /// Findings from the spans of runs with saved traces, across runs (ordered by users).
     pub span_findings: Vec<String>,
+    /// Per run: is the autoscaling right, and what should change.
+    pub autoscaling: Vec<RunAutoscaling>,
+}
+
+/// The autoscaling analysis of one run, under the run's column name.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunAutoscaling {
+    pub column: String,
+    pub label: String,
+    pub users: u64,
+    #[serde(flatten)]
+    pub analysis: autoscaling::Autoscaling,
 }
 
 /// Phase 5 for one run.
@@ -147,7 +160,18 @@ pub fn build(mut runs: Vec<RunView>, options: &ReportOptions) -> ReportModel {
             }
         })
         .collect();
+    let autoscaling = runs
+        .iter()
+        .zip(&columns)
+        .map(|(r, column)| RunAutoscaling {
+            column: column.clone(),
+            label: r.label.clone(),
+            users: r.users,
+            analysis: autoscaling::analyse(r),
+        })
+        .collect();
     ReportModel {
+        autoscaling,
         tool: format!("iris-lab {}", env!("CARGO_PKG_VERSION")),
         guide_table: compare::guide_table(&runs),
         extended_table: compare::extended_table(&runs),

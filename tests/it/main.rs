@@ -22,6 +22,7 @@ mod load_shape_cli;
 mod load_tls;
 mod locust_csv;
 mod phases;
+mod predict;
 mod report;
 mod report_html;
 mod report_scaling;
