@@ -21,6 +21,7 @@ pub mod signals;
 pub mod stats;
 pub mod trace;
 pub mod units;
+pub mod web;
 
 #[cfg(test)]
 mod rooms_tests;

@@ -66,6 +66,8 @@ pub trait Monitor {
     fn note(&mut self, _note: &RunNote) {}
     /// A second closed (also the last, partial one): a distributed worker sends it on.
     fn second_closed(&mut self, _point: &TimelinePoint, _collector: &stats::Collector) {}
+    /// A merged second of a distributed run (no collector: the workers have them).
+    fn merged_second(&mut self, _point: &TimelinePoint) {}
 }
 
 /// What the pipeline has to say besides numbers; `output` words it.
@@ -147,10 +149,27 @@ pub struct LoadResult {
     pub outcome: Outcome,
 }
 
+/// How a run can be steered while it goes: stopped (as a first Ctrl-C stops it) and, in the
+/// closed model, given a new users' target (the web page, Locust's swarm).
+#[derive(Debug, Clone, Default)]
+pub struct RunControl {
+    pub stop: tokio_util::sync::CancellationToken,
+    pub swarm: Option<crate::loadgen::SwarmControl>,
+}
+
 /// Runs the load test to its end (or to Ctrl-C) and saves everything it measured.
 pub async fn run(
+    opts: LoadOptions,
+    monitor: &mut (dyn Monitor + Send),
+) -> Result<LoadResult, RunError> {
+    run_controlled(opts, monitor, RunControl::default()).await
+}
+
+/// [`run`], steered by `control` too.
+pub async fn run_controlled(
     mut opts: LoadOptions,
     monitor: &mut (dyn Monitor + Send),
+    control: RunControl,
 ) -> Result<LoadResult, RunError> {
     let target = prepare::target(&opts.plan, &opts.host, opts.insecure).await?;
     if let Some(open) = &opts.plan.open {
@@ -182,7 +201,7 @@ pub async fn run(
         monitor,
         timeline_error: None,
     };
-    let measured = measure::measure(&opts, target, started_utc, &mut sinks).await?;
+    let measured = measure::measure_until(&opts, target, started_utc, &mut sinks, control).await?;
     if let Some(e) = sinks.timeline_error.take() {
         sinks.monitor.note(&RunNote::TimelineFailed {
             path: sinks.timeline.path.clone(),

@@ -88,7 +88,8 @@ pub async fn run_worker(
             monitor: &mut sender,
             timeline_error: None,
         };
-        measure::measure_until(&opts, target, started_utc, &mut sinks, stop).await?
+        let control = crate::pipeline::RunControl { stop, swarm: None };
+        measure::measure_until(&opts, target, started_utc, &mut sinks, control).await?
     };
     let mut record = assemble::build(&opts, &measured.collector, measured.end, started_utc);
     record.worker = Some(WorkerShare {
