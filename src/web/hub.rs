@@ -181,6 +181,11 @@ impl Hub {
             .map(|r| r.head.clone())
     }
 
+    /// A run is going.
+    pub fn is_running(&self) -> bool {
+        self.lock().active.is_some()
+    }
+
     /// A new run that is about to start: its id and how it is steered.
     pub fn attach(&self, start: Start) -> (u32, RunControl) {
         let changeable = start.changeable;
