@@ -43,7 +43,11 @@ pub async fn run(settings: &Settings, args: &WebArgs) -> Result<Outcome, Error> 
         ));
     }
     let default_host = default_host(settings, args).await;
-    let info = page_info(settings, &guard, default_host.as_ref().map(|h| h.to_string()));
+    let info = page_info(
+        settings,
+        &guard,
+        default_host.as_ref().map(|h| h.to_string()),
+    );
     let starter = FormStarter {
         settings: settings.clone(),
         args: args.clone(),
@@ -68,12 +72,10 @@ pub async fn run(settings: &Settings, args: &WebArgs) -> Result<Outcome, Error> 
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| Error::Bind {
-            addr: addr.to_string(),
-            source,
-        })
+    TcpListener::bind(addr).await.map_err(|source| Error::Bind {
+        addr: addr.to_string(),
+        source,
+    })
 }
 
 /// Loopback: no token unless given. Beyond: the token given, else a new one.
@@ -123,7 +125,10 @@ fn parse<T: std::str::FromStr<Err = String>>(
     name: &str,
 ) -> Result<Option<T>, String> {
     SwarmForm::field(value)
-        .map(|text| text.parse::<T>().map_err(|e| format!("{name} {text:?}: {e}")))
+        .map(|text| {
+            text.parse::<T>()
+                .map_err(|e| format!("{name} {text:?}: {e}"))
+        })
         .transpose()
 }
 

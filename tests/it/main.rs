@@ -29,3 +29,4 @@ mod smoke_failures;
 mod trace;
 mod verify;
 mod watch;
+mod web;

@@ -1,0 +1,217 @@
+//! `iris-lab web`'s control API over HTTP, Locust's (`POST /swarm`, `GET /stop`,
+//! `/stats/requests`): a run started, changed and stopped, and saved as a normal record with
+//! its changes as stages; bad inputs refused with a clear message and nothing changed; changes
+//! from another site or without the token refused.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::web::{WebProcess, form_body, get_json, swarm, wait_state};
+use crate::support::{ServeProcess, on_own_runtime};
+
+fn latest(state: &Value) -> &Value {
+    &state["latest"]
+}
+
+#[test]
+fn a_run_is_started_changed_stopped_and_saved_as_a_record() {
+    let api = ServeProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let web = WebProcess::start(dir.path());
+    let (url, host) = (web.url.clone(), api.url.clone());
+    let runs = dir.path().join("runs");
+    let csv_file = dir.path().join("run_stats.csv");
+    on_own_runtime(move || async move {
+        let (status, answer) = swarm(
+            &url,
+            &[("user_count", "4"), ("spawn_rate", "20"), ("host", &host)],
+        )
+        .await;
+        assert_eq!(
+            (status, answer["success"].as_bool()),
+            (200, Some(true)),
+            "{answer}"
+        );
+        let lim = Duration::from_secs(30);
+        wait_state(&url, lim, |s| latest(s)["users"] == 4).await;
+
+        // While it runs: bad inputs change nothing.
+        let (status, bad) = swarm(&url, &[("user_count", "-3")]).await;
+        assert_eq!(status, 400, "{bad}");
+        assert!(
+            bad["message"]
+                .as_str()
+                .unwrap()
+                .contains("user_count \"-3\""),
+            "{bad}"
+        );
+        let (status, bad) = swarm(&url, &[("user_count", "8"), ("spawn_rate", "0")]).await;
+        assert_eq!(status, 400, "{bad}");
+        let (status, bad) =
+            swarm(&url, &[("user_count", "8"), ("host", "http://127.0.0.2:9")]).await;
+        assert_eq!(status, 409, "{bad}");
+        assert_eq!(
+            latest(&get_json(&format!("{url}api/state")).await)["target_users"],
+            4
+        );
+
+        // Locust's swarm during a run changes its users.
+        let (status, answer) = swarm(&url, &[("user_count", "8"), ("spawn_rate", "20")]).await;
+        assert_eq!(status, 200, "{answer}");
+        wait_state(&url, lim, |s| latest(s)["users"] == 8).await;
+        let stats = get_json(&format!("{url}stats/requests")).await;
+        assert_eq!(stats["user_count"], 8);
+        let rows = stats["stats"].as_array().unwrap();
+        assert_eq!(rows.last().unwrap()["name"], "Aggregated");
+        assert!(rows.last().unwrap()["num_requests"].as_u64().unwrap() > 0);
+
+        let stop = reqwest::get(format!("{url}stop")).await.unwrap();
+        assert_eq!(stop.status(), 200);
+        let state = wait_state(&url, lim, |s| latest(s)["status"] == "finished").await;
+        let id = latest(&state)["id"].as_u64().unwrap();
+
+        // The record is a normal one: the change is a stage, report reads it.
+        let record = get_json(&format!("{url}runs/{id}/record.json")).await;
+        let targets: Vec<f64> = record["params"]["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["target"].as_f64().unwrap())
+            .collect();
+        assert_eq!(targets.first(), Some(&4.0), "{targets:?}");
+        assert_eq!(targets.last(), Some(&8.0), "{targets:?}");
+        let saved: Vec<_> = std::fs::read_dir(&runs)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .collect();
+        assert_eq!(saved.len(), 1);
+        // The download is the CSV the run wrote.
+        let csv = reqwest::get(format!("{url}runs/{id}/stats.csv"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(csv, std::fs::read_to_string(&csv_file).unwrap());
+        let locust = reqwest::get(format!("{url}stats/requests/csv"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(locust, csv);
+        let report = reqwest::get(format!("{url}report.html")).await.unwrap();
+        assert_eq!(report.status(), 200);
+        assert!(report.text().await.unwrap().contains("<svg"));
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn bad_inputs_get_a_clear_message_and_start_nothing() {
+    let api = ServeProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let web = WebProcess::start(dir.path());
+    let (url, host) = (web.url.clone(), api.url.clone());
+    on_own_runtime(move || async move {
+        let cases: [(&[(&str, &str)], &str); 5] = [
+            (
+                &[("user_count", "-5"), ("host", &host)],
+                "user_count \"-5\"",
+            ),
+            (
+                &[("user_count", "0"), ("host", &host)],
+                "must be at least 1",
+            ),
+            (
+                &[
+                    ("user_count", "5"),
+                    ("user_class", "NoSuchUser"),
+                    ("host", &host),
+                ],
+                "unknown user class \"NoSuchUser\"",
+            ),
+            (
+                &[
+                    ("user_count", "5"),
+                    ("host", "http://no-such-host.invalid:8000"),
+                ],
+                "does not resolve",
+            ),
+            (&[("user_count", "5")], "host is missing"),
+        ];
+        for (form, says) in cases {
+            let (status, answer) = swarm(&url, form).await;
+            assert_eq!(status, 400, "{form:?}: {answer}");
+            assert_eq!(answer["success"], false);
+            let message = answer["message"].as_str().unwrap();
+            assert!(message.contains(says), "{form:?}: {message}");
+            assert!(!message.contains('\n'), "one line: {message}");
+        }
+        let state = get_json(&format!("{url}api/state")).await;
+        assert_eq!(state["runs"].as_array().unwrap().len(), 0, "{state}");
+        assert_eq!(state["active"], Value::Null);
+    })
+    .join()
+    .unwrap();
+    assert!(!dir.path().join("runs").exists());
+}
+
+#[test]
+fn changes_need_the_token_beyond_loopback_and_never_come_from_another_site() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = WebProcess::start_with(
+        dir.path(),
+        &["--addr", "0.0.0.0:0", "--web-token", "tok-123456"],
+    );
+    let url = web.loopback_url();
+    on_own_runtime(move || async move {
+        let client = reqwest::Client::new();
+        let post = |headers: &[(&'static str, &str)]| {
+            let mut req = client
+                .post(format!("{url}swarm"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form_body(&[("user_count", "1")]));
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            req.send()
+        };
+        assert_eq!(post(&[]).await.unwrap().status(), 401);
+        assert_eq!(
+            post(&[("x-iris-lab-token", "wrong")])
+                .await
+                .unwrap()
+                .status(),
+            401
+        );
+        let cross = post(&[
+            ("x-iris-lab-token", "tok-123456"),
+            ("origin", "http://evil.example"),
+        ]);
+        assert_eq!(cross.await.unwrap().status(), 403);
+        let fetch_meta = post(&[
+            ("x-iris-lab-token", "tok-123456"),
+            ("sec-fetch-site", "cross-site"),
+        ]);
+        assert_eq!(fetch_meta.await.unwrap().status(), 403);
+        // With the token it gets through to the form's checks (no host: 400).
+        let ok = post(&[("authorization", "Bearer tok-123456")])
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 400);
+        let stop = client.get(format!("{url}stop")).send().await.unwrap();
+        assert_eq!(stop.status(), 401);
+        // The page never carries the token; it only knows one is needed.
+        let page = client.get(&url).send().await.unwrap().text().await.unwrap();
+        assert!(!page.contains("tok-123456"));
+        let state = get_json(&format!("{url}api/state")).await;
+        assert_eq!(state["info"]["token_required"], true);
+        assert!(!state.to_string().contains("tok-123456"));
+    })
+    .join()
+    .unwrap();
+}
