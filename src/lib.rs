@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod gcp;
+pub mod hpa;
 pub mod loadgen;
 pub mod outcome;
 pub mod output;
@@ -22,6 +23,7 @@ pub mod stats;
 pub mod trace;
 pub mod units;
 pub mod web;
+pub mod yaml;
 
 #[cfg(test)]
 mod rooms_tests;

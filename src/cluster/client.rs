@@ -8,7 +8,7 @@ use kube::client::AuthError;
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
 use super::error::{Access, ClusterError};
-use crate::config::{ClusterOptions, TargetNames};
+use super::{ClusterOptions, TargetNames};
 use crate::units::one_line;
 
 /// How long to wait for a TCP connection to the API server.

@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, HashSet};
 
 use jiff::Timestamp;
 
+use super::TargetNames;
 use super::checks::HpaTargets;
 use super::watch::{ClusterEvent, EventKind};
-use crate::config::TargetNames;
 use crate::record::cluster::{
     ClusterRecord, ClusterSecond, Missed, PodSampleRecord, PodStartRecord, ScalingEventRecord,
 };

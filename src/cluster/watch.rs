@@ -16,10 +16,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::Cluster;
+use super::TargetNames;
 use super::checks::HpaTargets;
 use super::checks::{self, StartupPhases};
 use super::metrics::PodUsage;
-use crate::config::TargetNames;
 
 /// Something that happened in the cluster, when this client saw it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

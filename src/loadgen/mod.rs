@@ -29,7 +29,7 @@ pub use swarm::{Swarm, SwarmChange, SwarmControl, stages_followed};
 
 use crate::units::Stages;
 
-use crate::config::ConfigError;
+use crate::yaml::ConfigError;
 
 /// Why a run cannot start: the engine's own errors, mapped to exit codes at the edge.
 #[derive(Debug, thiserror::Error)]

@@ -6,12 +6,12 @@ use std::time::Duration;
 use comfy_table::Cell;
 
 use super::{Format, Style, to_json};
+use crate::cluster::TargetNames;
 use crate::cluster::checks::PodRow;
 use crate::cluster::cleanup::{CleanupPlan, CleanupReport};
 use crate::cluster::metrics::PodUsage;
 use crate::cluster::verify::VerifyReport;
 use crate::cluster::watch::{ClusterEvent, EventKind, StartupLatency};
-use crate::config::TargetNames;
 use crate::units::format_duration;
 
 /// The pods as `kubectl get pods` lists them.

@@ -11,7 +11,7 @@ use tokio::task::JoinSet;
 use crate::cluster::timeline::ClusterTracker;
 use crate::cluster::watch::{self, ClusterEvent, WatchOptions};
 use crate::cluster::{self, Cluster, ClusterError};
-use crate::config::{ClusterOptions, TargetNames};
+use crate::cluster::{ClusterOptions, TargetNames};
 use crate::record::cluster::{ClusterSecond, NotWatched};
 use crate::record::{RunRecord, TimelinePoint};
 use crate::units::one_line;

@@ -21,7 +21,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::cluster::Cluster;
-use crate::config::{ClusterOptions, TargetNames};
+use crate::cluster::{ClusterOptions, TargetNames};
 use crate::loadgen::{LoadPlan, LoadgenError};
 use crate::outcome::Outcome;
 use crate::record::cluster::{ClusterSecond, NotWatched};

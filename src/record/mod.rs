@@ -19,11 +19,13 @@ mod atomic;
 pub mod cluster;
 pub mod distributed;
 pub mod histogram;
+pub mod locations;
 mod percentile;
 mod phases;
 pub mod shape;
 
 pub use atomic::write_atomically;
+pub use locations::{DEFAULT_OUT_DIR, LocateError, record_paths};
 pub use percentile::Percentile;
 pub use phases::{EndpointPhases, PhaseDistributions, PhasesRecord, Resolution, SecondPhases};
 

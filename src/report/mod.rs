@@ -90,15 +90,6 @@ pub enum ReportError {
         line: usize,
         message: String,
     },
-    #[error(
-        "could not read the runs directory {}: run `iris-lab load` first, or name record files",
-        dir.display()
-    )]
-    RunsDir {
-        dir: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     #[error(transparent)]
     Record(#[from] crate::record::ReadError),
 }
