@@ -30,3 +30,4 @@ mod trace;
 mod verify;
 mod watch;
 mod web;
+mod web_browser;
