@@ -12,6 +12,7 @@ use crate::loadgen::{ConnectionPolicy, LoadPlan, OpenModel, UserClass};
 use crate::output;
 use crate::pipeline::distributed::kube;
 use crate::pipeline::{self, LoadOptions};
+use crate::web;
 
 use jiff::Timestamp;
 
@@ -31,8 +32,65 @@ pub async fn run(settings: &Settings, args: &LoadArgs) -> Result<Outcome, Error>
     let options = options(settings, args, host)?;
     let layered = settings.layer(args, |f| &f.load);
     let mut display = output::LiveDisplay::for_stderr();
+    let (page, mut web_monitor, control) = match layered.web {
+        Some(addr) => {
+            let (page, monitor, control) = attach_page(addr, &layered, &options).await?;
+            (Some(page), Some(monitor), control)
+        }
+        None => (None, None, pipeline::RunControl::default()),
+    };
+    let mut tee;
+    let display: &mut (dyn pipeline::Monitor + Send) = match web_monitor.as_mut() {
+        Some(second) => {
+            tee = web::Tee {
+                first: &mut display,
+                second,
+            };
+            &mut tee
+        }
+        None => &mut display,
+    };
+    let result = run_mode(settings, &layered, options, control, display).await;
+    if let Some(page) = &page {
+        match &result {
+            Ok(Some(result)) => page.finished(result),
+            Ok(None) => {}
+            Err(e) => page.failed(crate::units::one_line(e)),
+        }
+    }
+    let Some(result) = result? else {
+        return Ok(Outcome::Success);
+    };
+    let text = output::render_load(&result, settings.format, output::Style::for_stdout());
+    output::write_stdout(&text)?;
+    Ok(result.outcome)
+}
+
+/// `--web`: the run's page beside the terminal.
+async fn attach_page(
+    addr: std::net::SocketAddr,
+    args: &LoadArgs,
+    options: &LoadOptions,
+) -> Result<(web::AttachedPage, web::WebMonitor, pipeline::RunControl), Error> {
+    let (guard, generated) = web::Guard::for_addr(addr, args.web_token.clone());
+    web::AttachedPage::start(addr, guard, generated, options, args.workers.is_some())
+        .await
+        .map_err(|source| Error::Bind {
+            addr: addr.to_string(),
+            source,
+        })
+}
+
+/// The run in the mode asked for: one process, local workers or worker pods (None: a dry run).
+async fn run_mode(
+    settings: &Settings,
+    layered: &LoadArgs,
+    options: LoadOptions,
+    control: pipeline::RunControl,
+    display: &mut (dyn pipeline::Monitor + Send),
+) -> Result<Option<pipeline::LoadResult>, Error> {
     let result = match (layered.workers, layered.local) {
-        (None, false) => pipeline::run(options, &mut display).await?,
+        (None, false) => pipeline::run_controlled(options, display, control).await?,
         (None, true) => {
             return Err(Error::Usage(
                 "--local runs --workers as local processes: add --workers N (2 or more)".into(),
@@ -44,19 +102,17 @@ pub async fn run(settings: &Settings, args: &LoadArgs) -> Result<Outcome, Error>
             let exe = std::env::current_exe().map_err(|e| {
                 Error::Usage(format!("cannot find this program to start workers: {e}"))
             })?;
-            pipeline::distributed::run_local(options, workers, &exe, &mut display).await?
+            pipeline::distributed::run_local(options, workers, &exe, display).await?
         }
         (Some(n), false) => {
             let workers = u32::try_from(n.0).unwrap_or(u32::MAX);
-            match on_kubernetes(settings, &layered, options, workers, &mut display).await? {
+            match on_kubernetes(settings, layered, options, workers, display).await? {
                 Some(result) => result,
-                None => return Ok(Outcome::Success),
+                None => return Ok(None),
             }
         }
     };
-    let text = output::render_load(&result, settings.format, output::Style::for_stdout());
-    output::write_stdout(&text)?;
-    Ok(result.outcome)
+    Ok(Some(result))
 }
 
 /// Merges flags over the config file's `load:` section, then resolves the defaults.
@@ -133,7 +189,7 @@ async fn on_kubernetes(
     args: &LoadArgs,
     options: LoadOptions,
     workers: u32,
-    display: &mut output::LiveDisplay,
+    display: &mut (dyn pipeline::Monitor + Send),
 ) -> Result<Option<pipeline::LoadResult>, Error> {
     let pods = pod_settings(args)?;
     if args.dry_run {

@@ -28,7 +28,7 @@ const SAVE_WAIT: Duration = Duration::from_secs(15);
 
 pub async fn run(settings: &Settings, args: &WebArgs) -> Result<Outcome, Error> {
     let addr = args.addr.unwrap_or(DEFAULT_ADDR);
-    let guard = guard_for(addr, args.web_token.clone());
+    let (guard, generated) = Guard::for_addr(addr, args.web_token.clone());
     let listener = bind(addr).await?;
     let local = listener.local_addr().map_err(|source| Error::Bind {
         addr: addr.to_string(),
@@ -36,7 +36,7 @@ pub async fn run(settings: &Settings, args: &WebArgs) -> Result<Outcome, Error> 
     })?;
     let shutdown_signal = crate::signals::shutdown();
     output::write_stdout(&format!("web: http://{local}/\n"))?;
-    if guard.token.is_some() && args.web_token.is_none() {
+    if generated {
         output::note(&format!(
             "web: listening beyond loopback: changes need this token (the page asks for it): {}",
             guard.token.as_deref().unwrap_or_default()
@@ -58,7 +58,7 @@ pub async fn run(settings: &Settings, args: &WebArgs) -> Result<Outcome, Error> 
     let server = tokio::spawn(web::serve(listener, hub.clone(), guard, shutdown.clone()));
     shutdown_signal.await;
     output::note("web: stopping; a running run saves its record first");
-    hub.stop();
+    let _ = hub.stop();
     let deadline = tokio::time::Instant::now() + SAVE_WAIT;
     while hub.is_running() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -76,15 +76,6 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
         addr: addr.to_string(),
         source,
     })
-}
-
-/// Loopback: no token unless given. Beyond: the token given, else a new one.
-pub fn guard_for(addr: SocketAddr, token: Option<String>) -> Guard {
-    let loopback = addr.ip().is_loopback();
-    let token = token
-        .filter(|t| !t.trim().is_empty())
-        .or_else(|| (!loopback).then(web::generate_token));
-    Guard { token, loopback }
 }
 
 /// `--host`, else the Service's external IP when a cluster is found (quietly none).

@@ -224,7 +224,7 @@ async fn stop(State(app): State<App>, headers: HeaderMap) -> Response {
     if let Err(r) = app.guard.change(&headers) {
         return refusal(r);
     }
-    reply(Ok(app.hub.stop().to_string()), None)
+    reply(app.hub.stop().map(String::from), None)
 }
 
 /// Locust's `/stats/requests`: the running (else latest) run's table as Locust's JSON.

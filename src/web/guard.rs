@@ -33,6 +33,16 @@ fn refused(status: http::StatusCode, message: impl Into<String>) -> Refused {
 }
 
 impl Guard {
+    /// Loopback: no token unless one is given. Beyond: the one given, else a new one (the
+    /// `bool` says so: it must be printed for the user).
+    pub fn for_addr(addr: std::net::SocketAddr, token: Option<String>) -> (Self, bool) {
+        let loopback = addr.ip().is_loopback();
+        let given = token.filter(|t| !t.trim().is_empty());
+        let generated = given.is_none() && !loopback;
+        let token = given.or_else(|| generated.then(generate_token));
+        (Self { token, loopback }, generated)
+    }
+
     /// Any request: on loopback, the Host must be a loopback name.
     pub fn read(&self, headers: &HeaderMap) -> Result<(), Refused> {
         if !self.loopback {

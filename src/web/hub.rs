@@ -296,21 +296,26 @@ impl Hub {
 
     /// Locust's `/stop`: stops the running run (its users finish their tasks, the record is
     /// saved); nothing to stop is not an error, as in Locust.
-    pub fn stop(&self) -> &'static str {
+    pub fn stop(&self) -> Result<&'static str, ControlError> {
         let id = {
             let inner = self.lock();
-            inner.active.as_ref().map(|a| {
-                a.stop.cancel();
-                a.id
-            })
-        };
-        match id {
-            Some(id) => {
-                self.stopping(id);
-                "Test stopped"
+            let Some(active) = &inner.active else {
+                return Ok("No test is running");
+            };
+            let stoppable = inner
+                .runs
+                .iter()
+                .any(|r| r.head.id == active.id && r.head.stoppable);
+            if !stoppable {
+                return Err(ControlError::Conflict(
+                    "a distributed run stops with Ctrl-C in the terminal of `iris-lab load`".into(),
+                ));
             }
-            None => "No test is running",
-        }
+            active.stop.cancel();
+            active.id
+        };
+        self.stopping(id);
+        Ok("Test stopped")
     }
 
     /// Locust's `/swarm`: changes the users of the running run, else starts one.
@@ -337,6 +342,7 @@ impl Hub {
             users: options.plan.users,
             spawn_rate: options.plan.spawn_rate,
             changeable: options.plan.open.is_none(),
+            stoppable: true,
         };
         let message = format!(
             "Swarming started: {} users at {}/s",

@@ -10,6 +10,7 @@
 //! script or font from elsewhere.
 
 mod api;
+mod attached;
 mod guard;
 mod hub;
 mod monitor;
@@ -18,6 +19,7 @@ mod series;
 
 use std::sync::Arc;
 
+pub use attached::AttachedPage;
 pub use guard::{Guard, TOKEN_HEADER, generate_token, is_loopback_host};
 pub use hub::{ControlError, Hub, PageInfo, Starter, SwarmForm};
 pub use monitor::{Tee, WebMonitor};

@@ -128,6 +128,8 @@ pub struct Head {
     pub spawn_rate: f64,
     /// The users can be changed while it runs (the closed model, one process).
     pub changeable: bool,
+    /// The page can stop it (one process; distributed runs stop with Ctrl-C).
+    pub stoppable: bool,
     pub started_at: Timestamp,
     pub elapsed_s: f64,
     pub rows: Vec<Row>,
@@ -171,6 +173,7 @@ pub struct Start {
     pub users: u32,
     pub spawn_rate: f64,
     pub changeable: bool,
+    pub stoppable: bool,
 }
 
 impl RunView {
@@ -186,6 +189,7 @@ impl RunView {
                 target_users: start.users,
                 spawn_rate: start.spawn_rate,
                 changeable: start.changeable,
+                stoppable: start.stoppable,
                 started_at: Timestamp::now(),
                 elapsed_s: 0.0,
                 rows: Vec::new(),

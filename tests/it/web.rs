@@ -215,3 +215,58 @@ fn changes_need_the_token_beyond_loopback_and_never_come_from_another_site() {
     .join()
     .unwrap();
 }
+
+#[test]
+fn load_with_web_serves_its_run_and_takes_a_change_of_users() {
+    use std::io::{BufRead, BufReader};
+    let api = ServeProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(crate::support::binary())
+        .args([
+            "load",
+            "--users",
+            "2",
+            "--spawn-rate",
+            "20",
+            "--duration",
+            "6s",
+        ])
+        .args(["--no-cluster", "--web", "127.0.0.1:0", "--host", &api.url])
+        .current_dir(dir.path())
+        .env_remove("IRIS_LAB_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut lines = stderr.lines();
+    let url = loop {
+        let line = lines.next().expect("the page's line").unwrap();
+        if let Some(url) = line.strip_prefix("web: the run's page is at ") {
+            break url.to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    on_own_runtime(move || async move {
+        let lim = Duration::from_secs(20);
+        let state = wait_state(&url, lim, |s| latest(s)["users"] == 2).await;
+        assert_eq!(state["info"]["can_start"], false);
+        let (status, answer) = swarm(&url, &[("user_count", "5")]).await;
+        assert_eq!(status, 200, "{answer}");
+        wait_state(&url, lim, |s| latest(s)["users"] == 5).await;
+    })
+    .join()
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let record = std::fs::read_dir(dir.path().join("iris-lab-runs"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .expect("the record");
+    let record: Value =
+        serde_json::from_str(&std::fs::read_to_string(record.path()).unwrap()).unwrap();
+    let stages = record["params"]["stages"].as_array().unwrap();
+    assert_eq!(stages.last().unwrap()["target"], 5.0, "{stages:?}");
+    assert_eq!(record["status"], "completed");
+}

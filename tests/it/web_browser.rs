@@ -105,7 +105,10 @@ async fn wait_js(c: &Client, what: &str, expr: &str) -> Value {
         if truthy {
             return v;
         }
-        assert!(start.elapsed() < LIMIT, "the page did not show {what} within {LIMIT:?}");
+        assert!(
+            start.elapsed() < LIMIT,
+            "the page did not show {what} within {LIMIT:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
