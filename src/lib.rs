@@ -4,6 +4,7 @@
 //! integration tests can call it.
 
 pub mod api;
+pub mod chain;
 pub mod cli;
 pub mod cluster;
 pub mod commands;
@@ -59,7 +60,9 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
     let task = runtime.spawn(async move {
         match command {
             Command::Serve(args) => commands::serve::run(&settings, &args).await,
-            Command::Web(args) => commands::web::run(&settings, &args).await,
+            Command::Web(args) => {
+                commands::web::run(&settings, &args, commands::load::options).await
+            }
             Command::Smoke(args) => commands::smoke::run(&settings, &args).await,
             Command::Load(args) => commands::load::run(&settings, &args).await,
             Command::Report(args) => {

@@ -55,7 +55,7 @@ pub async fn run(settings: &Settings, args: &LoadArgs) -> Result<Outcome, Error>
         match &result {
             Ok(Some(result)) => page.finished(result),
             Ok(None) => {}
-            Err(e) => page.failed(crate::units::one_line(e)),
+            Err(e) => page.failed(crate::error::one_line(e)),
         }
     }
     let Some(result) = result? else {

@@ -15,7 +15,7 @@ use crate::error::{Error, Outcome};
 use crate::loadgen::BUILTIN_CLASSES;
 use crate::output;
 use crate::pipeline::LoadOptions;
-use crate::units::{Host, PositiveSpan, Rate, Stages, Users};
+use crate::units::{Host, PositiveDuration, Rate, Stages, Users};
 use crate::web::{self, Guard, Hub, PageInfo, Starter, SwarmForm};
 
 /// Where the page listens unless told otherwise: Locust's port.
@@ -26,7 +26,15 @@ pub const UNTIL_STOPPED: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How long Ctrl-C waits for a running run to save its record.
 const SAVE_WAIT: Duration = Duration::from_secs(15);
 
-pub async fn run(settings: &Settings, args: &WebArgs) -> Result<Outcome, Error> {
+/// How `load` turns its arguments into a run's options; the edge (`lib.rs`) hands it in, so
+/// that commands do not import commands.
+pub type OptionsOf = fn(&Settings, &LoadArgs, reqwest::Url) -> Result<LoadOptions, Error>;
+
+pub async fn run(
+    settings: &Settings,
+    args: &WebArgs,
+    options_of: OptionsOf,
+) -> Result<Outcome, Error> {
     let addr = args.addr.unwrap_or(DEFAULT_ADDR);
     let (guard, generated) = Guard::for_addr(addr, args.web_token.clone());
     let listener = bind(addr).await?;
@@ -49,6 +57,7 @@ pub async fn run(settings: &Settings, args: &WebArgs) -> Result<Outcome, Error> 
         default_host.as_ref().map(|h| h.to_string()),
     );
     let starter = FormStarter {
+        options_of,
         settings: settings.clone(),
         args: args.clone(),
         default_host,
@@ -97,14 +106,13 @@ fn page_info(settings: &Settings, guard: &Guard, default_host: Option<String>) -
         default_host,
         classes: BUILTIN_CLASSES.iter().map(|c| c.to_string()).collect(),
         default_users: file.users.map_or(150, |u| u.0),
-        default_spawn_rate: file
-            .spawn_rate
-            .map_or(super::load::DEFAULT_SPAWN_RATE, |r| r.0),
+        default_spawn_rate: file.spawn_rate.map(|r| r.0),
     }
 }
 
 /// The form -> `load`'s arguments -> `load`'s options.
 struct FormStarter {
+    options_of: OptionsOf,
     settings: Settings,
     args: WebArgs,
     default_host: Option<reqwest::Url>,
@@ -130,14 +138,14 @@ impl Starter for FormStarter {
         if users.is_none() && stages.is_none() {
             return Err("user_count is missing: the number of users to start, e.g. 150".into());
         }
-        let duration = match parse::<PositiveSpan>(&form.run_time, "run_time")? {
+        let duration = match parse::<PositiveDuration>(&form.run_time, "run_time")? {
             Some(d) => Some(d),
             None => parse(&form.duration, "duration")?,
         };
         let args = LoadArgs {
             users,
             spawn_rate: parse::<Rate>(&form.spawn_rate, "spawn_rate")?,
-            duration: duration.or(Some(PositiveSpan(UNTIL_STOPPED))),
+            duration: duration.or(Some(PositiveDuration(UNTIL_STOPPED))),
             user_class: SwarmForm::field(&form.user_class).map(String::from),
             stages,
             out_dir: self.args.out_dir.clone(),
@@ -152,8 +160,8 @@ impl Starter for FormStarter {
                  found to read it from)",
             )?,
         };
-        let mut options = super::load::options(&self.settings, &args, host)
-            .map_err(|e| crate::units::one_line(&e))?;
+        let mut options = (self.options_of)(&self.settings, &args, host)
+            .map_err(|e| crate::error::one_line(&e))?;
         options.handle_signals = false;
         Ok(options)
     }

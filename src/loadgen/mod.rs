@@ -1,4 +1,4 @@
-//! The load engine: a plan, user classes, ONE worker loop ([`user::run_user`]) and the
+//! The load engine: a plan, user classes, ONE user loop ([`user::run_user`]) and the
 //! scheduler that starts users at the spawn rate and stops them at the end. It reports what
 //! happens as [`Event`]s on a channel and never prints.
 
@@ -81,11 +81,6 @@ pub struct LoadPlan {
 }
 
 impl LoadPlan {
-    /// When user `i` (0-based) starts, relative to the run's start.
-    pub fn spawn_offset(&self, i: u32) -> Duration {
-        Duration::from_secs_f64(f64::from(i) / self.spawn_rate)
-    }
-
     /// How many users run over time (the closed model).
     pub fn user_shape(&self) -> UserShape {
         match &self.stages {
@@ -203,8 +198,8 @@ pub struct RunEnd {
 }
 
 /// Runs `plan` from `start` until its duration is over or `interrupt` fires: users (the
-/// closed model) or arrivals (the open model), both running tasks through one `Worker`. In the
-/// closed model, each [`Swarm`] on `swarm` changes the users' target from then on.
+/// closed model) or arrivals (the open model), both running tasks through one `TaskRunner`. In
+/// the closed model, each [`Swarm`] on `swarm` changes the users' target from then on.
 pub async fn run(
     plan: &LoadPlan,
     target: Arc<Target>,

@@ -211,7 +211,7 @@ pub async fn run_controlled(
     let mut record = assemble::build(&opts, &measured.collector, measured.end, started_utc);
     record.cluster_not_watched = opts.cluster_missed.clone();
     if let Some(side) = cluster_side {
-        side.attach(&mut record);
+        side.attach(&mut record).await;
     }
     save(
         record,

@@ -45,7 +45,7 @@ impl AttachedPage {
             default_host: Some(options.host.to_string()),
             classes: vec![plan.class.name.clone()],
             default_users: plan.users,
-            default_spawn_rate: plan.spawn_rate,
+            default_spawn_rate: Some(plan.spawn_rate),
         };
         let hub = Hub::new(info, None);
         let (id, control) = hub.attach(Start {

@@ -66,7 +66,8 @@ pub struct PageInfo {
     pub default_host: Option<String>,
     pub classes: Vec<String>,
     pub default_users: u32,
-    pub default_spawn_rate: f64,
+    /// The config file's, else none (load's default applies).
+    pub default_spawn_rate: Option<f64>,
 }
 
 struct Active {
