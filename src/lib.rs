@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod gcp;
 pub mod hpa;
+pub mod keys;
 pub mod loadgen;
 pub mod outcome;
 pub mod output;

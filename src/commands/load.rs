@@ -32,13 +32,21 @@ pub async fn run(settings: &Settings, args: &LoadArgs) -> Result<Outcome, Error>
     let options = options(settings, args, host)?;
     let layered = settings.layer(args, |f| &f.load);
     let mut display = output::LiveDisplay::for_stderr();
-    let (page, mut web_monitor, control) = match layered.web {
+    let (page, mut web_monitor, mut control) = match layered.web {
         Some(addr) => {
             let (page, monitor, control) = attach_page(addr, &layered, &options).await?;
             (Some(page), Some(monitor), control)
         }
         None => (None, None, pipeline::RunControl::default()),
     };
+    let one_closed = layered.workers.is_none() && options.plan.open.is_none();
+    let keys = one_closed
+        .then(crate::keys::UserKeys::start)
+        .flatten()
+        .map(|keys| {
+            let hub = page.as_ref().map(|p| p.hub.clone());
+            users_keys(keys, hub, &options, &mut control)
+        });
     let mut tee;
     let display: &mut (dyn pipeline::Monitor + Send) = match web_monitor.as_mut() {
         Some(second) => {
@@ -51,6 +59,11 @@ pub async fn run(settings: &Settings, args: &LoadArgs) -> Result<Outcome, Error>
         None => &mut display,
     };
     let result = run_mode(settings, &layered, options, control, display).await;
+    if let Some(keys) = keys {
+        // Dropping the reader puts the terminal back as it was.
+        keys.abort();
+        let _ = keys.await;
+    }
     if let Some(page) = &page {
         match &result {
             Ok(Some(result)) => page.finished(result),
@@ -64,6 +77,38 @@ pub async fn run(settings: &Settings, args: &LoadArgs) -> Result<Outcome, Error>
     let text = output::render_load(&result, settings.format, output::Style::for_stdout());
     output::write_stdout(&text)?;
     Ok(result.outcome)
+}
+
+/// Locust's w/W/s/S in the terminal: through the page's hub when there is one (so the page
+/// follows), else through a channel of the run's own.
+fn users_keys(
+    mut keys: crate::keys::UserKeys,
+    hub: Option<std::sync::Arc<web::Hub>>,
+    options: &LoadOptions,
+    control: &mut pipeline::RunControl,
+) -> tokio::task::JoinHandle<()> {
+    let own = hub.is_none().then(|| {
+        let first = crate::loadgen::Swarm {
+            users: options.plan.users,
+            spawn_rate: options.plan.spawn_rate,
+        };
+        let (tx, rx) = tokio::sync::watch::channel(first);
+        control.swarm = Some(rx);
+        tx
+    });
+    output::note("keys: w/W add 1/10 users, s/S remove 1/10");
+    tokio::spawn(async move {
+        while let Some(delta) = keys.next().await {
+            match (&hub, &own) {
+                (Some(hub), _) => hub.nudge(delta),
+                (None, Some(tx)) => {
+                    let next = web::nudged(*tx.borrow(), delta);
+                    tx.send_replace(next);
+                }
+                (None, None) => {}
+            }
+        }
+    })
 }
 
 /// `--web`: the run's page beside the terminal.

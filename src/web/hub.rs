@@ -361,6 +361,27 @@ impl Hub {
         Ok(message)
     }
 
+    /// Adds `delta` users to the running run's target (the terminal's w/W/s/S keys).
+    pub fn nudge(&self, delta: i64) {
+        let inner = self.lock();
+        let Some(Active {
+            id,
+            swarm: Some(tx),
+            ..
+        }) = &inner.active
+        else {
+            return;
+        };
+        let id = *id;
+        let swarm = nudged(*tx.borrow(), delta);
+        tx.send_replace(swarm);
+        drop(inner);
+        self.with_run(id, |run| {
+            run.head.target_users = swarm.users;
+            Some(event("run", &serde_json::to_string(&run.head).ok()?))
+        });
+    }
+
     /// A swarm while a run goes: its new users and spawn rate (None: no run is going).
     fn change(&self, form: &SwarmForm) -> Result<Option<String>, ControlError> {
         let inner = self.lock();
@@ -397,6 +418,15 @@ impl Hub {
             Some(event("run", &serde_json::to_string(&run.head).ok()?))
         });
         Ok(Some(format!("Users changing to {users} at {spawn_rate}/s")))
+    }
+}
+
+/// `swarm` with `delta` more users (never below 0).
+pub fn nudged(swarm: Swarm, delta: i64) -> Swarm {
+    let users = (i64::from(swarm.users) + delta).clamp(0, i64::from(u32::MAX));
+    Swarm {
+        users: users as u32,
+        ..swarm
     }
 }
 

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 pub use attached::AttachedPage;
 pub use guard::{Guard, TOKEN_HEADER, generate_token, is_loopback_host};
-pub use hub::{ControlError, Hub, PageInfo, Starter, SwarmForm};
+pub use hub::{ControlError, Hub, PageInfo, Starter, SwarmForm, nudged};
 pub use monitor::{Tee, WebMonitor};
 pub use run::Start;
 

@@ -270,3 +270,64 @@ fn load_with_web_serves_its_run_and_takes_a_change_of_users() {
     assert_eq!(stages.last().unwrap()["target"], 5.0, "{stages:?}");
     assert_eq!(record["status"], "completed");
 }
+
+/// Locust's keys on a terminal (util-linux `script` gives `load` a pseudo-terminal): `W` adds
+/// 10 users, `s` removes one; the record keeps the change as stages.
+#[test]
+fn keys_on_the_terminal_change_the_users() {
+    use std::io::{Read, Write};
+    let api = ServeProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let line = format!(
+        "{} load --users 2 --spawn-rate 50 --duration 6s --no-cluster --host {}",
+        crate::support::binary().display(),
+        api.url
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(dir.path())
+        .env_remove("IRIS_LAB_CONFIG")
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs the command on a pseudo-terminal");
+    let (told_tx, told) = std::sync::mpsc::channel();
+    let mut screen = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let (mut text, mut chunk) = (Vec::new(), [0u8; 512]);
+        while let Ok(n @ 1..) = screen.read(&mut chunk) {
+            text.extend_from_slice(&chunk[..n]);
+            if String::from_utf8_lossy(&text).contains("keys: w/W") {
+                let _ = told_tx.send(());
+            }
+        }
+        text
+    });
+    told.recv_timeout(Duration::from_secs(20))
+        .expect("load says which keys change the users");
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"W").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    stdin.write_all(b"s").unwrap();
+    let status = child.wait().unwrap();
+    drop(stdin);
+    let screen = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
+    assert!(status.success(), "{screen}");
+    let record = std::fs::read_dir(dir.path().join("iris-lab-runs"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .expect("the record");
+    let record: Value =
+        serde_json::from_str(&std::fs::read_to_string(record.path()).unwrap()).unwrap();
+    let targets: Vec<f64> = record["params"]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["target"].as_f64().unwrap())
+        .collect();
+    assert!(targets.contains(&12.0), "{targets:?}\n{screen}");
+    assert_eq!(targets.last(), Some(&11.0), "{targets:?}");
+}
