@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::error::{Error, Outcome};
 use crate::loadgen::BUILTIN_CLASSES;
 use crate::output;
-use crate::pipeline::LoadOptions;
+use crate::pipeline::{RunMode, RunPlan, RunSite};
 use crate::units::{Host, PositiveDuration, Rate, Stages, Users};
 use crate::web::{self, Guard, Hub, PageInfo, Starter, SwarmForm};
 
@@ -26,15 +26,11 @@ pub const UNTIL_STOPPED: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How long Ctrl-C waits for a running run to save its record.
 const SAVE_WAIT: Duration = Duration::from_secs(15);
 
-/// How `load` turns its arguments into a run's options; the edge (`lib.rs`) hands it in, so
-/// that commands do not import commands.
-pub type OptionsOf = fn(&Settings, &LoadArgs, reqwest::Url) -> Result<LoadOptions, Error>;
+/// How `load` settles its (layered) arguments into a run's plan; the edge (`lib.rs`) hands it
+/// in, so that commands do not import commands and the form is settled as flags are.
+pub type PlanOf = fn(&Settings, &LoadArgs) -> Result<RunPlan, Error>;
 
-pub async fn run(
-    settings: &Settings,
-    args: &WebArgs,
-    options_of: OptionsOf,
-) -> Result<Outcome, Error> {
+pub async fn run(settings: &Settings, args: &WebArgs, plan_of: PlanOf) -> Result<Outcome, Error> {
     let addr = args.addr.unwrap_or(DEFAULT_ADDR);
     let (guard, generated) = Guard::for_addr(addr, args.web_token.clone());
     let listener = bind(addr).await?;
@@ -57,7 +53,7 @@ pub async fn run(
         default_host.as_ref().map(|h| h.to_string()),
     );
     let starter = FormStarter {
-        options_of,
+        plan_of,
         settings: settings.clone(),
         args: args.clone(),
         default_host,
@@ -112,7 +108,7 @@ fn page_info(settings: &Settings, guard: &Guard, default_host: Option<String>) -
 
 /// The form -> `load`'s arguments -> `load`'s options.
 struct FormStarter {
-    options_of: OptionsOf,
+    plan_of: PlanOf,
     settings: Settings,
     args: WebArgs,
     default_host: Option<reqwest::Url>,
@@ -132,7 +128,7 @@ fn parse<T: std::str::FromStr<Err = String>>(
 }
 
 impl Starter for FormStarter {
-    fn options(&self, form: &SwarmForm) -> Result<LoadOptions, String> {
+    fn plan(&self, form: &SwarmForm) -> Result<(RunPlan, RunSite), String> {
         let stages: Option<Stages> = parse(&form.stages, "stages")?;
         let users: Option<Users> = parse(&form.user_count, "user_count")?;
         if users.is_none() && stages.is_none() {
@@ -142,7 +138,7 @@ impl Starter for FormStarter {
             Some(d) => Some(d),
             None => parse(&form.duration, "duration")?,
         };
-        let args = LoadArgs {
+        let form_args = LoadArgs {
             users,
             spawn_rate: parse::<Rate>(&form.spawn_rate, "spawn_rate")?,
             duration: duration.or(Some(PositiveDuration(UNTIL_STOPPED))),
@@ -153,6 +149,10 @@ impl Starter for FormStarter {
             no_cluster: self.args.no_cluster,
             ..LoadArgs::default()
         };
+        // The config file's `load:` section under the form, as under load's flags; the page
+        // runs every user in this process.
+        let mut args = self.settings.layer(&form_args, |f| &f.load);
+        (args.workers, args.local, args.web) = (None, false, None);
         let host = match parse::<Host>(&form.host, "host")? {
             Some(h) => h.0,
             None => self.default_host.clone().ok_or(
@@ -160,9 +160,15 @@ impl Starter for FormStarter {
                  found to read it from)",
             )?,
         };
-        let mut options = (self.options_of)(&self.settings, &args, host)
-            .map_err(|e| crate::error::one_line(&e))?;
-        options.handle_signals = false;
-        Ok(options)
+        let plan = (self.plan_of)(&self.settings, &args).map_err(|e| crate::error::one_line(&e))?;
+        if !matches!(plan.mode, RunMode::OneProcess) {
+            return Err("the page runs every user in this process: no workers".into());
+        }
+        let site = RunSite {
+            host,
+            cluster: Some((self.settings.cluster.clone(), self.settings.names.clone())),
+            signals: false,
+        };
+        Ok((plan, site))
     }
 }

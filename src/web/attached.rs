@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Guard, Hub, PageInfo, Start, WebMonitor};
 use crate::output;
-use crate::pipeline::{LoadOptions, LoadResult, RunControl};
+use crate::pipeline::{LoadResult, RunControl, RunPlan, RunSite};
 
 /// A page serving one run; the server stops when this is dropped.
 pub struct AttachedPage {
@@ -25,8 +25,8 @@ impl AttachedPage {
         addr: SocketAddr,
         guard: Guard,
         generated_token: bool,
-        options: &LoadOptions,
-        distributed: bool,
+        plan: &RunPlan,
+        site: &RunSite,
     ) -> std::io::Result<(Self, WebMonitor, RunControl)> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
@@ -38,24 +38,18 @@ impl AttachedPage {
                  it): {token}"
             ));
         }
-        let plan = &options.plan;
+        let load = &plan.load;
         let info = PageInfo {
             token_required: guard.token.is_some(),
             can_start: false,
-            default_host: Some(options.host.to_string()),
-            classes: vec![plan.class.name.clone()],
-            default_users: plan.users,
-            default_spawn_rate: Some(plan.spawn_rate),
+            default_host: Some(site.host.to_string()),
+            classes: vec![load.class.name.clone()],
+            default_users: load.users,
+            default_spawn_rate: Some(load.spawn_rate),
         };
         let hub = Hub::new(info, None);
-        let (id, control) = hub.attach(Start {
-            host: options.host.to_string(),
-            class: plan.class.name.clone(),
-            users: plan.users,
-            spawn_rate: plan.spawn_rate,
-            changeable: plan.open.is_none() && !distributed,
-            stoppable: !distributed,
-        });
+        let distributed = !matches!(plan.mode, crate::pipeline::RunMode::OneProcess);
+        let (id, control) = hub.attach(Start::of(plan, site, distributed));
         let shutdown = CancellationToken::new();
         tokio::spawn(super::serve(listener, hub.clone(), guard, shutdown.clone()));
         let monitor = WebMonitor::new(hub.clone(), id);

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::run::{FailureRow, Head, Row, RunView, Start, Status, Tick};
 use crate::loadgen::Swarm;
-use crate::pipeline::{LoadOptions, LoadResult, RunControl};
+use crate::pipeline::{LoadResult, RunControl, RunPlan, RunSite};
 use crate::record::{RunRecord, TimelinePoint};
 
 /// Runs kept for the page (the oldest finished ones go first).
@@ -40,10 +40,11 @@ impl SwarmForm {
     }
 }
 
-/// Builds a run's options from the form (`commands::web` does, as `load` does from flags).
+/// Builds a run's settled plan and site from the form (`commands::web` does, as `load` does
+/// from flags).
 pub trait Starter: Send + Sync {
-    /// The options, or one line for the page saying what is wrong.
-    fn options(&self, form: &SwarmForm) -> Result<LoadOptions, String>;
+    /// The plan (one process) and where it runs, or one line for the page saying what is wrong.
+    fn plan(&self, form: &SwarmForm) -> Result<(RunPlan, RunSite), String>;
 }
 
 /// Why a control request changed nothing.
@@ -329,22 +330,15 @@ impl Hub {
                 "this page shows one run of `iris-lab load`: start runs with `iris-lab web`".into(),
             )
         })?;
-        let options = starter.options(&form).map_err(ControlError::Invalid)?;
-        resolve(&options.host).await?;
+        let (plan, site) = starter.plan(&form).map_err(ControlError::Invalid)?;
+        resolve(&site.host).await?;
         // A run may have started while the host resolved.
         if self.lock().active.is_some() {
             return Err(ControlError::Conflict(
                 "a run started meanwhile: change its users, or stop it first".into(),
             ));
         }
-        let start = Start {
-            host: options.host.to_string(),
-            class: options.plan.class.name.clone(),
-            users: options.plan.users,
-            spawn_rate: options.plan.spawn_rate,
-            changeable: options.plan.open.is_none(),
-            stoppable: true,
-        };
+        let start = Start::of(&plan, &site, false);
         let message = format!(
             "Swarming started: {} users at {}/s",
             start.users, start.spawn_rate
@@ -353,7 +347,7 @@ impl Hub {
         let hub = self.clone();
         tokio::spawn(async move {
             let mut monitor = super::WebMonitor::new(hub.clone(), id);
-            match crate::pipeline::run_controlled(options, &mut monitor, control).await {
+            match crate::pipeline::run_controlled(&plan, &site, &mut monitor, control).await {
                 Ok(result) => hub.finished(id, &result),
                 Err(e) => hub.failed(id, e.to_string()),
             }

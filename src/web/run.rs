@@ -176,6 +176,26 @@ pub struct Start {
     pub stoppable: bool,
 }
 
+impl Start {
+    /// A run of `plan` against `site`'s host; `distributed` runs are neither changed nor
+    /// stopped from the page.
+    pub fn of(
+        plan: &crate::pipeline::RunPlan,
+        site: &crate::pipeline::RunSite,
+        distributed: bool,
+    ) -> Self {
+        let load = &plan.load;
+        Self {
+            host: site.host.to_string(),
+            class: load.class.name.clone(),
+            users: load.users,
+            spawn_rate: load.spawn_rate,
+            changeable: load.open.is_none() && !distributed,
+            stoppable: !distributed,
+        }
+    }
+}
+
 impl RunView {
     pub fn new(id: u32, start: Start) -> Self {
         Self {
