@@ -14,6 +14,26 @@ fn latest(state: &Value) -> &Value {
     &state["latest"]
 }
 
+/// The one record in `runs`.
+fn saved_record(runs: &std::path::Path) -> Value {
+    let record = std::fs::read_dir(runs)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .expect("the record");
+    serde_json::from_str(&std::fs::read_to_string(record.path()).unwrap()).unwrap()
+}
+
+/// The users each stage of a record reached.
+fn stage_targets(record: &Value) -> Vec<f64> {
+    record["params"]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["target"].as_f64().unwrap())
+        .collect()
+}
+
 #[test]
 fn a_run_is_started_changed_stopped_and_saved_as_a_record() {
     let api = ServeProcess::start();
@@ -73,12 +93,7 @@ fn a_run_is_started_changed_stopped_and_saved_as_a_record() {
 
         // The record is a normal one: the change is a stage, report reads it.
         let record = get_json(&format!("{url}runs/{id}/record.json")).await;
-        let targets: Vec<f64> = record["params"]["stages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["target"].as_f64().unwrap())
-            .collect();
+        let targets = stage_targets(&record);
         assert_eq!(targets.first(), Some(&4.0), "{targets:?}");
         assert_eq!(targets.last(), Some(&8.0), "{targets:?}");
         let saved: Vec<_> = std::fs::read_dir(&runs)
@@ -259,15 +274,9 @@ fn load_with_web_serves_its_run_and_takes_a_change_of_users() {
     .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{out:?}");
-    let record = std::fs::read_dir(dir.path().join("iris-lab-runs"))
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .find(|e| e.path().extension().is_some_and(|x| x == "json"))
-        .expect("the record");
-    let record: Value =
-        serde_json::from_str(&std::fs::read_to_string(record.path()).unwrap()).unwrap();
-    let stages = record["params"]["stages"].as_array().unwrap();
-    assert_eq!(stages.last().unwrap()["target"], 5.0, "{stages:?}");
+    let record = saved_record(&dir.path().join("iris-lab-runs"));
+    let targets = stage_targets(&record);
+    assert_eq!(targets.last(), Some(&5.0), "{targets:?}");
     assert_eq!(record["status"], "completed");
 }
 
@@ -315,19 +324,8 @@ fn keys_on_the_terminal_change_the_users() {
     drop(stdin);
     let screen = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
     assert!(status.success(), "{screen}");
-    let record = std::fs::read_dir(dir.path().join("iris-lab-runs"))
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .find(|e| e.path().extension().is_some_and(|x| x == "json"))
-        .expect("the record");
-    let record: Value =
-        serde_json::from_str(&std::fs::read_to_string(record.path()).unwrap()).unwrap();
-    let targets: Vec<f64> = record["params"]["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["target"].as_f64().unwrap())
-        .collect();
+    let record = saved_record(&dir.path().join("iris-lab-runs"));
+    let targets = stage_targets(&record);
     assert!(targets.contains(&12.0), "{targets:?}\n{screen}");
     assert_eq!(targets.last(), Some(&11.0), "{targets:?}");
 }
