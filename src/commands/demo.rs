@@ -11,12 +11,12 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, ApiClient};
 use crate::cli::DemoArgs;
-use crate::commands::report;
 use crate::config::Settings;
 use crate::error::{Error, Outcome};
 use crate::loadgen::UserClass;
 use crate::output::{self, Format, Style};
 use crate::pipeline::{self, RunError, RunPlan, RunSite};
+use crate::report;
 use crate::server::{self, Model};
 use crate::units::format_duration;
 
@@ -170,16 +170,10 @@ async fn guide(plan: &DemoPlan, host: reqwest::Url) -> Result<Outcome, Error> {
     output::note(&skipped(SKIPPED[1].0, SKIPPED[1].1));
 
     output::note("demo: Phases 5-6, report");
-    let report_plan = report::ReportPlan {
-        runs: records,
-        runs_dir: out_dir,
-        template: None,
-        out: plan.out.clone(),
-        options: Default::default(),
-        format: plan.format,
-    };
-    let text = report::run(&report_plan).await?;
-    report::deliver(&report_plan, &text)?;
+    let views = report::from_record::load_views(&records)?;
+    let model = report::build(views, &report::ReportOptions::default());
+    let text = output::render_report(&model, plan.format, None)?;
+    output::deliver(plan.out.as_deref(), &text)?;
     output::note(&skipped(SKIPPED[2].0, SKIPPED[2].1));
     drop(temp);
     Ok(Outcome::Success)

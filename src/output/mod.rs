@@ -5,6 +5,7 @@ mod cluster;
 mod distributed;
 mod load;
 mod phases;
+mod report;
 mod shape;
 mod smoke;
 mod trace;
@@ -25,6 +26,7 @@ pub use load::{
     render_load_text, render_run_note, render_summary, status_line,
 };
 pub use phases::phase_table;
+pub use report::{Template, deliver, render_report};
 pub use smoke::render_smoke;
 pub use trace::render_trace;
 
