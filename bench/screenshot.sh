@@ -2,14 +2,29 @@
 # Renders `iris-lab report --format html` to PNG with headless Chromium, so a person can look at
 # the page: once in the light colour scheme and once in the dark one.
 #
-# Needs: chromium (Debian: apt-get install chromium).
+# Needs: chromium (Debian: apt-get install chromium); for `web`, chromium-driver too.
 # Usage: bench/screenshot.sh [OUT_DIR] [RUN.json ...]
+#        bench/screenshot.sh web [OUT_DIR]   the live page of `iris-lab web`, one PNG a tab
+#          (web-stats.png, web-charts.png, ...): the browser test (tests/it/web_browser.rs)
+#          drives a run of 20 then 40 users in headless Chromium and shoots each tab.
 #   OUT_DIR defaults to ./screenshots; the runs default to the fixtures 150u.json and
 #   300u-cluster.json. WIDTH and HEIGHT (CSS pixels) size the window [1000 x (2400 + 1400 a
 #   run)]; headless Chromium shoots the window, not the whole page.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+
+if [ "${1:-}" = web ]; then
+  OUT=${2:-screenshots}
+  mkdir -p "$OUT"
+  OUT=$(cd "$OUT" && pwd)
+  for tool in chromium chromedriver; do
+    command -v "$tool" >/dev/null || { echo "bench/screenshot.sh: $tool is missing (apt-get install chromium chromium-driver)" >&2; exit 2; }
+  done
+  (cd "$ROOT" && IRIS_LAB_SCREENSHOTS="$OUT" cargo test --quiet --locked --test it web_browser >&2)
+  ls "$OUT"/web-*.png
+  exit 0
+fi
 OUT=${1:-screenshots}
 shift || true
 RUNS=("$@")

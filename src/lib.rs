@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod error;
 pub mod gcp;
 pub mod hpa;
+pub mod keys;
 pub mod loadgen;
 pub mod outcome;
 pub mod output;
@@ -25,6 +26,7 @@ pub mod stats;
 pub mod trace;
 pub mod units;
 pub mod usage;
+pub mod web;
 pub mod yaml;
 
 #[cfg(test)]
@@ -60,6 +62,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
     let task = runtime.spawn(async move {
         match command {
             Command::Serve(args) => commands::serve::run(&settings, &args).await,
+            Command::Web(args) => commands::web::run(&settings, &args, commands::load::plan).await,
             Command::Smoke(args) => commands::smoke::run(&settings, &args).await,
             Command::Load(args) => commands::load::run(&settings, &args).await,
             Command::Report(args) => {

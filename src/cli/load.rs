@@ -145,6 +145,15 @@ pub struct LoadArgs {
     /// Create the worker Job without asking.
     #[arg(long, short = 'y')]
     pub yes: bool,
+
+    /// Also serve the run's live page (Statistics, Charts, Failures, Cluster), Locust's web UI,
+    /// at ADDR [default: 127.0.0.1:8089]; the terminal output stays as it is.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8089")]
+    pub web: Option<std::net::SocketAddr>,
+
+    /// With --web beyond loopback: the token changes from the page need (else one is made).
+    #[arg(long, value_name = "TOKEN", env = "IRIS_LAB_WEB_TOKEN")]
+    pub web_token: Option<String>,
 }
 
 super::layered!(LoadArgs {
@@ -177,6 +186,8 @@ super::layered!(LoadArgs {
     worker_start_delay,
     dry_run,
     yes,
+    web,
+    web_token,
 });
 
 #[cfg(test)]

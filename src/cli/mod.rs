@@ -9,6 +9,7 @@ pub mod load;
 pub mod predict;
 pub mod report;
 pub mod trace;
+pub mod web;
 pub mod worker;
 
 pub use demo::DemoArgs;
@@ -18,6 +19,7 @@ pub use report::ReportArgs;
 pub use trace::TraceArgs;
 
 pub use load::LoadArgs;
+pub use web::WebArgs;
 pub use worker::WorkerArgs;
 
 use std::net::SocketAddr;
@@ -144,6 +146,8 @@ pub enum Command {
     Cleanup(CleanupArgs),
     /// Run the reference Iris prediction API (same contract as the real one).
     Serve(ServeArgs),
+    /// Phases 2-4 in the browser: Locust's web UI with the cluster beside the load.
+    Web(WebArgs),
     /// The whole guide on the embedded reference API with no cluster, ending in the report.
     Demo(DemoArgs),
     /// Print the testing guide, or one phase of it (1-7).

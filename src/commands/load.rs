@@ -11,6 +11,7 @@ use crate::pipeline::distributed::kube;
 use crate::pipeline::plan::{DEFAULT_WORKER_START_DELAY, PlanBuilder};
 use crate::pipeline::{self, PodSettings, RunError, RunMode, RunPlan, RunSite};
 use crate::usage::UsageError;
+use crate::web;
 
 use jiff::Timestamp;
 
@@ -26,27 +27,129 @@ pub async fn run(settings: &Settings, args: &LoadArgs) -> Result<Outcome, Error>
         signals: true,
     };
     let mut display = output::LiveDisplay::for_stderr();
-    let result = match &plan.mode {
-        RunMode::OneProcess => pipeline::run(&plan, &site, &mut display).await?,
-        RunMode::LocalWorkers { .. } => {
-            let exe = std::env::current_exe().map_err(|e| UsageError::NoProgram(e.to_string()))?;
-            pipeline::distributed::run_local(&plan, &site, &exe, &mut display).await?
+    let (page, mut web_monitor, mut control) = match args.web {
+        Some(addr) => {
+            let (page, monitor, control) = attach_page(addr, &args, &plan, &site).await?;
+            (Some(page), Some(monitor), control)
         }
-        RunMode::Kubernetes { pods, .. } => {
-            let kube = Kube {
-                settings,
-                args: &args,
-                image: &pods.image,
+        None => (None, None, pipeline::RunControl::default()),
+    };
+    let one_closed = matches!(plan.mode, RunMode::OneProcess) && plan.load.open.is_none();
+    let keys = one_closed
+        .then(crate::keys::UserKeys::start)
+        .flatten()
+        .map(|keys| {
+            let hub = page.as_ref().map(|p| p.hub.clone());
+            users_keys(keys, hub, &plan, &mut control)
+        });
+    let mut tee;
+    let display: &mut (dyn pipeline::Monitor + Send) = match web_monitor.as_mut() {
+        Some(second) => {
+            tee = web::Tee {
+                first: &mut display,
+                second,
             };
-            match kube.run(&plan, &site, &mut display).await? {
-                Some(result) => result,
-                None => return Ok(Outcome::Success),
-            }
+            &mut tee
         }
+        None => &mut display,
+    };
+    let result = run_mode(settings, &args, &plan, &site, control, display).await;
+    if let Some(keys) = keys {
+        // Dropping the reader puts the terminal back as it was.
+        keys.abort();
+        let _ = keys.await;
+    }
+    if let Some(page) = &page {
+        match &result {
+            Ok(Some(result)) => page.finished(result),
+            Ok(None) => {}
+            Err(e) => page.failed(crate::error::one_line(e)),
+        }
+    }
+    let Some(result) = result? else {
+        return Ok(Outcome::Success);
     };
     let text = output::render_load(&result, settings.format, output::Style::for_stdout());
     output::write_stdout(&text)?;
     Ok(result.outcome)
+}
+
+/// The run in its mode: one process, local workers or worker pods (None: a dry run).
+async fn run_mode(
+    settings: &Settings,
+    args: &LoadArgs,
+    plan: &RunPlan,
+    site: &RunSite,
+    control: pipeline::RunControl,
+    display: &mut (dyn pipeline::Monitor + Send),
+) -> Result<Option<pipeline::LoadResult>, Error> {
+    let result = match &plan.mode {
+        RunMode::OneProcess => pipeline::run_controlled(plan, site, display, control).await?,
+        RunMode::LocalWorkers { .. } => {
+            let exe = std::env::current_exe().map_err(|e| UsageError::NoProgram(e.to_string()))?;
+            pipeline::distributed::run_local(plan, site, &exe, display).await?
+        }
+        RunMode::Kubernetes { pods, .. } => {
+            let kube = Kube {
+                settings,
+                args,
+                image: &pods.image,
+            };
+            match kube.run(plan, site, display).await? {
+                Some(result) => result,
+                None => return Ok(None),
+            }
+        }
+    };
+    Ok(Some(result))
+}
+
+/// Locust's w/W/s/S in the terminal: through the page's hub when there is one (so the page
+/// follows), else through a channel of the run's own.
+fn users_keys(
+    mut keys: crate::keys::UserKeys,
+    hub: Option<std::sync::Arc<web::Hub>>,
+    plan: &RunPlan,
+    control: &mut pipeline::RunControl,
+) -> tokio::task::JoinHandle<()> {
+    let own = hub.is_none().then(|| {
+        let first = crate::loadgen::Swarm {
+            users: plan.load.users,
+            spawn_rate: plan.load.spawn_rate,
+        };
+        let (tx, rx) = tokio::sync::watch::channel(first);
+        control.swarm = Some(rx);
+        tx
+    });
+    output::note("keys: w/W add 1/10 users, s/S remove 1/10");
+    tokio::spawn(async move {
+        while let Some(delta) = keys.next().await {
+            match (&hub, &own) {
+                (Some(hub), _) => hub.nudge(delta),
+                (None, Some(tx)) => {
+                    let next = web::nudged(*tx.borrow(), delta);
+                    tx.send_replace(next);
+                }
+                (None, None) => {}
+            }
+        }
+    })
+}
+
+/// `--web`: the run's page beside the terminal.
+async fn attach_page(
+    addr: std::net::SocketAddr,
+    args: &LoadArgs,
+    plan: &RunPlan,
+    site: &RunSite,
+) -> Result<(web::AttachedPage, web::WebMonitor, pipeline::RunControl), Error> {
+    let (guard, generated) = web::Guard::for_addr(addr, args.web_token.clone());
+    web::AttachedPage::start(addr, guard, generated, plan, site)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: addr.to_string(),
+            source,
+        })
 }
 
 /// The one place where `load`'s flags, already layered over the config file's `load:`
@@ -135,7 +238,7 @@ impl Kube<'_> {
         &self,
         plan: &RunPlan,
         site: &RunSite,
-        display: &mut output::LiveDisplay,
+        display: &mut (dyn pipeline::Monitor + Send),
     ) -> Result<Option<pipeline::LoadResult>, Error> {
         let settings = self.settings;
         if self.args.dry_run {

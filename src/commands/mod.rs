@@ -13,6 +13,7 @@ pub mod smoke;
 pub mod trace;
 pub mod verify;
 pub mod watch;
+pub mod web;
 pub mod worker;
 
 use crate::cluster::ClusterError;

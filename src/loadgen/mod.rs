@@ -8,6 +8,7 @@ pub mod http;
 mod response;
 pub mod server_timing;
 pub mod shape;
+mod swarm;
 mod user;
 
 use std::num::NonZeroU32;
@@ -24,6 +25,7 @@ pub use arrival::{OpenModel, Stripe};
 pub use class::{BUILTIN_CLASSES, Body, Check, Task, UserClass};
 pub use http::{ConnectionPolicy, Target};
 pub use shape::{Ramp, UserShape};
+pub use swarm::{Swarm, SwarmChange, SwarmControl, stages_followed};
 
 use crate::units::Stages;
 
@@ -183,6 +185,8 @@ pub enum Event {
     },
     /// Every user has started.
     SpawnComplete,
+    /// The users' target changed during the run (Locust's swarm from the web page).
+    Swarm(SwarmChange),
     /// The run is over; users are finishing in-flight requests.
     Stopping,
 }
@@ -197,13 +201,15 @@ pub struct RunEnd {
 }
 
 /// Runs `plan` from `start` until its duration is over or `interrupt` fires: users (the
-/// closed model) or arrivals (the open model), both running tasks through one `TaskRunner`.
+/// closed model) or arrivals (the open model), both running tasks through one `TaskRunner`. In
+/// the closed model, each [`Swarm`] on `swarm` changes the users' target from then on.
 pub async fn run(
     plan: &LoadPlan,
     target: Arc<Target>,
     events: UnboundedSender<Event>,
     interrupt: CancellationToken,
     start: Instant,
+    swarm: Option<SwarmControl>,
 ) -> RunEnd {
     let deadline = start + plan.duration;
     let shared = Arc::new(user::Shared {
@@ -224,7 +230,8 @@ pub async fn run(
         }
         _ => {
             let shape = plan.user_shape();
-            run_users(&shape, shared, &stop, &interrupt, start, deadline).await
+            let clock = Clock { start, deadline };
+            run_users(shape, shared, &stop, &interrupt, clock, swarm).await
         }
     };
     stop.cancel();
@@ -241,26 +248,37 @@ pub async fn run(
     }
 }
 
-/// The closed model's scheduler: starts and stops users so that their number follows `shape`,
-/// until `deadline` or `interrupt`. A user told to stop finishes its task first.
+/// When the run started and when it ends.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    start: Instant,
+    deadline: Instant,
+}
+
+/// The closed model's scheduler: starts and stops users so that their number follows `shape`
+/// (from a [`Swarm`] on, the ramp to its users), until the deadline or `interrupt`. A user
+/// told to stop finishes its task first.
 async fn run_users(
-    shape: &UserShape,
+    mut shape: UserShape,
     shared: Arc<user::Shared>,
     stop: &CancellationToken,
     interrupt: &CancellationToken,
-    start: Instant,
-    deadline: Instant,
+    clock: Clock,
+    mut swarm: Option<SwarmControl>,
 ) -> (bool, u32, JoinSet<()>) {
+    let Clock { start, deadline } = clock;
     let mut users = JoinSet::new();
     let mut running: Vec<CancellationToken> = Vec::new();
     let mut started = 0u32;
     let mut complete = false;
     let mut interrupted = false;
+    // The shape's time 0, in seconds from the start: moves to each swarm's arrival.
+    let mut origin = 0.0;
     loop {
         let t = Instant::now()
             .saturating_duration_since(start)
             .as_secs_f64();
-        let want = shape.count(t) as usize;
+        let want = shape.count(t - origin) as usize;
         while running.len() < want {
             let token = stop.child_token();
             users.spawn(user::run_user(
@@ -278,19 +296,35 @@ async fn run_users(
         }
         while users.try_join_next().is_some() {}
         let _ = shared.events.send(Event::Users(running.len() as u32));
-        let next = shape.next_change(t, want as u32);
+        let next = shape.next_change(t - origin, want as u32);
         if next.is_none() && !complete && matches!(shape, UserShape::Spawn { .. }) {
             complete = true;
             let _ = shared.events.send(Event::SpawnComplete);
         }
         let wake = next
-            .map(|s| start + Duration::from_secs_f64(s))
+            .map(|s| start + Duration::from_secs_f64(s + origin))
             .filter(|w| *w < deadline)
             .unwrap_or(deadline);
         tokio::select! {
             () = tokio::time::sleep_until(wake) => if wake == deadline { break },
             () = interrupt.cancelled() => { interrupted = true; break }
+            Some(to) = next_swarm(&mut swarm) => {
+                origin = start.elapsed().as_secs_f64();
+                shape = swarm::reshape(running.len() as u32, to);
+                let change = SwarmChange { at_s: origin, swarm: to };
+                let _ = shared.events.send(Event::Swarm(change));
+            }
         }
     }
     (interrupted, started, users)
+}
+
+/// The next swarm asked for; pending forever without a control or once its sender is gone.
+async fn next_swarm(control: &mut Option<SwarmControl>) -> Option<Swarm> {
+    if let Some(rx) = control
+        && rx.changed().await.is_ok()
+    {
+        return Some(*rx.borrow_and_update());
+    }
+    std::future::pending().await
 }

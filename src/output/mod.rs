@@ -28,6 +28,7 @@ pub use load::{
     LiveDisplay, cluster_line, cluster_summary, render_cluster_watched, render_load,
     render_load_text, render_run_note, render_summary, status_line,
 };
+pub use phases::phase_table;
 pub use report::{Template, deliver, render_report};
 pub use predict::render_prediction;
 pub use smoke::render_smoke;

@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 
 use super::plan::{RunPlan, Thresholds};
-use crate::loadgen::RunEnd;
+use crate::loadgen::{LoadPlan, RunEnd, stages_followed};
 use crate::record::shape::StageRecord;
 use crate::record::{
     self, EndpointRecord, Percentile, RunParams, RunRecord, RunStatus, ThresholdKind,
@@ -52,15 +52,7 @@ pub fn build(
             timeout_s: plan.timeout.as_secs_f64(),
             connection_max_requests: plan.connection.max_requests,
             connection_max_age_s: plan.connection.max_age.map(|d| d.as_secs_f64()),
-            stages: plan
-                .stages
-                .iter()
-                .flat_map(|s| &s.0)
-                .map(|s| StageRecord {
-                    duration_s: s.duration.as_secs_f64(),
-                    target: s.target,
-                })
-                .collect(),
+            stages: stages(plan, c),
             arrival_rate: plan.open.as_ref().map(|o| o.rate),
             trace_sample: Some(plan.trace_sample),
         },
@@ -92,6 +84,34 @@ pub fn build(
         worker: None,
         extensions: Default::default(),
     }
+}
+
+/// The stages planned or, when the users' target changed during the run, the shape the run
+/// followed (so that `report` reads a changed run as a staged one).
+fn stages(plan: &LoadPlan, c: &Collector) -> Vec<StageRecord> {
+    let changes = c.swarm_changes();
+    if changes.is_empty() {
+        return plan
+            .stages
+            .iter()
+            .flat_map(|s| &s.0)
+            .map(|s| StageRecord {
+                duration_s: s.duration.as_secs_f64(),
+                target: s.target,
+            })
+            .collect();
+    }
+    let followed = stages_followed(
+        plan.stages.as_ref(),
+        plan.users,
+        plan.spawn_rate,
+        changes,
+        c.run_secs(),
+    );
+    followed
+        .into_iter()
+        .map(|(duration_s, target)| StageRecord { duration_s, target })
+        .collect()
 }
 
 /// The verdict of each threshold that was set.

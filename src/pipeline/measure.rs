@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::cluster::ClusterSide;
-use super::{Monitor, RunError, RunNote};
+use super::{Monitor, RunControl, RunError, RunNote};
 use crate::loadgen::{self, Event, LoadPlan, RunEnd, Target};
 use crate::record::{JsonlWriter, TimelinePoint};
 use crate::signals::Signals;
@@ -102,28 +102,18 @@ impl Drop for Interrupts {
     }
 }
 
-/// Runs the engine and measures it, second by second, until every user has stopped.
-pub async fn measure(
-    plan: &LoadPlan,
-    signals: bool,
-    target: Target,
-    started_utc: Timestamp,
-    sinks: &mut SecondSinks<'_>,
-) -> Result<Measured, RunError> {
-    let stop = CancellationToken::new();
-    measure_until(plan, signals, target, started_utc, sinks, stop).await
-}
-
-/// [`measure`], also stopping the users (as a first Ctrl-C does) when `stop` is cancelled: a
-/// distributed worker's controller asks it so.
+/// Runs the engine and measures it, second by second, until every user has stopped; also
+/// stops the users (as a first Ctrl-C does) when `control.stop` is cancelled (a distributed
+/// worker's controller, the web page) and hands the engine `control.swarm`.
 pub async fn measure_until(
     plan: &LoadPlan,
     signals: bool,
     target: Target,
     started_utc: Timestamp,
     sinks: &mut SecondSinks<'_>,
-    stop: CancellationToken,
+    control: RunControl,
 ) -> Result<Measured, RunError> {
+    let RunControl { stop, swarm } = control;
     let interrupt = CancellationToken::new();
     let mut interrupts = Interrupts::new(signals);
     let start = Instant::now();
@@ -133,7 +123,7 @@ pub async fn measure_until(
         let plan = plan.clone();
         let target = Arc::new(target);
         let interrupt = interrupt.clone();
-        tokio::spawn(async move { loadgen::run(&plan, target, tx, interrupt, start).await })
+        tokio::spawn(async move { loadgen::run(&plan, target, tx, interrupt, start, swarm).await })
     };
     let mut tick = tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -45,6 +45,8 @@ pub trait Monitor {
     fn note(&mut self, _note: &RunNote) {}
     /// A second closed (also the last, partial one): a distributed worker sends it on.
     fn second_closed(&mut self, _point: &TimelinePoint, _collector: &stats::Collector) {}
+    /// A merged second of a distributed run (no collector: the workers have them).
+    fn merged_second(&mut self, _point: &TimelinePoint) {}
 }
 
 /// What the pipeline has to say besides numbers; `output` words it.
@@ -128,12 +130,30 @@ pub struct LoadResult {
     pub outcome: Outcome,
 }
 
+/// How a run can be steered while it goes: stopped (as a first Ctrl-C stops it) and, in the
+/// closed model, given a new users' target (the web page, Locust's swarm).
+#[derive(Debug, Clone, Default)]
+pub struct RunControl {
+    pub stop: tokio_util::sync::CancellationToken,
+    pub swarm: Option<crate::loadgen::SwarmControl>,
+}
+
 /// Runs the load test in this process to its end (or to Ctrl-C) and saves everything it
 /// measured. The plan's mode is the caller's: this runs every user here.
 pub async fn run(
     plan: &RunPlan,
     site: &RunSite,
     monitor: &mut (dyn Monitor + Send),
+) -> Result<LoadResult, RunError> {
+    run_controlled(plan, site, monitor, RunControl::default()).await
+}
+
+/// [`run`], steered by `control` too.
+pub async fn run_controlled(
+    plan: &RunPlan,
+    site: &RunSite,
+    monitor: &mut (dyn Monitor + Send),
+    control: RunControl,
 ) -> Result<LoadResult, RunError> {
     let load = &plan.load;
     let target = prepare::target(load, &site.host, plan.insecure).await?;
@@ -161,7 +181,9 @@ pub async fn run(
         monitor,
         timeline_error: None,
     };
-    let measured = measure::measure(load, site.signals, target, started_utc, &mut sinks).await?;
+    let measured =
+        measure::measure_until(load, site.signals, target, started_utc, &mut sinks, control)
+            .await?;
     if let Some(e) = sinks.timeline_error.take() {
         sinks.monitor.note(&RunNote::TimelineFailed {
             path: sinks.timeline.path.clone(),

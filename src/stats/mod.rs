@@ -18,7 +18,7 @@ use jiff::Timestamp;
 use tokio::time::Instant;
 
 use crate::api::Failure;
-use crate::loadgen::{Event, OpenModel, Ramp, Sample};
+use crate::loadgen::{Event, OpenModel, Ramp, Sample, SwarmChange};
 use crate::record::{
     EndpointRecord, FailureRecord, Percentile, PhasesRecord, SAMPLED_KEPT, SampledRequest,
     ServerTimings, SlowTrace, SlowestRecord, SteadyState, TimelinePoint,
@@ -144,6 +144,8 @@ pub struct Collector {
     last_second_max_us: u64,
     /// The open model's arrivals, when the run has them.
     arrivals: Option<arrivals::Arrivals>,
+    /// Changes of the users' target during the run, in order.
+    swarms: Vec<SwarmChange>,
 }
 
 impl Collector {
@@ -179,7 +181,13 @@ impl Collector {
             last_tick: 0,
             last_second_max_us: 0,
             arrivals: None,
+            swarms: Vec::new(),
         }
+    }
+
+    /// Changes of the users' target during the run (from the web page), in order.
+    pub fn swarm_changes(&self) -> &[SwarmChange] {
+        &self.swarms
     }
 
     /// A run of the open model: counts arrivals against `ramp`, and keeps the service time
@@ -208,6 +216,10 @@ impl Collector {
             }
             Event::Stopping => {
                 self.stopping = Some(self.start.elapsed());
+            }
+            Event::Swarm(change) => {
+                self.target_users = change.swarm.users;
+                self.swarms.push(change);
             }
         }
     }
@@ -401,7 +413,15 @@ impl Collector {
         &self.total
     }
 
-    fn entry_record(&self, method: &str, name: &str, e: &Entry, w: &Window) -> EndpointRecord {
+    /// One endpoint's statistics; `histogram` adds the encoded histogram (the record's), which
+    /// a live view does without.
+    fn entry_record(
+        &self,
+        (method, name): (&str, &str),
+        e: &Entry,
+        w: &Window,
+        histogram: bool,
+    ) -> EndpointRecord {
         let secs = self.run_secs().max(1e-9);
         let (current_rps, current_failures_per_s) = w.rates();
         EndpointRecord {
@@ -425,24 +445,40 @@ impl Collector {
                     .map(|&p| (p, e.percentile_ms(p.fraction())))
                     .collect()
             },
-            histogram: encode_histogram(&e.hist),
+            histogram: if histogram {
+                encode_histogram(&e.hist)
+            } else {
+                String::new()
+            },
         }
     }
 
     /// Per-endpoint records, sorted by name then method as Locust sorts them.
     pub fn endpoint_records(&self) -> Vec<EndpointRecord> {
+        self.rows(true)
+    }
+
+    fn rows(&self, histogram: bool) -> Vec<EndpointRecord> {
         let mut rows: Vec<EndpointRecord> = self
             .endpoints
             .iter()
             .zip(self.entries.iter().zip(&self.windows))
-            .map(|((m, n), (e, w))| self.entry_record(m, n, e, w))
+            .map(|((m, n), (e, w))| self.entry_record((m, n), e, w, histogram))
             .collect();
         rows.sort_by(|a, b| (&a.name, &a.method).cmp(&(&b.name, &b.method)));
         rows
     }
 
     pub fn aggregate_record(&self) -> EndpointRecord {
-        self.entry_record("", "Aggregated", &self.total, &self.window)
+        self.entry_record(("", "Aggregated"), &self.total, &self.window, true)
+    }
+
+    /// The Statistics table so far, Locust's rows then the aggregate, without histograms:
+    /// what a live view shows each second.
+    pub fn live_rows(&self) -> Vec<EndpointRecord> {
+        let mut rows = self.rows(false);
+        rows.push(self.entry_record(("", "Aggregated"), &self.total, &self.window, false));
+        rows
     }
 
     /// Failures by (method, name, reason), most frequent first.
@@ -529,10 +565,10 @@ impl Collector {
         let service = a.service_entry();
         record.service = (service.requests > 0).then(|| {
             self.entry_record(
-                "",
-                crate::record::shape::SERVICE_ROW,
+                ("", crate::record::shape::SERVICE_ROW),
                 service,
                 &Window::default(),
+                true,
             )
         });
         Some(record)

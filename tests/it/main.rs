@@ -33,3 +33,5 @@ mod smoke_failures;
 mod trace;
 mod verify;
 mod watch;
+mod web;
+mod web_browser;

@@ -181,6 +181,7 @@ impl Collected {
             if self.timeline_error.is_none() {
                 self.timeline_error = self.timeline.append(&p).err();
             }
+            monitor.merged_second(&p);
             self.points.push(p);
         }
         let elapsed = std::time::Duration::try_from(Timestamp::now().duration_since(self.start_at))

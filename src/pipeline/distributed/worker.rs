@@ -170,7 +170,16 @@ pub async fn run_worker(
             timeline_error: None,
         };
         let signals = site.signals;
-        measure::measure_until(&opts.load, signals, target, started_utc, &mut sinks, stop).await?
+        let control = crate::pipeline::RunControl { stop, swarm: None };
+        measure::measure_until(
+            &opts.load,
+            signals,
+            target,
+            started_utc,
+            &mut sinks,
+            control,
+        )
+        .await?
     };
     let mut record = assemble::build(
         &opts,

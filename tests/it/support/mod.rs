@@ -10,6 +10,7 @@ pub mod kube_api;
 pub mod process;
 pub mod serve;
 pub mod servers;
+pub mod web;
 
 #[allow(unused_imports)]
 pub use process::*;
