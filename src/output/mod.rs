@@ -6,8 +6,8 @@ mod distributed;
 mod doctor;
 mod load;
 mod phases;
-mod report;
 mod predict;
+mod report;
 mod shape;
 mod smoke;
 mod trace;
@@ -29,8 +29,8 @@ pub use load::{
     render_load_text, render_run_note, render_summary, status_line,
 };
 pub use phases::phase_table;
-pub use report::{Template, deliver, render_report};
 pub use predict::render_prediction;
+pub use report::{Template, deliver, render_report};
 pub use smoke::render_smoke;
 pub use trace::render_trace;
 
