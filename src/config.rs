@@ -11,7 +11,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::cli::{
-    CleanupArgs, GlobalArgs, Layered, LoadArgs, ReportArgs, ServeArgs, SmokeArgs, WatchArgs,
+    CleanupArgs, CompareArgs, GlobalArgs, Layered, LoadArgs, ReportArgs, ServeArgs, SmokeArgs,
+    WatchArgs,
 };
 use crate::units::{Format, Host, Span};
 
@@ -68,6 +69,8 @@ pub struct ConfigFile {
     pub watch: WatchArgs,
     #[serde(default)]
     pub cleanup: CleanupArgs,
+    #[serde(default)]
+    pub compare: CompareArgs,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod config;
+pub mod delta;
 pub mod error;
 pub mod gcp;
 pub mod loadgen;
@@ -70,6 +71,9 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
                     output::render_trace(&result, settings.format, output::Style::for_stdout());
                 output::write_stdout(&text)?;
                 Ok(Outcome::Success)
+            }
+            Command::Compare(args) => {
+                commands::compare::run(&commands::compare::plan(&settings, &args)?)
             }
             Command::Demo(args) => commands::demo::run(&settings, &args).await,
             Command::Verify => commands::verify::run(&settings).await,

@@ -3,12 +3,14 @@
 //! [`Layered`] merges the flags (environment folded in by clap) over the file's section; each
 //! command then resolves defaults once into the options it runs on.
 
+pub mod compare;
 pub mod demo;
 pub mod load;
 pub mod report;
 pub mod trace;
 pub mod worker;
 
+pub use compare::CompareArgs;
 pub use demo::DemoArgs;
 pub use report::ReportArgs;
 pub use trace::TraceArgs;
@@ -127,6 +129,9 @@ pub enum Command {
     Watch(WatchArgs),
     /// Phases 5-6: comparison table, timing breakdown, bottlenecks and charts, as markdown.
     Report(ReportArgs),
+    /// Phase 7.3: did a change make it better? Two runs (or directories) compared with
+    /// confidence intervals; --fail-on gates CI.
+    Compare(Box<CompareArgs>),
     /// Phase 5 from Cloud Trace: fetch runs' spans, save them beside the records, analyse them.
     Trace(TraceArgs),
     /// Phase 7: scale the Deployment back down (asks first).
@@ -210,13 +215,19 @@ pub struct ServeArgs {
     /// lowered to fit the open-file limit].
     #[arg(long, value_name = "N")]
     pub max_connections: Option<Count>,
+
+    /// Hold every response back this long, e.g. 20ms: a slower server, to try `compare` and
+    /// its gate on [default: 0s].
+    #[arg(long, value_name = "DURATION")]
+    pub delay: Option<Span>,
 }
 
 layered!(ServeArgs {
     addr,
     head_timeout,
     idle_timeout,
-    max_connections
+    max_connections,
+    delay
 });
 
 /// `smoke` flags and the config file's `smoke:` section.

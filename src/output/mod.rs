@@ -2,6 +2,7 @@
 //! this module renders it.
 
 mod cluster;
+mod delta;
 mod distributed;
 mod load;
 mod phases;
@@ -20,6 +21,7 @@ pub use cluster::{
     ask_yes_no, describe, pods_table, render_cleanup, render_cleanup_plan, render_verify,
     render_watch_event, render_watch_header,
 };
+pub use delta::{render_breach, render_delta, render_delta_section};
 pub use load::{
     LiveDisplay, cluster_line, cluster_summary, render_cluster_watched, render_load,
     render_load_text, render_run_note, render_summary, status_line,
