@@ -56,24 +56,39 @@ impl Blocks {
     }
 }
 
-/// The `q` quantile (0..1) of sorted values, linearly interpolated; `None` when empty.
-pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
+/// Student's t quantile at 0.975 (a two-sided 95% interval) for `df` degrees of freedom.
+pub fn t975(df: usize) -> f64 {
+    const TABLE: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
+    ];
+    match df {
+        0 => f64::INFINITY,
+        1..=30 => TABLE[df - 1],
+        31..=40 => 2.021,
+        41..=60 => 2.000,
+        61..=120 => 1.980,
+        _ => 1.960,
     }
-    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64))
 }
 
-/// The percentile interval at `confidence` (0.95) of the resampled changes (non-finite ones,
-/// from a resample with nothing to divide by, left out).
-pub fn percentile_interval(mut changes: Vec<f64>, confidence: f64) -> Option<[f64; 2]> {
-    changes.retain(|c| c.is_finite());
-    changes.sort_by(f64::total_cmp);
-    let tail = (1.0 - confidence) / 2.0;
-    Some([quantile(&changes, tail)?, quantile(&changes, 1.0 - tail)?])
+/// The 95% interval `estimate +- t(df) * sd` of the resampled values' standard deviation
+/// (non-finite resamples, with nothing to divide by, left out); `None` with fewer than two.
+pub fn t_interval(resampled: &[f64], estimate: f64, df: usize) -> Option<[f64; 2]> {
+    let finite: Vec<f64> = resampled
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    if finite.len() < 2 || !estimate.is_finite() {
+        return None;
+    }
+    let n = finite.len() as f64;
+    let mean = finite.iter().sum::<f64>() / n;
+    let var = finite.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let half = t975(df) * var.sqrt();
+    Some([estimate - half, estimate + half])
 }
 
 #[cfg(test)]
@@ -104,21 +119,25 @@ mod tests {
     }
 
     #[test]
-    fn quantiles_interpolate() {
-        let v = [1.0, 2.0, 3.0, 4.0, 5.0];
-        assert_eq!(quantile(&v, 0.5), Some(3.0));
-        assert_eq!(quantile(&v, 0.125), Some(1.5));
-        assert_eq!(quantile(&[], 0.5), None);
+    fn t_quantiles_and_intervals() {
         assert_eq!(
-            percentile_interval(vec![f64::NAN, 3.0, 1.0, 2.0], 0.5),
-            Some([1.5, 2.5])
+            (t975(1), t975(4), t975(30), t975(1000)),
+            (12.706, 2.776, 2.042, 1.96)
         );
+        assert!(t975(0).is_infinite());
+        // sd of [1, 2, 3] is 1.
+        let [lo, hi] = t_interval(&[1.0, f64::NAN, 2.0, 3.0], 10.0, 4).unwrap();
+        assert!(
+            (lo - 7.224).abs() < 1e-9 && (hi - 12.776).abs() < 1e-9,
+            "{lo} {hi}"
+        );
+        assert_eq!(t_interval(&[1.0], 1.0, 4), None);
     }
 
     #[test]
     fn the_bootstrap_of_a_mean_covers_it_about_as_often_as_it_says() {
         // iid normal-ish samples of 60 units: the 95% interval of the mean's change between
-        // two samples of the same distribution holds 0 in about 95% of 100 trials.
+        // two samples of the same distribution holds 0 in about 95 of 100 trials.
         let mut rng = StdRng::seed_from_u64(7);
         let mut covered = 0;
         for _ in 0..100 {
@@ -126,17 +145,19 @@ mod tests {
             let b: Vec<f64> = (0..60).map(|_| noise(&mut rng)).collect();
             let blocks = Blocks::new(&[60], 1);
             let (mut ia, mut ib) = (Vec::new(), Vec::new());
-            let changes = (0..300)
+            let changes: Vec<f64> = (0..300)
                 .map(|_| {
                     blocks.resample(&mut rng, &mut ia);
                     blocks.resample(&mut rng, &mut ib);
                     mean(&b, &ib) - mean(&a, &ia)
                 })
                 .collect();
-            let [lo, hi] = percentile_interval(changes, 0.95).unwrap();
+            let all: Vec<usize> = (0..60).collect();
+            let estimate = mean(&b, &all) - mean(&a, &all);
+            let [lo, hi] = t_interval(&changes, estimate, 118).unwrap();
             covered += usize::from(lo <= 0.0 && 0.0 <= hi);
         }
-        assert!((86..=99).contains(&covered), "{covered} of 100");
+        assert!((88..=100).contains(&covered), "{covered} of 100");
     }
 
     fn noise(rng: &mut StdRng) -> f64 {

@@ -13,6 +13,8 @@
 
 mod bootstrap;
 pub mod environment;
+#[cfg(test)]
+pub mod fixtures;
 pub mod gate;
 pub mod profile;
 pub mod sides;
@@ -86,6 +88,17 @@ pub struct Test {
     pub resamples: u32,
     pub seed: u64,
     pub confidence: f64,
+}
+
+impl Test {
+    /// The blocks' degrees of freedom: whole blocks on each side, less one a side (at least
+    /// one).
+    pub fn degrees_of_freedom(&self) -> usize {
+        let blocks = |n: usize| (n / self.block_len.max(1)).max(1);
+        (blocks(self.base_units) + blocks(self.new_units))
+            .saturating_sub(2)
+            .max(1)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -309,4 +322,304 @@ fn breaches(comparisons: &[Comparison], fail_on: &FailOn) -> Vec<Breach> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{Levels, run};
+    use super::*;
+
+    fn levels(seed: u64) -> Levels {
+        Levels {
+            seed,
+            ..Levels::default()
+        }
+    }
+
+    fn one(base: Levels, new: Levels, fail_on: &str) -> Delta {
+        compare_runs(
+            vec![run("base.json", base)],
+            vec![run("new.json", new)],
+            &Options::default(),
+            &fail_on.parse().unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn verdict(d: &Delta, m: Metric) -> Verdict {
+        d.comparisons[0].overall.row(m).unwrap().verdict
+    }
+
+    #[test]
+    fn the_same_load_is_no_significant_change_and_a_slower_one_is_worse() {
+        let same = one(levels(1), levels(2), "");
+        let t = same.comparisons[0].overall.test.clone().unwrap();
+        assert_eq!(
+            (t.method, t.base_units, t.block_len),
+            (Method::SecondsBlockBootstrap, 60, 4)
+        );
+        for m in Metric::ALL {
+            assert_eq!(verdict(&same, m), Verdict::NoSignificantChange, "{m:?}");
+        }
+        let slower = one(
+            levels(1),
+            Levels {
+                p95_ms: 26.0,
+                rps: 80.0,
+                ..levels(2)
+            },
+            "",
+        );
+        assert_eq!(verdict(&slower, Metric::P95), Verdict::Worse);
+        assert_eq!(verdict(&slower, Metric::Rps), Verdict::Worse);
+        let row = slower.comparisons[0].overall.row(Metric::P95).unwrap();
+        let [lo, hi] = row.ci.unwrap();
+        assert!(
+            lo > 0.1 && hi < 0.5 && (0.2..0.4).contains(&row.change.unwrap()),
+            "{row:?}"
+        );
+        let faster = one(
+            levels(1),
+            Levels {
+                p95_ms: 14.0,
+                ..levels(2)
+            },
+            "",
+        );
+        assert_eq!(verdict(&faster, Metric::P95), Verdict::Better);
+    }
+
+    #[test]
+    fn a_significant_change_under_the_minimum_is_no_change() {
+        // 3% slower with little noise: significant, yet under the 5% minimum.
+        let mut base = run("b", levels(1));
+        let mut new = run("n", levels(1));
+        for p in &mut new.record.timeline {
+            p.p95_ms = p.p95_ms.map(|v| v * 1.03);
+        }
+        for p in base
+            .record
+            .timeline
+            .iter_mut()
+            .chain(&mut new.record.timeline)
+        {
+            p.p99_ms = p.p95_ms;
+        }
+        let d = compare_runs(
+            vec![base],
+            vec![new],
+            &Options::default(),
+            &FailOn::default(),
+        )
+        .unwrap();
+        let row = d.comparisons[0].overall.row(Metric::P95).unwrap();
+        assert!(row.ci.unwrap()[0] > 0.0, "{row:?}");
+        assert_eq!(row.verdict, Verdict::NoSignificantChange);
+    }
+
+    #[test]
+    fn failure_rates_change_in_points() {
+        let d = one(
+            levels(1),
+            Levels {
+                failure_rate: 0.02,
+                ..levels(2)
+            },
+            "failure_rate:+0.5pp",
+        );
+        let row = d.comparisons[0].overall.row(Metric::FailureRate).unwrap();
+        assert!((row.change.unwrap() - 0.02).abs() < 0.002, "{row:?}");
+        assert_eq!(row.verdict, Verdict::Worse);
+        assert_eq!(d.breaches.len(), 1);
+        assert_eq!(d.breaches[0].rule.metric, Metric::FailureRate);
+    }
+
+    #[test]
+    fn the_gate_breaches_only_significant_changes_past_their_limit() {
+        let d = one(
+            levels(1),
+            Levels {
+                p95_ms: 26.0,
+                ..levels(2)
+            },
+            "p95:+10%,p95:+50%,rps:-5%",
+        );
+        let breached: Vec<String> = d.breaches.iter().map(|b| b.rule.to_string()).collect();
+        assert_eq!(breached, ["p95:+10%"]);
+        assert!(
+            one(levels(1), levels(2), "p95:+1%,rps:-1%")
+                .breaches
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn results_repeat_with_the_seed() {
+        let a = one(levels(1), levels(2), "");
+        let b = one(levels(1), levels(2), "");
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn different_profiles_are_refused_unless_forced() {
+        let mut other = run("n", levels(2));
+        other.record.params.users = 150;
+        let refuse = compare_runs(
+            vec![run("b", levels(1))],
+            vec![other.clone()],
+            &Options::default(),
+            &FailOn::default(),
+        )
+        .unwrap_err();
+        let text = refuse.to_string();
+        assert!(
+            text.contains("300 users, HighLoadUser")
+                && text.contains("150 users")
+                && text.contains("--force"),
+            "{text}"
+        );
+        let forced = Options {
+            force: true,
+            ..Options::default()
+        };
+        let d = compare_runs(
+            vec![run("b", levels(1))],
+            vec![other.clone()],
+            &forced,
+            &FailOn::default(),
+        )
+        .unwrap();
+        let c = &d.comparisons[0];
+        assert_eq!(c.new_profile.as_ref().unwrap().users, 150);
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.starts_with("load profile differs")),
+            "{:?}",
+            c.warnings
+        );
+        let two = compare_runs(
+            vec![run("b", levels(1)), other.clone()],
+            vec![run("n", levels(3)), {
+                let mut r = run("m", levels(4));
+                r.record.params.user_class = "StressTestUser".into();
+                r
+            }],
+            &forced,
+            &FailOn::default(),
+        );
+        // Both sides share 300 users HighLoadUser: compared, the rest listed.
+        let d = two.unwrap();
+        assert_eq!(d.comparisons.len(), 1);
+        assert_eq!((d.only_base.len(), d.only_new.len()), (1, 1));
+        let e = compare_runs(
+            vec![other.clone(), run("b", levels(1))],
+            vec![{
+                let mut r = run("m", levels(4));
+                r.record.params.users = 10;
+                r
+            }],
+            &forced,
+            &FailOn::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, DeltaError::ForceNeedsOne { base: 2, new: 1 }),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn runs_are_pooled_per_profile_and_tested_as_units_per_endpoint() {
+        let side = |seeds: [u64; 3], p95: f64| {
+            seeds
+                .map(|s| {
+                    run(
+                        &format!("r{s}"),
+                        Levels {
+                            p95_ms: p95,
+                            ..levels(s)
+                        },
+                    )
+                })
+                .to_vec()
+        };
+        let d = compare_runs(
+            side([1, 2, 3], 20.0),
+            side([4, 5, 6], 20.0),
+            &Options::default(),
+            &FailOn::default(),
+        )
+        .unwrap();
+        let c = &d.comparisons[0];
+        assert_eq!(c.base_runs.len(), 3);
+        assert_eq!(c.overall.test.as_ref().unwrap().base_units, 180);
+        let e = &c.endpoints[0];
+        let t = e.test.as_ref().unwrap();
+        assert_eq!(
+            (t.method, t.base_units, t.block_len),
+            (Method::RunsBootstrap, 3, 1)
+        );
+        // The endpoints' figures are the same fixture's on every run: no change at all.
+        assert!(
+            e.rows
+                .iter()
+                .all(|r| r.verdict == Verdict::NoSignificantChange),
+            "{e:?}"
+        );
+        let two = compare_runs(
+            side([1, 2, 3], 20.0)[..2].to_vec(),
+            side([4, 5, 6], 20.0),
+            &Options::default(),
+            &FailOn::default(),
+        )
+        .unwrap();
+        let e = &two.comparisons[0].endpoints[0];
+        assert!(e.test.is_none() && e.not_tested.as_ref().unwrap().contains("2 and 3 runs"));
+        assert!(e.rows.iter().all(|r| r.verdict == Verdict::NotTested));
+    }
+
+    #[test]
+    fn unfair_differences_are_warnings_and_changes_are_listed() {
+        let base = run("b", levels(1));
+        let mut new = run("n", levels(2));
+        new.record.tool = "iris-lab 9.9.9".into();
+        new.record.target = "http://10.0.0.9/".into();
+        let d = compare_runs(
+            vec![base],
+            vec![new],
+            &Options::default(),
+            &FailOn::default(),
+        )
+        .unwrap();
+        let c = &d.comparisons[0];
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(
+            c.warnings[0].starts_with(
+                "iris-lab version differs (base: iris-lab 0.1.0; new: iris-lab 9.9.9)"
+            )
+        );
+        let target = c.environment.iter().find(|e| e.what == "target").unwrap();
+        assert!(!target.same && target.unfair.is_none());
+        assert!(c.environment.iter().find(|e| e.what == "HPA").unwrap().same);
+    }
+
+    #[test]
+    fn too_few_seconds_get_no_interval() {
+        let short = Levels {
+            secs: 3,
+            ..levels(1)
+        };
+        let d = one(short, short, "p95:+1%");
+        let t = &d.comparisons[0].overall;
+        assert!(
+            t.test.is_none()
+                && t.not_tested
+                    .as_ref()
+                    .unwrap()
+                    .contains("3 and 3 steady-state seconds"),
+            "{t:?}"
+        );
+        assert!(d.breaches.is_empty());
+    }
 }

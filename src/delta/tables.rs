@@ -4,7 +4,7 @@
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use super::bootstrap::{Blocks, block_len, percentile_interval};
+use super::bootstrap::{Blocks, block_len, t_interval};
 use super::units::{self, Metric, Unit};
 use super::{
     Comparison, MIN_RUNS, MIN_SECONDS, Method, Options, Profile, Row, Run, ScalingRow, Table, Test,
@@ -198,16 +198,27 @@ fn table(
     not_tested: Option<String>,
     options: &Options,
 ) -> Table {
-    let intervals = test
-        .as_ref()
-        .map(|t| intervals(b, n, metrics, t, options.confidence));
-    let rows = metrics
+    let points: Vec<(Option<f64>, Option<f64>, Option<f64>)> = metrics
         .iter()
-        .enumerate()
-        .map(|(i, &metric)| {
+        .map(|&metric| {
             let base = metric.statistic(&b.units, &b.all());
             let new = metric.statistic(&n.units, &n.all());
-            let change = base.zip(new).and_then(|(b, n)| metric.change(b, n));
+            (
+                base,
+                new,
+                base.zip(new).and_then(|(b, n)| metric.change(b, n)),
+            )
+        })
+        .collect();
+    let estimates: Vec<Option<f64>> = points.iter().map(|p| p.2).collect();
+    let intervals = test
+        .as_ref()
+        .map(|t| intervals(b, n, metrics, t, &estimates));
+    let rows = metrics
+        .iter()
+        .zip(points)
+        .enumerate()
+        .map(|(i, (&metric, (base, new, change)))| {
             let ci = intervals.as_ref().and_then(|v| v[i]);
             Row {
                 metric,
@@ -227,13 +238,16 @@ fn table(
     }
 }
 
-/// Each metric's interval of the change, from the same resamples.
+/// Each metric's interval of the change, from the same resamples: the bootstrap's standard
+/// error of the change (of its logarithm for a ratio, so that the interval stays above -100%)
+/// with Student's t at the degrees of freedom of the blocks, so that few units give the wide
+/// interval they deserve.
 fn intervals(
     b: &Sample,
     n: &Sample,
     metrics: &[Metric],
     test: &Test,
-    confidence: f64,
+    estimates: &[Option<f64>],
 ) -> Vec<Option<[f64; 2]>> {
     let mut rng = StdRng::seed_from_u64(test.seed);
     let (bb, nb) = (
@@ -250,13 +264,32 @@ fn intervals(
                 .statistic(&b.units, &ib)
                 .zip(m.statistic(&n.units, &in_))
                 .and_then(|(x, y)| m.change(x, y));
-            out.push(change.unwrap_or(f64::NAN));
+            out.push(change.map_or(f64::NAN, |c| to_scale(*m, c)));
         }
     }
-    changes
-        .into_iter()
-        .map(|c| percentile_interval(c, confidence))
+    let df = test.degrees_of_freedom();
+    metrics
+        .iter()
+        .zip(changes)
+        .zip(estimates)
+        .map(|((m, c), e)| {
+            let [lo, hi] = t_interval(&c, to_scale(*m, (*e)?), df)?;
+            Some([from_scale(*m, lo), from_scale(*m, hi)])
+        })
         .collect()
+}
+
+/// Ratios are tested as logarithms (a ratio's error is symmetric there), points as they are.
+fn to_scale(m: Metric, change: f64) -> f64 {
+    if m.in_points() {
+        change
+    } else {
+        change.ln_1p()
+    }
+}
+
+fn from_scale(m: Metric, v: f64) -> f64 {
+    if m.in_points() { v } else { v.exp_m1() }
 }
 
 /// Better or worse only when significant (the interval excludes 0) and large enough.

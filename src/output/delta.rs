@@ -43,7 +43,8 @@ fn render_body(out: &mut String, delta: &Delta, style: Style, h: &str) {
     let _ = writeln!(
         out,
         "Better or worse needs the {:.0}% interval of the change to exclude 0 and a change of \
-         at least {} ({} for failure rates).\n",
+         at least {} ({} for failure rates). Requests/s are means over the units, failure \
+         rates over all their requests, percentiles geometric means of each unit's own.\n",
         o.confidence * 100.0,
         signed(Metric::P95, o.min_change).trim_start_matches('+'),
         signed(Metric::FailureRate, o.min_points).trim_start_matches('+'),
@@ -165,8 +166,13 @@ fn method(table: &Table) -> String {
                 Method::RunsBootstrap => ("bootstrap over whole runs".to_string(), "runs"),
             };
             format!(
-                "{what}; {} base and {} new {unit}; {} resamples, seed {}",
-                t.base_units, t.new_units, t.resamples, t.seed
+                "{what}; {} base and {} new {unit}; {} resamples, seed {}; interval: the \
+                 bootstrap's standard error times Student's t at {} degrees of freedom",
+                t.base_units,
+                t.new_units,
+                t.resamples,
+                t.seed,
+                t.degrees_of_freedom()
             )
         }
         (None, Some(why)) => format!("no interval: {why}"),
@@ -275,4 +281,70 @@ pub fn render_breach(b: &Breach) -> String {
         b.rule,
         b.profile
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delta::fixtures::{Levels, run};
+    use crate::delta::{Options, compare_runs};
+
+    fn slower_release() -> Delta {
+        let base = run("20261204T100000Z-300u-HighLoadUser.json", Levels::default());
+        let mut new = run(
+            "20261204T110000Z-300u-HighLoadUser.json",
+            Levels {
+                p95_ms: 26.0,
+                seed: 2,
+                ..Levels::default()
+            },
+        );
+        new.record.tool = "iris-lab 0.2.0".into();
+        new.record.target = "http://34.123.45.67/".into();
+        let mut delta = compare_runs(
+            vec![base],
+            vec![new],
+            &Options::default(),
+            &"p95:+10%,rps:-5%".parse().unwrap(),
+        )
+        .unwrap();
+        delta.base = "runs/main".into();
+        delta.new = "runs/pr-42".into();
+        delta
+    }
+
+    #[test]
+    fn the_markdown_fits_a_pull_request_comment() {
+        let text = render_delta(&slower_release(), Format::Text, Style::plain());
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn json_holds_the_whole_comparison() {
+        let json: serde_json::Value = serde_json::from_str(&render_delta(
+            &slower_release(),
+            Format::Json,
+            Style::plain(),
+        ))
+        .unwrap();
+        let c = &json["comparisons"][0];
+        assert_eq!(c["profile"]["users"], 300);
+        assert_eq!(c["overall"]["test"]["method"], "seconds_block_bootstrap");
+        assert_eq!(c["overall"]["rows"][3]["metric"], "p95");
+        assert_eq!(c["overall"]["rows"][3]["verdict"], "worse");
+        assert_eq!(json["breaches"][0]["rule"]["metric"], "p95");
+        assert_eq!(json["options"]["seed"], 23);
+    }
+
+    #[test]
+    fn a_breach_reads_as_one_line() {
+        let d = slower_release();
+        let line = render_breach(&d.breaches[0]);
+        assert!(
+            line.starts_with("p95 changed +")
+                && line.contains("(95% CI +")
+                && line.ends_with("past the limit p95:+10% (300 users, HighLoadUser)"),
+            "{line}"
+        );
+    }
 }
