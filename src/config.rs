@@ -1,45 +1,27 @@
-//! `iris-lab.yaml` -> validated settings. The only module that parses YAML: other modules that
-//! read YAML files (scenarios) call [`parse_yaml_file`].
+//! `iris-lab.yaml` -> validated settings. YAML itself is parsed in [`crate::yaml`] (the only
+//! module that does).
 //!
 //! Precedence, as kubectl users expect: flag > environment variable > config file > default.
 //! (clap folds the environment into the flag, so both beat the file.)
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
 use crate::cli::{
     CleanupArgs, CompareArgs, GlobalArgs, Layered, LoadArgs, ReportArgs, ServeArgs, SmokeArgs,
     WatchArgs,
 };
-use crate::units::{Format, Host, Span};
+use crate::cluster::{ClusterOptions, TargetNames};
+use crate::output::Format;
+use crate::units::{Host, HumanDuration};
+use crate::yaml::ConfigError;
+use crate::yaml::parse_yaml_file;
 
 /// The config file used when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "iris-lab.yaml";
 /// The app name of the guide's deployment.
 pub const DEFAULT_APP: &str = "iris-prediction-api";
-
-/// Problems with the configuration file (and the YAML files it names, such as scenarios).
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("could not read config file {path}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("config file {path}, line {line}, column {column}: {message}")]
-    Parse {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    #[error("config file {path}: {message}")]
-    Invalid { path: PathBuf, message: String },
-}
 
 /// The file as written. Every key is optional; unknown keys are errors (typos are caught).
 /// Each command's section is that command's own options type, the one its flags fill.
@@ -50,7 +32,7 @@ pub struct ConfigFile {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub namespace: Option<String>,
-    pub kube_timeout: Option<Span>,
+    pub kube_timeout: Option<HumanDuration>,
     pub host: Option<Host>,
     pub format: Option<Format>,
     pub insecure: Option<bool>,
@@ -80,37 +62,6 @@ pub struct NamesFile {
     pub service: Option<String>,
     pub hpa: Option<String>,
     pub selector: Option<String>,
-}
-
-/// The Kubernetes objects iris-lab looks at.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct TargetNames {
-    pub deployment: String,
-    pub service: String,
-    pub hpa: String,
-    /// Label selector of the pods, `app=NAME`.
-    pub selector: String,
-}
-
-impl TargetNames {
-    pub fn for_app(app: &str) -> Self {
-        Self {
-            deployment: app.to_string(),
-            service: format!("{app}-service"),
-            hpa: format!("{app}-hpa"),
-            selector: format!("app={app}"),
-        }
-    }
-}
-
-/// How to reach the cluster; `None` means "as kubectl would choose".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClusterOptions {
-    pub kubeconfig: Option<PathBuf>,
-    pub context: Option<String>,
-    pub namespace: Option<String>,
-    /// Time limit of each request (not of watches).
-    pub request_timeout: Option<Duration>,
 }
 
 /// Settings after merging flags, environment, the config file and defaults.
@@ -186,6 +137,19 @@ impl Settings {
 }
 
 impl Settings {
+    /// `--runs-dir`, else the config file's `report.runs_dir`, else where `load` writes.
+    pub fn runs_dir(&self, flag: Option<&PathBuf>) -> PathBuf {
+        flag.cloned()
+            .or_else(|| self.file.report.runs_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(crate::record::DEFAULT_OUT_DIR))
+    }
+
+    /// `--gcp-project` (or `GOOGLE_CLOUD_PROJECT`), else the config file's `report.gcp_project`.
+    pub fn gcp_project(&self, flag: Option<&String>) -> Option<String> {
+        flag.cloned()
+            .or_else(|| self.file.report.gcp_project.clone())
+    }
+
     /// A command's options: its flags (environment folded in by clap) over its section of the
     /// file, chosen by `section`. The one place where flags and file meet.
     pub fn layer<T: Layered + Clone>(&self, flags: &T, section: impl Fn(&ConfigFile) -> &T) -> T {
@@ -200,66 +164,13 @@ pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
     Ok(file.unwrap_or_default())
 }
 
-/// Reads a YAML file into `T`, with the path, line and column of any error.
-pub fn parse_yaml_file<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    parse_yaml(path, &text)
-}
-
-/// Every document of a multi-document YAML text (Kubernetes manifests), each as `T`.
-pub fn parse_yaml_documents<T: DeserializeOwned>(
-    path: &Path,
-    text: &str,
-) -> Result<Vec<T>, ConfigError> {
-    serde_yaml::Deserializer::from_str(text)
-        .map(|doc| T::deserialize(doc).map_err(|e| yaml_error(path, e)))
-        .collect()
-}
-
-/// A value as a YAML document (what `load --dry-run` prints).
-pub fn to_yaml<T: serde::Serialize>(value: &T) -> Result<String, ConfigError> {
-    serde_yaml::to_string(value).map_err(|e| ConfigError::Parse {
-        path: PathBuf::from("<output>"),
-        line: 1,
-        column: 1,
-        message: e.to_string(),
-    })
-}
-
-/// Parses YAML text that came from `path` (used in error messages only).
-pub fn parse_yaml<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, ConfigError> {
-    serde_yaml::from_str(text).map_err(|e| yaml_error(path, e))
-}
-
-fn yaml_error(path: &Path, e: serde_yaml::Error) -> ConfigError {
-    {
-        let (line, column) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((1, 1));
-        // serde_yaml appends " at line L column C" to the message: we say it in front.
-        let message = e.to_string();
-        let message = match message.find(" at line ") {
-            Some(i) => message[..i].to_string(),
-            None => message,
-        };
-        ConfigError::Parse {
-            path: path.to_path_buf(),
-            line,
-            column,
-            message,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::units::{Count, Millis, Percent, PositiveSpan, Rate, Replicas, Users};
+    use crate::units::{Count, Millis, Percent, PositiveDuration, Rate, Replicas, Users};
+    use crate::yaml::parse_yaml;
     use clap::Parser;
+    use std::time::Duration;
 
     fn global(args: &[&str]) -> GlobalArgs {
         let argv = std::iter::once("iris-lab")
@@ -302,7 +213,10 @@ mod tests {
         assert_eq!(s.host.as_ref().unwrap().as_str(), "http://10.0.0.1/");
         assert_eq!(s.format, Format::Json);
         assert!(s.insecure);
-        assert_eq!(s.file.smoke.timeout, Some(Span(Duration::from_secs(3))));
+        assert_eq!(
+            s.file.smoke.timeout,
+            Some(HumanDuration(Duration::from_secs(3)))
+        );
 
         let s = Settings::merge(
             &global(&[
@@ -369,12 +283,12 @@ mod tests {
         assert_eq!(l.stages.map(|s| s.total()), Some(Duration::from_secs(180)));
         assert_eq!(l.users, Some(Users(150)));
         assert_eq!(l.spawn_rate, Some(Rate(10.0)));
-        assert_eq!(l.duration, Some(PositiveSpan(Duration::from_secs(300))));
+        assert_eq!(l.duration, Some(PositiveDuration(Duration::from_secs(300))));
         assert_eq!(l.wait.map(|w| w.max), Some(0.5));
         assert_eq!(l.max_failure_rate, Some(Percent(0.01)));
         assert_eq!(l.max_p95, Some(Millis(Duration::from_millis(500))));
         assert_eq!(l.connection_max_requests, Some(Count(10)));
-        assert_eq!(l.timeout, Some(PositiveSpan(Duration::from_secs(5))));
+        assert_eq!(l.timeout, Some(PositiveDuration(Duration::from_secs(5))));
         let err = parse_yaml::<Option<ConfigFile>>(Path::new("x.yaml"), "load:\n  users: 0\n")
             .unwrap_err()
             .to_string();
@@ -412,12 +326,18 @@ mod tests {
             "watch:\n  duration: 5m\n  top_interval: 30s\ncleanup:\n  replicas: 3\n  yes: true\n  \
              dry_run: true\n  wait: 1m\n",
         );
-        assert_eq!(f.watch.duration, Some(Span(Duration::from_secs(300))));
-        assert_eq!(f.watch.top_interval, Some(Span(Duration::from_secs(30))));
+        assert_eq!(
+            f.watch.duration,
+            Some(HumanDuration(Duration::from_secs(300)))
+        );
+        assert_eq!(
+            f.watch.top_interval,
+            Some(HumanDuration(Duration::from_secs(30)))
+        );
         assert_eq!(f.cleanup.replicas, Some(Replicas(3)));
         assert!(f.cleanup.yes);
         assert!(f.cleanup.dry_run);
-        assert_eq!(f.cleanup.wait, Some(Span(Duration::from_secs(60))));
+        assert_eq!(f.cleanup.wait, Some(HumanDuration(Duration::from_secs(60))));
         let err =
             parse_yaml::<Option<ConfigFile>>(Path::new("x.yaml"), "cleanup:\n  replicas: -2\n")
                 .unwrap_err()

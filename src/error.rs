@@ -1,5 +1,5 @@
 //! The edge: every room's error, wrapped in [`Error`] and mapped to an exit code. Each room owns
-//! the errors it raises (`config::ConfigError`, `record::{ReadError, WriteError}`,
+//! the errors it raises (`yaml::ConfigError`, `record::{ReadError, WriteError}`,
 //! `cluster::ClusterError`, `loadgen::LoadgenError`, `report::ReportError`); only commands and
 //! the crate root see this type. `main` prints an error as one line: the error itself followed by its cause chain,
 //! `error: could not read config file ./iris-lab.yaml: No such file or directory`.
@@ -7,10 +7,10 @@
 use std::path::PathBuf;
 
 use crate::cluster::ClusterError;
-use crate::config::ConfigError;
 use crate::loadgen::LoadgenError;
 use crate::pipeline::RunError;
 use crate::record::{ReadError, WriteError};
+use crate::yaml::ConfigError;
 
 pub use crate::outcome::{Outcome, exit};
 
@@ -47,8 +47,8 @@ pub enum Error {
     #[error(transparent)]
     Loadgen(#[from] LoadgenError),
 
-    #[error("no run records in {dir}: run `iris-lab load` first, or name record files")]
-    NoRuns { dir: PathBuf },
+    #[error(transparent)]
+    Locate(#[from] crate::record::LocateError),
 
     #[error("could not read template {path}")]
     Template {
@@ -103,6 +103,7 @@ impl Error {
             | Error::Compare(_) => exit::USAGE,
             Error::Cluster(e) if e.is_config() => exit::USAGE,
             Error::Loadgen(e) if e.is_usage() => exit::USAGE,
+            Error::Gcp(e) if e.is_usage() => exit::USAGE,
             Error::Run(e) => e.outcome_code().unwrap_or(exit::FAILURE),
             _ => exit::FAILURE,
         }
@@ -122,7 +123,7 @@ impl Error {
     }
 }
 
-pub use crate::units::one_line;
+pub use crate::chain::one_line;
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 //! integration tests can call it.
 
 pub mod api;
+pub mod chain;
 pub mod cli;
 pub mod cluster;
 pub mod commands;
@@ -11,6 +12,7 @@ pub mod config;
 pub mod delta;
 pub mod error;
 pub mod gcp;
+pub mod hpa;
 pub mod loadgen;
 pub mod outcome;
 pub mod output;
@@ -22,6 +24,7 @@ pub mod signals;
 pub mod stats;
 pub mod trace;
 pub mod units;
+pub mod yaml;
 
 #[cfg(test)]
 mod rooms_tests;

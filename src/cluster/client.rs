@@ -8,8 +8,8 @@ use kube::client::AuthError;
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
 use super::error::{Access, ClusterError};
-use crate::config::{ClusterOptions, TargetNames};
-use crate::units::one_line;
+use super::{ClusterOptions, TargetNames};
+use crate::chain::one_line;
 
 /// How long to wait for a TCP connection to the API server.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -4,7 +4,9 @@
 pub mod checks;
 pub mod cleanup;
 mod client;
+pub mod facts;
 pub mod metrics;
+mod target;
 pub mod timeline;
 pub mod verify;
 pub mod watch;
@@ -15,6 +17,7 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 
 pub use client::{Cluster, connect};
+pub use target::{ClusterOptions, TargetNames};
 
 pub mod error;
 pub mod jobs;

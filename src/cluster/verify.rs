@@ -4,9 +4,9 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
+use super::TargetNames;
 use super::checks::{self, ConditionView, HpaTargets, PodRow, ReplicaCounts};
 use super::{Cluster, ClusterError};
-use crate::config::TargetNames;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DeploymentView {

@@ -158,7 +158,7 @@ async fn guide(plan: &DemoPlan, host: reqwest::Url) -> Result<Outcome, Error> {
     let out_dir: PathBuf = match (&plan.out_dir, &temp) {
         (Some(dir), _) => dir.clone(),
         (None, Some(t)) => t.path().to_path_buf(),
-        (None, None) => PathBuf::from(load::DEFAULT_OUT_DIR),
+        (None, None) => PathBuf::from(crate::record::DEFAULT_OUT_DIR),
     };
 
     let mut records = Vec::new();

@@ -17,7 +17,6 @@ use jiff::Timestamp;
 
 pub const DEFAULT_SPAWN_RATE: f64 = 10.0;
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(300);
-pub const DEFAULT_OUT_DIR: &str = "iris-lab-runs";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// From creating the worker Job to the common start: scheduling and image pulls.
 pub const DEFAULT_WORKER_START_DELAY: Duration = Duration::from_secs(60);
@@ -114,7 +113,7 @@ pub fn options(
         scenario: args.scenario,
         out_dir: args
             .out_dir
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT_DIR)),
+            .unwrap_or_else(|| PathBuf::from(crate::record::DEFAULT_OUT_DIR)),
         label: args.label,
         csv: args.csv,
         max_failure_rate: args.max_failure_rate.map(|p| p.ratio()),
@@ -146,8 +145,8 @@ async fn on_kubernetes(
         let plan = kube::plan(&options, workers, &pods, &namespace, Timestamp::now())
             .map_err(pipeline::RunError::from)?;
         let yaml = [
-            crate::config::to_yaml(&plan.job)?,
-            crate::config::to_yaml(&crate::cluster::jobs::controller_role(&namespace))?,
+            crate::yaml::to_yaml(&plan.job)?,
+            crate::yaml::to_yaml(&crate::cluster::jobs::controller_role(&namespace))?,
         ]
         .join("---\n");
         output::write_stdout(&yaml)?;

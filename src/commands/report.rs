@@ -3,11 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::ReportArgs;
-use crate::commands::load::DEFAULT_OUT_DIR;
-use crate::commands::trace;
 use crate::config::Settings;
 use crate::error::Error;
+use crate::gcp::fetch::spans_for_report;
 use crate::output::{self, Format};
+use crate::record::record_paths;
 use crate::report::{self, ReportOptions, from_record};
 
 /// What to report and how, after flags, config file and defaults.
@@ -26,7 +26,7 @@ pub fn plan(settings: &Settings, args: &ReportArgs) -> ReportPlan {
     let args = settings.layer(args, |f| &f.report);
     ReportPlan {
         runs: args.runs,
-        runs_dir: runs_dir(args.runs_dir.as_ref(), settings),
+        runs_dir: settings.runs_dir(args.runs_dir.as_ref()),
         template: args.template,
         out: args.out,
         options: ReportOptions {
@@ -37,40 +37,20 @@ pub fn plan(settings: &Settings, args: &ReportArgs) -> ReportPlan {
     }
 }
 
-/// `--runs-dir`, else the config file's `report.runs_dir`, else load's default.
-pub fn runs_dir(flag: Option<&PathBuf>, settings: &Settings) -> PathBuf {
-    flag.cloned()
-        .or_else(|| settings.file.report.runs_dir.clone())
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT_DIR))
-}
-
-/// `--gcp-project` (or `GOOGLE_CLOUD_PROJECT`), else the config file's `report.gcp_project`.
-pub fn gcp_project(flag: Option<&String>, settings: &Settings) -> Option<String> {
-    flag.cloned()
-        .or_else(|| settings.file.report.gcp_project.clone())
-}
-
-/// The records named, else the latest of each user count in `runs_dir`.
-pub fn record_paths(runs: &[PathBuf], runs_dir: &Path) -> Result<Vec<PathBuf>, Error> {
-    if !runs.is_empty() {
-        return Ok(runs.to_vec());
-    }
-    let found = from_record::latest_per_user_count(runs_dir)?;
-    if found.is_empty() {
-        return Err(Error::NoRuns {
-            dir: runs_dir.to_path_buf(),
-        });
-    }
-    Ok(found)
-}
-
 /// Renders the report as text: markdown (or the user's template), JSON of the whole view
 /// model, or one self-contained HTML page.
 pub async fn run(plan: &ReportPlan) -> Result<String, Error> {
     let paths = record_paths(&plan.runs, &plan.runs_dir)?;
     let views = from_record::load_views(&paths)?;
     let mut options = plan.options.clone();
-    options.spans = trace::spans_for_report(&paths, options.gcp_project.as_deref()).await?;
+    let spans = spans_for_report(&paths, options.gcp_project.as_deref()).await?;
+    for (file, e) in &spans.not_fetched {
+        output::note(&format!(
+            "note: no span analysis for {file}: {}",
+            crate::chain::one_line(e)
+        ));
+    }
+    options.spans = spans.spans;
     let model = report::build(views, &options);
     match plan.format {
         Format::Json => Ok(output::to_json(&model)),

@@ -21,6 +21,7 @@
 
 pub mod auth;
 pub mod cloud_trace;
+pub mod fetch;
 pub mod wire;
 
 pub use auth::Credentials;
@@ -82,6 +83,15 @@ pub enum GcpError {
         filter: String,
     },
 
+    /// Traces to fetch, but no project to fetch them from.
+    #[error(
+        "{file} has no saved traces: pass --gcp-project PROJECT (or set GOOGLE_CLOUD_PROJECT) to fetch them from Cloud Trace"
+    )]
+    ProjectNotGiven { file: String },
+
+    #[error(transparent)]
+    Save(#[from] crate::record::WriteError),
+
     #[error("Cloud Trace sent a response this tool cannot read: {0}")]
     BadResponse(String),
 
@@ -89,6 +99,13 @@ pub enum GcpError {
         "IRIS_LAB_CLOUD_TRACE_URL is not a URL ({0}); give e.g. https://cloudtrace.googleapis.com"
     )]
     BadBaseUrl(String),
+}
+
+impl GcpError {
+    /// Whether the user must give something they did not (exit 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, GcpError::ProjectNotGiven { .. })
+    }
 }
 
 /// The deepest cause of an error, one line: what a person needs, not the wrapper chain.

@@ -8,9 +8,9 @@ use serde::Deserialize;
 
 use super::LoadgenError as Error;
 use crate::api::{Features, Species};
-use crate::config::ConfigError;
-use crate::config::parse_yaml_file;
 use crate::units::{Stages, Wait};
+use crate::yaml::ConfigError;
+use crate::yaml::parse_yaml_file;
 
 /// The built-in classes, as in the guide's locustfile.
 pub const BUILTIN_CLASSES: [&str; 3] = ["IrisPredictionAPIUser", "HighLoadUser", "StressTestUser"];

@@ -1,4 +1,4 @@
-//! The load engine: a plan, user classes, ONE worker loop ([`user::run_user`]) and the
+//! The load engine: a plan, user classes, ONE user loop ([`user::run_user`]) and the
 //! scheduler that starts users at the spawn rate and stops them at the end. It reports what
 //! happens as [`Event`]s on a channel and never prints.
 
@@ -27,7 +27,7 @@ pub use shape::{Ramp, UserShape};
 
 use crate::units::Stages;
 
-use crate::config::ConfigError;
+use crate::yaml::ConfigError;
 
 /// Why a run cannot start: the engine's own errors, mapped to exit codes at the edge.
 #[derive(Debug, thiserror::Error)]
@@ -79,11 +79,6 @@ pub struct LoadPlan {
 }
 
 impl LoadPlan {
-    /// When user `i` (0-based) starts, relative to the run's start.
-    pub fn spawn_offset(&self, i: u32) -> Duration {
-        Duration::from_secs_f64(f64::from(i) / self.spawn_rate)
-    }
-
     /// How many users run over time (the closed model).
     pub fn user_shape(&self) -> UserShape {
         match &self.stages {
@@ -199,7 +194,7 @@ pub struct RunEnd {
 }
 
 /// Runs `plan` from `start` until its duration is over or `interrupt` fires: users (the
-/// closed model) or arrivals (the open model), both running tasks through one `Worker`.
+/// closed model) or arrivals (the open model), both running tasks through one `TaskRunner`.
 pub async fn run(
     plan: &LoadPlan,
     target: Arc<Target>,

@@ -21,7 +21,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::cluster::Cluster;
-use crate::config::{ClusterOptions, TargetNames};
+use crate::cluster::{ClusterOptions, TargetNames};
 use crate::loadgen::{LoadPlan, LoadgenError};
 use crate::outcome::Outcome;
 use crate::record::cluster::{ClusterSecond, NotWatched};
@@ -192,7 +192,7 @@ pub async fn run(
     let mut record = assemble::build(&opts, &measured.collector, measured.end, started_utc);
     record.cluster_not_watched = opts.cluster_missed.clone();
     if let Some(side) = cluster_side {
-        side.attach(&mut record);
+        side.attach(&mut record).await;
     }
     save(
         record,

@@ -1,17 +1,8 @@
 //! The comparison tables of Phase 6.1: the guide's own four rows and an extended set, one column
 //! per run, plus a Difference column when there are exactly two runs.
 
-use serde::Serialize;
-
+use super::table::Table;
 use super::view::RunView;
-
-/// A rendered table: the template prints it as it likes; `markdown` is the default rendering.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Table {
-    pub headers: Vec<String>,
-    pub rows: Vec<Vec<String>>,
-    pub markdown: String,
-}
 
 /// How a difference between two runs is expressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,12 +261,7 @@ fn table(runs: &[RunView], metrics: &[Metric]) -> Table {
             row
         })
         .collect();
-    let markdown = markdown(&headers, &rows);
-    Table {
-        headers,
-        rows,
-        markdown,
-    }
+    Table::new(headers, rows)
 }
 
 fn difference(a: Option<f64>, b: Option<f64>, kind: Diff) -> String {
@@ -288,15 +274,6 @@ fn difference(a: Option<f64>, b: Option<f64>, kind: Diff) -> String {
         Diff::Absolute => format!("{:+.0}", b - a),
         Diff::Points => format!("{:+.2} pp", b - a),
     }
-}
-
-/// A GitHub-flavoured markdown table.
-pub fn markdown(headers: &[String], rows: &[Vec<String>]) -> String {
-    let line = |cells: &[String]| format!("| {} |", cells.join(" | "));
-    let mut out = vec![line(headers)];
-    out.push(format!("|{}|", vec!["---"; headers.len()].join("|")));
-    out.extend(rows.iter().map(|r| line(r)));
-    out.join("\n")
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! Run records -> the report's view of each run, and the choice of runs to report.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::ReportError;
 use super::view::{ArrivalView, FailureCount, RunView, Second, SlowRequest, TimingBreakdown};
@@ -181,39 +180,7 @@ pub fn load_views(paths: &[PathBuf]) -> Result<Vec<RunView>, ReportError> {
         .iter()
         .map(|p| {
             let record = record::load(p)?;
-            let file = p.file_name().map_or_else(
-                || p.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            );
-            Ok(run_view(&record, &file))
+            Ok(run_view(&record, &crate::record::locations::file_name(p)))
         })
         .collect()
-}
-
-/// The latest record of each distinct user count in `dir`, by start time.
-pub fn latest_per_user_count(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| ReportError::RunsDir {
-        dir: dir.to_path_buf(),
-        source,
-    })?;
-    let mut latest: BTreeMap<u32, (jiff::Timestamp, PathBuf)> = BTreeMap::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("json")
-            || crate::trace::file::is_traces_file(&path)
-        {
-            continue;
-        }
-        // Every .json here is meant to be a record: a broken one is an error that names it.
-        let record = record::load(&path)?;
-        let slot = latest.entry(record.params.users);
-        let newer = match &slot {
-            std::collections::btree_map::Entry::Occupied(o) => record.started_at > o.get().0,
-            std::collections::btree_map::Entry::Vacant(_) => true,
-        };
-        if newer {
-            latest.insert(record.params.users, (record.started_at, path));
-        }
-    }
-    Ok(latest.into_values().map(|(_, p)| p).collect())
 }

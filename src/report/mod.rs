@@ -8,12 +8,13 @@ pub mod findings;
 pub mod from_record;
 pub mod html;
 pub mod svg;
+pub mod table;
 pub mod view;
 
 use serde::Serialize;
 
-pub use compare::Table;
 pub use findings::{Finding, Verdict};
+pub use table::Table;
 pub use view::RunView;
 
 /// The template `iris-lab report` uses unless given `--template`.
@@ -89,15 +90,6 @@ pub enum ReportError {
         name: String,
         line: usize,
         message: String,
-    },
-    #[error(
-        "could not read the runs directory {}: run `iris-lab load` first, or name record files",
-        dir.display()
-    )]
-    RunsDir {
-        dir: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
     },
     #[error(transparent)]
     Record(#[from] crate::record::ReadError),
@@ -186,11 +178,7 @@ fn breakdown(run: &RunView, column: &str, options: &ReportOptions) -> Breakdown 
                 ms(t.inference_p95_ms),
             ],
         ];
-        Table {
-            markdown: compare::markdown(&headers, &rows),
-            headers,
-            rows,
-        }
+        Table::new(headers, rows)
     });
     let shares = run.timing.as_ref().map(|t| {
         let (model, server, network) = t.shares();

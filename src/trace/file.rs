@@ -1,18 +1,17 @@
 //! `<run>.traces.json`: a run's traces saved beside its record, so later reports work offline and
 //! say when the traces were fetched. Written atomically; never holds credentials.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::Trace;
+use crate::record::locations::traces_beside;
 use crate::record::{ReadError, RecordError, WriteError};
 
 /// The version of the traces file this build writes and reads.
 pub const SCHEMA_VERSION: u32 = 1;
-/// What the file name of saved traces ends with.
-pub const SUFFIX: &str = ".traces.json";
 
 /// The traces of one run, and how they were fetched.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,22 +30,6 @@ pub struct TracesFile {
     pub traces: Vec<Trace>,
 }
 
-/// `runs/x.json` -> `runs/x.traces.json`.
-pub fn path_beside(record: &Path) -> PathBuf {
-    let stem = record
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    record.with_file_name(format!("{stem}{SUFFIX}"))
-}
-
-/// Whether `path` is saved traces rather than a run record.
-pub fn is_traces_file(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.ends_with(SUFFIX))
-}
-
 pub fn save(file: &TracesFile, path: &Path) -> Result<(), WriteError> {
     crate::record::write_atomically(path, |w| {
         serde_json::to_writer_pretty(&mut *w, file)?;
@@ -56,7 +39,7 @@ pub fn save(file: &TracesFile, path: &Path) -> Result<(), WriteError> {
 
 /// The traces saved beside `record`, if any.
 pub fn load_beside(record: &Path) -> Result<Option<TracesFile>, ReadError> {
-    let path = path_beside(record);
+    let path = traces_beside(record);
     let wrap = |source: RecordError| ReadError {
         path: path.clone(),
         source,
@@ -79,16 +62,17 @@ pub fn load_beside(record: &Path) -> Result<Option<TracesFile>, ReadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::locations::is_traces_file;
 
     #[test]
     fn traces_are_saved_beside_the_record_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let record = dir.path().join("2026-01-01-150u.json");
         assert_eq!(
-            path_beside(&record),
+            traces_beside(&record),
             dir.path().join("2026-01-01-150u.traces.json")
         );
-        assert!(is_traces_file(&path_beside(&record)));
+        assert!(is_traces_file(&traces_beside(&record)));
         assert!(!is_traces_file(&record));
         assert_eq!(load_beside(&record).unwrap(), None);
         let t: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
@@ -112,7 +96,7 @@ mod tests {
                 )],
             }],
         };
-        save(&file, &path_beside(&record)).unwrap();
+        save(&file, &traces_beside(&record)).unwrap();
         assert_eq!(load_beside(&record).unwrap(), Some(file));
     }
 }

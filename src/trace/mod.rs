@@ -134,6 +134,22 @@ pub fn record_sampled(record: &crate::record::RunRecord) -> Vec<ClientRequest> {
         .collect()
 }
 
+/// The span analysis of one run from its record and its saved traces.
+pub fn analyse_run(record: &crate::record::RunRecord, traces: &file::TracesFile) -> RunSpans {
+    let sampled = record_sampled(record);
+    analysis::analyse(
+        &traces.traces,
+        &analysis::RunContext {
+            started: record.started_at,
+            periods: record_periods(record),
+            sampled: &sampled,
+            project: Some(&traces.project),
+            fetched_at: Some(traces.fetched_at),
+            reached_max: traces.reached_max,
+        },
+    )
+}
+
 /// Whether `id` is a W3C trace id as `traceparent` carries it: 32 hex digits, not all zero.
 pub fn is_trace_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) && id.bytes().any(|b| b != b'0')

@@ -18,7 +18,7 @@ fn root() -> PathBuf {
 
 fn documents(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap();
-    iris_lab::config::parse_yaml_documents(path, &text).unwrap()
+    iris_lab::yaml::parse_yaml_documents(path, &text).unwrap()
 }
 
 /// Decodes `doc` as `T` and checks nothing was lost or changed on the way back.

@@ -231,7 +231,7 @@ fn dry_run_prints_a_job_and_a_role_that_validate_and_creates_nothing() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     let docs: Vec<Value> =
-        iris_lab::config::parse_yaml_documents(Path::new("<stdout>"), &text).unwrap();
+        iris_lab::yaml::parse_yaml_documents(Path::new("<stdout>"), &text).unwrap();
     let kinds: Vec<&str> = docs.iter().map(crate::deploy::validate).collect();
     assert_eq!(kinds, ["Job", "Role"]);
     let pod = &docs[0]["spec"]["template"]["spec"];

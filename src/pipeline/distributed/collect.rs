@@ -136,7 +136,7 @@ impl Collected {
             }
             Ok(WorkerLine::Second(share)) => match self.merge.push(w, *share) {
                 Ok(points) => self.sink(points, monitor),
-                Err(e) => self.trouble[w] = Some(crate::units::one_line(&e)),
+                Err(e) => self.trouble[w] = Some(crate::chain::one_line(&e)),
             },
             Ok(WorkerLine::Record(r)) => self.records[w] = Some(*r),
             Ok(WorkerLine::Failed { error }) => self.trouble[w] = Some(error),

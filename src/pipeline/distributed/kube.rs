@@ -185,7 +185,7 @@ pub async fn run_kubernetes(
                 // The pods get SIGTERM: each worker stops and sends what it measured.
                 if let Err(e) = cluster.delete_job(&name).await {
                     monitor.note(&RunNote::Workers(WorkerNote::Warning(format!(
-                        "could not delete job/{name}: {}", crate::units::one_line(&e)
+                        "could not delete job/{name}: {}", crate::chain::one_line(&e)
                     ))));
                 }
             }

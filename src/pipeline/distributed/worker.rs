@@ -55,7 +55,7 @@ pub async fn run_worker(
         Ok(t) => t,
         Err(e) => {
             emit(&WorkerLine::Failed {
-                error: crate::units::one_line(&e),
+                error: crate::chain::one_line(&e),
             });
             return Err(e);
         }
