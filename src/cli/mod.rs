@@ -220,7 +220,7 @@ pub struct ServeArgs {
     /// Hold every response back this long, e.g. 20ms: a slower server, to try `compare` and
     /// its gate on [default: 0s].
     #[arg(long, value_name = "DURATION")]
-    pub delay: Option<Span>,
+    pub delay: Option<HumanDuration>,
 }
 
 layered!(ServeArgs {

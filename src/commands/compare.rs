@@ -4,10 +4,11 @@
 use std::path::PathBuf;
 
 use crate::cli::CompareArgs;
-use crate::config::{ConfigError, Settings};
+use crate::config::Settings;
 use crate::delta::{self, FailOn, Options};
 use crate::error::{Error, Outcome};
 use crate::output::{self, Format};
+use crate::yaml::ConfigError;
 
 /// What to compare and how, after flags, config file and defaults.
 #[derive(Debug, Clone)]

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::record::RunRecord;
+use crate::record::cluster::{ImageRecord, NodeRecord, PodResources};
 
 use super::profile::Profile;
 use super::sides::Run;
@@ -103,36 +104,94 @@ fn cluster_facts(r: &RunRecord) -> Vec<Fact> {
         return vec![("cluster", Some(why), None)];
     };
     let or_any = |v: Option<u32>| v.map_or_else(|| "?".to_string(), |v| v.to_string());
+    let hpa = match &c.hpa_spec {
+        // Kubernetes' own JSON: a change anywhere (metrics, behavior) shows.
+        Some(spec) => serde_json::to_string(spec).ok(),
+        None => Some(format!(
+            "{}-{} replicas at {}% CPU",
+            or_any(c.min_replicas),
+            or_any(c.max_replicas),
+            or_any(c.cpu_target_pct)
+        )),
+    };
     vec![
         (
             "cluster",
             Some(format!("deployment {} in {}", c.deployment, c.namespace)),
             None,
         ),
+        ("HPA", hpa, None),
         (
-            "HPA",
-            Some(format!(
-                "{}-{} replicas at {}% CPU",
-                or_any(c.min_replicas),
-                or_any(c.max_replicas),
-                or_any(c.cpu_target_pct)
-            )),
+            "pods' requests and limits",
+            c.pod_resources.as_ref().map(resources),
+            None,
+        ),
+        (
+            "images",
+            (!c.images.is_empty()).then(|| images(&c.images)),
+            None,
+        ),
+        (
+            "node types",
+            (!c.nodes.is_empty()).then(|| node_types(&c.nodes)),
             None,
         ),
     ]
+}
+
+fn resources(p: &PodResources) -> String {
+    let cpu = |m: Option<f64>| m.map_or_else(|| "-".into(), |m| format!("{m:.0}m"));
+    let mem = |b: Option<f64>| {
+        b.map_or_else(|| "-".into(), |b| format!("{:.0}Mi", b / (1024.0 * 1024.0)))
+    };
+    p.containers
+        .iter()
+        .map(|c| {
+            format!(
+                "{}: requests cpu {} memory {}, limits cpu {} memory {}",
+                c.container,
+                cpu(c.cpu_request_millis),
+                mem(c.memory_request_bytes),
+                cpu(c.cpu_limit_millis),
+                mem(c.memory_limit_bytes)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn images(images: &[ImageRecord]) -> String {
+    let set: BTreeSet<String> = images
+        .iter()
+        .map(|i| {
+            let digest = i.image_id.as_deref().unwrap_or("digest not reported");
+            format!("{}: {} ({digest})", i.container, i.image)
+        })
+        .collect();
+    set.into_iter().collect::<Vec<_>>().join("; ")
+}
+
+/// The distinct instance types (how many nodes ran the pods follows the scaling, not the
+/// environment).
+fn node_types(nodes: &[NodeRecord]) -> String {
+    let set: BTreeSet<&str> = nodes
+        .iter()
+        .map(|n| n.instance_type.as_deref().unwrap_or("unknown"))
+        .collect();
+    set.into_iter().collect::<Vec<_>>().join(", ")
 }
 
 /// Every aspect of both sides, in a fixed order.
 pub fn compare(base: &[Run], new: &[Run]) -> Vec<EnvItem> {
     let base_facts: Vec<Vec<Fact>> = base.iter().map(|r| facts(&r.record)).collect();
     let new_facts: Vec<Vec<Fact>> = new.iter().map(|r| facts(&r.record)).collect();
-    let Some(first) = base_facts.first().or(new_facts.first()) else {
-        return Vec::new();
-    };
-    let names: Vec<(&'static str, Option<&'static str>)> = first
-        .iter()
-        .map(|(what, _, unfair)| (*what, *unfair))
-        .collect();
+    // Every aspect any record has, in the order the records give them.
+    let mut names: Vec<(&'static str, Option<&'static str>)> = Vec::new();
+    for (what, _, unfair) in base_facts.iter().chain(&new_facts).flatten() {
+        if !names.iter().any(|(w, _)| w == what) {
+            names.push((what, *unfair));
+        }
+    }
     names
         .into_iter()
         .map(|(what, unfair)| {

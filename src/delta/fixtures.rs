@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::record::cluster::{ContainerResources, ImageRecord, NodeRecord, PodResources};
 use crate::record::{self, RunRecord, TimelinePoint};
 
 use super::Run;
@@ -66,4 +67,36 @@ pub fn run(name: &str, levels: Levels) -> Run {
         path: PathBuf::from(name),
         record,
     }
+}
+
+/// Gives a run's cluster an image, requests and limits, a node type and an HPA spec.
+pub fn deployed(r: &mut Run, image: &str, cpu: f64, node: &str, max: u32) {
+    let c = r.record.cluster.as_mut().unwrap();
+    c.images = vec![ImageRecord {
+        container: "api".into(),
+        image: image.into(),
+        image_id: Some(format!("{image}@sha256:{}", "ab".repeat(32))),
+        pods: 3,
+    }];
+    c.pod_resources = Some(PodResources {
+        containers: vec![ContainerResources {
+            container: "api".into(),
+            cpu_request_millis: Some(cpu),
+            cpu_limit_millis: Some(cpu * 2.0),
+            memory_request_bytes: Some(256.0 * 1024.0 * 1024.0),
+            memory_limit_bytes: None,
+        }],
+    });
+    c.nodes = vec![NodeRecord {
+        name: "n1".into(),
+        instance_type: Some(node.into()),
+        pods: 3,
+    }];
+    c.hpa_spec = Some(
+        serde_json::from_value(serde_json::json!({
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "iris"},
+            "minReplicas": 2, "maxReplicas": max,
+        }))
+        .unwrap(),
+    );
 }

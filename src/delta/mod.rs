@@ -216,7 +216,7 @@ impl DeltaError {
     pub fn lines(&self) -> Vec<String> {
         match self {
             Self::Unreadable(problems) => {
-                problems.iter().map(|p| crate::units::one_line(p)).collect()
+                problems.iter().map(|p| crate::chain::one_line(p)).collect()
             }
             other => vec![other.to_string()],
         }
@@ -326,7 +326,7 @@ fn breaches(comparisons: &[Comparison], fail_on: &FailOn) -> Vec<Breach> {
 
 #[cfg(test)]
 mod tests {
-    use super::fixtures::{Levels, run};
+    use super::fixtures::{Levels, deployed, run};
     use super::*;
 
     fn levels(seed: u64) -> Levels {
@@ -602,6 +602,53 @@ mod tests {
         let target = c.environment.iter().find(|e| e.what == "target").unwrap();
         assert!(!target.same && target.unfair.is_none());
         assert!(c.environment.iter().find(|e| e.what == "HPA").unwrap().same);
+    }
+
+    #[test]
+    fn images_resources_nodes_and_the_hpa_spec_are_compared() {
+        let (mut base, mut new) = (run("b", levels(1)), run("n", levels(2)));
+        deployed(&mut base, "iris:1.0", 500.0, "e2-standard-2", 15);
+        deployed(&mut new, "iris:1.1", 1000.0, "e2-standard-4", 20);
+        let d = compare_runs(
+            vec![base],
+            vec![new],
+            &Options::default(),
+            &FailOn::default(),
+        )
+        .unwrap();
+        let c = &d.comparisons[0];
+        let item = |what: &str| c.environment.iter().find(|e| e.what == what).unwrap();
+        assert_eq!(
+            item("images").new,
+            [format!(
+                "api: iris:1.1 (iris:1.1@sha256:{})",
+                "ab".repeat(32)
+            )]
+        );
+        assert_eq!(
+            item("pods' requests and limits").base,
+            ["api: requests cpu 500m memory 256Mi, limits cpu 1000m memory -"]
+        );
+        assert_eq!(
+            (
+                item("node types").base.clone(),
+                item("node types").new.clone()
+            ),
+            (
+                vec!["e2-standard-2".to_string()],
+                vec!["e2-standard-4".to_string()]
+            )
+        );
+        assert!(
+            item("HPA").new[0].contains(r#""maxReplicas":20"#),
+            "{:?}",
+            item("HPA")
+        );
+        for what in ["images", "pods' requests and limits", "node types", "HPA"] {
+            assert!(!item(what).same && item(what).unfair.is_none(), "{what}");
+        }
+        // What the user changed is not a warning.
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::fmt::Write;
 use comfy_table::{Cell, Color};
 
 use super::{Format, Style, to_json};
+use crate::delta::environment::NOT_RECORDED;
 use crate::delta::gate::signed;
 use crate::delta::{Breach, Comparison, Delta, EnvItem, Method, Metric, Row, Table, Verdict};
 
@@ -249,9 +250,14 @@ fn render_environment(out: &mut String, items: &[EnvItem], style: Style) {
         }
         let _ = writeln!(out, "{t}\n");
     }
-    let same: Vec<&str> = items.iter().filter(|e| e.same).map(|e| e.what).collect();
-    if !same.is_empty() {
-        let _ = writeln!(out, "Same on both sides: {}.\n", same.join(", "));
+    let unrecorded = |e: &&EnvItem| e.base.iter().chain(&e.new).all(|v| v == NOT_RECORDED);
+    let (missing, same): (Vec<&EnvItem>, Vec<&EnvItem>) =
+        items.iter().filter(|e| e.same).partition(unrecorded);
+    for (list, text) in [(same, "Same on both sides"), (missing, "Not recorded")] {
+        if !list.is_empty() {
+            let names: Vec<&str> = list.iter().map(|e| e.what).collect();
+            let _ = writeln!(out, "{text}: {}.\n", names.join(", "));
+        }
     }
 }
 
@@ -286,11 +292,12 @@ pub fn render_breach(b: &Breach) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delta::fixtures::{Levels, run};
+    use crate::delta::fixtures::{Levels, deployed, run};
     use crate::delta::{Options, compare_runs};
 
     fn slower_release() -> Delta {
-        let base = run("20261204T100000Z-300u-HighLoadUser.json", Levels::default());
+        let mut base = run("20261204T100000Z-300u-HighLoadUser.json", Levels::default());
+        deployed(&mut base, "iris:1.0", 500.0, "e2-standard-2", 15);
         let mut new = run(
             "20261204T110000Z-300u-HighLoadUser.json",
             Levels {
@@ -299,6 +306,7 @@ mod tests {
                 ..Levels::default()
             },
         );
+        deployed(&mut new, "iris:1.1", 500.0, "e2-standard-2", 15);
         new.record.tool = "iris-lab 0.2.0".into();
         new.record.target = "http://34.123.45.67/".into();
         let mut delta = compare_runs(
