@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Deserialize;
 
+use crate::delta::Options;
 use crate::units::{Count, Percent};
 
 /// Did the change make it better: two runs (or directories of runs) compared, with confidence;
@@ -48,6 +49,25 @@ pub struct CompareArgs {
     /// Bootstrap resamples per table [default: 2000].
     #[arg(long, value_name = "N")]
     pub resamples: Option<Count>,
+}
+
+impl CompareArgs {
+    /// The statistics' options these settings ask for, over the defaults.
+    pub fn delta_options(&self) -> Options {
+        let defaults = Options::default();
+        Options {
+            min_change: self.min_change.map_or(defaults.min_change, |p| p.ratio()),
+            min_points: self
+                .min_failure_change
+                .map_or(defaults.min_points, |p| p.ratio()),
+            resamples: self.resamples.map_or(defaults.resamples, |c| {
+                u32::try_from(c.0.min(1_000_000)).unwrap_or(u32::MAX)
+            }),
+            seed: self.seed.unwrap_or(defaults.seed),
+            force: self.force,
+            ..defaults
+        }
+    }
 }
 
 super::layered!(CompareArgs {

@@ -39,19 +39,7 @@ pub fn plan(settings: &Settings, args: &CompareArgs) -> Result<ComparePlan, Erro
 /// section over the defaults (`report --baseline` uses the section alone).
 pub fn options(settings: &Settings, flags: &CompareArgs) -> Result<(Options, FailOn), Error> {
     let args = settings.layer(flags, |f| &f.compare);
-    let defaults = Options::default();
-    let options = Options {
-        min_change: args.min_change.map_or(defaults.min_change, |p| p.ratio()),
-        min_points: args
-            .min_failure_change
-            .map_or(defaults.min_points, |p| p.ratio()),
-        resamples: args.resamples.map_or(defaults.resamples, |c| {
-            u32::try_from(c.0.min(1_000_000)).unwrap_or(u32::MAX)
-        }),
-        seed: args.seed.unwrap_or(defaults.seed),
-        force: args.force,
-        ..defaults
-    };
+    let options = args.delta_options();
     let fail_on = match &args.fail_on {
         None => FailOn::default(),
         Some(text) => text.parse().map_err(|message: String| {

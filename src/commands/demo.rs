@@ -192,6 +192,7 @@ async fn guide(plan: &DemoPlan, host: reqwest::Url) -> Result<Outcome, Error> {
         out: plan.out.clone(),
         options: Default::default(),
         format: plan.format,
+        baseline: None,
     };
     let text = report::run(&report_plan).await?;
     report::deliver(&report_plan, &text)?;

@@ -274,3 +274,46 @@ fn the_gate_comes_from_the_config_file_and_fails_with_a_line_per_breach() {
         "{err}"
     );
 }
+
+#[test]
+fn report_adds_the_comparison_against_a_baseline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("baseline")).unwrap();
+    std::fs::copy(fixture("300u.json"), dir.join("baseline/300u.json")).unwrap();
+    let report = |format: &str| {
+        let out = support::iris_lab(dir)
+            .args(["report", "--baseline", "baseline", "--format", format])
+            .arg(fixture("300u-phases.json"))
+            .arg(fixture("150u.json"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = report("markdown");
+    let section = &text[text
+        .find("## Against the baseline baseline")
+        .expect("the section")..];
+    assert!(
+        section.contains("### 300 users, HighLoadUser")
+            && section.contains("**All requests** (moving block bootstrap")
+            && section.contains(
+                "Not compared: 150 users, IrisPredictionAPIUser is only on the new side."
+            ),
+        "{section}"
+    );
+    let json: Value = serde_json::from_str(&report("json")).unwrap();
+    assert_eq!(json["baseline"]["comparisons"][0]["profile"]["users"], 300);
+    assert!(json["report"].is_object());
+    let out = support::iris_lab(dir)
+        .args(["report", "--baseline", "missing-dir", "--format", "html"])
+        .arg(fixture("150u.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
