@@ -351,6 +351,19 @@ impl Stages {
     }
 }
 
+impl Stage {
+    /// A stage of exactly `duration`, with the target checked as the text form checks it.
+    fn exact(duration: Duration, target: f64) -> Result<Self, String> {
+        if target.is_finite() && (0.0..=1e7).contains(&target) {
+            Ok(Stage { duration, target })
+        } else {
+            Err(format!(
+                "stage target {target} must be a number from 0 to 1e7"
+            ))
+        }
+    }
+}
+
 impl FromStr for Stage {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
@@ -383,12 +396,15 @@ impl FromStr for Stages {
     }
 }
 
-/// A stage as written in YAML: `"1m:150"` or `{duration: 1m, target: 150}`.
+/// A stage as written in YAML: `"1m:150"` or `{duration: 1m, target: 150}`; or as
+/// [`Stage`] serializes itself (`duration: {secs, nanos}`), so that a settled plan sent as
+/// JSON reads back exactly.
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum StageText {
     Text(String),
     Fields { duration: Scalar, target: f64 },
+    Exact { duration: Duration, target: f64 },
 }
 
 #[derive(Deserialize)]
@@ -410,6 +426,7 @@ impl<'de> Deserialize<'de> for Stages {
                     StageText::Fields { duration, target } => {
                         format!("{}:{target}", duration.into_text()).parse()
                     }
+                    StageText::Exact { duration, target } => Stage::exact(duration, target),
                 })
                 .collect::<Result<Vec<Stage>, String>>()
                 .map_err(D::Error::custom)?,
@@ -620,5 +637,16 @@ mod tests {
             Ok("90s:10,1m:0".parse().unwrap())
         );
         assert!(yaml("[]").is_err());
+        // As a settled plan sends them: exactly what was serialized, nanoseconds included.
+        let odd = Stages(vec![Stage {
+            duration: Duration::new(61, 123_456_789),
+            target: 12.5,
+        }]);
+        let json = serde_json::to_string(&odd).unwrap();
+        assert_eq!(serde_json::from_str::<Stages>(&json).unwrap(), odd);
+        assert!(
+            serde_json::from_str::<Stages>(r#"[{"duration":{"secs":1,"nanos":0},"target":-1}]"#)
+                .is_err()
+        );
     }
 }

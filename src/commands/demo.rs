@@ -11,12 +11,12 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, ApiClient};
 use crate::cli::DemoArgs;
-use crate::commands::{load, report};
 use crate::config::Settings;
 use crate::error::{Error, Outcome};
-use crate::loadgen::{ConnectionPolicy, LoadPlan, UserClass};
+use crate::loadgen::UserClass;
 use crate::output::{self, Format, Style};
-use crate::pipeline::{self, LoadOptions};
+use crate::pipeline::{self, RunError, RunPlan, RunSite};
+use crate::report;
 use crate::server::{self, Model};
 use crate::units::format_duration;
 
@@ -80,35 +80,19 @@ impl DemoPlan {
 }
 
 impl DemoRun {
-    /// The run's options: the built-in class with its own wait, the tool's defaults otherwise.
-    pub fn options(&self, host: &reqwest::Url, out_dir: PathBuf) -> Result<LoadOptions, Error> {
+    /// The run's plan: the built-in class with its own wait, the tool's defaults otherwise,
+    /// one process, no cluster.
+    pub fn plan(&self, out_dir: PathBuf) -> Result<RunPlan, Error> {
         let class = UserClass::resolve(Some(self.class), None)?;
-        Ok(LoadOptions {
-            plan: LoadPlan {
-                users: self.users,
-                spawn_rate: self.spawn_rate,
-                duration: self.duration,
-                class,
-                timeout: load::DEFAULT_TIMEOUT,
-                connection: ConnectionPolicy::default(),
-                source_ports: None,
-                trace_sample: load::DEFAULT_TRACE_SAMPLE,
-                stages: None,
-                open: None,
-            },
-            host: host.clone(),
-            insecure: false,
-            scenario: None,
-            out_dir,
-            label: Some(format!("demo, {} users", self.users)),
-            csv: None,
-            max_failure_rate: None,
-            max_p95: None,
-            handle_signals: true,
-            cluster: None,
-            cluster_missed: None,
-            look_for_cluster: None,
-        })
+        let plan = RunPlan::builder(class)
+            .users(self.users)
+            .spawn_rate(self.spawn_rate)
+            .duration(self.duration)
+            .out_dir(out_dir)
+            .label(format!("demo, {} users", self.users))
+            .build()
+            .map_err(RunError::from)?;
+        Ok(plan)
     }
 }
 
@@ -161,6 +145,7 @@ async fn guide(plan: &DemoPlan, host: reqwest::Url) -> Result<Outcome, Error> {
         (None, None) => PathBuf::from(crate::record::DEFAULT_OUT_DIR),
     };
 
+    let site = RunSite::new(host.clone());
     let mut records = Vec::new();
     for (i, run) in plan.runs.iter().enumerate() {
         output::note(&format!(
@@ -171,9 +156,9 @@ async fn guide(plan: &DemoPlan, host: reqwest::Url) -> Result<Outcome, Error> {
             format_duration(run.duration),
             format_duration(run.duration.mul_f64(RAMP_SHARE)),
         ));
-        let options = run.options(&host, out_dir.clone())?;
+        let plan = run.plan(out_dir.clone())?;
         let mut display = output::LiveDisplay::for_stderr();
-        let result = pipeline::run(options, &mut display).await?;
+        let result = pipeline::run(&plan, &site, &mut display).await?;
         let kept = temp.is_none();
         output::note(output::render_load_text(&result, style, kept).trim_end());
         records.push(result.record_path.clone());
@@ -185,17 +170,10 @@ async fn guide(plan: &DemoPlan, host: reqwest::Url) -> Result<Outcome, Error> {
     output::note(&skipped(SKIPPED[1].0, SKIPPED[1].1));
 
     output::note("demo: Phases 5-6, report");
-    let report_plan = report::ReportPlan {
-        runs: records,
-        runs_dir: out_dir,
-        template: None,
-        out: plan.out.clone(),
-        options: Default::default(),
-        format: plan.format,
-        baseline: None,
-    };
-    let text = report::run(&report_plan).await?;
-    report::deliver(&report_plan, &text)?;
+    let views = report::from_record::load_views(&records)?;
+    let model = report::build(views, &report::ReportOptions::default());
+    let text = output::render_report(&model, plan.format, None)?;
+    output::deliver(plan.out.as_deref(), &text)?;
     output::note(&skipped(SKIPPED[2].0, SKIPPED[2].1));
     drop(temp);
     Ok(Outcome::Success)

@@ -7,7 +7,7 @@ use crate::config::Settings;
 use crate::delta;
 use crate::error::Error;
 use crate::gcp::fetch::spans_for_report;
-use crate::output::{self, Format};
+use crate::output::{self, Format, Template};
 use crate::record::record_paths;
 use crate::report::{self, ReportOptions, from_record};
 
@@ -68,36 +68,24 @@ pub async fn run(plan: &ReportPlan) -> Result<String, Error> {
     }
     options.spans = spans.spans;
     let model = report::build(views, &options);
-    match plan.format {
-        Format::Json => match baseline {
-            // The report's model with the comparison beside it.
-            Some(delta) => Ok(output::to_json(&serde_json::json!({
-                "report": model,
-                "baseline": delta,
-            }))),
-            None => Ok(output::to_json(&model)),
-        },
-        Format::Text => {
-            let (source, name) = template(
-                plan.template.as_deref(),
-                report::DEFAULT_TEMPLATE,
-                "report.md",
-            )?;
-            let mut text = report::render(&model, &source, &name)?;
-            if let Some(delta) = baseline {
-                text.push('\n');
-                text.push_str(&output::render_delta_section(&delta));
-            }
+    let template = plan.template.as_deref().map(template).transpose()?;
+    match (baseline, plan.format) {
+        // The report's model with the comparison beside it.
+        (Some(delta), Format::Json) => Ok(output::to_json(&serde_json::json!({
+            "report": model,
+            "baseline": delta,
+        }))),
+        (Some(delta), _) => {
+            let mut text = output::render_report(&model, plan.format, template.as_ref())?;
+            text.push('\n');
+            text.push_str(&output::render_delta_section(&delta));
             Ok(text)
         }
-        Format::Html => {
-            let (source, name) = template(
-                plan.template.as_deref(),
-                report::html::HTML_TEMPLATE,
-                "report.html",
-            )?;
-            Ok(report::html::render(&model, &source, &name)?)
-        }
+        (None, _) => Ok(output::render_report(
+            &model,
+            plan.format,
+            template.as_ref(),
+        )?),
     }
 }
 
@@ -125,28 +113,19 @@ fn against_baseline(
     Ok(d)
 }
 
-/// The user's template (its text and path), else the built-in one.
-fn template(path: Option<&Path>, default: &str, name: &str) -> Result<(String, String), Error> {
-    match path {
-        Some(path) => Ok((
-            std::fs::read_to_string(path).map_err(|source| Error::Template {
-                path: path.to_path_buf(),
-                source,
-            })?,
-            path.display().to_string(),
-        )),
-        None => Ok((default.to_string(), name.to_string())),
-    }
+/// The user's template: its text, named by its path.
+fn template(path: &Path) -> Result<Template, Error> {
+    let source = std::fs::read_to_string(path).map_err(|source| Error::Template {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(Template {
+        source,
+        name: path.display().to_string(),
+    })
 }
 
 /// Writes the rendered report to `--out` (atomically, with a note on stderr) or to stdout.
 pub fn deliver(plan: &ReportPlan, text: &str) -> Result<(), Error> {
-    match &plan.out {
-        Some(path) => {
-            output::write_file(path, text)?;
-            output::note(&format!("report written to {}", path.display()));
-        }
-        None => output::write_stdout(text)?,
-    }
-    Ok(())
+    Ok(output::deliver(plan.out.as_deref(), text)?)
 }

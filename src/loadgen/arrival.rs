@@ -18,7 +18,8 @@ use super::shape::Ramp;
 use super::user::{Shared, TaskRunner};
 
 /// The open model's settings.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OpenModel {
     /// Arrivals per second (the start of the ramp, with stages).
     pub rate: f64,
@@ -34,7 +35,8 @@ pub struct OpenModel {
 /// The arrivals `k` with `k % of == index`: worker i of N of a distributed run takes every N-th
 /// arrival of the one schedule, from the i-th, so that the merged arrivals keep the schedule's
 /// even spacing (k6's execution segments do the same). One process takes them all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Stripe {
     pub index: u32,
     pub of: u32,

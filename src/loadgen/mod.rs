@@ -58,8 +58,10 @@ impl LoadgenError {
 /// How long in-flight requests may take to finish once the run is over.
 pub const GRACE: Duration = Duration::from_secs(5);
 
-/// Everything the engine needs to run; built from flags and the config file by the command.
-#[derive(Debug, Clone)]
+/// Everything the engine needs to run; part of the settled plan of a run
+/// (`pipeline::plan::RunPlan`), sent as JSON to the workers of a distributed run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LoadPlan {
     pub users: u32,
     pub spawn_rate: f64,

@@ -6,6 +6,7 @@ mod delta;
 mod distributed;
 mod load;
 mod phases;
+mod report;
 mod shape;
 mod smoke;
 mod trace;
@@ -26,6 +27,7 @@ pub use load::{
     LiveDisplay, cluster_line, cluster_summary, render_cluster_watched, render_load,
     render_load_text, render_run_note, render_summary, status_line,
 };
+pub use report::{Template, deliver, render_report};
 pub use smoke::render_smoke;
 pub use trace::render_trace;
 

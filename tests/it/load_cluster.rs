@@ -11,7 +11,7 @@ use support::*;
 const HPA: &str = "iris-prediction-api-hpa";
 
 /// Under load the HPA decides 2 -> 6, the Deployment follows, four pods come up.
-fn scale_to_six(api: &KubeApi, dir: &std::path::Path) {
+pub(crate) fn scale_to_six(api: &KubeApi, dir: &std::path::Path) {
     watches_open(api);
     // The HPA reacts to load the run has measured for a while.
     wait_for_measured_seconds(dir, 2);
@@ -181,7 +181,12 @@ fn load_records_the_scaling_story_and_report_tells_it() {
             .contains("| 2 -> 6 | cpu resource utilization (percentage of request) above target |"),
         "{report}"
     );
-    assert!(report.contains("**CPU saturation** (supported by the data): at 20 users, CPU peaked at 95% of request against the HPA target of 60%"), "{report}");
+    // The finding names the moment of the peak: its users and time.
+    assert!(
+        report.contains("**CPU saturation** (supported by the data): at 20 users (+")
+            && report.contains(" s), CPU peaked at 95% of request against the HPA target of 60%"),
+        "{report}"
+    );
     assert!(report.contains("title \"Replicas, 20 users\""), "{report}");
 }
 
