@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::cli::{
-    CleanupArgs, GlobalArgs, Layered, LoadArgs, ReportArgs, ServeArgs, SmokeArgs, WatchArgs,
+    CleanupArgs, CompareArgs, GlobalArgs, Layered, LoadArgs, ReportArgs, ServeArgs, SmokeArgs,
+    WatchArgs,
 };
 use crate::cluster::{ClusterOptions, TargetNames};
 use crate::output::Format;
@@ -50,6 +51,8 @@ pub struct ConfigFile {
     pub watch: WatchArgs,
     #[serde(default)]
     pub cleanup: CleanupArgs,
+    #[serde(default)]
+    pub compare: CompareArgs,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

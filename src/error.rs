@@ -61,6 +61,10 @@ pub enum Error {
     #[error(transparent)]
     Record(#[from] ReadError),
 
+    /// Nothing to compare (`compare`, `report --baseline`): bad records, different profiles.
+    #[error(transparent)]
+    Compare(#[from] crate::delta::DeltaError),
+
     #[error(transparent)]
     Predict(#[from] crate::report::autoscaling::predict::PredictError),
 
@@ -100,14 +104,25 @@ impl From<LoadgenError> for Error {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::Usage(_) | Error::NoHost { .. } | Error::NotConfirmed(_) => {
-                exit::USAGE
-            }
+            Error::Config(_)
+            | Error::Usage(_)
+            | Error::NoHost { .. }
+            | Error::NotConfirmed(_)
+            | Error::Compare(_) => exit::USAGE,
             Error::Cluster(e) if e.is_config() => exit::USAGE,
             Error::Gcp(e) if e.is_usage() => exit::USAGE,
             Error::Predict(e) if e.is_usage() => exit::USAGE,
             Error::Run(e) => e.outcome_code().unwrap_or(exit::FAILURE),
             _ => exit::FAILURE,
+        }
+    }
+
+    /// The lines `main` prints: one, or one per problem when there are several (`compare`'s
+    /// unreadable records).
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            Error::Compare(e) => e.lines(),
+            other => vec![one_line(other)],
         }
     }
 

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod doctor;
+pub mod delta;
 pub mod error;
 pub mod gcp;
 pub mod hpa;
@@ -79,6 +80,9 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
                 Ok(Outcome::Success)
             }
             Command::Predict(args) => commands::predict::run(&settings, &args),
+            Command::Compare(args) => {
+                commands::compare::run(&commands::compare::plan(&settings, &args)?)
+            }
             Command::Demo(args) => commands::demo::run(&settings, &args).await,
             Command::Verify => commands::verify::run(&settings).await,
             Command::Doctor(args) => commands::doctor::run(&settings, &args).await,

@@ -2,14 +2,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use iris_lab::cli::Cli;
-use iris_lab::error::one_line;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match iris_lab::run(cli) {
         Ok(outcome) => outcome.into(),
         Err(err) => {
-            eprintln!("error: {}", one_line(&err));
+            for line in err.lines() {
+                eprintln!("error: {line}");
+            }
             ExitCode::from(err.exit_code())
         }
     }

@@ -3,6 +3,7 @@
 //! [`Layered`] merges the flags (environment folded in by clap) over the file's section; each
 //! command then resolves defaults once into the options it runs on.
 
+pub mod compare;
 pub mod demo;
 pub mod doctor;
 pub mod load;
@@ -12,6 +13,7 @@ pub mod trace;
 pub mod web;
 pub mod worker;
 
+pub use compare::CompareArgs;
 pub use demo::DemoArgs;
 pub use doctor::DoctorArgs;
 pub use predict::PredictArgs;
@@ -140,6 +142,9 @@ pub enum Command {
     /// Phase 6: predict the replicas, the time to reach them and the degradation of another
     /// load, from the capacity and start-up measured in saved runs.
     Predict(PredictArgs),
+    /// Phase 7.3: did a change make it better? Two runs (or directories) compared with
+    /// confidence intervals; --fail-on gates CI.
+    Compare(Box<CompareArgs>),
     /// Phase 5 from Cloud Trace: fetch runs' spans, save them beside the records, analyse them.
     Trace(TraceArgs),
     /// Phase 7: scale the Deployment back down (asks first).
@@ -225,13 +230,19 @@ pub struct ServeArgs {
     /// lowered to fit the open-file limit].
     #[arg(long, value_name = "N")]
     pub max_connections: Option<Count>,
+
+    /// Hold every response back this long, e.g. 20ms: a slower server, to try `compare` and
+    /// its gate on [default: 0s].
+    #[arg(long, value_name = "DURATION")]
+    pub delay: Option<HumanDuration>,
 }
 
 layered!(ServeArgs {
     addr,
     head_timeout,
     idle_timeout,
-    max_connections
+    max_connections,
+    delay
 });
 
 /// `smoke` flags and the config file's `smoke:` section.

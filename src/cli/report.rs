@@ -32,6 +32,11 @@ pub struct ReportArgs {
     /// Google Cloud project: slow requests' trace ids become links to Cloud Trace.
     #[arg(long, value_name = "PROJECT", env = "GOOGLE_CLOUD_PROJECT")]
     pub gcp_project: Option<String>,
+
+    /// Add a comparison against the runs in DIR (as `iris-lab compare DIR <the report's runs>`,
+    /// with the config file's `compare:` settings); markdown and json.
+    #[arg(long, value_name = "DIR")]
+    pub baseline: Option<PathBuf>,
 }
 
 super::layered!(ReportArgs {
@@ -39,7 +44,8 @@ super::layered!(ReportArgs {
     runs_dir,
     template,
     out,
-    gcp_project
+    gcp_project,
+    baseline
 });
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! `output` to render.
 
 pub mod cleanup;
+pub mod compare;
 pub mod demo;
 pub mod doctor;
 pub mod guide;

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::ReportArgs;
 use crate::config::Settings;
+use crate::delta;
 use crate::error::Error;
 use crate::gcp::fetch::spans_for_report;
 use crate::output::{self, Format, Template};
@@ -20,6 +21,8 @@ pub struct ReportPlan {
     pub out: Option<PathBuf>,
     pub options: ReportOptions,
     pub format: Format,
+    /// `--baseline DIR` and the statistics' options of the config file's `compare:` section.
+    pub baseline: Option<(PathBuf, delta::Options)>,
 }
 
 pub fn plan(settings: &Settings, args: &ReportArgs) -> ReportPlan {
@@ -34,6 +37,9 @@ pub fn plan(settings: &Settings, args: &ReportArgs) -> ReportPlan {
             ..ReportOptions::default()
         },
         format: settings.format,
+        baseline: args
+            .baseline
+            .map(|dir| (dir, settings.file.compare.delta_options())),
     }
 }
 
@@ -41,6 +47,16 @@ pub fn plan(settings: &Settings, args: &ReportArgs) -> ReportPlan {
 /// model, or one self-contained HTML page.
 pub async fn run(plan: &ReportPlan) -> Result<String, Error> {
     let paths = record_paths(&plan.runs, &plan.runs_dir)?;
+    let baseline = match &plan.baseline {
+        Some(_) if plan.format == Format::Html => {
+            return Err(Error::Usage(
+                "--baseline adds the comparison to the markdown or json report, not yet to html"
+                    .into(),
+            ));
+        }
+        Some((dir, options)) => Some(against_baseline(dir, &paths, options)?),
+        None => None,
+    };
     let views = from_record::load_views(&paths)?;
     let mut options = plan.options.clone();
     let spans = spans_for_report(&paths, options.gcp_project.as_deref()).await?;
@@ -53,11 +69,48 @@ pub async fn run(plan: &ReportPlan) -> Result<String, Error> {
     options.spans = spans.spans;
     let model = report::build(views, &options);
     let template = plan.template.as_deref().map(template).transpose()?;
-    Ok(output::render_report(
-        &model,
-        plan.format,
-        template.as_ref(),
-    )?)
+    match (baseline, plan.format) {
+        // The report's model with the comparison beside it.
+        (Some(delta), Format::Json) => Ok(output::to_json(&serde_json::json!({
+            "report": model,
+            "baseline": delta,
+        }))),
+        (Some(delta), _) => {
+            let mut text = output::render_report(&model, plan.format, template.as_ref())?;
+            text.push('\n');
+            text.push_str(&output::render_delta_section(&delta));
+            Ok(text)
+        }
+        (None, _) => Ok(output::render_report(
+            &model,
+            plan.format,
+            template.as_ref(),
+        )?),
+    }
+}
+
+/// The report's runs compared with the runs in `dir`, per load profile.
+fn against_baseline(
+    dir: &Path,
+    paths: &[PathBuf],
+    options: &delta::Options,
+) -> Result<delta::Delta, Error> {
+    let base = delta::sides::read(dir).map_err(delta::DeltaError::Unreadable)?;
+    let mut problems = Vec::new();
+    let mut new = Vec::new();
+    for p in paths {
+        match delta::sides::read(p) {
+            Ok(runs) => new.extend(runs),
+            Err(e) => problems.extend(e),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(delta::DeltaError::Unreadable(problems).into());
+    }
+    let mut d = delta::compare_runs(base, new, options, &delta::FailOn::default())?;
+    d.base = dir.to_path_buf();
+    d.new = "the report's runs".into();
+    Ok(d)
 }
 
 /// The user's template: its text, named by its path.

@@ -1,6 +1,7 @@
 //! `iris-lab serve`: the reference API on a local port.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 
@@ -40,7 +41,14 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<Outcome, Error
         humantime::format_duration(limits.idle_timeout),
         limits.max_connections
     ));
-    server::serve_with(listener, model, limits, shutdown)
+    let delay = options.delay.map_or(Duration::ZERO, |d| d.0);
+    if !delay.is_zero() {
+        output::note(&format!(
+            "every response held back by {} (--delay)",
+            humantime::format_duration(delay)
+        ));
+    }
+    server::serve_delayed(listener, model, limits, delay, shutdown)
         .await
         .map_err(Error::Serve)?;
     output::note("iris-lab serve: stopped after finishing in-flight requests");

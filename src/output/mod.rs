@@ -2,6 +2,7 @@
 //! this module renders it.
 
 mod cluster;
+mod delta;
 mod distributed;
 mod doctor;
 mod load;
@@ -24,6 +25,7 @@ pub use cluster::{
     render_watch_event, render_watch_header,
 };
 pub use doctor::{render_doctor, render_wait};
+pub use delta::{render_breach, render_delta, render_delta_section};
 pub use load::{
     LiveDisplay, cluster_line, cluster_summary, render_cluster_watched, render_load,
     render_load_text, render_run_note, render_summary, status_line,

@@ -108,6 +108,29 @@ pub async fn serve_with(
     listen::serve_with_limits(listener, router(model), limits, shutdown).await
 }
 
+/// Serves like [`serve_with`], every response held back by `delay` first (`serve --delay`:
+/// outside the handler's `Server-Timing`, as a slower network or proxy would add it).
+pub async fn serve_delayed(
+    listener: TcpListener,
+    model: Model,
+    limits: Limits,
+    delay: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(model);
+    let app = if delay.is_zero() {
+        app
+    } else {
+        app.layer(axum::middleware::from_fn(
+            move |request: Request, next: axum::middleware::Next| async move {
+                tokio::time::sleep(delay).await;
+                next.run(request).await
+            },
+        ))
+    };
+    listen::serve_with_limits(listener, app, limits, shutdown).await
+}
+
 fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
     let mut bytes = Vec::with_capacity(160);
     match serde_json::to_writer(&mut bytes, body) {

@@ -7,6 +7,7 @@ mod support;
 mod accept_queue;
 mod cleanup;
 mod cli;
+mod compare;
 mod contract;
 mod demo;
 mod deploy;

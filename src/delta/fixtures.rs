@@ -1,0 +1,102 @@
+//! Runs made up for tests: the 300-user fixture record (with its cluster) given a steady
+//! timeline of `secs` seconds whose figures follow a seeded noise around chosen levels.
+
+use std::path::{Path, PathBuf};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::record::cluster::{ContainerResources, ImageRecord, NodeRecord, PodResources};
+use crate::record::{self, RunRecord, TimelinePoint};
+
+use super::Run;
+
+/// Levels of a made-up run.
+#[derive(Debug, Clone, Copy)]
+pub struct Levels {
+    pub rps: f64,
+    pub p95_ms: f64,
+    pub failure_rate: f64,
+    pub secs: u64,
+    pub seed: u64,
+}
+
+impl Default for Levels {
+    fn default() -> Self {
+        Self {
+            rps: 100.0,
+            p95_ms: 20.0,
+            failure_rate: 0.0,
+            secs: 60,
+            seed: 1,
+        }
+    }
+}
+
+pub fn fixture_record() -> RunRecord {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/runs/300u-cluster.json");
+    record::load(&path).expect("the fixture loads")
+}
+
+/// A run at `levels`, named `name`: each second's requests, failures and percentiles vary by
+/// about 10% (p95 by 15%), and a slow second tends to follow a slow one.
+pub fn run(name: &str, levels: Levels) -> Run {
+    let mut record = fixture_record();
+    let mut rng = StdRng::seed_from_u64(levels.seed);
+    let template = record.timeline[0].clone();
+    let mut slow = 0.0;
+    record.spawn_complete_s = Some(1.5);
+    record.duration_s = levels.secs as f64 + 2.2;
+    record.timeline = (1..=levels.secs + 3)
+        .map(|t| {
+            slow = 0.6 * slow + 0.4 * (rng.random::<f64>() - 0.5);
+            let requests = (levels.rps * (1.0 + 0.2 * (rng.random::<f64>() - 0.5))).round();
+            let p95 = levels.p95_ms * (1.0 + 0.3 * slow + 0.15 * (rng.random::<f64>() - 0.5));
+            TimelinePoint {
+                t,
+                requests: requests as u64,
+                failures: (requests * levels.failure_rate).round() as u64,
+                p50_ms: Some(p95 / 3.0),
+                p95_ms: Some(p95),
+                p99_ms: Some(p95 * 1.5),
+                ..template.clone()
+            }
+        })
+        .collect();
+    Run {
+        path: PathBuf::from(name),
+        record,
+    }
+}
+
+/// Gives a run's cluster an image, requests and limits, a node type and an HPA spec.
+pub fn deployed(r: &mut Run, image: &str, cpu: f64, node: &str, max: u32) {
+    let c = r.record.cluster.as_mut().unwrap();
+    c.images = vec![ImageRecord {
+        container: "api".into(),
+        image: image.into(),
+        image_id: Some(format!("{image}@sha256:{}", "ab".repeat(32))),
+        pods: 3,
+    }];
+    c.pod_resources = Some(PodResources {
+        containers: vec![ContainerResources {
+            container: "api".into(),
+            cpu_request_millis: Some(cpu),
+            cpu_limit_millis: Some(cpu * 2.0),
+            memory_request_bytes: Some(256.0 * 1024.0 * 1024.0),
+            memory_limit_bytes: None,
+        }],
+    });
+    c.nodes = vec![NodeRecord {
+        name: "n1".into(),
+        instance_type: Some(node.into()),
+        pods: 3,
+    }];
+    c.hpa_spec = Some(
+        serde_json::from_value(serde_json::json!({
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "iris"},
+            "minReplicas": 2, "maxReplicas": max,
+        }))
+        .unwrap(),
+    );
+}

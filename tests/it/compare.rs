@@ -1,0 +1,319 @@
+//! `iris-lab compare` as a process: the acceptance of issue 23 against the reference server on
+//! loopback (identical runs are rarely called worse; 20 ms of added delay is called worse),
+//! profiles that differ, bad records, the gate from the config file.
+
+use crate::support::{self, process, serve::ServeProcess};
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How many pairs of each kind, and each run's length.
+const PAIRS: usize = 20;
+const RUN_SECS: &str = "10s";
+
+/// One short closed-loop run against `url`, saving its record under `dir`.
+fn spawn_run(url: &str, dir: &Path) -> Child {
+    support::std_command()
+        .env_remove("IRIS_LAB_CONFIG")
+        .env_remove("KUBECONFIG")
+        .env("HOME", dir)
+        .args(["load", "--host", url, "--users", "4", "--spawn-rate", "50"])
+        .args([
+            "--duration",
+            RUN_SECS,
+            "--wait",
+            "0.05..0.1",
+            "--no-cluster",
+        ])
+        .arg("--out-dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn load")
+}
+
+/// `n` runs against `url` at once (one batch), each in `root/<prefix><i>`.
+fn batch(url: &str, root: &Path, prefix: &str, n: usize) -> Vec<PathBuf> {
+    let dirs: Vec<PathBuf> = (0..n).map(|i| root.join(format!("{prefix}{i}"))).collect();
+    let children: Vec<Child> = dirs
+        .iter()
+        .map(|d| {
+            std::fs::create_dir_all(d).unwrap();
+            spawn_run(url, d)
+        })
+        .collect();
+    for child in children {
+        let status = process::exit_within(child, Duration::from_secs(60));
+        assert!(status.success(), "a load run failed: {status}");
+    }
+    dirs
+}
+
+/// The p95 verdict of `compare BASE NEW --format json`.
+fn p95_verdict(base: &Path, new: &Path) -> String {
+    let out = support::command()
+        .env_remove("IRIS_LAB_CONFIG")
+        .args(["compare", "--format", "json"])
+        .arg(base)
+        .arg(new)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = json["comparisons"][0]["overall"]["rows"]
+        .as_array()
+        .unwrap();
+    let p95 = rows.iter().find(|r| r["metric"] == "p95").unwrap();
+    p95["verdict"].as_str().unwrap().to_string()
+}
+
+/// Issue 23's acceptance: 20 base runs, 20 more of the same load on the same server (at
+/// another time), 20 against the server with 20 ms of delay. Pair i is (base i, same i) and
+/// (base i, delayed i). Three batches of 20 concurrent runs of 10 s each.
+#[test]
+fn identical_runs_are_rarely_worse_and_20ms_slower_ones_are() {
+    let started = Instant::now();
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = ServeProcess::start();
+    let slow = ServeProcess::start_with(&["--delay", "20ms"], &[]);
+    let base = batch(&plain.url, tmp.path(), "base", PAIRS);
+    let same = batch(&plain.url, tmp.path(), "same", PAIRS);
+    let delayed = batch(&slow.url, tmp.path(), "delayed", PAIRS);
+    let verdicts = |news: &[PathBuf]| -> Vec<String> {
+        base.iter()
+            .zip(news)
+            .map(|(b, n)| p95_verdict(b, n))
+            .collect()
+    };
+    let identical = verdicts(&same);
+    let slower = verdicts(&delayed);
+    let false_positives = identical.iter().filter(|v| *v == "worse").count();
+    let detected = slower.iter().filter(|v| *v == "worse").count();
+    eprintln!(
+        "compare acceptance: {false_positives}/{PAIRS} identical pairs called worse on p95, \
+         {detected}/{PAIRS} delayed pairs called worse, in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(false_positives <= 1, "identical pairs: {identical:?}");
+    assert!(detected >= 19, "delayed pairs: {slower:?}");
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/runs")
+        .join(name)
+}
+
+#[test]
+fn different_profiles_are_refused_unless_forced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = support::iris_lab(tmp.path())
+        .arg("compare")
+        .arg(fixture("150u.json"))
+        .arg(fixture("300u.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("share no load profile")
+            && err.contains("150 users, IrisPredictionAPIUser")
+            && err.contains("300 users, HighLoadUser")
+            && err.contains("--force"),
+        "{err}"
+    );
+    let out = support::iris_lab(tmp.path())
+        .args(["compare", "--force"])
+        .arg(fixture("150u.json"))
+        .arg(fixture("300u.json"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "### 150 users, IrisPredictionAPIUser against 300 users, HighLoadUser (--force)"
+        ) && text.contains("> **Warning**")
+            && text.contains("load profile differs"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_records_get_one_line_each_and_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wrong = dir.join("wrong-schema.json");
+    std::fs::write(&wrong, r#"{"schema_version": 99}"#).unwrap();
+    let mut empty: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("150u.json")).unwrap()).unwrap();
+    empty["aggregate"]["requests"] = 0.into();
+    let empty_path = dir.join("runs/empty.json");
+    std::fs::create_dir_all(dir.join("runs")).unwrap();
+    std::fs::write(&empty_path, empty.to_string()).unwrap();
+    std::fs::copy(fixture("150u.json"), dir.join("runs/good.json")).unwrap();
+    let out = support::iris_lab(dir)
+        .args(["compare", "missing.json", "runs"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("error: could not read run record missing.json"),
+        "{err}"
+    );
+    assert!(
+        lines[1].contains("empty.json is an empty run (no requests)") && !err.contains("good.json"),
+        "{err}"
+    );
+    let out = support::iris_lab(dir)
+        .arg("compare")
+        .arg(&wrong)
+        .arg(dir.join("nothing-here"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(err.contains("schema version 99 is not supported"), "{err}");
+    assert!(err.contains("nothing-here"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn the_gate_comes_from_the_config_file_and_fails_with_a_line_per_breach() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // The fixture's seconds repeated to 30 s, then the same run 50% slower in every second:
+    // a significant change on p95 and p99.
+    let mut base: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("300u.json")).unwrap()).unwrap();
+    let seconds = base["timeline"].as_array().unwrap().clone();
+    let timeline: Vec<Value> = (0..30)
+        .map(|i| {
+            let mut p = seconds[i % seconds.len()].clone();
+            p["t"] = (i + 1).into();
+            p
+        })
+        .collect();
+    base["timeline"] = timeline.into();
+    base["spawn_complete_s"] = 0.5.into();
+    base["duration_s"] = 30.5.into();
+    let mut slower = base.clone();
+    for p in slower["timeline"].as_array_mut().unwrap() {
+        for key in ["p50_ms", "p95_ms", "p99_ms"] {
+            if let Some(v) = p[key].as_f64() {
+                p[key] = (v * 1.5).into();
+            }
+        }
+    }
+    std::fs::write(dir.join("base.json"), base.to_string()).unwrap();
+    std::fs::write(dir.join("new.json"), slower.to_string()).unwrap();
+    std::fs::write(
+        dir.join("iris-lab.yaml"),
+        "compare:\n  fail_on: p95:+10%,p99:+10%,rps:-5%\n  seed: 5\n",
+    )
+    .unwrap();
+    let out = support::iris_lab(dir)
+        .args(["compare", "base.json", "new.json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[0].starts_with("fail-on: p95 changed +50%"), "{err}");
+    assert!(lines[1].starts_with("fail-on: p99 changed +50%"), "{err}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("seed 5") && text.contains("### Gate: --fail-on p95:+10%,p99:+10%,rps:-5%"),
+        "{text}"
+    );
+    // The flag wins over the file; a limit past the change passes.
+    let out = support::iris_lab(dir)
+        .args(["compare", "base.json", "new.json", "--fail-on", "p95:+60%"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A broken rule in the file names the file and the key.
+    std::fs::write(dir.join("iris-lab.yaml"), "compare:\n  fail_on: p95:10%\n").unwrap();
+    let out = support::iris_lab(dir)
+        .args(["compare", "base.json", "new.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("iris-lab.yaml: compare.fail_on:") && err.contains("+10%"),
+        "{err}"
+    );
+}
+
+#[test]
+fn report_adds_the_comparison_against_a_baseline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("baseline")).unwrap();
+    std::fs::copy(fixture("300u.json"), dir.join("baseline/300u.json")).unwrap();
+    let report = |format: &str| {
+        let out = support::iris_lab(dir)
+            .args(["report", "--baseline", "baseline", "--format", format])
+            .arg(fixture("300u-phases.json"))
+            .arg(fixture("150u.json"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = report("markdown");
+    let section = &text[text
+        .find("## Against the baseline baseline")
+        .expect("the section")..];
+    assert!(
+        section.contains("### 300 users, HighLoadUser")
+            && section.contains("**All requests** (moving block bootstrap")
+            && section.contains(
+                "Not compared: 150 users, IrisPredictionAPIUser is only on the new side."
+            ),
+        "{section}"
+    );
+    let json: Value = serde_json::from_str(&report("json")).unwrap();
+    assert_eq!(json["baseline"]["comparisons"][0]["profile"]["users"], 300);
+    assert!(json["report"].is_object());
+    let out = support::iris_lab(dir)
+        .args(["report", "--baseline", "missing-dir", "--format", "html"])
+        .arg(fixture("150u.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
