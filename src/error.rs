@@ -84,6 +84,9 @@ pub enum Error {
     #[error(transparent)]
     Gcp(#[from] crate::gcp::GcpError),
 
+    #[error(transparent)]
+    Sim(#[from] crate::sim::SimError),
+
     /// `cleanup` without confirmation where none can be asked for.
     #[error("{0}")]
     NotConfirmed(String),
@@ -96,6 +99,7 @@ impl Error {
                 exit::USAGE
             }
             Error::Cluster(e) if e.is_config() => exit::USAGE,
+            Error::Sim(crate::sim::SimError::Settings(_)) => exit::USAGE,
             Error::Loadgen(e) if e.is_usage() => exit::USAGE,
             Error::Gcp(e) if e.is_usage() => exit::USAGE,
             Error::Run(e) => e.outcome_code().unwrap_or(exit::FAILURE),

@@ -19,6 +19,7 @@ pub mod record;
 pub mod report;
 pub mod server;
 pub mod signals;
+pub mod sim;
 pub mod stats;
 pub mod trace;
 pub mod units;
@@ -74,6 +75,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
                 Ok(Outcome::Success)
             }
             Command::Demo(args) => commands::demo::run(&settings, &args).await,
+            Command::Sim(args) => commands::sim::run(&settings, &args).await,
             Command::Verify => commands::verify::run(&settings).await,
             Command::Watch(args) => commands::watch::run(&settings, &args).await,
             Command::Cleanup(args) => commands::cleanup::run(&settings, &args).await,

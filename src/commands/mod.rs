@@ -7,6 +7,7 @@ pub mod guide;
 pub mod load;
 pub mod report;
 pub mod serve;
+pub mod sim;
 pub mod smoke;
 pub mod trace;
 pub mod verify;

@@ -6,6 +6,7 @@ mod distributed;
 mod load;
 mod phases;
 mod shape;
+mod sim;
 mod smoke;
 mod trace;
 
@@ -24,6 +25,7 @@ pub use load::{
     LiveDisplay, cluster_line, cluster_summary, render_cluster_watched, render_load,
     render_load_text, render_run_note, render_summary, status_line,
 };
+pub use sim::render_sim_started;
 pub use smoke::render_smoke;
 pub use trace::render_trace;
 

@@ -194,6 +194,9 @@ pub async fn run(
     if let Some(side) = cluster_side {
         side.attach(&mut record);
     }
+    if let (Some(c), Some(seen)) = (&opts.cluster, record.cluster.as_mut()) {
+        seen.simulated = c.simulated().await;
+    }
     save(
         record,
         record_path,

@@ -117,6 +117,17 @@ pub struct ClusterRecord {
     pub new_pod_cpu_share: Option<f64>,
     /// What the cluster side could not observe, in the order it happened.
     pub missed: Vec<Missed>,
+    /// Set when the cluster was simulated (`iris-lab sim` or `demo`): every figure the
+    /// simulation invented, by name, from its Deployment's annotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulated: Option<Vec<SimulatedSetting>>,
+}
+
+/// One invented figure of a simulated cluster.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SimulatedSetting {
+    pub name: String,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
