@@ -52,6 +52,10 @@ pub enum SimError {
     },
     #[error(transparent)]
     Write(#[from] WriteError),
+    #[error(
+        "the simulated cluster's pods were not Ready with CPU metrics within {within}; the machine may be too busy: try again"
+    )]
+    NotSettled { within: String },
 }
 
 /// Where the simulated cluster listens.

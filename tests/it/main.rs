@@ -25,6 +25,7 @@ mod report_html;
 mod serve_limits;
 mod serve_predict_props;
 mod serve_smoke;
+mod sim;
 mod smoke_failures;
 mod trace;
 mod verify;
