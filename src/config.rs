@@ -12,7 +12,8 @@ use crate::cli::{
     CleanupArgs, GlobalArgs, Layered, LoadArgs, ReportArgs, ServeArgs, SmokeArgs, WatchArgs,
 };
 use crate::cluster::{ClusterOptions, TargetNames};
-use crate::units::{Format, Host, Span};
+use crate::output::Format;
+use crate::units::{Host, HumanDuration};
 use crate::yaml::ConfigError;
 use crate::yaml::parse_yaml_file;
 
@@ -30,7 +31,7 @@ pub struct ConfigFile {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub namespace: Option<String>,
-    pub kube_timeout: Option<Span>,
+    pub kube_timeout: Option<HumanDuration>,
     pub host: Option<Host>,
     pub format: Option<Format>,
     pub insecure: Option<bool>,
@@ -163,7 +164,7 @@ pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::units::{Count, Millis, Percent, PositiveSpan, Rate, Replicas, Users};
+    use crate::units::{Count, Millis, Percent, PositiveDuration, Rate, Replicas, Users};
     use crate::yaml::parse_yaml;
     use clap::Parser;
     use std::time::Duration;
@@ -209,7 +210,10 @@ mod tests {
         assert_eq!(s.host.as_ref().unwrap().as_str(), "http://10.0.0.1/");
         assert_eq!(s.format, Format::Json);
         assert!(s.insecure);
-        assert_eq!(s.file.smoke.timeout, Some(Span(Duration::from_secs(3))));
+        assert_eq!(
+            s.file.smoke.timeout,
+            Some(HumanDuration(Duration::from_secs(3)))
+        );
 
         let s = Settings::merge(
             &global(&[
@@ -276,12 +280,12 @@ mod tests {
         assert_eq!(l.stages.map(|s| s.total()), Some(Duration::from_secs(180)));
         assert_eq!(l.users, Some(Users(150)));
         assert_eq!(l.spawn_rate, Some(Rate(10.0)));
-        assert_eq!(l.duration, Some(PositiveSpan(Duration::from_secs(300))));
+        assert_eq!(l.duration, Some(PositiveDuration(Duration::from_secs(300))));
         assert_eq!(l.wait.map(|w| w.max), Some(0.5));
         assert_eq!(l.max_failure_rate, Some(Percent(0.01)));
         assert_eq!(l.max_p95, Some(Millis(Duration::from_millis(500))));
         assert_eq!(l.connection_max_requests, Some(Count(10)));
-        assert_eq!(l.timeout, Some(PositiveSpan(Duration::from_secs(5))));
+        assert_eq!(l.timeout, Some(PositiveDuration(Duration::from_secs(5))));
         let err = parse_yaml::<Option<ConfigFile>>(Path::new("x.yaml"), "load:\n  users: 0\n")
             .unwrap_err()
             .to_string();
@@ -319,12 +323,18 @@ mod tests {
             "watch:\n  duration: 5m\n  top_interval: 30s\ncleanup:\n  replicas: 3\n  yes: true\n  \
              dry_run: true\n  wait: 1m\n",
         );
-        assert_eq!(f.watch.duration, Some(Span(Duration::from_secs(300))));
-        assert_eq!(f.watch.top_interval, Some(Span(Duration::from_secs(30))));
+        assert_eq!(
+            f.watch.duration,
+            Some(HumanDuration(Duration::from_secs(300)))
+        );
+        assert_eq!(
+            f.watch.top_interval,
+            Some(HumanDuration(Duration::from_secs(30)))
+        );
         assert_eq!(f.cleanup.replicas, Some(Replicas(3)));
         assert!(f.cleanup.yes);
         assert!(f.cleanup.dry_run);
-        assert_eq!(f.cleanup.wait, Some(Span(Duration::from_secs(60))));
+        assert_eq!(f.cleanup.wait, Some(HumanDuration(Duration::from_secs(60))));
         let err =
             parse_yaml::<Option<ConfigFile>>(Path::new("x.yaml"), "cleanup:\n  replicas: -2\n")
                 .unwrap_err()

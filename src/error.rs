@@ -112,7 +112,7 @@ impl Error {
     }
 }
 
-pub use crate::units::one_line;
+pub use crate::chain::one_line;
 
 #[cfg(test)]
 mod tests {

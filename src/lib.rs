@@ -4,6 +4,7 @@
 //! integration tests can call it.
 
 pub mod api;
+pub mod chain;
 pub mod cli;
 pub mod cluster;
 pub mod commands;
@@ -39,6 +40,12 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         output::write_stdout(&commands::guide::text(args.phase))?;
         return Ok(Outcome::Success);
     }
+    if let Command::Worker(args) = cli.command {
+        // A worker runs the plan its controller settled: it never reads the config file.
+        let runtime = runtime()?;
+        let task = runtime.spawn(async move { commands::worker::run(&args).await });
+        return runtime.block_on(task).map_err(Error::Task)?;
+    }
     let settings = Settings::resolve(&cli.global)?;
     let reports = matches!(cli.command, Command::Report(_) | Command::Demo(_));
     if settings.format == output::Format::Html && !reports {
@@ -48,10 +55,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
                 .into(),
         ));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
+    let runtime = runtime()?;
     // Commands run as a task on the runtime, not in block_on on the main thread: a command that
     // consumes a stream of events (load's statistics) then shares the producers' worker thread,
     // and each event does not wake another thread (measured: 19% of load's CPU).
@@ -79,9 +83,15 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
             Command::Verify => commands::verify::run(&settings).await,
             Command::Watch(args) => commands::watch::run(&settings, &args).await,
             Command::Cleanup(args) => commands::cleanup::run(&settings, &args).await,
-            Command::Worker(args) => commands::worker::run(&settings, &args).await,
-            Command::Guide(_) => Ok(Outcome::Success),
+            Command::Guide(_) | Command::Worker(_) => Ok(Outcome::Success),
         }
     });
     runtime.block_on(task).map_err(Error::Task)?
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)
 }

@@ -1,6 +1,8 @@
-//! The rule of ARCHITECTURE.md: no cycles between rooms (the top-level modules of `src/`).
-//! Reads every `src/**/*.rs`, collects its `crate::ROOM` references (`use crate::a::B`,
-//! `use crate::{a, b::c}`, paths in expressions) and fails naming a cycle when there is one.
+//! The rules of ARCHITECTURE.md: no cycles between rooms (the top-level modules of `src/`), no
+//! command importing another command, no engine reaching the command-line layer, and a layer
+//! diagram that names every room. Reads every `src/**/*.rs`, collects its `crate::ROOM`
+//! references (`use crate::a::B`, `use crate::{a, b::c}`, paths in expressions) and fails
+//! naming the offence.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -38,13 +40,18 @@ fn ident(text: &str) -> &str {
 /// The top-level names after each `crate::`: `crate::a::B` -> a, `crate::{a, b::{c, d}}` ->
 /// a, b.
 pub fn crate_references(text: &str) -> BTreeSet<String> {
-    let text = strip_comments(text);
+    names_after(&strip_comments(text), "crate::")
+}
+
+/// The first names of the paths after each `prefix` (not inside a longer identifier):
+/// `P::a::B` -> a, `P::{a, b::{c, d}}` -> a, b.
+fn names_after(text: &str, prefix: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    let mut rest = text.as_str();
-    while let Some(i) = rest.find("crate::") {
+    let mut rest = text;
+    while let Some(i) = rest.find(prefix) {
         // `iris_crate::x` is not a crate path.
         let before = rest[..i].chars().next_back();
-        rest = &rest[i + "crate::".len()..];
+        rest = &rest[i + prefix.len()..];
         if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
             continue;
         }
@@ -79,6 +86,32 @@ pub fn crate_references(text: &str) -> BTreeSet<String> {
         }
     }
     out
+}
+
+/// The other commands a file of `src/commands/` names (`crate::commands::x`, `super::x`);
+/// `mod.rs` holds what commands share and is not a command.
+pub fn command_references(text: &str, commands: &BTreeSet<String>, own: &str) -> Vec<String> {
+    let text = strip_comments(text);
+    let mut names = names_after(&text, "crate::commands::");
+    names.extend(names_after(&text, "super::"));
+    names
+        .into_iter()
+        .filter(|n| n != own && commands.contains(n))
+        .collect()
+}
+
+/// The rooms `from` reaches through its references, itself excluded.
+fn reachable(graph: &Graph, from: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![from.to_string()];
+    while let Some(room) = todo.pop() {
+        for next in graph.get(&room).into_iter().flatten() {
+            if next != from && seen.insert(next.clone()) {
+                todo.push(next.clone());
+            }
+        }
+    }
+    seen
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -165,8 +198,7 @@ fn a_cycle_is_found_and_named() {
 
 #[test]
 fn no_cycles_between_rooms() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let graph = room_graph(&src);
+    let graph = room_graph(&src_dir());
     assert!(graph.len() > 10, "rooms found: {graph:?}");
     if let Some(cycle) = find_cycle(&graph) {
         let edges: Vec<String> = graph
@@ -184,4 +216,118 @@ fn no_cycles_between_rooms() {
             edges.join("\n")
         );
     }
+}
+
+fn src_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// `demo` still runs `commands::load` and `commands::report`, and `worker` settles its options
+/// through `commands::load`; issue 19 moves them onto the settled plan and the engines (branch
+/// `plan`). Nothing else may be added here.
+const KNOWN_COMMAND_IMPORTS: &[(&str, &str)] =
+    &[("demo", "load"), ("demo", "report"), ("worker", "load")];
+
+/// `file -> command` for each command file naming another command, known ones left out.
+fn commands_importing_commands(dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(dir, &mut files);
+    let stem = |f: &PathBuf| f.file_stem().unwrap().to_string_lossy().into_owned();
+    let commands: BTreeSet<String> = files
+        .iter()
+        .map(stem)
+        .filter(|n| n != "mod" && !n.ends_with("_tests"))
+        .collect();
+    let mut offences = Vec::new();
+    for file in &files {
+        let own = stem(file);
+        if own == "mod" {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        for other in command_references(&text, &commands, &own) {
+            if !KNOWN_COMMAND_IMPORTS.contains(&(own.as_str(), other.as_str())) {
+                offences.push(format!("commands/{own}.rs -> commands::{other}"));
+            }
+        }
+    }
+    offences
+}
+
+#[test]
+fn commands_do_not_import_commands() {
+    let offences = commands_importing_commands(&src_dir().join("commands"));
+    assert!(
+        offences.is_empty(),
+        "a command imports another command: {}\n(what two commands share belongs in the room \
+         that owns it: record locations in record, span fetching in gcp, ...)",
+        offences.join(", ")
+    );
+}
+
+/// The rooms above the command line's types: only they may reach `cli`.
+const ABOVE_CLI: &[&str] = &["commands", "config", "cli"];
+
+#[test]
+fn only_commands_and_settings_reach_the_command_line() {
+    let graph = room_graph(&src_dir());
+    let offences: Vec<String> = graph
+        .keys()
+        .filter(|room| !ABOVE_CLI.contains(&room.as_str()))
+        .filter(|room| reachable(&graph, room).contains("cli"))
+        .cloned()
+        .collect();
+    assert!(
+        offences.is_empty(),
+        "rooms below the settings reach `cli`: {} (engines take their own option types; \
+         config builds them from the flags)",
+        offences.join(", ")
+    );
+}
+
+#[test]
+fn the_layer_diagram_names_every_room() {
+    let architecture =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("ARCHITECTURE.md"))
+            .unwrap();
+    let rule = architecture
+        .split("## The rule")
+        .nth(1)
+        .and_then(|s| s.split("```").nth(1))
+        .expect("ARCHITECTURE.md has a layer diagram under `## The rule`");
+    let named: BTreeSet<&str> = rule
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .collect();
+    let missing: Vec<String> = room_graph(&src_dir())
+        .into_keys()
+        .filter(|room| !named.contains(room.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md's layer diagram does not name: {}",
+        missing.join(", ")
+    );
+}
+
+#[test]
+fn command_imports_are_read_from_paths_groups_and_super() {
+    let commands: BTreeSet<String> = ["load", "report", "trace", "demo"].map(String::from).into();
+    let text = "use crate::commands::{load, require_host};\nuse super::report::x;\n\
+                // use crate::commands::trace;\nfn f() { super::demo::y(); }\n";
+    assert_eq!(
+        command_references(text, &commands, "demo"),
+        ["load", "report"]
+    );
+}
+
+#[test]
+fn reaching_follows_every_step() {
+    let mut g = Graph::new();
+    g.entry("engine".into())
+        .or_default()
+        .insert("config".into());
+    g.entry("config".into()).or_default().insert("cli".into());
+    g.entry("cli".into()).or_default().insert("units".into());
+    let reached: Vec<_> = reachable(&g, "engine").into_iter().collect();
+    assert_eq!(reached, ["cli", "config", "units"]);
 }

@@ -1,5 +1,5 @@
 //! The bottom room: the value types that flags and the config file take (durations, rates,
-//! percents, counts, think time, the API's URL, the output format) and their text forms.
+//! percents, counts, think time, the API's URL) and their text forms.
 //!
 //! Each type parses once, in `FromStr`: clap takes it as a flag's value, and its `Deserialize`
 //! reads a string or a number from `iris-lab.yaml` through the same parser, so a flag and its
@@ -47,8 +47,8 @@ macro_rules! deserialize_with_from_str {
 }
 
 deserialize_with_from_str!(
-    Span,
-    PositiveSpan,
+    HumanDuration,
+    PositiveDuration,
     Millis,
     Rate,
     Percent,
@@ -119,27 +119,27 @@ pub fn format_duration(d: Duration) -> String {
 
 /// A duration, zero allowed (`--wait 0` does not wait).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub struct Span(pub Duration);
+pub struct HumanDuration(pub Duration);
 
-impl FromStr for Span {
+impl FromStr for HumanDuration {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
-        parse_duration(text).map(Span)
+        parse_duration(text).map(HumanDuration)
     }
 }
 
 /// A duration above zero (a run's length, a request's time limit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct PositiveSpan(pub Duration);
+pub struct PositiveDuration(pub Duration);
 
-impl FromStr for PositiveSpan {
+impl FromStr for PositiveDuration {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
         let d = parse_duration(text)?;
         if d.is_zero() {
             return Err("must be longer than 0".into());
         }
-        Ok(PositiveSpan(d))
+        Ok(PositiveDuration(d))
     }
 }
 
@@ -156,14 +156,8 @@ impl FromStr for Millis {
                 Ok(Millis(Duration::from_secs_f64(ms / 1e3)))
             }
             Ok(_) => Err(format!("{text:?} must be above 0 ms")),
-            Err(_) => text.parse::<PositiveSpan>().map(|d| Millis(d.0)),
+            Err(_) => text.parse::<PositiveDuration>().map(|d| Millis(d.0)),
         }
-    }
-}
-
-impl Millis {
-    pub fn as_ms(self) -> f64 {
-        self.0.as_secs_f64() * 1e3
     }
 }
 
@@ -357,6 +351,19 @@ impl Stages {
     }
 }
 
+impl Stage {
+    /// A stage of exactly `duration`, with the target checked as the text form checks it.
+    fn exact(duration: Duration, target: f64) -> Result<Self, String> {
+        if target.is_finite() && (0.0..=1e7).contains(&target) {
+            Ok(Stage { duration, target })
+        } else {
+            Err(format!(
+                "stage target {target} must be a number from 0 to 1e7"
+            ))
+        }
+    }
+}
+
 impl FromStr for Stage {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
@@ -389,12 +396,15 @@ impl FromStr for Stages {
     }
 }
 
-/// A stage as written in YAML: `"1m:150"` or `{duration: 1m, target: 150}`.
+/// A stage as written in YAML: `"1m:150"` or `{duration: 1m, target: 150}`; or as
+/// [`Stage`] serializes itself (`duration: {secs, nanos}`), so that a settled plan sent as
+/// JSON reads back exactly.
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum StageText {
     Text(String),
     Fields { duration: Scalar, target: f64 },
+    Exact { duration: Duration, target: f64 },
 }
 
 #[derive(Deserialize)]
@@ -416,6 +426,7 @@ impl<'de> Deserialize<'de> for Stages {
                     StageText::Fields { duration, target } => {
                         format!("{}:{target}", duration.into_text()).parse()
                     }
+                    StageText::Exact { duration, target } => Stage::exact(duration, target),
                 })
                 .collect::<Result<Vec<Stage>, String>>()
                 .map_err(D::Error::custom)?,
@@ -467,36 +478,6 @@ impl fmt::Display for Host {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
-}
-
-/// Output format of results.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// Tables for people (markdown for `report`).
-    #[default]
-    #[value(alias = "markdown")]
-    Text,
-    Json,
-    /// A self-contained HTML page (`report` and `demo` only).
-    Html,
-}
-
-/// One line: an error and each of its causes, joined by ": ". Every room's errors are shown
-/// this way (the text form of an error chain).
-pub fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut line = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        // Some errors repeat their cause in their own message: don't say it twice.
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        source = cause.source();
-    }
-    line.replace('\n', " ")
 }
 
 #[cfg(test)]
@@ -601,8 +582,14 @@ mod tests {
         assert_eq!(de::<Users>("'150'"), Ok(Users(150)));
         assert!(de::<Users>("0").unwrap_err().contains("at least 1"));
         assert_eq!(de::<Rate>("2.5"), Ok(Rate(2.5)));
-        assert_eq!(de::<Span>("90"), Ok(Span(Duration::from_secs(90))));
-        assert_eq!(de::<Span>("5m"), Ok(Span(Duration::from_secs(300))));
+        assert_eq!(
+            de::<HumanDuration>("90"),
+            Ok(HumanDuration(Duration::from_secs(90)))
+        );
+        assert_eq!(
+            de::<HumanDuration>("5m"),
+            Ok(HumanDuration(Duration::from_secs(300)))
+        );
         assert_eq!(de::<Millis>("500"), Ok(Millis(Duration::from_millis(500))));
         assert_eq!(de::<Replicas>("3"), Ok(Replicas(3)));
         assert!(de::<Replicas>("-2").is_err());
@@ -610,18 +597,6 @@ mod tests {
         assert_eq!(de::<Wait>("0.1..0.5").map(|w| w.max), Ok(0.5));
         assert_eq!(de::<Wait>("1").map(|w| w.max), Ok(1.0));
         assert!(de::<Host>("ftp://x").unwrap_err().contains("not http"));
-    }
-
-    #[test]
-    fn one_line_joins_the_cause_chain() {
-        #[derive(Debug, thiserror::Error)]
-        #[error("could not listen on 127.0.0.1:1")]
-        struct Outer(#[source] std::io::Error);
-        let err = Outer(std::io::Error::new(
-            std::io::ErrorKind::PermissionDenied,
-            "denied",
-        ));
-        assert_eq!(one_line(&err), "could not listen on 127.0.0.1:1: denied");
     }
 
     #[test]
@@ -662,5 +637,16 @@ mod tests {
             Ok("90s:10,1m:0".parse().unwrap())
         );
         assert!(yaml("[]").is_err());
+        // As a settled plan sends them: exactly what was serialized, nanoseconds included.
+        let odd = Stages(vec![Stage {
+            duration: Duration::new(61, 123_456_789),
+            target: 12.5,
+        }]);
+        let json = serde_json::to_string(&odd).unwrap();
+        assert_eq!(serde_json::from_str::<Stages>(&json).unwrap(), odd);
+        assert!(
+            serde_json::from_str::<Stages>(r#"[{"duration":{"secs":1,"nanos":0},"target":-1}]"#)
+                .is_err()
+        );
     }
 }

@@ -172,9 +172,9 @@ pub fn check_health(status: u16, body: &[u8]) -> Result<HealthResponse, Failure>
     })
 }
 
-#[path = "checks_fast.rs"]
-mod fast;
-use fast::scan_predict;
+#[path = "predict_scan.rs"]
+mod predict_scan;
+use predict_scan::scan_predict;
 
 #[derive(Deserialize)]
 struct RawPredict<'a> {

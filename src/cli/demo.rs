@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::units::PositiveSpan;
+use crate::units::PositiveDuration;
 
 /// The whole guide on a simulated cluster (`iris-lab sim`): verify, smoke through the
 /// Service, 150 and 300 users of load with the cluster watched, the report, the scale-down.
@@ -12,7 +12,7 @@ use crate::units::PositiveSpan;
 pub struct DemoArgs {
     /// Length of each of the two load runs, e.g. 30s, 2m [default: 30s].
     #[arg(long, value_name = "D")]
-    pub duration: Option<PositiveSpan>,
+    pub duration: Option<PositiveDuration>,
 
     /// Write the report to FILE (atomically) instead of stdout.
     #[arg(long, value_name = "FILE")]
@@ -46,7 +46,7 @@ mod tests {
         let a = parse(&["--duration", "5s", "--out", "r.md", "--out-dir", "runs"]).unwrap();
         assert_eq!(
             a.duration,
-            Some(PositiveSpan(std::time::Duration::from_secs(5)))
+            Some(PositiveDuration(std::time::Duration::from_secs(5)))
         );
         assert_eq!(a.out, Some(PathBuf::from("r.md")));
         assert_eq!(a.out_dir, Some(PathBuf::from("runs")));

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Deserialize;
 
-use crate::units::{Count, Millis, Percent, PositiveSpan, Rate, Share, Stages, Users, Wait};
+use crate::units::{Count, Millis, Percent, PositiveDuration, Rate, Share, Stages, Users, Wait};
 
 /// Phases 2-4: run virtual users with Locust's semantics against the API.
 ///
@@ -24,7 +24,7 @@ pub struct LoadArgs {
 
     /// How long the run lasts from the first user's start, e.g. 90s, 5m, 1h30m [default: 5m].
     #[arg(short = 't', long, value_name = "D")]
-    pub duration: Option<PositiveSpan>,
+    pub duration: Option<PositiveDuration>,
 
     /// User class: IrisPredictionAPIUser, HighLoadUser, StressTestUser, or one from --scenario
     /// [default: IrisPredictionAPIUser, or the scenario's only class].
@@ -66,11 +66,11 @@ pub struct LoadArgs {
 
     /// Reconnect when a connection is older than D, e.g. 30s.
     #[arg(long, value_name = "D")]
-    pub connection_max_age: Option<PositiveSpan>,
+    pub connection_max_age: Option<PositiveDuration>,
 
     /// Time limit of each request, connecting included [default: 30s].
     #[arg(long, value_name = "D")]
-    pub timeout: Option<PositiveSpan>,
+    pub timeout: Option<PositiveDuration>,
 
     /// Share of requests whose `traceparent` asks the server to sample (trace) them, chosen at
     /// random per request: a fraction or a percentage, e.g. 0.05 or 5% [default: 1%].
@@ -136,7 +136,7 @@ pub struct LoadArgs {
     /// Time from creating the Job to the common start, for scheduling and image pulls
     /// [default: 60s].
     #[arg(long, value_name = "D")]
-    pub worker_start_delay: Option<PositiveSpan>,
+    pub worker_start_delay: Option<PositiveDuration>,
 
     /// Print the worker Job and the Role the run needs as YAML, and create nothing.
     #[arg(long)]
@@ -250,16 +250,19 @@ mod tests {
         assert_eq!(a.stages.map(|s| s.0.len()), Some(2));
         assert_eq!(a.users, Some(Users(150)));
         assert_eq!(a.spawn_rate, Some(Rate(2.5)));
-        assert_eq!(a.duration, Some(PositiveSpan(Duration::from_secs(5400))));
+        assert_eq!(
+            a.duration,
+            Some(PositiveDuration(Duration::from_secs(5400)))
+        );
         assert_eq!(a.wait, Some(Wait::new(0.1, 0.5).unwrap()));
         assert_eq!(a.max_failure_rate, Some(Percent(0.01)));
         assert_eq!(a.max_p95, Some(Millis(Duration::from_millis(500))));
         assert_eq!(a.connection_max_requests, Some(Count(10)));
         assert_eq!(
             a.connection_max_age,
-            Some(PositiveSpan(Duration::from_secs(30)))
+            Some(PositiveDuration(Duration::from_secs(30)))
         );
-        assert_eq!(a.timeout, Some(PositiveSpan(Duration::from_secs(5))));
+        assert_eq!(a.timeout, Some(PositiveDuration(Duration::from_secs(5))));
     }
 
     #[test]

@@ -24,7 +24,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
-use crate::units::{Count, Format, Host, PositiveSpan, Replicas, Span};
+use crate::output::Format;
+use crate::units::{Count, Host, HumanDuration, PositiveDuration, Replicas};
 
 /// One layer of settings over a lower one: what the upper layer sets wins, field by field.
 pub trait Layered {
@@ -102,7 +103,7 @@ pub struct GlobalArgs {
 
     /// Time limit of each request to the Kubernetes API (not of watches) [default: 20s].
     #[arg(long, global = true, value_name = "DURATION")]
-    pub kube_timeout: Option<Span>,
+    pub kube_timeout: Option<HumanDuration>,
 
     /// Base URL of the Iris API, e.g. http://34.1.2.3 (a bare host gets http://).
     #[arg(long, global = true, env = "IRIS_LAB_HOST", value_name = "URL")]
@@ -153,11 +154,11 @@ pub enum Command {
 pub struct WatchArgs {
     /// Stop after this long, e.g. 5m [default: until Ctrl-C].
     #[arg(long, value_name = "DURATION")]
-    pub duration: Option<Span>,
+    pub duration: Option<HumanDuration>,
 
     /// How often to print the pod CPU/memory table [default: 15s]; 0 turns it off.
     #[arg(long, value_name = "DURATION")]
-    pub top_interval: Option<Span>,
+    pub top_interval: Option<HumanDuration>,
 }
 
 layered!(WatchArgs {
@@ -183,7 +184,7 @@ pub struct CleanupArgs {
 
     /// How long to wait for the pods to settle [default: 2m]; 0 does not wait.
     #[arg(long, value_name = "DURATION")]
-    pub wait: Option<Span>,
+    pub wait: Option<HumanDuration>,
 }
 
 layered!(CleanupArgs {
@@ -204,12 +205,12 @@ pub struct ServeArgs {
     /// Time a client has to send a request head, counted from the connection's accept or the
     /// head's first byte, and again for its body; then the connection is closed [default: 30s].
     #[arg(long, value_name = "DURATION")]
-    pub head_timeout: Option<PositiveSpan>,
+    pub head_timeout: Option<PositiveDuration>,
 
     /// Time a keep-alive connection may sit idle between requests before it is closed
     /// [default: 5s, as uvicorn].
     #[arg(long, value_name = "DURATION")]
-    pub idle_timeout: Option<PositiveSpan>,
+    pub idle_timeout: Option<PositiveDuration>,
 
     /// Connections open at once; further ones wait in the listen backlog [default: 4096,
     /// lowered to fit the open-file limit].
@@ -230,7 +231,7 @@ layered!(ServeArgs {
 pub struct SmokeArgs {
     /// Time limit for each request, e.g. 10s, 500ms [default: 10s].
     #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<Span>,
+    pub timeout: Option<HumanDuration>,
 }
 
 layered!(SmokeArgs { timeout });
@@ -270,7 +271,10 @@ mod tests {
     #[test]
     fn kube_timeout_is_a_duration() {
         let cli = parse(&["verify", "--kube-timeout", "5s"]).unwrap();
-        assert_eq!(cli.global.kube_timeout, Some(Span(Duration::from_secs(5))));
+        assert_eq!(
+            cli.global.kube_timeout,
+            Some(HumanDuration(Duration::from_secs(5)))
+        );
         assert!(parse(&["verify", "--kube-timeout", "never"]).is_err());
     }
 
@@ -294,7 +298,10 @@ mod tests {
         let Command::Smoke(args) = cli.command else {
             panic!("not smoke")
         };
-        assert_eq!(args.timeout, Some(Span(Duration::from_millis(500))));
+        assert_eq!(
+            args.timeout,
+            Some(HumanDuration(Duration::from_millis(500)))
+        );
         assert!(parse(&["smoke", "--timeout", "soon"]).is_err());
     }
 
@@ -339,8 +346,11 @@ mod tests {
         let Command::Watch(args) = cli.command else {
             panic!("not watch")
         };
-        assert_eq!(args.duration, Some(Span(Duration::from_secs(3))));
-        assert_eq!(args.top_interval, Some(Span(Duration::from_secs(1))));
+        assert_eq!(args.duration, Some(HumanDuration(Duration::from_secs(3))));
+        assert_eq!(
+            args.top_interval,
+            Some(HumanDuration(Duration::from_secs(1)))
+        );
         assert!(parse(&["watch", "--duration", "later"]).is_err());
     }
 
@@ -361,7 +371,7 @@ mod tests {
         };
         assert_eq!(args.replicas, Some(Replicas(3)));
         assert!(args.yes && args.dry_run);
-        assert_eq!(args.wait, Some(Span(Duration::ZERO)));
+        assert_eq!(args.wait, Some(HumanDuration(Duration::ZERO)));
         assert!(parse(&["cleanup", "--replicas", "-1"]).is_err());
         assert!(parse(&["cleanup", "--replicas", "two"]).is_err());
     }

@@ -86,7 +86,7 @@ mod tests {
         let cli =
             Cli::try_parse_from(["iris-lab", "report", "--format", "html", "--out", "r.html"])
                 .unwrap();
-        assert_eq!(cli.global.format, Some(crate::units::Format::Html));
+        assert_eq!(cli.global.format, Some(crate::output::Format::Html));
         match cli.command {
             Command::Report(a) => assert_eq!(a.out, Some(PathBuf::from("r.html"))),
             other => panic!("parsed as {other:?}"),
@@ -96,6 +96,6 @@ mod tests {
     #[test]
     fn markdown_is_a_name_for_the_text_format() {
         let cli = Cli::try_parse_from(["iris-lab", "report", "--format", "markdown"]).unwrap();
-        assert_eq!(cli.global.format, Some(crate::units::Format::Text));
+        assert_eq!(cli.global.format, Some(crate::output::Format::Text));
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::units::{PositiveSpan, Span};
+use crate::units::{HumanDuration, PositiveDuration};
 
 /// A simulated cluster on 127.0.0.1 until Ctrl-C: the guide's Deployment, LoadBalancer Service
 /// and HPA, pods that really serve and start at set delays; try every command on it.
@@ -38,19 +38,19 @@ pub struct SimArgs {
 
     /// Time from a pod's creation to its scheduling [default: 1s].
     #[arg(long, value_name = "DURATION")]
-    pub scheduled_after: Option<Span>,
+    pub scheduled_after: Option<HumanDuration>,
 
     /// Time from a pod's creation to its container's start [default: 15s].
     #[arg(long, value_name = "DURATION")]
-    pub started_after: Option<Span>,
+    pub started_after: Option<HumanDuration>,
 
     /// Time from a pod's creation to Ready [default: 35s, the guide's 30-45 s].
     #[arg(long, value_name = "DURATION")]
-    pub ready_after: Option<Span>,
+    pub ready_after: Option<HumanDuration>,
 
     /// Time a deleted pod keeps serving its connections (preStop) [default: 15s].
     #[arg(long, value_name = "DURATION")]
-    pub terminating_for: Option<Span>,
+    pub terminating_for: Option<HumanDuration>,
 
     /// The Deployment's replicas at start [default: 2].
     #[arg(long, value_name = "N")]
@@ -70,19 +70,19 @@ pub struct SimArgs {
 
     /// The HPA controller's sync period [default: 15s].
     #[arg(long, value_name = "DURATION")]
-    pub sync_period: Option<PositiveSpan>,
+    pub sync_period: Option<PositiveDuration>,
 
     /// metrics-server's window [default: 15s].
     #[arg(long, value_name = "DURATION")]
-    pub metrics_window: Option<PositiveSpan>,
+    pub metrics_window: Option<PositiveDuration>,
 
     /// behavior.scaleUp.stabilizationWindowSeconds [default: 0s].
     #[arg(long, value_name = "DURATION")]
-    pub scale_up_stabilization: Option<Span>,
+    pub scale_up_stabilization: Option<HumanDuration>,
 
     /// behavior.scaleDown.stabilizationWindowSeconds [default: 5m].
     #[arg(long, value_name = "DURATION")]
-    pub scale_down_stabilization: Option<Span>,
+    pub scale_down_stabilization: Option<HumanDuration>,
 
     /// Multiplies every duration (0.2 runs 35 s of start-up in 7 s) [default: 1].
     #[arg(long, value_name = "FACTOR")]

@@ -9,7 +9,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
 use super::error::{Access, ClusterError};
 use super::{ClusterOptions, TargetNames};
-use crate::units::one_line;
+use crate::chain::one_line;
 
 /// How long to wait for a TCP connection to the API server.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

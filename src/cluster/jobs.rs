@@ -10,8 +10,9 @@ use k8s_openapi::api::authorization::v1::{
 };
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Affinity, Container, Pod, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec,
-    PodTemplateSpec, ResourceRequirements, SecurityContext, Service, WeightedPodAffinityTerm,
+    Affinity, Container, EnvVar, Pod, PodAffinityTerm, PodAntiAffinity, PodSecurityContext,
+    PodSpec, PodTemplateSpec, ResourceRequirements, SecurityContext, Service,
+    WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -39,8 +40,10 @@ pub struct WorkerJob {
     pub run: String,
     pub image: String,
     pub workers: u32,
-    /// `iris-lab` arguments, `worker ...` (the index comes from JOB_COMPLETION_INDEX).
+    /// `iris-lab` arguments, `worker` (the index comes from JOB_COMPLETION_INDEX).
     pub args: Vec<String>,
+    /// The container's environment (the worker's plan).
+    pub env: BTreeMap<String, String>,
     /// Requests = limits (a Guaranteed pod) when given.
     pub cpu: Option<String>,
     pub memory: Option<String>,
@@ -50,41 +53,8 @@ pub struct WorkerJob {
 /// The Indexed Job: one pod per worker, all at once, never retried (a failed worker must
 /// not replay its load), spread over nodes, cleaned up after an hour.
 pub fn job(w: &WorkerJob) -> Job {
-    let labels: BTreeMap<String, String> = [
-        ("app.kubernetes.io/name".to_string(), "iris-lab".to_string()),
-        (
-            "app.kubernetes.io/component".to_string(),
-            "load-worker".to_string(),
-        ),
-        (RUN_LABEL.to_string(), w.run.clone()),
-    ]
-    .into();
+    let labels = labels(&w.run);
     let n = i32::try_from(w.workers).unwrap_or(i32::MAX);
-    let resources = (w.cpu.is_some() || w.memory.is_some()).then(|| {
-        let amounts: BTreeMap<String, Quantity> = [("cpu", &w.cpu), ("memory", &w.memory)]
-            .into_iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| (k.to_string(), Quantity(v.clone()))))
-            .collect();
-        ResourceRequirements {
-            requests: Some(amounts.clone()),
-            limits: Some(amounts),
-            ..Default::default()
-        }
-    });
-    let spread = PodAntiAffinity {
-        preferred_during_scheduling_ignored_during_execution: Some(vec![WeightedPodAffinityTerm {
-            weight: 100,
-            pod_affinity_term: PodAffinityTerm {
-                topology_key: "kubernetes.io/hostname".into(),
-                label_selector: Some(LabelSelector {
-                    match_labels: Some([(RUN_LABEL.to_string(), w.run.clone())].into()),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        }]),
-        ..Default::default()
-    };
     Job {
         metadata: ObjectMeta {
             name: Some(w.name.clone()),
@@ -103,35 +73,95 @@ pub fn job(w: &WorkerJob) -> Job {
                     labels: Some(labels),
                     ..Default::default()
                 }),
-                spec: Some(PodSpec {
-                    restart_policy: Some("Never".into()),
-                    termination_grace_period_seconds: Some(WORKER_GRACE_S),
-                    node_selector: (!w.node_selector.is_empty()).then(|| w.node_selector.clone()),
-                    affinity: Some(Affinity {
-                        pod_anti_affinity: Some(spread),
-                        ..Default::default()
-                    }),
-                    security_context: Some(PodSecurityContext {
-                        run_as_non_root: Some(true),
-                        ..Default::default()
-                    }),
-                    containers: vec![Container {
-                        name: "worker".into(),
-                        image: Some(w.image.clone()),
-                        args: Some(w.args.clone()),
-                        resources,
-                        security_context: Some(SecurityContext {
-                            allow_privilege_escalation: Some(false),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }),
+                spec: Some(pod_spec(w)),
             },
             ..Default::default()
         }),
         status: None,
+    }
+}
+
+/// The labels of a run's Job and pods.
+fn labels(run: &str) -> BTreeMap<String, String> {
+    [
+        ("app.kubernetes.io/name".to_string(), "iris-lab".to_string()),
+        (
+            "app.kubernetes.io/component".to_string(),
+            "load-worker".to_string(),
+        ),
+        (RUN_LABEL.to_string(), run.to_string()),
+    ]
+    .into()
+}
+
+/// A worker's pod: never restarted, non-root, spread from the run's other pods.
+fn pod_spec(w: &WorkerJob) -> PodSpec {
+    let env = w
+        .env
+        .iter()
+        .map(|(name, value)| EnvVar {
+            name: name.clone(),
+            value: Some(value.clone()),
+            ..Default::default()
+        })
+        .collect::<Vec<_>>();
+    PodSpec {
+        restart_policy: Some("Never".into()),
+        termination_grace_period_seconds: Some(WORKER_GRACE_S),
+        node_selector: (!w.node_selector.is_empty()).then(|| w.node_selector.clone()),
+        affinity: Some(Affinity {
+            pod_anti_affinity: Some(spread(&w.run)),
+            ..Default::default()
+        }),
+        security_context: Some(PodSecurityContext {
+            run_as_non_root: Some(true),
+            ..Default::default()
+        }),
+        containers: vec![Container {
+            name: "worker".into(),
+            image: Some(w.image.clone()),
+            args: Some(w.args.clone()),
+            env: (!env.is_empty()).then_some(env),
+            resources: resources(w.cpu.as_deref(), w.memory.as_deref()),
+            security_context: Some(SecurityContext {
+                allow_privilege_escalation: Some(false),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// Requests = limits (a Guaranteed pod), when any is given.
+fn resources(cpu: Option<&str>, memory: Option<&str>) -> Option<ResourceRequirements> {
+    let amounts: BTreeMap<String, Quantity> = [("cpu", cpu), ("memory", memory)]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), Quantity(v.to_string()))))
+        .collect();
+    (!amounts.is_empty()).then(|| ResourceRequirements {
+        requests: Some(amounts.clone()),
+        limits: Some(amounts),
+        ..Default::default()
+    })
+}
+
+/// Prefer nodes without another pod of the run (not required: a small cluster still runs
+/// them).
+fn spread(run: &str) -> PodAntiAffinity {
+    PodAntiAffinity {
+        preferred_during_scheduling_ignored_during_execution: Some(vec![WeightedPodAffinityTerm {
+            weight: 100,
+            pod_affinity_term: PodAffinityTerm {
+                topology_key: "kubernetes.io/hostname".into(),
+                label_selector: Some(LabelSelector {
+                    match_labels: Some([(RUN_LABEL.to_string(), run.to_string())].into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        }]),
+        ..Default::default()
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod checks;
 pub mod cleanup;
 mod client;
+pub mod facts;
 pub mod metrics;
 mod target;
 pub mod timeline;

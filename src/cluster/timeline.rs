@@ -7,9 +7,11 @@ use jiff::Timestamp;
 
 use super::TargetNames;
 use super::checks::HpaTargets;
+use super::facts::{PodFacts, image_records, most_common_resources, node_records};
 use super::watch::{ClusterEvent, EventKind};
 use crate::record::cluster::{
-    ClusterRecord, ClusterSecond, Missed, PodSampleRecord, PodStartRecord, ScalingEventRecord,
+    ClusterRecord, ClusterSecond, Missed, PodSampleRecord, PodStartRecord, RestartRecord,
+    ScalingEventRecord,
 };
 
 /// Reason of a scaling event when no Kubernetes Event gave one.
@@ -27,6 +29,8 @@ pub struct ClusterTracker {
     rescale_reason: Option<(u32, String)>,
     /// CPU millicores summed over samples after the first new pod was ready: (new pods, all).
     cpu_after_first_ready: (f64, f64),
+    /// Each pod's latest facts (node, resources, images), for the record's summary of them.
+    facts: BTreeMap<String, PodFacts>,
 }
 
 impl ClusterTracker {
@@ -44,6 +48,7 @@ impl ClusterTracker {
             fresh: HashSet::new(),
             rescale_reason: None,
             cpu_after_first_ready: (0.0, 0.0),
+            facts: BTreeMap::new(),
         }
     }
 
@@ -65,6 +70,10 @@ impl ClusterTracker {
             | EventKind::PodNotReady { .. }
             | EventKind::PodDeleted { .. }
             | EventKind::PodRestarted { .. } => self.apply_pod(t, &event.kind),
+            EventKind::PodFacts { pod, facts } => {
+                self.facts.insert(pod.clone(), facts.clone());
+            }
+            EventKind::HpaSpec { spec, .. } => self.record.hpa_spec = Some((**spec).clone()),
             EventKind::HpaSeen { .. }
             | EventKind::HpaReplicas { .. }
             | EventKind::HpaTargets { .. }
@@ -111,7 +120,17 @@ impl ClusterTracker {
             EventKind::PodDeleted { pod } => {
                 self.pods.remove(pod);
             }
-            EventKind::PodRestarted { reason, .. } => {
+            EventKind::PodRestarted {
+                pod,
+                restarts,
+                reason,
+            } => {
+                self.record.restart_events.push(RestartRecord {
+                    t_s: t,
+                    pod: pod.clone(),
+                    restarts: *restarts,
+                    reason: reason.clone(),
+                });
                 self.record.restarts += 1;
                 if reason.as_deref() == Some("OOMKilled") {
                     self.record.oom_kills += 1;
@@ -282,7 +301,21 @@ impl ClusterTracker {
         self.record.pod_startup_max_s = startups.last().copied();
         let (new, all) = self.cpu_after_first_ready;
         self.record.new_pod_cpu_share = (all > 0.0).then(|| new / all);
+        let facts: Vec<&PodFacts> = self.facts.values().collect();
+        self.record.pod_resources = most_common_resources(&facts);
+        self.record.images = image_records(&facts);
+        self.record.nodes = node_records(&facts);
         self.record
+    }
+
+    /// The nodes the run's pods were seen on.
+    pub fn node_names(&self) -> Vec<String> {
+        let names: std::collections::BTreeSet<&String> = self
+            .facts
+            .values()
+            .filter_map(|f| f.node.as_ref())
+            .collect();
+        names.into_iter().cloned().collect()
     }
 }
 
@@ -540,5 +573,58 @@ mod tests {
             "watch of pods interrupted at +85 s: connection lost"
         );
         assert_eq!(r.samples.len(), 2);
+        assert_eq!(r.restart_events.len(), 1);
+        assert_eq!(r.restart_events[0].reason.as_deref(), Some("OOMKilled"));
+    }
+
+    #[test]
+    fn the_hpa_spec_and_the_pods_facts_reach_the_record() {
+        let start = Timestamp::from_second(1_700_000_000).unwrap();
+        let names = TargetNames::for_app("iris-prediction-api");
+        let mut t = ClusterTracker::new(start, "default", &names);
+        let spec: k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerSpec =
+            serde_json::from_value(serde_json::json!({
+                "scaleTargetRef": {"kind": "Deployment", "name": "iris"}, "maxReplicas": 15}))
+            .unwrap();
+        t.apply(&ev(
+            start,
+            0,
+            EventKind::HpaSpec {
+                hpa: "h".into(),
+                spec: Box::new(spec.clone()),
+            },
+        ));
+        let facts = crate::cluster::facts::PodFacts {
+            node: Some("node-a".into()),
+            ..Default::default()
+        };
+        for pod in ["a", "b"] {
+            t.apply(&ev(
+                start,
+                1,
+                EventKind::PodFacts {
+                    pod: pod.into(),
+                    facts: facts.clone(),
+                },
+            ));
+        }
+        assert_eq!(t.node_names(), ["node-a"]);
+        let r = t.finish();
+        assert_eq!(r.hpa_spec, Some(spec));
+        assert_eq!(r.nodes.len(), 1);
+        assert_eq!(r.nodes[0].pods, 2);
+        // A record without these fields (older iris-lab) still loads.
+        let mut old = serde_json::to_value(&r).unwrap();
+        for key in [
+            "hpa_spec",
+            "pod_resources",
+            "images",
+            "nodes",
+            "restart_events",
+        ] {
+            old.as_object_mut().unwrap().remove(key);
+        }
+        let back: ClusterRecord = serde_json::from_value(old).unwrap();
+        assert_eq!((back.hpa_spec, back.nodes.len()), (None, 0));
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use jiff::Timestamp;
-use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::autoscaling::v2::{HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec};
 use k8s_openapi::api::core::v1::{Event as KubeEvent, Pod};
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
@@ -19,6 +19,7 @@ use super::Cluster;
 use super::TargetNames;
 use super::checks::HpaTargets;
 use super::checks::{self, StartupPhases};
+use super::facts::{PodFacts, pod_facts};
 use super::metrics::PodUsage;
 
 /// Something that happened in the cluster, when this client saw it.
@@ -79,6 +80,17 @@ pub enum EventKind {
         min: i32,
         max: i32,
         targets: HpaTargets,
+    },
+    /// The HPA's spec, when first seen and whenever it changes.
+    HpaSpec {
+        hpa: String,
+        spec: Box<HorizontalPodAutoscalerSpec>,
+    },
+    /// A pod's node, requests and limits, and images, when first seen and whenever they change
+    /// (the image digests arrive once its containers started).
+    PodFacts {
+        pod: String,
+        facts: PodFacts,
     },
     HpaReplicas {
         hpa: String,
@@ -145,6 +157,8 @@ impl StartupLatency {
 /// Turns the pod watcher's events into lifecycle events. Pure: `now` is passed in.
 #[derive(Debug, Default)]
 pub struct PodTracker {
+    /// Also say each pod's node, resources and images ([`EventKind::PodFacts`]).
+    pub facts: bool,
     known: HashMap<String, Pod>,
     /// Pods first seen after the initial listing: their start-up is measured.
     fresh: std::collections::HashSet<String>,
@@ -168,12 +182,14 @@ impl PodTracker {
                     self.update(pod, now)
                 } else {
                     let row = checks::pod_row(&pod, now);
-                    self.known.insert(name.clone(), pod);
-                    vec![EventKind::PodSeen {
-                        pod: name,
+                    let mut out = vec![EventKind::PodSeen {
+                        pod: name.clone(),
                         ready: row.ready,
                         status: row.status,
-                    }]
+                    }];
+                    out.extend(self.facts_changed(None, &pod));
+                    self.known.insert(name, pod);
+                    out
                 }
             }
             watcher::Event::InitDone => {
@@ -210,9 +226,23 @@ impl PodTracker {
         if old.is_none() {
             self.fresh.insert(name.clone());
         }
-        let out = pod_changes(old, &pod, self.fresh.contains(&name), now);
+        let mut out = pod_changes(old, &pod, self.fresh.contains(&name), now);
+        out.extend(self.facts_changed(old, &pod));
         self.known.insert(name, pod);
         out
+    }
+
+    /// A [`EventKind::PodFacts`] when asked for them and the pod's facts changed.
+    fn facts_changed(&self, old: Option<&Pod>, new: &Pod) -> Option<EventKind> {
+        if !self.facts {
+            return None;
+        }
+        let facts = pod_facts(new);
+        old.is_none_or(|o| pod_facts(o) != facts)
+            .then(|| EventKind::PodFacts {
+                pod: new.metadata.name.clone().unwrap_or_default(),
+                facts,
+            })
     }
 }
 
@@ -289,6 +319,8 @@ pub fn pod_changes(old: Option<&Pod>, new: &Pod, measure: bool, now: Timestamp) 
 /// Turns HPA versions into replica, target and condition changes.
 #[derive(Debug, Default)]
 pub struct HpaTracker {
+    /// Also say the HPA's spec when first seen and when it changes ([`EventKind::HpaSpec`]).
+    pub spec: bool,
     last: Option<HorizontalPodAutoscaler>,
 }
 
@@ -296,7 +328,13 @@ impl HpaTracker {
     pub fn apply(&mut self, event: watcher::Event<HorizontalPodAutoscaler>) -> Vec<EventKind> {
         match event {
             watcher::Event::InitApply(hpa) | watcher::Event::Apply(hpa) => {
-                let out = hpa_changes(self.last.as_ref(), &hpa);
+                let mut out = hpa_changes(self.last.as_ref(), &hpa);
+                if self.spec && self.last.as_ref().is_none_or(|old| old.spec != hpa.spec) {
+                    out.push(EventKind::HpaSpec {
+                        hpa: hpa.metadata.name.clone().unwrap_or_default(),
+                        spec: Box::new(hpa.spec.clone().unwrap_or_default()),
+                    });
+                }
                 self.last = Some(hpa);
                 out
             }
@@ -403,6 +441,8 @@ pub fn kube_event(event: &KubeEvent, names: &TargetNames, since: Timestamp) -> O
 pub struct WatchOptions {
     /// How often to sample pod metrics; `None` turns the `top` table off.
     pub top_every: Option<Duration>,
+    /// Also send the HPA's spec and the pods' facts (for a run's record, not for `watch`).
+    pub facts: bool,
 }
 
 /// A watch stream's errors, said once per interruption, and its resumption.
@@ -502,7 +542,10 @@ pub fn spawn(
     let c = cluster.clone();
     let pods: Api<Pod> = Api::namespaced(c.client.clone(), &c.namespace);
     let cfg = watcher::Config::default().labels(&c.names.selector);
-    let mut tracker = PodTracker::default();
+    let mut tracker = PodTracker {
+        facts: options.facts,
+        ..PodTracker::default()
+    };
     set.spawn(pump(
         watcher(pods, cfg).default_backoff(),
         tx.clone(),
@@ -515,7 +558,10 @@ pub fn spawn(
     let c = cluster.clone();
     let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(c.client.clone(), &c.namespace);
     let cfg = watcher::Config::default().fields(&format!("metadata.name={}", c.names.hpa));
-    let mut tracker = HpaTracker::default();
+    let mut tracker = HpaTracker {
+        spec: options.facts,
+        ..HpaTracker::default()
+    };
     set.spawn(pump(
         watcher(hpas, cfg).default_backoff(),
         tx.clone(),

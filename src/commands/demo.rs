@@ -12,12 +12,12 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, ApiClient};
 use crate::cli::DemoArgs;
-use crate::commands::{load, report};
+use crate::commands::report;
 use crate::config::Settings;
 use crate::error::{Error, Outcome};
-use crate::loadgen::{ConnectionPolicy, LoadPlan, UserClass};
+use crate::loadgen::UserClass;
 use crate::output::{self, Format, Style};
-use crate::pipeline::{self, LoadOptions};
+use crate::pipeline::{self, RunError, RunPlan, RunSite};
 use crate::server::{self, Model};
 use crate::units::format_duration;
 
@@ -95,35 +95,19 @@ impl DemoPlan {
 }
 
 impl DemoRun {
-    /// The run's options: the built-in class with its own wait, the tool's defaults otherwise.
-    pub fn options(&self, host: &reqwest::Url, out_dir: PathBuf) -> Result<LoadOptions, Error> {
+    /// The run's plan: the built-in class with its own wait, the tool's defaults otherwise,
+    /// one process, no cluster.
+    pub fn plan(&self, out_dir: PathBuf) -> Result<RunPlan, Error> {
         let class = UserClass::resolve(Some(self.class), None)?;
-        Ok(LoadOptions {
-            plan: LoadPlan {
-                users: self.users,
-                spawn_rate: self.spawn_rate,
-                duration: self.duration,
-                class,
-                timeout: load::DEFAULT_TIMEOUT,
-                connection: ConnectionPolicy::default(),
-                source_ports: None,
-                trace_sample: load::DEFAULT_TRACE_SAMPLE,
-                stages: None,
-                open: None,
-            },
-            host: host.clone(),
-            insecure: false,
-            scenario: None,
-            out_dir,
-            label: Some(format!("demo, {} users", self.users)),
-            csv: None,
-            max_failure_rate: None,
-            max_p95: None,
-            handle_signals: true,
-            cluster: None,
-            cluster_missed: None,
-            look_for_cluster: None,
-        })
+        let plan = RunPlan::builder(class)
+            .users(self.users)
+            .spawn_rate(self.spawn_rate)
+            .duration(self.duration)
+            .out_dir(out_dir)
+            .label(format!("demo, {} users", self.users))
+            .build()
+            .map_err(RunError::from)?;
+        Ok(plan)
     }
 }
 
@@ -148,7 +132,7 @@ pub async fn run(settings: &Settings, args: &DemoArgs) -> Result<Outcome, Error>
         .map_err(|e| Error::Usage(format!("the demo's own address {addr}: {e}")))?;
     output::note(&format!("demo: the reference API listens on {host}"));
 
-    let result = guide(&plan, host, None).await;
+    let result = play(&plan, host, None).await;
     let _ = stop.send(());
     let _ = server.await;
     result
@@ -156,7 +140,7 @@ pub async fn run(settings: &Settings, args: &DemoArgs) -> Result<Outcome, Error>
 
 /// Phases 1.3 to 6 on `host`; with a cluster, its runs watch it (and the phases that need one
 /// are the caller's), without, those phases are said to be skipped.
-async fn guide(
+async fn play(
     plan: &DemoPlan,
     host: reqwest::Url,
     cluster: Option<&cluster::DemoCluster>,
@@ -190,6 +174,7 @@ async fn guide(
         (None, None) => PathBuf::from(crate::record::DEFAULT_OUT_DIR),
     };
 
+    let site = cluster.map_or_else(|| RunSite::new(host.clone()), |c| c.site(host.clone()));
     let mut records = Vec::new();
     for (i, run) in plan.runs.iter().enumerate() {
         output::note(&format!(
@@ -200,12 +185,12 @@ async fn guide(
             format_duration(run.duration),
             format_duration(run.duration.mul_f64(RAMP_SHARE)),
         ));
-        let mut options = run.options(&host, out_dir.clone())?;
+        let mut plan = run.plan(out_dir.clone())?;
         if let Some(c) = cluster {
-            c.watch(&mut options);
+            c.watch(&mut plan);
         }
         let mut display = output::LiveDisplay::for_stderr();
-        let result = pipeline::run(options, &mut display).await?;
+        let result = pipeline::run(&plan, &site, &mut display).await?;
         let kept = temp.is_none();
         output::note(output::render_load_text(&result, style, kept).trim_end());
         records.push(result.record_path.clone());

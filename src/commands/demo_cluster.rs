@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use super::DemoPlan;
 use crate::cluster::cleanup::{self, CleanupReport};
-use crate::cluster::{self, Cluster, ClusterOptions, checks, verify};
+use crate::cluster::{self, Cluster, ClusterOptions, TargetNames, checks, verify};
 use crate::config::Settings;
 use crate::error::{Error, Outcome};
 use crate::loadgen::ConnectionPolicy;
 use crate::output::{self, Format, Style};
-use crate::pipeline::LoadOptions;
+use crate::pipeline::{RunPlan, RunSite};
 use crate::server::Model;
 use crate::sim::{Addresses, Sim, SimError, SimSettings};
 
@@ -28,20 +28,29 @@ const CLEANUP_WAIT: Duration = Duration::from_secs(60);
 /// How long Phase 7 waits for the load to leave the HPA's metrics.
 const METRICS_QUIET_WITHIN: Duration = Duration::from_secs(30);
 
-/// The cluster the demo's runs watch.
+/// The cluster the demo's runs watch: how to reach it, as `load` does from a kubeconfig.
 pub struct DemoCluster {
-    cluster: Cluster,
+    options: ClusterOptions,
+    names: TargetNames,
 }
 
 impl DemoCluster {
     /// Makes a run watch the cluster, its users reconnecting as [`CONNECTION_MAX_REQUESTS`]
     /// says.
-    pub fn watch(&self, options: &mut LoadOptions) {
-        options.cluster = Some(self.cluster.clone());
-        options.plan.connection = ConnectionPolicy {
+    pub fn watch(&self, plan: &mut RunPlan) {
+        plan.watch_cluster = true;
+        plan.load.connection = ConnectionPolicy {
             max_requests: Some(CONNECTION_MAX_REQUESTS),
             max_age: None,
         };
+    }
+
+    /// Where the runs go: `host`, with this cluster to watch.
+    pub fn site(&self, host: reqwest::Url) -> RunSite {
+        RunSite {
+            cluster: Some((self.options.clone(), self.names.clone())),
+            ..RunSite::new(host)
+        }
     }
 }
 
@@ -83,6 +92,10 @@ async fn on_sim(sim: &Sim, settings: &Settings, plan: &DemoPlan) -> Result<Outco
         ..ClusterOptions::default()
     };
     let cluster = cluster::connect(&options, &settings.names).await?;
+    let watched = DemoCluster {
+        options,
+        names: settings.names.clone(),
+    };
 
     output::note("demo: Phase 1.1-1.2, verify the deployment");
     let report = verify::gather(&cluster).await?;
@@ -97,10 +110,7 @@ async fn on_sim(sim: &Sim, settings: &Settings, plan: &DemoPlan) -> Result<Outco
         }
         Err(_) => return Ok(Outcome::Failed),
     };
-    let watched = DemoCluster {
-        cluster: cluster.clone(),
-    };
-    let outcome = super::guide(plan, host, Some(&watched)).await?;
+    let outcome = super::play(plan, host, Some(&watched)).await?;
     if outcome != Outcome::Success {
         return Ok(outcome);
     }

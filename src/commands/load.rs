@@ -1,54 +1,45 @@
-//! `iris-lab load`: flags over the config file's `load:` section over defaults -> the options
-//! of one run, then the run pipeline (`crate::pipeline`) with the live display, then the
-//! summary.
-
-use std::path::PathBuf;
-use std::time::Duration;
+//! `iris-lab load`: flags over the config file's `load:` section -> ONE settled plan
+//! ([`plan`], through `RunPlan::builder`), the host beside it, then the run (one process, local
+//! workers or a Kubernetes Job) with the live display, then the summary.
 
 use crate::cli::LoadArgs;
 use crate::config::Settings;
 use crate::error::{Error, Outcome};
-use crate::loadgen::{ConnectionPolicy, LoadPlan, OpenModel, UserClass};
+use crate::loadgen::{ConnectionPolicy, UserClass};
 use crate::output;
 use crate::pipeline::distributed::kube;
-use crate::pipeline::{self, LoadOptions};
+use crate::pipeline::plan::{DEFAULT_WORKER_START_DELAY, PlanBuilder};
+use crate::pipeline::{self, PodSettings, RunError, RunMode, RunPlan, RunSite};
 
 use jiff::Timestamp;
 
-pub const DEFAULT_SPAWN_RATE: f64 = 10.0;
-pub const DEFAULT_DURATION: Duration = Duration::from_secs(300);
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// From creating the worker Job to the common start: scheduling and image pulls.
-pub const DEFAULT_WORKER_START_DELAY: Duration = Duration::from_secs(60);
-/// Share of requests sent with the sampled flag when neither flag nor config says.
-pub const DEFAULT_TRACE_SAMPLE: f64 = 0.01;
-/// Requests in flight at most in the open model when neither flag nor config says.
-pub const DEFAULT_MAX_IN_FLIGHT: u32 = 500;
-
-/// The command: options, the pipeline with the live display on stderr, the summary on stdout.
+/// The command: the plan, the host, then the run with the live display on stderr, the summary
+/// on stdout.
 pub async fn run(settings: &Settings, args: &LoadArgs) -> Result<Outcome, Error> {
     let host = super::require_host(settings).await?;
-    let options = options(settings, args, host)?;
-    let layered = settings.layer(args, |f| &f.load);
+    let args = settings.layer(args, |f| &f.load);
+    let plan = plan(settings, &args)?;
+    let site = RunSite {
+        host,
+        cluster: Some((settings.cluster.clone(), settings.names.clone())),
+        signals: true,
+    };
     let mut display = output::LiveDisplay::for_stderr();
-    let result = match (layered.workers, layered.local) {
-        (None, false) => pipeline::run(options, &mut display).await?,
-        (None, true) => {
-            return Err(Error::Usage(
-                "--local runs --workers as local processes: add --workers N (2 or more)".into(),
-            ));
-        }
-        (Some(n), true) => {
-            let workers = pipeline::distributed::check_workers(n.0, options.plan.users)
-                .map_err(pipeline::RunError::from)?;
+    let result = match &plan.mode {
+        RunMode::OneProcess => pipeline::run(&plan, &site, &mut display).await?,
+        RunMode::LocalWorkers { .. } => {
             let exe = std::env::current_exe().map_err(|e| {
                 Error::Usage(format!("cannot find this program to start workers: {e}"))
             })?;
-            pipeline::distributed::run_local(options, workers, &exe, &mut display).await?
+            pipeline::distributed::run_local(&plan, &site, &exe, &mut display).await?
         }
-        (Some(n), false) => {
-            let workers = u32::try_from(n.0).unwrap_or(u32::MAX);
-            match on_kubernetes(settings, &layered, options, workers, &mut display).await? {
+        RunMode::Kubernetes { pods, .. } => {
+            let kube = Kube {
+                settings,
+                args: &args,
+                image: &pods.image,
+            };
+            match kube.run(&plan, &site, &mut display).await? {
                 Some(result) => result,
                 None => return Ok(Outcome::Success),
             }
@@ -59,118 +50,127 @@ pub async fn run(settings: &Settings, args: &LoadArgs) -> Result<Outcome, Error>
     Ok(result.outcome)
 }
 
-/// Merges flags over the config file's `load:` section, then resolves the defaults.
-pub fn options(
-    settings: &Settings,
-    args: &LoadArgs,
-    host: reqwest::Url,
-) -> Result<LoadOptions, Error> {
-    let args = settings.layer(args, |f| &f.load);
-    let (mut class, scenario_stages) =
+/// The one place where `load`'s flags, already layered over the config file's `load:`
+/// section ([`Settings::layer`]), become the run's settled plan.
+pub fn plan(settings: &Settings, args: &LoadArgs) -> Result<RunPlan, Error> {
+    let (class, scenario_stages) =
         UserClass::resolve_with_stages(args.user_class.as_deref(), args.scenario.as_deref())?;
-    if let Some(wait) = args.wait {
-        class.wait = wait;
-    }
-    let stages = args.stages.clone().or(scenario_stages);
-    let open = open_model(&args)?;
-    let users = match (&open, &stages) {
-        (Some(open), _) => open.max_in_flight,
-        (None, Some(stages)) => (stages.peak().ceil() as u32).max(1),
-        (None, None) => {
-            args.users
-                .ok_or_else(|| {
-                    Error::Usage(
-                        "--users is required: the number of virtual users, e.g. --users 150 \
-                         (or --stages, or --arrival-rate)"
-                            .into(),
-                    )
-                })?
-                .0
-        }
-    };
-    let duration = match &stages {
-        Some(stages) => stages.total(),
-        None => args.duration.map_or(DEFAULT_DURATION, |d| d.0),
-    };
-    Ok(LoadOptions {
-        plan: LoadPlan {
-            users,
-            spawn_rate: args.spawn_rate.map_or(DEFAULT_SPAWN_RATE, |r| r.0),
-            duration,
-            class,
-            timeout: args.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0),
-            connection: ConnectionPolicy {
-                max_requests: args.connection_max_requests.map(|c| c.0),
-                max_age: args.connection_max_age.map(|d| d.0),
-            },
-            source_ports: None,
-            trace_sample: args.trace_sample.map_or(DEFAULT_TRACE_SAMPLE, |s| s.0),
-            stages,
-            open,
-        },
-        host,
-        insecure: settings.insecure,
-        scenario: args.scenario,
-        out_dir: args
-            .out_dir
-            .unwrap_or_else(|| PathBuf::from(crate::record::DEFAULT_OUT_DIR)),
-        label: args.label,
-        csv: args.csv,
-        max_failure_rate: args.max_failure_rate.map(|p| p.ratio()),
-        max_p95: args.max_p95.map(|m| m.0),
-        handle_signals: true,
-        cluster: None,
-        cluster_missed: None,
-        look_for_cluster: (!args.no_cluster)
-            .then(|| (settings.cluster.clone(), settings.names.clone())),
-    })
+    let b = RunPlan::builder(class)
+        .connection(ConnectionPolicy {
+            max_requests: args.connection_max_requests.map(|c| c.0),
+            max_age: args.connection_max_age.map(|d| d.0),
+        })
+        .queue(args.queue)
+        .insecure(settings.insecure)
+        .watch_cluster(!args.no_cluster)
+        .mode(mode(args)?);
+    let b = set(b, args.users.map(|u| u.0), PlanBuilder::users);
+    let b = set(b, args.spawn_rate.map(|r| r.0), PlanBuilder::spawn_rate);
+    let b = set(b, args.duration.map(|d| d.0), PlanBuilder::duration);
+    let b = set(b, args.wait, PlanBuilder::wait);
+    let b = set(b, args.timeout.map(|d| d.0), PlanBuilder::timeout);
+    let b = set(b, args.trace_sample.map(|s| s.0), PlanBuilder::trace_sample);
+    let b = set(
+        b,
+        args.stages.clone().or(scenario_stages),
+        PlanBuilder::stages,
+    );
+    let b = set(b, args.arrival_rate.map(|r| r.0), PlanBuilder::arrival_rate);
+    let b = set(
+        b,
+        args.max_in_flight.map(|n| n.0),
+        PlanBuilder::max_in_flight,
+    );
+    let b = set(b, args.scenario.clone(), PlanBuilder::scenario);
+    let b = set(b, args.out_dir.clone(), PlanBuilder::out_dir);
+    let b = set(b, args.label.clone(), PlanBuilder::label);
+    let b = set(b, args.csv.clone(), PlanBuilder::csv);
+    let b = set(
+        b,
+        args.max_failure_rate.map(|p| p.ratio()),
+        PlanBuilder::max_failure_rate,
+    );
+    let b = set(b, args.max_p95.map(|m| m.0), PlanBuilder::max_p95);
+    Ok(b.build().map_err(RunError::from)?)
 }
 
-/// Worker pods: `--dry-run` prints the Job and the Role and stops (None); otherwise RBAC is
-/// checked, the user asked (or `--yes`), and the Job run.
-async fn on_kubernetes(
-    settings: &Settings,
-    args: &LoadArgs,
-    options: LoadOptions,
-    workers: u32,
-    display: &mut output::LiveDisplay,
-) -> Result<Option<pipeline::LoadResult>, Error> {
-    let pods = pod_settings(args)?;
-    if args.dry_run {
-        let namespace = settings
-            .cluster
-            .namespace
-            .clone()
-            .unwrap_or_else(|| "default".into());
-        let plan = kube::plan(&options, workers, &pods, &namespace, Timestamp::now())
-            .map_err(pipeline::RunError::from)?;
-        let yaml = [
-            crate::yaml::to_yaml(&plan.job)?,
-            crate::yaml::to_yaml(&crate::cluster::jobs::controller_role(&namespace))?,
-        ]
-        .join("---\n");
-        output::write_stdout(&yaml)?;
-        return Ok(None);
+/// A flag that was given goes to the builder; one that was not leaves its default.
+fn set<T>(
+    b: PlanBuilder,
+    value: Option<T>,
+    setter: fn(PlanBuilder, T) -> PlanBuilder,
+) -> PlanBuilder {
+    match value {
+        Some(v) => setter(b, v),
+        None => b,
     }
-    let cluster = crate::cluster::connect(&settings.cluster, &settings.names).await?;
-    let plan = kube::plan(
-        &options,
-        workers,
-        &pods,
-        &cluster.namespace,
-        Timestamp::now(),
-    )
-    .map_err(pipeline::RunError::from)?;
-    cluster.require_worker_access().await?;
-    if !args.yes {
-        confirm_job(&plan, &pods.image, &options)?;
+}
+
+/// How the run runs, from `--workers`, `--local` and the pods' flags.
+fn mode(args: &LoadArgs) -> Result<RunMode, Error> {
+    let workers = |n: crate::units::Count| u32::try_from(n.0).unwrap_or(u32::MAX);
+    match (args.workers, args.local) {
+        (None, false) => Ok(RunMode::OneProcess),
+        (None, true) => Err(Error::Usage(
+            "--local runs --workers as local processes: add --workers N (2 or more)".into(),
+        )),
+        (Some(n), true) => Ok(RunMode::LocalWorkers {
+            workers: workers(n),
+        }),
+        (Some(n), false) => Ok(RunMode::Kubernetes {
+            workers: workers(n),
+            pods: pod_settings(args)?,
+        }),
     }
-    let result = kube::run_kubernetes(options, plan, cluster, display).await?;
-    Ok(Some(result))
+}
+
+/// The Kubernetes side of the command: `--dry-run`, RBAC, asking, then the Job.
+struct Kube<'a> {
+    settings: &'a Settings,
+    args: &'a LoadArgs,
+    image: &'a str,
+}
+
+impl Kube<'_> {
+    /// `--dry-run` prints the Job and the Role and stops (None); otherwise RBAC is checked,
+    /// the user asked (or `--yes`), and the Job run.
+    async fn run(
+        &self,
+        plan: &RunPlan,
+        site: &RunSite,
+        display: &mut output::LiveDisplay,
+    ) -> Result<Option<pipeline::LoadResult>, Error> {
+        let settings = self.settings;
+        if self.args.dry_run {
+            let namespace = settings
+                .cluster
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into());
+            let job = kube::plan(plan, &site.host, &namespace, Timestamp::now())
+                .map_err(RunError::from)?;
+            let yaml = [
+                crate::yaml::to_yaml(&job.job)?,
+                crate::yaml::to_yaml(&crate::cluster::jobs::controller_role(&namespace))?,
+            ]
+            .join("---\n");
+            output::write_stdout(&yaml)?;
+            return Ok(None);
+        }
+        let cluster = crate::cluster::connect(&settings.cluster, &settings.names).await?;
+        let job = kube::plan(plan, &site.host, &cluster.namespace, Timestamp::now())
+            .map_err(RunError::from)?;
+        cluster.require_worker_access().await?;
+        if !self.args.yes {
+            confirm_job(&job, self.image, plan, &site.host)?;
+        }
+        let result = kube::run_kubernetes(plan, site, job, cluster, display).await?;
+        Ok(Some(result))
+    }
 }
 
 /// The worker pods' settings from the flags.
-fn pod_settings(args: &LoadArgs) -> Result<kube::PodSettings, Error> {
+fn pod_settings(args: &LoadArgs) -> Result<PodSettings, Error> {
     let image = args.image.clone().ok_or_else(|| {
         Error::Usage(
             "--workers without --local runs worker pods: --image IMAGE names the iris-lab image \
@@ -182,7 +182,7 @@ fn pod_settings(args: &LoadArgs) -> Result<kube::PodSettings, Error> {
         Some(text) => parse_labels(text)?,
         None => Default::default(),
     };
-    Ok(kube::PodSettings {
+    Ok(PodSettings {
         image,
         cpu: args.worker_cpu.clone(),
         memory: args.worker_memory.clone(),
@@ -208,43 +208,18 @@ fn parse_labels(text: &str) -> Result<std::collections::BTreeMap<String, String>
         .collect()
 }
 
-fn confirm_job(plan: &kube::KubePlan, image: &str, options: &LoadOptions) -> Result<(), Error> {
+fn confirm_job(
+    job: &kube::KubePlan,
+    image: &str,
+    plan: &RunPlan,
+    host: &reqwest::Url,
+) -> Result<(), Error> {
     let question = format!(
-        "Create job/{} in namespace {}: {} pods of {image}, {} users in all against {}?",
-        plan.job_name(),
-        plan.namespace,
-        plan.workers,
-        options.plan.users,
-        options.host
+        "Create job/{} in namespace {}: {} pods of {image}, {} users in all against {host}?",
+        job.job_name(),
+        job.namespace,
+        job.workers,
+        plan.load.users,
     );
     super::confirm(&question, "create the worker Job", "nothing created")
-}
-
-/// The open model's settings, when `--arrival-rate` asks for it.
-fn open_model(args: &LoadArgs) -> Result<Option<OpenModel>, Error> {
-    let Some(rate) = args.arrival_rate else {
-        if args.max_in_flight.is_some() || args.queue {
-            return Err(Error::Usage(
-                "--max-in-flight and --queue apply to the open model only: add --arrival-rate R"
-                    .into(),
-            ));
-        }
-        return Ok(None);
-    };
-    let max_in_flight = match args.max_in_flight {
-        Some(n) => u32::try_from(n.0).map_err(|_| {
-            Error::Usage(format!(
-                "--max-in-flight {}: at most {} requests can be in flight",
-                n.0,
-                u32::MAX
-            ))
-        })?,
-        None => DEFAULT_MAX_IN_FLIGHT,
-    };
-    Ok(Some(OpenModel {
-        rate: rate.0,
-        max_in_flight,
-        queue: args.queue,
-        stripe: Default::default(),
-    }))
 }

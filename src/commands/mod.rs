@@ -47,11 +47,11 @@ pub async fn require_host(settings: &Settings) -> Result<reqwest::Url, Error> {
     let cluster = cluster::connect(&settings.cluster, &settings.names)
         .await
         .map_err(|e| Error::NoHost {
-            reason: format!("the cluster is not usable: {}", crate::units::one_line(&e)),
+            reason: format!("the cluster is not usable: {}", crate::chain::one_line(&e)),
         })?;
     let (url, note) = discover_host(&cluster).await.map_err(|e| match e {
         DiscoverError::Cluster(e) => Error::NoHost {
-            reason: crate::units::one_line(&e),
+            reason: crate::chain::one_line(&e),
         },
         DiscoverError::NoAddress(reason) => Error::NoHost { reason },
     })?;

@@ -47,7 +47,7 @@ pub async fn run(plan: &ReportPlan) -> Result<String, Error> {
     for (file, e) in &spans.not_fetched {
         output::note(&format!(
             "note: no span analysis for {file}: {}",
-            crate::error::one_line(e)
+            crate::chain::one_line(e)
         ));
     }
     options.spans = spans.spans;

@@ -17,8 +17,8 @@ pub const DEFAULT_KUBECONFIG: &str = "iris-lab-sim.kubeconfig";
 /// The settings from the flags over the defaults. Pure.
 pub fn settings(args: &SimArgs) -> SimSettings {
     let d = SimSettings::default();
-    let span = |v: Option<crate::units::Span>, def| v.map_or(def, |s| s.0);
-    let positive = |v: Option<crate::units::PositiveSpan>, def| v.map_or(def, |s| s.0);
+    let span = |v: Option<crate::units::HumanDuration>, def| v.map_or(def, |s| s.0);
+    let positive = |v: Option<crate::units::PositiveDuration>, def| v.map_or(def, |s| s.0);
     SimSettings {
         rps_per_core: args.rps_per_core.unwrap_or(d.rps_per_core),
         cpu_request_m: args.cpu_request.unwrap_or(d.cpu_request_m),
@@ -82,13 +82,13 @@ pub async fn run(settings_: &Settings, args: &SimArgs) -> Result<Outcome, Error>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::units::Span;
+    use crate::units::HumanDuration;
     use std::time::Duration;
 
     #[test]
     fn flags_replace_their_settings_only() {
         let args = SimArgs {
-            ready_after: Some(Span(Duration::from_secs(9))),
+            ready_after: Some(HumanDuration(Duration::from_secs(9))),
             max_replicas: Some(6),
             no_metrics: true,
             ..SimArgs::default()

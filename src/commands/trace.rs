@@ -83,8 +83,5 @@ pub async fn run(plan: &TracePlan) -> Result<TraceResult, Error> {
 }
 
 fn label(record: &RunRecord) -> String {
-    record
-        .label
-        .clone()
-        .unwrap_or_else(|| format!("{} users", record.params.users))
+    crate::report::from_record::label(record)
 }

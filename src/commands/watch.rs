@@ -42,6 +42,7 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> Result<Outcome, Error
     let (tx, mut rx) = mpsc::channel(1024);
     let options = WatchOptions {
         top_every: (!top.is_zero()).then_some(top),
+        facts: false,
     };
     let _tasks = watch::spawn(&cluster, options, tx);
     let style = output::Style::for_stdout();

@@ -1,48 +1,44 @@
-//! `iris-lab worker`: one share of a distributed run. The load options come from the same
-//! flags as `load` (layered and resolved by `load`'s own code); the lines go to stdout.
+//! `iris-lab worker`: one share of a distributed run. Its plan is the controller's, settled
+//! and sent as JSON ([`WorkerOrder`]); no config file is read. The lines go to stdout.
 
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::WorkerArgs;
-use crate::config::Settings;
 use crate::error::{Error, Outcome};
 use crate::output;
-use crate::pipeline::distributed::{self, WorkerLine, WorkerPlan};
+use crate::pipeline::RunError;
+use crate::pipeline::distributed::{self, WorkerLine, WorkerOrder};
 
-pub async fn run(settings: &Settings, args: &WorkerArgs) -> Result<Outcome, Error> {
-    let Some(host) = settings.host.clone() else {
-        return Err(Error::Usage(
-            "worker needs --host: it is started by `load --workers N`, which passes it".into(),
-        ));
+pub async fn run(args: &WorkerArgs) -> Result<Outcome, Error> {
+    let text = match args.plan.as_str() {
+        "-" => read_stdin_line()?,
+        text => text.to_string(),
     };
-    let workers = match args.load.workers {
-        Some(n) => u32::try_from(n.0).unwrap_or(u32::MAX),
-        None => return Err(Error::Usage("worker needs --workers N".into())),
-    };
-    if args.index >= workers {
-        return Err(Error::Usage(format!(
-            "--index {} is not below --workers {workers}",
-            args.index
-        )));
-    }
-    let mut options = super::load::options(settings, &args.load, host)?;
-    options.out_dir = args.out_dir();
-    options.handle_signals = true;
-    options.look_for_cluster = None;
+    let order = WorkerOrder::from_line(&text).map_err(RunError::from)?;
+    let index = order.check_index(args.index).map_err(RunError::from)?;
     let stop = CancellationToken::new();
     if args.stdin_control {
         stop_when_stdin_closes(stop.clone());
     }
-    let plan = WorkerPlan {
-        index: args.index,
-        workers,
-        start_at: args.start_at,
-    };
     let mut emit = |line: &WorkerLine| {
         // A controller that went away cannot be told anything: the run stops with stdin.
         let _ = output::write_stdout(&format!("{}\n", line.to_line()));
     };
-    Ok(distributed::run_worker(options, plan, stop, &mut emit).await?)
+    Ok(distributed::run_worker(&order, index, true, stop, &mut emit).await?)
+}
+
+/// The plan's line from standard input (the rest of it is the stop channel).
+fn read_stdin_line() -> Result<String, Error> {
+    let mut line = String::new();
+    match std::io::stdin().read_line(&mut line) {
+        Ok(n) if n > 0 => Ok(line),
+        Ok(_) => Err(Error::Usage(
+            "worker --plan -: standard input ended before the plan".into(),
+        )),
+        Err(e) => Err(Error::Usage(format!(
+            "worker --plan -: could not read standard input: {e}"
+        ))),
+    }
 }
 
 /// Cancels `stop` when standard input reaches its end (or says `stop`). A plain thread: a

@@ -1,8 +1,8 @@
 //! The open model's scheduler (k6's constant- and ramping-arrival-rate): arrival `k` is due at
 //! `start + ramp.arrival_time(k)`, computed from `k` alone so the schedule never drifts; each
-//! arrival takes a free [`Worker`] from a pool of `max_in_flight`, runs one task of the class
-//! (chosen by the weights) through the same [`Worker::execute`] as the users, and gives the
-//! worker back. No free worker: the arrival is dropped and counted, or with `queue` it waits
+//! arrival takes a free [`TaskRunner`] from a pool of `max_in_flight`, runs one task of the class
+//! (chosen by the weights) through the same [`TaskRunner::execute`] as the users, and gives the
+//! runner back. No free runner: the arrival is dropped and counted, or with `queue` it waits
 //! for one (its latency still counts from its due time).
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -15,10 +15,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::Event;
 use super::shape::Ramp;
-use super::user::{Shared, Worker};
+use super::user::{Shared, TaskRunner};
 
 /// The open model's settings.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OpenModel {
     /// Arrivals per second (the start of the ramp, with stages).
     pub rate: f64,
@@ -34,7 +35,8 @@ pub struct OpenModel {
 /// The arrivals `k` with `k % of == index`: worker i of N of a distributed run takes every N-th
 /// arrival of the one schedule, from the i-th, so that the merged arrivals keep the schedule's
 /// even spacing (k6's execution segments do the same). One process takes them all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Stripe {
     pub index: u32,
     pub of: u32,
@@ -67,35 +69,35 @@ impl Stripe {
     }
 }
 
-/// The idle workers: a stack, so the most recently used connections are used again first and
+/// The idle task runners: a stack, so the most recently used connections are used again first and
 /// a low rate does not open `max_in_flight` connections.
 struct Pool {
     permits: Arc<Semaphore>,
-    idle: Mutex<Vec<Worker>>,
+    idle: Mutex<Vec<TaskRunner>>,
 }
 
 impl Pool {
     fn new(size: u32) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(size as usize)),
-            idle: Mutex::new((0..size as usize).rev().map(Worker::new).collect()),
+            idle: Mutex::new((0..size as usize).rev().map(TaskRunner::new).collect()),
         }
     }
 
-    fn take(&self, permit: OwnedSemaphorePermit) -> Option<(Worker, OwnedSemaphorePermit)> {
-        let worker = self
+    fn take(&self, permit: OwnedSemaphorePermit) -> Option<(TaskRunner, OwnedSemaphorePermit)> {
+        let runner = self
             .idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop()?;
-        Some((worker, permit))
+        Some((runner, permit))
     }
 
-    fn give_back(&self, worker: Worker, permit: OwnedSemaphorePermit) {
+    fn give_back(&self, runner: TaskRunner, permit: OwnedSemaphorePermit) {
         self.idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(worker);
+            .push(runner);
         drop(permit);
     }
 
@@ -149,18 +151,18 @@ pub(super) async fn run(
             } else {
                 pool.permits.clone().try_acquire_owned().ok()
             };
-            let Some((mut worker, permit)) = permit.and_then(|p| pool.take(p)) else {
+            let Some((mut runner, permit)) = permit.and_then(|p| pool.take(p)) else {
                 dropped += 1;
                 continue;
             };
             batch_sent += 1;
             let (shared, pool) = (shared.clone(), pool.clone());
             tasks.spawn(async move {
-                let task = shared.class.pick(&mut worker.rng);
-                worker
+                let task = shared.class.pick(&mut runner.rng);
+                runner
                     .execute(&shared, task, Some(intended.into_std()))
                     .await;
-                pool.give_back(worker, permit);
+                pool.give_back(runner, permit);
             });
         }
         sent += u64::from(batch_sent);

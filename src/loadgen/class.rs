@@ -4,7 +4,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 use rand::Rng;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::LoadgenError as Error;
 use crate::api::{Features, Species};
@@ -95,7 +95,7 @@ pub fn random_features(rng: &mut impl Rng) -> Features {
 }
 
 /// One request a user makes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Task {
     pub method: http::Method,
     pub path: String,
@@ -123,7 +123,11 @@ impl Task {
 }
 
 /// A user class: what a virtual user does, in Locust's terms.
-#[derive(Debug, Clone)]
+///
+/// Serialized in the scenario file's own shape (one entry of its `classes:`), and read back
+/// through the same checks: a settled plan carries its class, a scenario's included, to the
+/// workers of a distributed run, which never read the file.
+#[derive(Debug, Clone, PartialEq)]
 pub struct UserClass {
     pub name: String,
     pub wait: Wait,
@@ -270,6 +274,22 @@ impl UserClass {
     }
 }
 
+impl Serialize for UserClass {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ClassFile::of(self)
+            .map_err(serde::ser::Error::custom)?
+            .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for UserClass {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        ClassFile::deserialize(d)?
+            .to_class()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// A scenario file as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -280,34 +300,39 @@ struct ScenarioFile {
     stages: Option<Stages>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct ClassFile {
     name: String,
     /// `A..B` seconds, as `--wait` takes it.
     wait: WaitText,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     on_start: Vec<TaskFile>,
     tasks: Vec<TaskFile>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(untagged)]
 enum WaitText {
     Text(String),
     Number(f64),
+    /// `{min: 0.5, max: 2}`: how a class serializes its wait (exactly).
+    Range {
+        min: f64,
+        max: f64,
+    },
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct TaskFile {
     #[serde(default = "default_method")]
     method: String,
     path: String,
     name: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     body: Option<BodyFile>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     check: Option<CheckFile>,
     #[serde(default = "default_weight")]
     weight: u32,
@@ -321,7 +346,7 @@ fn default_weight() -> u32 {
 }
 
 /// `body: iris` (the guide's random flower) or `body: {json: ...}` (a fixed document).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(untagged)]
 enum BodyFile {
     Generator(String),
@@ -329,7 +354,7 @@ enum BodyFile {
 }
 
 /// `check: none|status|json|health|predict` or `check: {fields: [a, b]}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(untagged)]
 enum CheckFile {
     Named(String),
@@ -337,10 +362,27 @@ enum CheckFile {
 }
 
 impl ClassFile {
+    /// The class as a scenario file would define it (a JSON body must be JSON).
+    fn of(class: &UserClass) -> Result<Self, String> {
+        let tasks = |tasks: &[Task]| -> Result<Vec<TaskFile>, String> {
+            tasks.iter().map(TaskFile::of).collect()
+        };
+        Ok(Self {
+            name: class.name.clone(),
+            wait: WaitText::Range {
+                min: class.wait.min,
+                max: class.wait.max,
+            },
+            on_start: tasks(&class.on_start)?,
+            tasks: tasks(&class.tasks)?,
+        })
+    }
+
     fn to_class(&self) -> Result<UserClass, String> {
         let wait = match &self.wait {
             WaitText::Text(t) => t.parse::<Wait>(),
             WaitText::Number(n) => Wait::new(*n, *n),
+            WaitText::Range { min, max } => Wait::new(*min, *max),
         }
         .map_err(|e| format!("class {}: wait: {e}", self.name))?;
         let convert = |tasks: &[TaskFile]| -> Result<Vec<Task>, String> {
@@ -356,6 +398,36 @@ impl ClassFile {
 }
 
 impl TaskFile {
+    fn of(task: &Task) -> Result<Self, String> {
+        let body = match &task.body {
+            Body::Empty => None,
+            Body::Iris => Some(BodyFile::Generator("iris".into())),
+            Body::Json(bytes) => Some(BodyFile::Json {
+                json: serde_json::from_slice(bytes)
+                    .map_err(|e| format!("task {}: the body is not JSON: {e}", task.name))?,
+            }),
+        };
+        let named = |name: &str| Some(CheckFile::Named(name.into()));
+        let check = match &task.check {
+            Check::None => None,
+            Check::Status => named("status"),
+            Check::Json => named("json"),
+            Check::Health => named("health"),
+            Check::Predict => named("predict"),
+            Check::Fields(fields) => Some(CheckFile::Fields {
+                fields: fields.clone(),
+            }),
+        };
+        Ok(Self {
+            method: task.method.to_string(),
+            path: task.path.clone(),
+            name: (task.name != task.path).then(|| task.name.clone()),
+            body,
+            check,
+            weight: task.weight,
+        })
+    }
+
     fn to_task(&self, class: &str) -> Result<Task, String> {
         let method = http::Method::from_bytes(self.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| format!("class {class}: {:?} is not an HTTP method", self.method))?;
@@ -511,6 +583,33 @@ mod tests {
                 .name,
             "HighLoadUser"
         );
+    }
+
+    #[test]
+    fn classes_serialize_as_scenario_entries_and_read_back_exactly() {
+        let f = scenario(
+            "classes:\n- name: Reader\n  wait: 0.123456789..2\n  on_start:\n  - {path: /health, check: health}\n  \
+             tasks:\n  - {method: patch, path: /predict?x=1, body: iris, check: predict, weight: 3}\n  \
+             - {method: POST, path: /predict, name: fixed, body: {json: {b: [1, 2.5], a: null}}, check: {fields: [total_time]}}\n  \
+             - {path: /, check: status}\n  - {path: /docs, check: json}\n  - {path: /x}\n",
+        );
+        let mut classes = vec![UserClass::resolve(None, Some(f.path())).unwrap()];
+        classes.extend(
+            BUILTIN_CLASSES
+                .iter()
+                .map(|n| UserClass::builtin(n).unwrap()),
+        );
+        for class in classes {
+            let json = serde_json::to_string(&class).unwrap();
+            let back: UserClass = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, class, "{json}");
+        }
+        // What it reads is checked as a scenario file is.
+        let bad = r#"{"name":"A","wait":{"min":2,"max":1},"tasks":[{"path":"/"}]}"#;
+        let e = serde_json::from_str::<UserClass>(bad)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("<="), "{e}");
     }
 
     #[test]

@@ -64,7 +64,8 @@ impl SourcePorts {
 }
 
 /// When a user drops its connection and opens a new one.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConnectionPolicy {
     pub max_requests: Option<u64>,
     pub max_age: Option<Duration>,

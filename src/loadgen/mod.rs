@@ -1,4 +1,4 @@
-//! The load engine: a plan, user classes, ONE worker loop ([`user::run_user`]) and the
+//! The load engine: a plan, user classes, ONE user loop ([`user::run_user`]) and the
 //! scheduler that starts users at the spawn rate and stops them at the end. It reports what
 //! happens as [`Event`]s on a channel and never prints.
 
@@ -58,8 +58,10 @@ impl LoadgenError {
 /// How long in-flight requests may take to finish once the run is over.
 pub const GRACE: Duration = Duration::from_secs(5);
 
-/// Everything the engine needs to run; built from flags and the config file by the command.
-#[derive(Debug, Clone)]
+/// Everything the engine needs to run; part of the settled plan of a run
+/// (`pipeline::plan::RunPlan`), sent as JSON to the workers of a distributed run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LoadPlan {
     pub users: u32,
     pub spawn_rate: f64,
@@ -79,11 +81,6 @@ pub struct LoadPlan {
 }
 
 impl LoadPlan {
-    /// When user `i` (0-based) starts, relative to the run's start.
-    pub fn spawn_offset(&self, i: u32) -> Duration {
-        Duration::from_secs_f64(f64::from(i) / self.spawn_rate)
-    }
-
     /// How many users run over time (the closed model).
     pub fn user_shape(&self) -> UserShape {
         match &self.stages {
@@ -199,7 +196,7 @@ pub struct RunEnd {
 }
 
 /// Runs `plan` from `start` until its duration is over or `interrupt` fires: users (the
-/// closed model) or arrivals (the open model), both running tasks through one `Worker`.
+/// closed model) or arrivals (the open model), both running tasks through one `TaskRunner`.
 pub async fn run(
     plan: &LoadPlan,
     target: Arc<Target>,

@@ -1,4 +1,4 @@
-//! The one worker loop: a virtual user with its own keep-alive connection, running its
+//! The one user loop: a virtual user with its own keep-alive connection, running its
 //! class's on-start tasks, then weighted random tasks with think time, until told to stop.
 
 use std::sync::Arc;
@@ -26,14 +26,14 @@ pub(super) struct Shared {
 
 /// What runs requests: a keep-alive connection and a random-number generator. Each user of the
 /// closed model owns one; the open model keeps a pool of them, one per request in flight. Both
-/// run tasks through [`Worker::execute`].
-pub(super) struct Worker {
+/// run tasks through [`TaskRunner::execute`].
+pub(super) struct TaskRunner {
     id: usize,
     conn: Option<Conn>,
     pub rng: SmallRng,
 }
 
-impl Worker {
+impl TaskRunner {
     pub fn new(id: usize) -> Self {
         Self {
             id,
@@ -109,17 +109,17 @@ impl Worker {
 /// `stop` (the run's end, or a stage going down) fires; it stops between tasks, never
 /// mid-request.
 pub(super) async fn run_user(shared: Arc<Shared>, id: usize, stop: CancellationToken) {
-    let mut worker = Worker::new(id);
+    let mut runner = TaskRunner::new(id);
     for task in &shared.class.on_start {
         if stop.is_cancelled() {
             return;
         }
-        worker.execute(&shared, task, None).await;
+        runner.execute(&shared, task, None).await;
     }
     while !stop.is_cancelled() {
-        let task = shared.class.pick(&mut worker.rng);
-        worker.execute(&shared, task, None).await;
-        let wait = shared.class.wait.sample(&mut worker.rng);
+        let task = shared.class.pick(&mut runner.rng);
+        runner.execute(&shared, task, None).await;
+        let wait = shared.class.wait.sample(&mut runner.rng);
         if wait.is_zero() {
             // Closed loop at full speed: each request already awaits the network.
             continue;

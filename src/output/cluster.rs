@@ -198,6 +198,27 @@ pub fn describe(kind: &EventKind) -> String {
                 .unwrap_or_default()
         ),
         EventKind::PodDeleted { pod } => format!("pod {pod}: deleted"),
+        EventKind::PodFacts { pod, facts } => format!(
+            "pod {pod}: on {}, {}",
+            facts.node.as_deref().unwrap_or("no node yet"),
+            facts
+                .images
+                .iter()
+                .map(|i| i.image_id.as_deref().unwrap_or(&i.image))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        EventKind::HpaSpec { hpa, spec } => format!(
+            "hpa {hpa}: spec minReplicas {} maxReplicas {}, {} metric(s), behavior {}",
+            spec.min_replicas.unwrap_or(1),
+            spec.max_replicas,
+            spec.metrics.as_ref().map_or(0, Vec::len),
+            if spec.behavior.is_some() {
+                "set"
+            } else {
+                "default"
+            }
+        ),
         EventKind::HpaSeen {
             hpa,
             current,

@@ -13,7 +13,7 @@ mod trace;
 use std::io::{IsTerminal, Write};
 
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::record::WriteError;
 
@@ -29,7 +29,18 @@ pub use sim::render_sim_started;
 pub use smoke::render_smoke;
 pub use trace::render_trace;
 
-pub use crate::units::Format;
+/// Output format of results.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Tables for people (markdown for `report`).
+    #[default]
+    #[value(alias = "markdown")]
+    Text,
+    Json,
+    /// A self-contained HTML page (`report` and `demo` only).
+    Html,
+}
 
 /// How text output looks: colour only on a terminal and when `NO_COLOR` is unset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

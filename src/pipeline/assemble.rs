@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 
-use super::LoadOptions;
+use super::plan::{RunPlan, Thresholds};
 use crate::loadgen::RunEnd;
 use crate::record::shape::StageRecord;
 use crate::record::{
@@ -13,8 +13,14 @@ use crate::record::{
 use crate::stats::Collector;
 
 /// The run record: the plan, what the collector measured, and the thresholds' verdicts.
-pub fn build(opts: &LoadOptions, c: &Collector, end: RunEnd, started_utc: Timestamp) -> RunRecord {
-    let plan = &opts.plan;
+pub fn build(
+    run: &RunPlan,
+    host: &reqwest::Url,
+    c: &Collector,
+    end: RunEnd,
+    started_utc: Timestamp,
+) -> RunRecord {
+    let plan = &run.load;
     let aggregate = c.aggregate_record();
     let wait = plan.class.wait;
     let cycle = wait.mean() + aggregate.avg_ms / 1e3;
@@ -24,23 +30,23 @@ pub fn build(opts: &LoadOptions, c: &Collector, end: RunEnd, started_utc: Timest
     } else {
         0.0
     };
-    let thresholds = thresholds(opts, &aggregate);
+    let thresholds = thresholds(&run.thresholds, &aggregate);
     RunRecord {
         schema_version: record::SCHEMA_VERSION,
         tool: concat!("iris-lab ", env!("CARGO_PKG_VERSION")).to_string(),
-        label: opts.label.clone(),
+        label: run.label.clone(),
         status: if end.interrupted {
             RunStatus::Interrupted
         } else {
             RunStatus::Completed
         },
-        target: opts.host.to_string(),
+        target: host.to_string(),
         params: RunParams {
             users: plan.users,
             spawn_rate: plan.spawn_rate,
             duration_s: plan.duration.as_secs_f64(),
             user_class: plan.class.name.clone(),
-            scenario: opts.scenario.clone(),
+            scenario: run.scenario.clone(),
             wait_min_s: wait.min,
             wait_max_s: wait.max,
             timeout_s: plan.timeout.as_secs_f64(),
@@ -88,16 +94,16 @@ pub fn build(opts: &LoadOptions, c: &Collector, end: RunEnd, started_utc: Timest
 }
 
 /// The verdict of each threshold that was set.
-pub(super) fn thresholds(opts: &LoadOptions, aggregate: &EndpointRecord) -> Vec<ThresholdResult> {
+pub(super) fn thresholds(limits: &Thresholds, aggregate: &EndpointRecord) -> Vec<ThresholdResult> {
     let mut thresholds = Vec::new();
-    if let Some(limit) = opts.max_failure_rate {
+    if let Some(limit) = limits.max_failure_rate {
         thresholds.push(ThresholdResult::at_most(
             ThresholdKind::MaxFailureRate,
             limit,
             aggregate.failure_ratio(),
         ));
     }
-    if let Some(limit) = opts.max_p95 {
+    if let Some(limit) = limits.max_p95 {
         // No requests, no slow ones: 0 ms.
         let actual = aggregate.percentile(Percentile::P95).unwrap_or(0.0);
         thresholds.push(ThresholdResult::at_most(

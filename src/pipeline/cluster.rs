@@ -8,16 +8,19 @@ use jiff::Timestamp;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::chain::one_line;
+use crate::cluster::facts::set_instance_types;
 use crate::cluster::timeline::ClusterTracker;
 use crate::cluster::watch::{self, ClusterEvent, WatchOptions};
 use crate::cluster::{self, Cluster, ClusterError};
 use crate::cluster::{ClusterOptions, TargetNames};
 use crate::record::cluster::{ClusterSecond, NotWatched};
 use crate::record::{RunRecord, TimelinePoint};
-use crate::units::one_line;
 
 /// How long `load` waits for the cluster before it runs without it.
 pub const CLUSTER_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the end of a run waits for the nodes' instance types.
+pub const NODE_TYPES_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often pod CPU and memory are sampled during a run (as `watch`'s `top`).
 pub const CLUSTER_TOP_EVERY: Duration = Duration::from_secs(15);
 
@@ -47,6 +50,7 @@ pub async fn cluster_for_load(
 
 /// The watch of a cluster during a run: its events, their state, and each second's state.
 pub struct ClusterSide {
+    cluster: Cluster,
     tracker: ClusterTracker,
     events: mpsc::Receiver<ClusterEvent>,
     seconds: Vec<(u64, ClusterSecond)>,
@@ -61,10 +65,12 @@ impl ClusterSide {
             cluster,
             WatchOptions {
                 top_every: Some(CLUSTER_TOP_EVERY),
+                facts: true,
             },
             tx,
         );
         Self {
+            cluster: cluster.clone(),
             tracker: ClusterTracker::new(started_utc, &cluster.namespace, &cluster.names),
             events,
             seconds: Vec::new(),
@@ -93,13 +99,36 @@ impl ClusterSide {
         now
     }
 
-    /// Puts what the cluster side saw into the record: a summary, and each second's state.
-    pub fn attach(self, record: &mut RunRecord) {
+    /// Puts what the cluster side saw into the record: a summary, and each second's state;
+    /// reads the instance types of the nodes the pods ran on (one GET per node, each within
+    /// the request time limit).
+    pub async fn attach(self, record: &mut RunRecord) {
         for point in &mut record.timeline {
             if let Some((_, s)) = self.seconds.iter().find(|(t, _)| *t == point.t) {
                 point.cluster = Some(s.clone());
             }
         }
-        record.cluster = Some(self.tracker.finish());
+        let nodes = self.tracker.node_names();
+        let mut summary = self.tracker.finish();
+        if !nodes.is_empty() {
+            let types = tokio::time::timeout(NODE_TYPES_TIMEOUT, async {
+                self.cluster
+                    .node_instance_types(&nodes)
+                    .await
+                    .map_err(|e| one_line(&e))
+            })
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "no answer within {} s",
+                    NODE_TYPES_TIMEOUT.as_secs()
+                ))
+            });
+            set_instance_types(&mut summary, types);
+        }
+        summary.simulated = tokio::time::timeout(NODE_TYPES_TIMEOUT, self.cluster.simulated())
+            .await
+            .unwrap_or_default();
+        record.cluster = Some(summary);
     }
 }

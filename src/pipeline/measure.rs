@@ -10,8 +10,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::cluster::ClusterSide;
-use super::{LoadOptions, Monitor, RunError, RunNote};
-use crate::loadgen::{self, Event, RunEnd, Target};
+use super::{Monitor, RunError, RunNote};
+use crate::loadgen::{self, Event, LoadPlan, RunEnd, Target};
 use crate::record::{JsonlWriter, TimelinePoint};
 use crate::signals::Signals;
 use crate::stats::Collector;
@@ -104,40 +104,43 @@ impl Drop for Interrupts {
 
 /// Runs the engine and measures it, second by second, until every user has stopped.
 pub async fn measure(
-    opts: &LoadOptions,
+    plan: &LoadPlan,
+    signals: bool,
     target: Target,
     started_utc: Timestamp,
     sinks: &mut SecondSinks<'_>,
 ) -> Result<Measured, RunError> {
-    measure_until(opts, target, started_utc, sinks, CancellationToken::new()).await
+    let stop = CancellationToken::new();
+    measure_until(plan, signals, target, started_utc, sinks, stop).await
 }
 
 /// [`measure`], also stopping the users (as a first Ctrl-C does) when `stop` is cancelled: a
 /// distributed worker's controller asks it so.
 pub async fn measure_until(
-    opts: &LoadOptions,
+    plan: &LoadPlan,
+    signals: bool,
     target: Target,
     started_utc: Timestamp,
     sinks: &mut SecondSinks<'_>,
     stop: CancellationToken,
 ) -> Result<Measured, RunError> {
     let interrupt = CancellationToken::new();
-    let mut interrupts = Interrupts::new(opts.handle_signals);
+    let mut interrupts = Interrupts::new(signals);
     let start = Instant::now();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut collector = Collector::new(
-        opts.plan.class.endpoints.clone(),
-        opts.plan.users,
-        opts.plan.duration,
+        plan.class.endpoints.clone(),
+        plan.users,
+        plan.duration,
         start,
         started_utc,
     );
     collector.resolved(target.resolved_in, target.addrs.len());
-    if let (Some(model), Some(ramp)) = (&opts.plan.open, opts.plan.arrival_ramp()) {
+    if let (Some(model), Some(ramp)) = (&plan.open, plan.arrival_ramp()) {
         collector = collector.with_arrivals(model.clone(), ramp);
     }
     let engine = {
-        let plan = opts.plan.clone();
+        let plan = plan.clone();
         let target = Arc::new(target);
         let interrupt = interrupt.clone();
         tokio::spawn(async move { loadgen::run(&plan, target, tx, interrupt, start).await })

@@ -1,6 +1,7 @@
 //! One pipeline for a load run, owned by this room; `commands::load` only wires it.
 //!
 //! ```text
+//! RunPlan (plan.rs: settled once, immutable) + RunSite (host, where the cluster is) ->
 //! prepare (capacity, preflight, cluster) ->
 //! engine (loadgen users) -> channel of events -> stats::Collector -> one TimelinePoint a second
 //!     -> sinks: timeline file (.jsonl), cluster side, live display (Monitor)
@@ -13,46 +14,23 @@ mod assemble;
 pub mod cluster;
 pub mod distributed;
 mod measure;
+pub mod plan;
 pub mod prepare;
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use jiff::Timestamp;
 
 use crate::cluster::Cluster;
-use crate::cluster::{ClusterOptions, TargetNames};
-use crate::loadgen::{LoadPlan, LoadgenError};
+use crate::loadgen::LoadgenError;
 use crate::outcome::Outcome;
 use crate::record::cluster::{ClusterSecond, NotWatched};
 use crate::record::{self, JsonlWriter, RunRecord, RunStatus, TimelinePoint, WriteError};
 use crate::stats::{self, Snapshot};
 
 pub use cluster::{CLUSTER_CONNECT_TIMEOUT, CLUSTER_TOP_EVERY, cluster_for_load};
+pub use plan::{PlanError, PodSettings, RunMode, RunPlan, RunSite};
 pub use prepare::{capacity_problem, own_source_ports};
-
-/// A validated load run: the engine's plan and what to do around it.
-#[derive(Debug, Clone)]
-pub struct LoadOptions {
-    pub plan: LoadPlan,
-    pub host: reqwest::Url,
-    pub insecure: bool,
-    pub scenario: Option<PathBuf>,
-    pub out_dir: PathBuf,
-    pub label: Option<String>,
-    pub csv: Option<PathBuf>,
-    pub max_failure_rate: Option<f64>,
-    pub max_p95: Option<Duration>,
-    /// Catch SIGINT/SIGTERM (the binary does; in-process tests don't).
-    pub handle_signals: bool,
-    /// The cluster to watch while the load runs, if one is reachable.
-    pub cluster: Option<Cluster>,
-    /// Why the cluster is not watched, when `cluster` is None but one was looked for.
-    pub cluster_missed: Option<NotWatched>,
-    /// Look for the cluster once the target answered (the binary does; `--no-cluster` and
-    /// in-process tests don't).
-    pub look_for_cluster: Option<(ClusterOptions, TargetNames)>,
-}
 
 /// What the live display is told while the run goes on.
 pub trait Monitor {
@@ -97,6 +75,8 @@ pub enum RunError {
     #[error("{0}")]
     Capacity(String),
     #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
     Loadgen(#[from] LoadgenError),
     #[error("cannot reach {host}: {failure}{hint}", hint = unreachable_hint(failure))]
     Unreachable {
@@ -117,7 +97,7 @@ pub enum RunError {
 impl RunError {
     pub fn outcome_code(&self) -> Option<u8> {
         match self {
-            RunError::Capacity(_) => Some(crate::outcome::exit::USAGE),
+            RunError::Capacity(_) | RunError::Plan(_) => Some(crate::outcome::exit::USAGE),
             RunError::Loadgen(e) if e.is_usage() => Some(crate::outcome::exit::USAGE),
             RunError::InterruptedAgain => Some(crate::outcome::exit::INTERRUPTED),
             RunError::Distributed(e) if e.is_usage() => Some(crate::outcome::exit::USAGE),
@@ -147,33 +127,31 @@ pub struct LoadResult {
     pub outcome: Outcome,
 }
 
-/// Runs the load test to its end (or to Ctrl-C) and saves everything it measured.
+/// Runs the load test in this process to its end (or to Ctrl-C) and saves everything it
+/// measured. The plan's mode is the caller's: this runs every user here.
 pub async fn run(
-    mut opts: LoadOptions,
+    plan: &RunPlan,
+    site: &RunSite,
     monitor: &mut (dyn Monitor + Send),
 ) -> Result<LoadResult, RunError> {
-    let target = prepare::target(&opts.plan, &opts.host, opts.insecure).await?;
-    if let Some(open) = &opts.plan.open {
+    let load = &plan.load;
+    let target = prepare::target(load, &site.host, plan.insecure).await?;
+    if let Some(open) = &load.open {
         monitor.note(&RunNote::Arrivals {
             rate: open.rate,
             max_in_flight: open.max_in_flight,
             queue: open.queue,
-            stages: opts.plan.stages.is_some(),
+            stages: load.stages.is_some(),
         });
     }
-    find_cluster(&mut opts, monitor).await;
-    std::fs::create_dir_all(&opts.out_dir)
-        .map_err(|e| WriteError::new(opts.out_dir.display().to_string(), e))?;
+    let (cluster, cluster_missed) = find_cluster(plan, site, monitor).await;
+    std::fs::create_dir_all(&plan.out_dir)
+        .map_err(|e| WriteError::new(plan.out_dir.display().to_string(), e))?;
     let started_utc = Timestamp::now();
-    let record_path = record::new_record_path(
-        &opts.out_dir,
-        started_utc,
-        opts.plan.users,
-        &opts.plan.class.name,
-    );
+    let record_path =
+        record::new_record_path(&plan.out_dir, started_utc, load.users, &load.class.name);
     let mut timeline = JsonlWriter::create(record_path.with_extension("jsonl"))?;
-    let mut cluster_side = opts
-        .cluster
+    let mut cluster_side = cluster
         .as_ref()
         .map(|c| cluster::ClusterSide::start(c, started_utc));
     let mut sinks = measure::SecondSinks {
@@ -182,45 +160,54 @@ pub async fn run(
         monitor,
         timeline_error: None,
     };
-    let measured = measure::measure(&opts, target, started_utc, &mut sinks).await?;
+    let measured = measure::measure(load, site.signals, target, started_utc, &mut sinks).await?;
     if let Some(e) = sinks.timeline_error.take() {
         sinks.monitor.note(&RunNote::TimelineFailed {
             path: sinks.timeline.path.clone(),
             error: e.to_string(),
         });
     }
-    let mut record = assemble::build(&opts, &measured.collector, measured.end, started_utc);
-    record.cluster_not_watched = opts.cluster_missed.clone();
+    let mut record = assemble::build(
+        plan,
+        &site.host,
+        &measured.collector,
+        measured.end,
+        started_utc,
+    );
+    record.cluster_not_watched = cluster_missed;
     if let Some(side) = cluster_side {
-        side.attach(&mut record);
-    }
-    if let (Some(c), Some(seen)) = (&opts.cluster, record.cluster.as_mut()) {
-        seen.simulated = c.simulated().await;
+        side.attach(&mut record).await;
     }
     save(
         record,
         record_path,
         timeline.path.clone(),
-        &opts,
+        plan,
         measured.end.abandoned,
     )
 }
 
-/// Looks for the cluster once the target answered, when asked to, and says what it found.
-async fn find_cluster(opts: &mut LoadOptions, monitor: &mut (dyn Monitor + Send)) {
-    let Some((cluster_options, names)) = opts.look_for_cluster.take() else {
-        return;
+/// Looks for the cluster once the target answered, when the plan watches it and the site
+/// says where it is, and says what it found: the cluster, or why it is not watched.
+async fn find_cluster(
+    plan: &RunPlan,
+    site: &RunSite,
+    monitor: &mut (dyn Monitor + Send),
+) -> (Option<Cluster>, Option<NotWatched>) {
+    let Some((cluster_options, names)) = site.cluster.as_ref().filter(|_| plan.watch_cluster)
+    else {
+        return (None, None);
     };
-    match cluster_for_load(&cluster_options, &names).await {
+    match cluster_for_load(cluster_options, names).await {
         Ok(cluster) => {
             monitor.note(&RunNote::ClusterWatched(Box::new(cluster.clone())));
-            opts.cluster = Some(cluster);
+            (Some(cluster), None)
         }
         Err(reason) => {
             monitor.note(&RunNote::ClusterNotWatched {
                 reason: reason.clone(),
             });
-            opts.cluster_missed = Some(reason);
+            (None, Some(reason))
         }
     }
 }
@@ -230,11 +217,11 @@ fn save(
     record: RunRecord,
     record_path: PathBuf,
     jsonl_path: PathBuf,
-    opts: &LoadOptions,
+    plan: &RunPlan,
     abandoned: usize,
 ) -> Result<LoadResult, RunError> {
     record::save(&record, &record_path)?;
-    let csv_paths = match &opts.csv {
+    let csv_paths = match &plan.csv {
         Some(prefix) => Some(stats::csv::write(&record, prefix)?),
         None => None,
     };

@@ -91,7 +91,7 @@ mod tests {
             w.write_all(&vec![b'x'; 64 * 1024])?;
             Err(io::Error::other("disk on fire"))
         };
-        let e = crate::units::one_line(&write_atomically(&p, half).unwrap_err());
+        let e = crate::chain::one_line(&write_atomically(&p, half).unwrap_err());
         assert!(e.contains("out.txt") && e.contains("disk on fire"), "{e}");
         assert!(names(dir.path()).is_empty(), "{:?}", names(dir.path()));
 
@@ -106,7 +106,7 @@ mod tests {
     fn a_missing_directory_is_an_error_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("no/such/dir/out.txt");
-        let e = crate::units::one_line(&write_atomically(&p, |w| w.write_all(b"x")).unwrap_err());
+        let e = crate::chain::one_line(&write_atomically(&p, |w| w.write_all(b"x")).unwrap_err());
         assert!(e.contains("out.txt"), "{e}");
         assert!(!p.exists());
     }

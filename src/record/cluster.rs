@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerSpec;
 use serde::{Deserialize, Serialize};
 
 /// Schema 1's key of the cluster data in `extensions` maps.
@@ -53,6 +54,8 @@ pub enum Missed {
     },
     /// A broken watch came back at `at_s`.
     WatchResumed { what: String, at_s: f64 },
+    /// The nodes' instance types could not be read (nodes are cluster-scoped: often forbidden).
+    NodeTypes { reason: String },
     /// A schema-1 record's entry, which was only text.
     Text { text: String },
 }
@@ -69,6 +72,7 @@ impl fmt::Display for Missed {
             Self::WatchResumed { what, at_s } => {
                 write!(f, "watch of {what} resumed at +{at_s:.0} s")
             }
+            Self::NodeTypes { reason } => write!(f, "node instance types: {reason}"),
             Self::Text { text } => f.write_str(text),
         }
     }
@@ -117,6 +121,22 @@ pub struct ClusterRecord {
     pub new_pod_cpu_share: Option<f64>,
     /// What the cluster side could not observe, in the order it happened.
     pub missed: Vec<Missed>,
+    /// The HPA's spec as the run last saw it (Kubernetes' own JSON: min, max, metrics and
+    /// targets, behavior).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hpa_spec: Option<HorizontalPodAutoscalerSpec>,
+    /// The requests and limits most of the run's pods declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_resources: Option<PodResources>,
+    /// The images the pods ran, with their digests where the kubelet reported them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ImageRecord>,
+    /// The nodes the pods ran on, with their instance types where readable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeRecord>,
+    /// Each container restart seen during the run (OOMKilled ones among them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restart_events: Vec<RestartRecord>,
     /// Set when the cluster was simulated (`iris-lab sim` or `demo`): every figure the
     /// simulation invented, by name, from its Deployment's annotation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -128,6 +148,79 @@ pub struct ClusterRecord {
 pub struct SimulatedSetting {
     pub name: String,
     pub value: String,
+}
+
+/// One container's requests and limits (millicores, bytes); `None` when not set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContainerResources {
+    pub container: String,
+    pub cpu_request_millis: Option<f64>,
+    pub cpu_limit_millis: Option<f64>,
+    pub memory_request_bytes: Option<f64>,
+    pub memory_limit_bytes: Option<f64>,
+}
+
+/// A pod's containers' requests and limits.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PodResources {
+    pub containers: Vec<ContainerResources>,
+}
+
+impl PodResources {
+    /// The pod's total of one figure; `None` when a container does not set it.
+    fn total(&self, figure: impl Fn(&ContainerResources) -> Option<f64>) -> Option<f64> {
+        if self.containers.is_empty() {
+            return None;
+        }
+        self.containers.iter().map(figure).sum()
+    }
+
+    pub fn cpu_request_millis(&self) -> Option<f64> {
+        self.total(|c| c.cpu_request_millis)
+    }
+
+    pub fn cpu_limit_millis(&self) -> Option<f64> {
+        self.total(|c| c.cpu_limit_millis)
+    }
+
+    pub fn memory_request_bytes(&self) -> Option<f64> {
+        self.total(|c| c.memory_request_bytes)
+    }
+
+    pub fn memory_limit_bytes(&self) -> Option<f64> {
+        self.total(|c| c.memory_limit_bytes)
+    }
+}
+
+/// An image a container ran, and on how many of the run's pods.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    pub container: String,
+    pub image: String,
+    /// The container status' `imageID` (`repo@sha256:...`), once the kubelet reported it.
+    pub image_id: Option<String>,
+    pub pods: u32,
+}
+
+/// A node that ran the run's pods.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    pub name: String,
+    /// Label `node.kubernetes.io/instance-type` (or its beta predecessor), when the node could be
+    /// read.
+    pub instance_type: Option<String>,
+    pub pods: u32,
+}
+
+/// A container restart: when, which pod, and how its last run ended.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RestartRecord {
+    /// Seconds since load start when this client saw it.
+    pub t_s: f64,
+    pub pod: String,
+    pub restarts: i32,
+    /// The last state's `terminated.reason` (`OOMKilled`, `Error`).
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

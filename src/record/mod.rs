@@ -605,10 +605,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("r.json");
         std::fs::write(&p, r#"{"schema_version": 99}"#).unwrap();
-        let e = crate::units::one_line(&load(&p).unwrap_err());
+        let e = crate::chain::one_line(&load(&p).unwrap_err());
         assert!(e.contains("schema version 99"), "{e}");
         std::fs::write(&p, "garbage").unwrap();
-        assert!(crate::units::one_line(&load(&p).unwrap_err()).contains("not a run record"));
+        assert!(crate::chain::one_line(&load(&p).unwrap_err()).contains("not a run record"));
     }
 
     fn fixture(name: &str) -> serde_json::Value {
@@ -663,7 +663,7 @@ mod tests {
         let mut v1 = fixture("300u-cluster.json");
         v1["extensions"]["cluster"]["max_pods"] = serde_json::json!("six");
         std::fs::write(&p, v1.to_string()).unwrap();
-        let e = crate::units::one_line(&load(&p).unwrap_err());
+        let e = crate::chain::one_line(&load(&p).unwrap_err());
         assert!(
             e.contains("broken.json") && e.contains("extensions.cluster") && e.contains("six"),
             "{e}"
@@ -671,7 +671,7 @@ mod tests {
         let mut v1 = fixture("300u-cluster.json");
         v1["timeline"][3]["extensions"]["cluster"]["pods"] = serde_json::json!(-1);
         std::fs::write(&p, v1.to_string()).unwrap();
-        let e = crate::units::one_line(&load(&p).unwrap_err());
+        let e = crate::chain::one_line(&load(&p).unwrap_err());
         assert!(e.contains("timeline[3].extensions.cluster"), "{e}");
         // Schema 2: the typed field itself.
         let mut v2 =
@@ -679,7 +679,7 @@ mod tests {
                 .unwrap();
         v2["cluster"]["missed"] = serde_json::json!([{"kind": "no_such_reason"}]);
         std::fs::write(&p, v2.to_string()).unwrap();
-        let e = crate::units::one_line(&load(&p).unwrap_err());
+        let e = crate::chain::one_line(&load(&p).unwrap_err());
         assert!(
             e.contains("broken.json") && e.contains("no_such_reason"),
             "{e}"

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::compare::{self, Table};
+use super::table::Table;
 use crate::record::{Distribution, PhaseDistributions, RunRecord};
 
 /// A duration at the median and the 95th percentile, in ms.
@@ -122,11 +122,7 @@ pub fn phase_table(b: &PhaseBreakdown) -> Table {
     .into_iter()
     .filter_map(|(name, pair)| pair.map(|p| vec![name.to_string(), ms(p.p50_ms), ms(p.p95_ms)]))
     .collect();
-    Table {
-        markdown: compare::markdown(&headers, &rows),
-        headers,
-        rows,
-    }
+    Table::new(headers, rows)
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ pub fn charts(run: &RunView) -> Vec<Chart> {
         if points.is_empty() {
             continue;
         }
-        let title = format!("{name}, {} users", run.users);
+        let title = format!("{name}, {}", run.load_text());
         out.push(Chart {
             mermaid: xychart(&title, unit, &points),
             title,

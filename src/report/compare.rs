@@ -1,17 +1,8 @@
 //! The comparison tables of Phase 6.1: the guide's own four rows and an extended set, one column
 //! per run, plus a Difference column when there are exactly two runs.
 
-use serde::Serialize;
-
+use super::table::Table;
 use super::view::RunView;
-
-/// A rendered table: the template prints it as it likes; `markdown` is the default rendering.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Table {
-    pub headers: Vec<String>,
-    pub rows: Vec<Vec<String>>,
-    pub markdown: String,
-}
 
 /// How a difference between two runs is expressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,15 +213,24 @@ const EXTENDED_ROWS: [Metric; 17] = [
 pub const DIFFERENCE_NOTE: &str = "Difference: the second run against the first; in % for times and rates, \
 absolute for pods, in percentage points (pp) for failure rates and CPU.";
 
-/// Column headers: `150 Users`, or with the label when two runs have the same user count.
+/// Column headers: `150 Users`, the load's path for stages (`100 -> 300 users`) or its rate
+/// in the open model (`200 arrivals/s`), with the label when two runs would share a header.
 pub fn column_names(runs: &[RunView]) -> Vec<String> {
+    let name = |r: &RunView| {
+        if r.stages.is_empty() && r.arrivals.is_none() {
+            format!("{} Users", r.users)
+        } else {
+            r.load_text()
+        }
+    };
     runs.iter()
         .map(|r| {
-            let same = runs.iter().filter(|o| o.users == r.users).count() > 1;
+            let own = name(r);
+            let same = runs.iter().filter(|o| name(o) == own).count() > 1;
             if same {
-                format!("{} Users ({})", r.users, r.label)
+                format!("{own} ({})", r.label)
             } else {
-                format!("{} Users", r.users)
+                own
             }
         })
         .collect()
@@ -270,12 +270,7 @@ fn table(runs: &[RunView], metrics: &[Metric]) -> Table {
             row
         })
         .collect();
-    let markdown = markdown(&headers, &rows);
-    Table {
-        headers,
-        rows,
-        markdown,
-    }
+    Table::new(headers, rows)
 }
 
 fn difference(a: Option<f64>, b: Option<f64>, kind: Diff) -> String {
@@ -288,15 +283,6 @@ fn difference(a: Option<f64>, b: Option<f64>, kind: Diff) -> String {
         Diff::Absolute => format!("{:+.0}", b - a),
         Diff::Points => format!("{:+.2} pp", b - a),
     }
-}
-
-/// A GitHub-flavoured markdown table.
-pub fn markdown(headers: &[String], rows: &[Vec<String>]) -> String {
-    let line = |cells: &[String]| format!("| {} |", cells.join(" | "));
-    let mut out = vec![line(headers)];
-    out.push(format!("|{}|", vec!["---"; headers.len()].join("|")));
-    out.extend(rows.iter().map(|r| line(r)));
-    out.join("\n")
 }
 
 #[cfg(test)]
@@ -375,6 +361,26 @@ mod tests {
         assert_eq!(
             column_names(&[run(150, 1.0, None, 0.0, 1.0), run(150, 1.0, None, 0.0, 1.0)]),
             ["150 Users (run150)", "150 Users (run150)"]
+        );
+    }
+
+    #[test]
+    fn staged_and_open_runs_are_named_by_their_load_not_their_peak() {
+        use crate::record::shape::StageRecord;
+        let stage = |target| StageRecord {
+            duration_s: 10.0,
+            target,
+        };
+        let mut staged = run(300, 1.0, None, 0.0, 1.0);
+        staged.stages = vec![stage(100.0), stage(100.0), stage(300.0)];
+        let mut open = run(500, 1.0, None, 0.0, 1.0);
+        open.arrivals = Some(crate::report::view::ArrivalView {
+            rate: 200.0,
+            ..Default::default()
+        });
+        assert_eq!(
+            column_names(&[run(300, 1.0, None, 0.0, 1.0), staged, open]),
+            ["300 Users", "100 -> 300 users", "200 arrivals/s"]
         );
     }
 

@@ -6,8 +6,12 @@ use serde::Serialize;
 
 use super::view::{RunView, Second};
 
+mod keep_alive;
+mod moment;
 mod scale_down;
-pub use scale_down::load_fell;
+mod setup;
+pub use scale_down::{Fall, first_down_after, load_fell, scale_down_note};
+pub use setup::{SLOW_SETUP_MS, SLOW_SETUP_RATIO};
 
 /// How far the data supports a finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -46,18 +50,14 @@ pub fn findings(runs: &[RunView]) -> Vec<Finding> {
         pod_startup(runs),
         cpu_saturation(runs),
         network_and_queueing(runs),
-        connection_setup(runs),
+        setup::connection_setup(runs),
     ];
     out.extend(runs.iter().filter_map(hit_max_replicas));
     out.extend(runs.iter().filter_map(failures_after_scale_up));
-    out.extend(runs.iter().filter_map(keep_alive_imbalance));
+    out.extend(runs.iter().filter_map(keep_alive::keep_alive_imbalance));
     out.extend(runs.iter().filter_map(load_was_the_limit));
     out.extend(runs.iter().filter_map(scale_down::after_the_load_fell));
     out
-}
-
-fn users(r: &RunView) -> String {
-    format!("{} users", r.users)
 }
 
 /// Suspect 1: model inference slows down under load.
@@ -85,7 +85,7 @@ fn model_inference(runs: &[RunView]) -> Finding {
                 verdict,
                 format!(
                     "at {}, inference took {:.1} ms (p50) of {:.1} ms end to end: {:.0}% of the median latency",
-                    users(r),
+                    r.load_text(),
                     t.inference_p50_ms,
                     t.e2e_p50_ms,
                     model * 100.0
@@ -104,8 +104,8 @@ fn model_inference(runs: &[RunView]) -> Finding {
                     Verdict::Supported,
                     format!(
                         "model inference p95 rose {ratio:.1}x from {} to {} ({:.1} ms -> {:.1} ms)",
-                        users(first),
-                        users(last),
+                        first.load_text(),
+                        last.load_text(),
                         a.inference_p95_ms,
                         b.inference_p95_ms
                     ),
@@ -118,8 +118,8 @@ fn model_inference(runs: &[RunView]) -> Finding {
                         "model inference p95 stayed at {:.1} ms -> {:.1} ms from {} to {} while end-to-end p95 went {:.0} ms -> {:.0} ms: the model is not what slowed requests down",
                         a.inference_p95_ms,
                         b.inference_p95_ms,
-                        users(first),
-                        users(last),
+                        first.load_text(),
+                        last.load_text(),
                         a.e2e_p95_ms,
                         b.e2e_p95_ms
                     ),
@@ -179,18 +179,21 @@ fn pod_startup(runs: &[RunView]) -> Finding {
         .reduce(f64::min);
     let (during, after) = match (first_new, first_ready) {
         (Some(c), Some(r)) => (
-            window_p95(&run.timeline, c, r),
+            window_p95(&run.timeline, c, r).map(|d| (d, c, r)),
             median_p95(&run.timeline, r, f64::MAX),
         ),
         _ => (None, None),
     };
     let mut evidence = format!(
         "at {}, new pods took {median:.0} s (median, max {max:.0} s) to become ready",
-        users(run)
+        run.load_text()
     );
     let slow_latency = match (during, after) {
-        (Some(d), Some(a)) => {
-            evidence.push_str(&format!("; p95 latency reached {d:.0} ms while they started and was {a:.0} ms (median) after"));
+        (Some((d, from, to)), Some(a)) => {
+            evidence.push_str(&format!(
+                "; p95 latency reached {d:.0} ms while they started (+{from:.0} s to +{to:.0} s, {}) and was {a:.0} ms (median) after",
+                moment::at(run, from, to)
+            ));
             d > 1.5 * a
         }
         _ => false,
@@ -201,6 +204,15 @@ fn pod_startup(runs: &[RunView]) -> Finding {
         Verdict::NotSupported
     };
     Finding::new(TITLE, verdict, evidence)
+}
+
+/// `at 100 users (+42 s)`: the load at the first full second that `is` is true of, or the
+/// run's load (`at 100 -> 300 users`) when no second says (the figure came from elsewhere).
+fn when(run: &RunView, is: impl Fn(&Second) -> bool) -> String {
+    match moment::full_seconds(run).find(|s| is(s)) {
+        Some(s) => format!("{} (+{} s)", moment::at_second(run, s.t as f64), s.t),
+        None => moment::run(run),
+    }
 }
 
 /// Suspect 3: CPU saturation against the HPA target.
@@ -216,30 +228,22 @@ fn cpu_saturation(runs: &[RunView]) -> Finding {
             "no pod CPU data (cluster not watched, or metrics-server gave none)".into(),
         );
     };
+    let at = when(run, |s| s.cpu_pct.is_some_and(|c| c >= peak - 0.5));
     match target {
         Some(t) if peak >= f64::from(t) => Finding::new(
             TITLE,
             Verdict::Supported,
-            format!(
-                "at {}, CPU peaked at {peak:.0}% of request against the HPA target of {t}%",
-                users(run)
-            ),
+            format!("{at}, CPU peaked at {peak:.0}% of request against the HPA target of {t}%"),
         ),
         Some(t) => Finding::new(
             TITLE,
             Verdict::NotSupported,
-            format!(
-                "at {}, CPU peaked at {peak:.0}% of request, below the HPA target of {t}%",
-                users(run)
-            ),
+            format!("{at}, CPU peaked at {peak:.0}% of request, below the HPA target of {t}%"),
         ),
         None => Finding::new(
             TITLE,
             Verdict::NoData,
-            format!(
-                "at {}, CPU peaked at {peak:.0}% of request; the HPA target is unknown",
-                users(run)
-            ),
+            format!("{at}, CPU peaked at {peak:.0}% of request; the HPA target is unknown"),
         ),
     }
 }
@@ -269,94 +273,10 @@ fn network_and_queueing(runs: &[RunView]) -> Finding {
         verdict,
         format!(
             "at {}, {:.0}% of the median latency was outside the handler: {:.1} ms end to end against {:.1} ms of server `total_time`",
-            users(run),
+            run.load_text(),
             network * 100.0,
             t.e2e_p50_ms,
             t.server_p50_ms
-        ),
-    )
-}
-
-/// A second's new connections count as slow to set up from this many ms (connect, or the wait
-/// for their first byte), and from 3x the run's median time to first byte.
-pub const SLOW_SETUP_MS: f64 = 100.0;
-
-/// The seconds in which new connections waited long to be accepted or served: (first, last,
-/// new connections in them, worst median connect, worst median first-byte wait).
-fn slow_setup(run: &RunView) -> Option<(u64, u64, u64, f64, f64)> {
-    let baseline = run
-        .phases
-        .as_ref()
-        .and_then(|p| p.waiting)
-        .map_or(0.0, |w| w.p50_ms);
-    let limit = SLOW_SETUP_MS.max(3.0 * baseline);
-    let slow: Vec<&Second> = run
-        .timeline
-        .iter()
-        .filter(|s| s.new_connections.unwrap_or(0) > 0)
-        .filter(|s| {
-            s.connect_p50_ms.unwrap_or(0.0) >= limit || s.new_waiting_p50_ms.unwrap_or(0.0) >= limit
-        })
-        .collect();
-    let (first, last) = (slow.first()?, slow.last()?);
-    let worst =
-        |f: fn(&Second) -> Option<f64>| slow.iter().filter_map(|s| f(s)).fold(0.0, f64::max);
-    Some((
-        first.t.saturating_sub(1),
-        last.t,
-        slow.iter().filter_map(|s| s.new_connections).sum(),
-        worst(|s| s.connect_p50_ms),
-        worst(|s| s.new_waiting_p50_ms),
-    ))
-}
-
-/// New connections waiting long to be accepted or to get their first byte: the accept queue
-/// of a saturated server, or a load balancer adding backends.
-fn connection_setup(runs: &[RunView]) -> Finding {
-    const TITLE: &str = "Connection set-up";
-    let measured: Vec<&RunView> = runs
-        .iter()
-        .filter(|r| r.timeline.iter().any(|s| s.new_connections.is_some()))
-        .collect();
-    if measured.is_empty() {
-        return Finding::new(
-            TITLE,
-            Verdict::NoData,
-            "no request phases in these runs (records from before them)".into(),
-        );
-    }
-    let slow: Vec<String> = measured
-        .iter()
-        .filter_map(|r| {
-            let (from, to, n, connect, wait) = slow_setup(r)?;
-            let overall = r.phases.as_ref().and_then(|p| p.waiting).map_or(0.0, |w| w.p50_ms);
-            Some(format!(
-                "at {}, from +{from} s to +{to} s, {n} new connections took up to {connect:.1} ms (median of a second) to connect and {wait:.1} ms to their first byte, against {overall:.1} ms to first byte for all requests (median)",
-                users(r)
-            ))
-        })
-        .collect();
-    if slow.is_empty() {
-        let worst = measured
-            .iter()
-            .flat_map(|r| &r.timeline)
-            .flat_map(|s| [s.new_waiting_p50_ms, s.connect_p50_ms])
-            .flatten()
-            .fold(0.0, f64::max);
-        return Finding::new(
-            TITLE,
-            Verdict::NotSupported,
-            format!(
-                "new connections were accepted and served promptly: in no second did their median connect or first-byte wait reach {SLOW_SETUP_MS:.0} ms and 3x the run's (worst {worst:.1} ms)"
-            ),
-        );
-    }
-    Finding::new(
-        TITLE,
-        Verdict::Supported,
-        format!(
-            "{}: the server accepted or served new connections late (the accept queue of a saturated worker, or a load balancer adding backends); run more workers per pod, add replicas earlier (a lower HPA target or a higher minReplicas), or with --connection-max-requests make users reconnect so that new pods get their share",
-            slow.join("; ")
         ),
     )
 }
@@ -365,13 +285,11 @@ fn hit_max_replicas(run: &RunView) -> Option<Finding> {
     let c = run.cluster.as_ref()?;
     let max = c.max_replicas?;
     (c.max_pods >= max).then(|| {
+        let at = when(run, |s| s.replicas.is_some_and(|r| r >= max));
         Finding::new(
             "Replicas hit maxReplicas",
             Verdict::Supported,
-            format!(
-                "at {}, the HPA reached maxReplicas ({max}) and could not add more pods",
-                users(run)
-            ),
+            format!("{at}, the HPA reached maxReplicas ({max}) and could not add more pods"),
         )
     })
 }
@@ -395,40 +313,23 @@ fn failures_after_scale_up(run: &RunView) -> Option<Finding> {
         .filter(|s| in_window(s.t as f64))
         .map(|s| s.failures)
         .sum();
-    let seconds_near = run
-        .timeline
-        .iter()
+    // The share of the run's time: its full seconds (not the partial one it ended with).
+    let seconds = moment::full_seconds(run).count();
+    let seconds_near = moment::full_seconds(run)
         .filter(|s| in_window(s.t as f64))
         .count();
     if total == 0 || ups.is_empty() {
         return None;
     }
     let share = near as f64 / total as f64;
-    let time_share = seconds_near as f64 / run.timeline.len().max(1) as f64;
+    let time_share = seconds_near as f64 / seconds.max(1) as f64;
     (share >= 0.5 && share > time_share).then(|| {
         Finding::new(
             "Failures during scale-up",
             Verdict::Supported,
             format!(
                 "at {}, {:.0}% of failures ({near} of {total}) fell in the {SCALING_WINDOW_S:.0} s after a scale-up, which covers {:.0}% of the run",
-                users(run), share * 100.0, time_share * 100.0
-            ),
-        )
-    })
-}
-
-fn keep_alive_imbalance(run: &RunView) -> Option<Finding> {
-    let c = run.cluster.as_ref()?;
-    let share = c.new_pod_cpu_share?;
-    let new = c.pods_started.len() as f64;
-    let fair = new / f64::from(c.max_pods.max(1));
-    (new > 0.0 && share < fair / 2.0).then(|| {
-        Finding::new(
-            "Load stayed on the original pods (keep-alive)",
-            Verdict::Supported,
-            format!(
-                "at {}, pods started during the run did {:.0}% of the pods' CPU work where an even spread would give them {:.0}%; use --connection-max-requests or --connection-max-age",
-                users(run), share * 100.0, fair * 100.0
+                run.load_text(), share * 100.0, time_share * 100.0
             ),
         )
     })
@@ -436,13 +337,19 @@ fn keep_alive_imbalance(run: &RunView) -> Option<Finding> {
 
 fn load_was_the_limit(run: &RunView) -> Option<Finding> {
     let max = run.theoretical_max_rps?;
+    // A staged run's bound is that of the users of each second, on average (its users changed).
+    let who = if run.stages.is_empty() {
+        format!("{} {}s can", run.users, run.user_class)
+    } else {
+        format!("the {}s of each second could, on average,", run.user_class)
+    };
     (max > 0.0 && run.avg_rps >= 0.9 * max).then(|| {
         Finding::new(
             "The load, not the service, set the rate",
             Verdict::Supported,
             format!(
-                "at {}, {:.1} requests/s of the at most {max:.1} that {} {}s can ask for: the service kept up, a higher rate needs more users or less wait",
-                users(run), run.avg_rps, run.users, run.user_class
+                "at {}, {:.1} requests/s of the at most {max:.1} that {who} ask for: the service kept up, a higher rate needs more users or less wait",
+                run.load_text(), run.avg_rps
             ),
         )
     })
@@ -527,9 +434,11 @@ mod tests {
     fn slow_pods_and_failures_after_scale_up_are_found_with_their_numbers() {
         let mut r = run(300);
         r.failures = 100;
+        r.duration_s = 120.0;
         r.timeline = (0..120)
             .map(|t| Second {
                 t,
+                users: 300,
                 failures: if (30..50).contains(&t) { 5 } else { 0 },
                 p95_ms: Some(if (30..68).contains(&t) { 900.0 } else { 200.0 }),
                 ..Default::default()
@@ -567,15 +476,17 @@ mod tests {
             startup.evidence
         );
         assert!(
-            startup
-                .evidence
-                .contains("900 ms while they started and was 200 ms"),
+            startup.evidence.contains(
+                "900 ms while they started (+30 s to +68 s, at 300 users) and was 200 ms"
+            ),
             "{}",
             startup.evidence
         );
         let during = by_title(&f, "Failures during scale-up");
         assert!(
-            during.evidence.contains("100% of failures (100 of 100)"),
+            during
+                .evidence
+                .contains("100% of failures (100 of 100) fell in the 40 s after a scale-up, which covers 33% of the run"),
             "{}",
             during.evidence
         );
@@ -585,6 +496,78 @@ mod tests {
                 .evidence
                 .contains("maxReplicas (6)")
         );
+    }
+
+    /// Issue 25's run: 100 users for 120 s, then 300; pods started at 100 users (+25 s, ready
+    /// at +45 s), CPU peaked and the HPA hit maxReplicas at 300 users.
+    fn staged_run() -> RunView {
+        use crate::record::shape::StageRecord;
+        let stage = |duration_s, target| StageRecord { duration_s, target };
+        let mut r = run(300);
+        r.duration_s = 240.1;
+        r.stages = vec![
+            stage(20.0, 100.0),
+            stage(100.0, 100.0),
+            stage(20.0, 300.0),
+            stage(100.0, 300.0),
+        ];
+        r.timeline = (1..=241)
+            .map(|t| Second {
+                t,
+                users: match t {
+                    241 => 0,
+                    0..=20 => t * 5,
+                    21..=120 => 100,
+                    121..=140 => 100 + (t - 120) * 10,
+                    _ => 300,
+                },
+                p95_ms: Some(if (25..45).contains(&t) { 774.0 } else { 120.0 }),
+                cpu_pct: Some(if t == 150 { 97.0 } else { 50.0 }),
+                replicas: Some(if t >= 160 { 15 } else { 4 }),
+                ..Default::default()
+            })
+            .collect();
+        r.cluster = Some(ClusterRecord {
+            max_pods: 15,
+            max_replicas: Some(15),
+            cpu_target_pct: Some(60),
+            peak_cpu_pct: Some(97.0),
+            pod_startup_median_s: Some(20.0),
+            pod_startup_max_s: Some(20.0),
+            pods_started: vec![PodStartRecord {
+                pod: "p".into(),
+                created_s: 25.0,
+                observed_ready_s: Some(45.0),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        r
+    }
+
+    #[test]
+    fn findings_about_a_moment_of_a_staged_run_name_its_users_then() {
+        let f = findings(&[staged_run()]);
+        let startup = &by_title(&f, "Pod startup time").evidence;
+        assert!(
+            startup.starts_with("at 100 -> 300 users, new pods took 20 s")
+                && startup.contains(
+                    "p95 latency reached 774 ms while they started (+25 s to +45 s, at 100 users)"
+                ),
+            "{startup}"
+        );
+        let cpu = &by_title(&f, "CPU saturation").evidence;
+        assert!(
+            cpu.starts_with("at 300 users (+150 s), CPU peaked at 97%"),
+            "{cpu}"
+        );
+        let max = &by_title(&f, "Replicas hit maxReplicas").evidence;
+        assert!(
+            max.starts_with("at 300 users (+160 s), the HPA reached maxReplicas (15)"),
+            "{max}"
+        );
+        // The end of the run is not the load falling.
+        assert!(f.iter().all(|f| !f.title.contains("load fell")), "{f:?}");
     }
 
     #[test]
@@ -597,72 +580,5 @@ mod tests {
                 .iter()
                 .any(|f| f.title.starts_with("The load"))
         );
-    }
-}
-
-#[cfg(test)]
-mod setup_tests {
-    use super::*;
-    use crate::report::breakdown::{Pair, PhaseBreakdown};
-
-    fn second(t: u64, new: u64, connect: f64, wait: f64) -> Second {
-        Second {
-            t,
-            new_connections: Some(new),
-            connect_p50_ms: (new > 0).then_some(connect),
-            new_waiting_p50_ms: (new > 0).then_some(wait),
-            waiting_p50_ms: Some(5.0),
-            ..Default::default()
-        }
-    }
-
-    fn run(timeline: Vec<Second>) -> RunView {
-        RunView {
-            users: 300,
-            timeline,
-            phases: Some(PhaseBreakdown {
-                waiting: Some(Pair {
-                    p50_ms: 5.0,
-                    p95_ms: 20.0,
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn new_connections_kept_waiting_are_a_finding_with_the_period_and_figures() {
-        let mut timeline: Vec<Second> = (1..=20).map(|t| second(t, 0, 0.0, 0.0)).collect();
-        timeline[0] = second(1, 10, 0.3, 4.0);
-        timeline[5] = second(6, 40, 0.4, 900.0);
-        timeline[7] = second(8, 25, 150.0, 20.0);
-        let f = connection_setup(&[run(timeline)]);
-        assert_eq!(f.verdict, Verdict::Supported, "{}", f.evidence);
-        assert!(
-            f.evidence
-                .contains("at 300 users, from +5 s to +8 s, 65 new connections"),
-            "{}",
-            f.evidence
-        );
-        assert!(
-            f.evidence.contains("150.0 ms") && f.evidence.contains("900.0 ms"),
-            "{}",
-            f.evidence
-        );
-        assert!(
-            f.evidence.contains("more workers per pod")
-                && f.evidence.contains("--connection-max-requests")
-        );
-    }
-
-    #[test]
-    fn prompt_connections_or_no_phases_say_so() {
-        let timeline = (1..=5).map(|t| second(t, 2, 0.3, 12.0)).collect();
-        let f = connection_setup(&[run(timeline)]);
-        assert_eq!(f.verdict, Verdict::NotSupported, "{}", f.evidence);
-        assert!(f.evidence.contains("worst 12.0 ms"), "{}", f.evidence);
-        let f = connection_setup(&[RunView::default()]);
-        assert_eq!(f.verdict, Verdict::NoData);
     }
 }

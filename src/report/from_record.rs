@@ -15,15 +15,10 @@ pub const CURVE_TICKS: u32 = 5;
 pub fn run_view(record: &RunRecord, file: &str) -> RunView {
     let agg = &record.aggregate;
     let timeline = timeline(record);
-    RunView {
+    let mut view = RunView {
         file: file.to_string(),
-        label: record
-            .label
-            .clone()
-            .unwrap_or_else(|| match record.params.arrival_rate {
-                Some(rate) => format!("{rate} arrivals/s"),
-                None => format!("{} users", record.params.users),
-            }),
+        label: String::new(),
+        load: String::new(),
         users: u64::from(record.params.users),
         user_class: record.params.user_class.clone(),
         target: record.target.clone(),
@@ -41,7 +36,7 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
         max_ms: agg.max_ms,
         avg_rps: record.throughput.total_rps,
         peak_rps: timeline.iter().map(|s| s.rps).fold(0.0, f64::max),
-        theoretical_max_rps: Some(record.throughput.theoretical_max_rps).filter(|v| *v > 0.0),
+        theoretical_max_rps: theoretical_max_rps(record, &timeline),
         full_users_reached: record.spawn_complete_s.is_some(),
         steady_state: record.steady_state.clone(),
         failure_reasons: failure_reasons(record),
@@ -56,6 +51,7 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
         arrivals: record.arrivals.as_ref().map(|a| {
             let service = |p| a.service.as_ref().and_then(|s| s.percentile(p));
             ArrivalView {
+                rate: a.rate,
                 intended_rate: a.intended_rate,
                 achieved_rate: a.achieved_rate,
                 dropped: a.dropped,
@@ -68,7 +64,47 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
             }
         }),
         stages: record.params.stages.clone(),
+    };
+    view.load = view.load_text();
+    view.label = label(record);
+    view
+}
+
+/// A run's name: its `--label`, else its load (`150 users`, `100 -> 300 users` for stages,
+/// `200 arrivals/s`), as the report names it.
+pub fn label(record: &RunRecord) -> String {
+    record.label.clone().unwrap_or_else(|| {
+        RunView {
+            users: u64::from(record.params.users),
+            stages: record.params.stages.clone(),
+            arrivals: record.arrivals.as_ref().map(|a| ArrivalView {
+                rate: a.rate,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+        .load_text()
+    })
+}
+
+/// users / mean(wait + response time). The record's figure counts every user the run
+/// started; a staged run's users changed, so its bound is that of the users of each (full)
+/// second on average, the figure its average rate compares with.
+fn theoretical_max_rps(record: &RunRecord, timeline: &[Second]) -> Option<f64> {
+    let max = Some(record.throughput.theoretical_max_rps).filter(|v| *v > 0.0)?;
+    if record.params.stages.is_empty() || record.arrivals.is_some() {
+        return Some(max);
     }
+    let users: Vec<f64> = timeline
+        .iter()
+        .filter(|s| s.t as f64 <= record.duration_s)
+        .map(|s| s.users as f64)
+        .collect();
+    if users.is_empty() || record.users_started == 0 {
+        return None;
+    }
+    let mean = users.iter().sum::<f64>() / users.len() as f64;
+    Some(max * mean / f64::from(record.users_started))
 }
 
 fn endpoint(method: &str, name: &str) -> String {
@@ -183,4 +219,49 @@ pub fn load_views(paths: &[PathBuf]) -> Result<Vec<RunView>, ReportError> {
             Ok(run_view(&record, &crate::record::locations::file_name(p)))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The 300-user fixture (1 s at 100 users, 1 s at 200, 6 s at 300), with `stages` when given.
+    fn fixture(stages: Option<serde_json::Value>) -> RunRecord {
+        let mut v: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/runs/300u.json")).unwrap();
+        if let Some(stages) = stages {
+            v["params"]["stages"] = stages;
+        }
+        record::parse(&v.to_string()).unwrap()
+    }
+
+    #[test]
+    fn a_staged_run_is_named_by_its_stages_and_bounded_by_its_users_of_each_second() {
+        let plain = run_view(&fixture(None), "a.json");
+        assert_eq!(
+            (plain.label.as_str(), plain.load.as_str()),
+            ("300 users", "300 users")
+        );
+        let max = plain.theoretical_max_rps.unwrap();
+        let staged = run_view(
+            &fixture(Some(serde_json::json!([
+                {"duration_s": 1.0, "target": 100.0},
+                {"duration_s": 1.0, "target": 200.0},
+                {"duration_s": 6.0, "target": 300.0}
+            ]))),
+            "b.json",
+        );
+        assert_eq!(staged.label, "100 -> 200 -> 300 users");
+        assert_eq!(
+            label(&fixture(Some(
+                serde_json::json!([{"duration_s": 8.0, "target": 300.0}])
+            ))),
+            "300 users (stages)"
+        );
+        let users: Vec<u64> = staged.timeline.iter().map(|s| s.users).collect();
+        let mean = users.iter().sum::<u64>() as f64 / users.len() as f64;
+        assert!(mean < 300.0, "{users:?}");
+        let bound = staged.theoretical_max_rps.unwrap();
+        assert!((bound - max * mean / 300.0).abs() < 1e-9, "{bound} {max}");
+    }
 }

@@ -8,12 +8,13 @@ pub mod findings;
 pub mod from_record;
 pub mod html;
 pub mod svg;
+pub mod table;
 pub mod view;
 
 use serde::Serialize;
 
-pub use compare::Table;
 pub use findings::{Finding, Verdict};
+pub use table::Table;
 pub use view::RunView;
 
 /// The template `iris-lab report` uses unless given `--template`.
@@ -80,8 +81,12 @@ pub struct Scaling {
     /// Seconds from the start to the first scale-up and to the first scale-down.
     pub first_up_s: Option<f64>,
     pub first_down_s: Option<f64>,
-    /// When the load fell below half its peak (stages going down), if it did.
-    pub load_fell_s: Option<u64>,
+    /// When the load fell while the run ran (a stage going down), if it did.
+    pub load_fell_s: Option<f64>,
+    /// The first scale-down at or after the fall.
+    pub down_after_fall_s: Option<f64>,
+    /// The sentence on scaling down: when it did, and how long after the load fell.
+    pub scale_down: Option<String>,
     pub missed: Vec<String>,
 }
 
@@ -125,12 +130,16 @@ pub fn build(mut runs: Vec<RunView>, options: &ReportOptions) -> ReportModel {
                     .find(|e| (e.to < e.from) == down && e.to != e.from)
                     .map(|e| e.t_s)
             };
+            let fall = findings::load_fell(r);
+            let down_after_fall = fall.and_then(|f| findings::first_down_after(r, &f));
             Scaling {
                 column: column.clone(),
                 has_cluster: r.cluster.is_some(),
                 first_up_s: first(false),
                 first_down_s: first(true),
-                load_fell_s: findings::load_fell(&r.timeline).map(|(t, _, _)| t),
+                load_fell_s: fall.map(|f| f.at_s),
+                down_after_fall_s: down_after_fall.as_ref().map(|e| e.t_s),
+                scale_down: findings::scale_down_note(first(true), fall, down_after_fall.as_ref()),
                 events,
                 missed: r
                     .cluster
@@ -183,11 +192,7 @@ fn breakdown(run: &RunView, column: &str, options: &ReportOptions) -> Breakdown 
                 ms(t.inference_p95_ms),
             ],
         ];
-        Table {
-            markdown: compare::markdown(&headers, &rows),
-            headers,
-            rows,
-        }
+        Table::new(headers, rows)
     });
     let shares = run.timing.as_ref().map(|t| {
         let (model, server, network) = t.shares();

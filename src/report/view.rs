@@ -15,6 +15,11 @@ pub struct RunView {
     /// The record's file name.
     pub file: String,
     pub label: String,
+    /// [`RunView::load_text`], for templates: `150 users`, `100 -> 300 users`, `200 arrivals/s`.
+    #[serde(default)]
+    pub load: String,
+    /// Users: the most at once (with stages, their peak; in the open model, the most requests
+    /// in flight).
     pub users: u64,
     pub user_class: String,
     pub target: String,
@@ -67,10 +72,61 @@ pub struct RunView {
     pub stages: Vec<StageRecord>,
 }
 
+impl RunView {
+    /// What the load's level counts: users, or arrivals per second in the open model.
+    pub fn unit(&self) -> &'static str {
+        if self.arrivals.is_some() {
+            "arrivals/s"
+        } else {
+            "users"
+        }
+    }
+
+    /// The level the stages start from: no users, or the open model's `--arrival-rate`.
+    pub fn start_level(&self) -> f64 {
+        self.arrivals.as_ref().map_or(0.0, |a| a.rate)
+    }
+
+    /// The load as a short text that says how it changed: `150 users`, `200 arrivals/s`, or
+    /// with stages the levels they went through, `100 -> 300 users` (not the peak alone).
+    pub fn load_text(&self) -> String {
+        let unit = self.unit();
+        if self.stages.is_empty() {
+            return match &self.arrivals {
+                Some(a) => format!("{} {unit}", a.rate),
+                None => format!("{} {unit}", self.users),
+            };
+        }
+        let mut levels: Vec<f64> = Vec::new();
+        let start = (self.arrivals.is_some()).then(|| self.start_level());
+        for level in start
+            .into_iter()
+            .chain(self.stages.iter().map(|s| s.target))
+        {
+            if levels.last() != Some(&level) {
+                levels.push(level);
+            }
+        }
+        let path = levels
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join(" -> ");
+        if levels.len() > 1 {
+            format!("{path} {unit}")
+        } else {
+            format!("{path} {unit} (stages)")
+        }
+    }
+}
+
 /// An open-model run: its rates and drops, and the service time beside the corrected
 /// latencies of the other figures.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ArrivalView {
+    /// `--arrival-rate`: the rate the run started at (where its stages start from).
+    #[serde(default)]
+    pub rate: f64,
     pub intended_rate: f64,
     pub achieved_rate: f64,
     pub dropped: u64,

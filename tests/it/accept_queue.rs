@@ -19,8 +19,8 @@ const HEALTHY: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCo
 async fn one_second_of_3_users(host: reqwest::Url) -> RunRecord {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(host, dir.path(), 3, 1.0, "HighLoadUser");
-    opts.plan.timeout = Duration::from_millis(300);
-    load::run(opts, &mut Recorder::default())
+    opts.plan.load.timeout = Duration::from_millis(300);
+    load::run(&opts.plan, &opts.site, &mut Recorder::default())
         .await
         .unwrap()
         .record

@@ -5,11 +5,20 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
+use std::io::Write;
+
+use iris_lab::loadgen::UserClass;
+use iris_lab::pipeline::RunPlan;
+use iris_lab::pipeline::distributed::WorkerOrder;
 use iris_lab::record::distributed::WorkerStatus;
 use iris_lab::record::{Percentile, RunRecord, RunStatus};
 use iris_lab::stats::decode_histogram;
+use iris_lab::units::Wait;
 
-use crate::support::distributed::{assert_merged_exactly, merged_run, report_as, report_of};
+use crate::support::distributed::{
+    assert_merged_exactly, assert_ran_the_scenario, merged_run, report_as, report_of,
+    write_scenario,
+};
 use crate::support::{self, ServeProcess, output_within, texts, wait_for_measured_seconds};
 
 fn spawn_load(dir: &Path, url: &str, args: &[&str]) -> Child {
@@ -295,28 +304,64 @@ fn worker_counts_and_modes_that_cannot_run_are_usage_errors() {
 }
 
 #[test]
-fn a_worker_sends_its_seconds_and_its_record_with_histograms() {
+fn local_workers_run_the_scenario_the_controller_settled() {
     let server = ServeProcess::start();
     let dir = tempfile::tempdir().unwrap();
-    let start_at = jiff::Timestamp::now().to_string();
-    let child = support::std_command()
+    write_scenario(dir.path());
+    let child = spawn_load(
+        dir.path(),
+        &server.url,
+        &["--scenario", "scenario.yaml", "--workers", "2", "--local"],
+    );
+    let out = output_within(child, Duration::from_secs(60));
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let (merged, workers) = merged_run(dir.path());
+    assert_eq!(workers.len(), 2);
+    assert_ran_the_scenario(&merged, &workers);
+    assert_merged_exactly(&merged, &workers);
+}
+
+/// The order every worker gets: the whole run's plan (5 users, the given class), starting now.
+fn order(url: &str, class: UserClass, out_dir: &str) -> String {
+    let plan = RunPlan::builder(class)
+        .users(5)
+        .duration(Duration::from_secs(2))
+        .wait(Wait::new(0.02, 0.05).unwrap())
+        .build()
+        .unwrap();
+    let order = WorkerOrder {
+        plan,
+        host: url.parse().unwrap(),
+        workers: 2,
+        start_at: jiff::Timestamp::now(),
+        out_dir: out_dir.into(),
+    };
+    order.to_line().unwrap()
+}
+
+#[test]
+fn a_worker_runs_its_order_and_sends_its_seconds_and_its_record_with_histograms() {
+    let server = ServeProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    // A config file that cannot be read: a worker never reads one.
+    std::fs::write(dir.path().join("broken.yaml"), "load: [not, a, section").unwrap();
+    let class = UserClass::builtin("HighLoadUser").unwrap();
+    let mut child = support::std_command()
         .current_dir(dir.path())
-        .env_remove("IRIS_LAB_CONFIG")
-        .args([
-            "worker",
-            "--index",
-            "1",
-            "--workers",
-            "2",
-            "--start-at",
-            &start_at,
-        ])
-        .args(["--host", &server.url, "--users", "5", "--duration", "2s"])
-        .args(["--wait", "0.02..0.05", "--out-dir", "w"])
-        .stdin(Stdio::null())
+        .env("IRIS_LAB_CONFIG", "broken.yaml")
+        .args(["worker", "--index", "1", "--plan", "-"])
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
+        .unwrap();
+    let line = order(&server.url, class, "w") + "\n";
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(line.as_bytes())
         .unwrap();
     let out = output_within(child, Duration::from_secs(30));
     assert!(
@@ -342,6 +387,11 @@ fn a_worker_sends_its_seconds_and_its_record_with_histograms() {
     // Worker 1 of 2 runs round(5*2/2) - round(5*1/2) = 5 - 3 = 2 users.
     assert_eq!(record["worker"]["users"], 2);
     assert_eq!(record["params"]["users"], 2);
+    assert_eq!(record["params"]["wait_min_s"], 0.02);
+    assert!(
+        dir.path().join("w").is_dir(),
+        "its timeline goes to the order's out_dir"
+    );
     let hist = decode_histogram(record["aggregate"]["histogram"].as_str().unwrap()).unwrap();
     assert_eq!(
         hist.len(),
@@ -351,4 +401,28 @@ fn a_worker_sends_its_seconds_and_its_record_with_histograms() {
         record["steady_state"]["histogram"].is_string(),
         "steady state merges exactly too"
     );
+}
+
+#[test]
+fn a_worker_takes_its_order_from_the_environment_and_refuses_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let class = UserClass::builtin("HighLoadUser").unwrap();
+    let run = |order: &str, index: &str| {
+        support::iris_lab(dir.path())
+            .env("IRIS_LAB_WORKER_PLAN", order)
+            .env("JOB_COMPLETION_INDEX", index)
+            .arg("worker")
+            .output()
+            .unwrap()
+    };
+    // Index 2 of 2 workers: refused before anything runs.
+    let out = run(&order("http://127.0.0.1:9", class, "w"), "2");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not below the plan's 2 workers"), "{err}");
+    let out = run(r#"{"plan": 1}"#, "0");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("does not decode"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
 }

@@ -12,7 +12,9 @@ use iris_lab::record::RunStatus;
 use iris_lab::record::distributed::{Placement, WorkerStatus};
 use serde_json::Value;
 
-use crate::support::distributed::{assert_merged_exactly, merged_run, report_of};
+use crate::support::distributed::{
+    assert_merged_exactly, assert_ran_the_scenario, merged_run, report_of, write_scenario,
+};
 use crate::support::{self, Lab, ServeProcess, output_within, wait_for_measured_seconds};
 
 fn spawn(lab: &Lab, url: &str, args: &[&str]) -> Child {
@@ -130,6 +132,40 @@ fn three_pods_run_the_plan_and_merge_exactly() {
         "{text}"
     );
     assert!(text.contains("do not measure the load balancer"), "{text}");
+}
+
+#[test]
+fn the_pods_run_the_scenario_sent_in_their_plan() {
+    let lab = Lab::new();
+    let server = ServeProcess::start();
+    // The file is in the controller's directory only: the pods run elsewhere, from their plan.
+    write_scenario(lab.dir.path());
+    let child = spawn(
+        &lab,
+        &server.url,
+        &["--scenario", "scenario.yaml", "--workers", "2"],
+    );
+    let out = output_within(child, Duration::from_secs(90));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    // The Job's pods carry the settled plan, the scenario's class in it, as one variable.
+    let posted = jobs_posted(&lab);
+    let job: Value = serde_json::from_str(&posted[0].body).unwrap();
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["args"], serde_json::json!(["worker"]));
+    let env = &container["env"][0];
+    assert_eq!(env["name"], "IRIS_LAB_WORKER_PLAN");
+    let order: iris_lab::pipeline::distributed::WorkerOrder =
+        serde_json::from_str(env["value"].as_str().unwrap()).unwrap();
+    assert_eq!(order.plan.load.class.name, "Checker");
+    assert_eq!(order.workers, 2);
+    let (merged, parts) = merged_run(lab.dir.path());
+    assert_eq!(parts.len(), 2);
+    assert_ran_the_scenario(&merged, &parts);
+    assert_merged_exactly(&merged, &parts);
 }
 
 #[test]

@@ -11,7 +11,7 @@ use support::*;
 const HPA: &str = "iris-prediction-api-hpa";
 
 /// Under load the HPA decides 2 -> 6, the Deployment follows, four pods come up.
-fn scale_to_six(api: &KubeApi, dir: &std::path::Path) {
+pub(crate) fn scale_to_six(api: &KubeApi, dir: &std::path::Path) {
     watches_open(api);
     // The HPA reacts to load the run has measured for a while.
     wait_for_measured_seconds(dir, 2);
@@ -97,6 +97,31 @@ fn load_records_the_scaling_story_and_report_tells_it() {
     assert_eq!(c["max_pods"], 6, "{c}");
     assert_eq!(c["min_replicas"], 2);
     assert_eq!(c["cpu_target_pct"], 60);
+    // What comparisons of runs need: the HPA's spec, the pods' resources, images, node types.
+    assert_eq!(c["hpa_spec"]["maxReplicas"], 15, "{c}");
+    assert_eq!(
+        c["hpa_spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+        60
+    );
+    let resources = &c["pod_resources"]["containers"][0];
+    assert_eq!(resources["cpu_request_millis"].as_f64(), Some(200.0), "{c}");
+    assert_eq!(resources["cpu_limit_millis"].as_f64(), Some(1000.0));
+    assert_eq!(
+        resources["memory_request_bytes"].as_f64(),
+        Some(128.0 * 1048576.0)
+    );
+    assert_eq!(
+        resources["memory_limit_bytes"].as_f64(),
+        Some(512.0 * 1048576.0)
+    );
+    let images = c["images"].as_array().unwrap();
+    assert_eq!(images.len(), 1, "{images:?}");
+    assert_eq!(images[0]["image_id"], IMAGE_ID);
+    assert_eq!(images[0]["pods"], 6, "{images:?}");
+    assert_eq!(
+        c["nodes"],
+        json!([{"name": NODE, "instance_type": NODE_TYPE, "pods": 6}])
+    );
     assert_eq!(c["peak_cpu_pct"].as_f64(), Some(95.0));
     let events = c["scaling_events"].as_array().unwrap();
     assert_eq!(events.len(), 1, "{events:?}");
@@ -156,7 +181,12 @@ fn load_records_the_scaling_story_and_report_tells_it() {
             .contains("| 2 -> 6 | cpu resource utilization (percentage of request) above target |"),
         "{report}"
     );
-    assert!(report.contains("**CPU saturation** (supported by the data): at 20 users, CPU peaked at 95% of request against the HPA target of 60%"), "{report}");
+    // The finding names the moment of the peak: its users and time.
+    assert!(
+        report.contains("**CPU saturation** (supported by the data): at 20 users (+")
+            && report.contains(" s), CPU peaked at 95% of request against the HPA target of 60%"),
+        "{report}"
+    );
     assert!(report.contains("title \"Replicas, 20 users\""), "{report}");
 }
 

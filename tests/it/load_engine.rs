@@ -24,8 +24,10 @@ async fn task_mix_follows_the_weights_and_each_user_starts_with_one_health_check
     let (host, seen) = fake_api(Mode::Healthy).await;
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(host, dir.path(), 20, 2.0, "IrisPredictionAPIUser");
-    opts.plan.class.wait = wait(0.0, 0.002);
-    let result = load::run(opts, &mut Recorder::default()).await.unwrap();
+    opts.plan.load.class.wait = wait(0.0, 0.002);
+    let result = load::run(&opts.plan, &opts.site, &mut Recorder::default())
+        .await
+        .unwrap();
     let r = &result.record;
     assert_eq!(result.outcome, Outcome::Success);
     assert_eq!(r.aggregate.failures, 0, "{:?}", r.failures);
@@ -72,8 +74,10 @@ async fn achieved_rps_is_within_5_percent_of_the_closed_loop_bound() {
     let host = support::reference_api().await;
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(host, dir.path(), 200, 20.0, "IrisPredictionAPIUser");
-    opts.plan.spawn_rate = 400.0;
-    let result = load::run(opts, &mut Recorder::default()).await.unwrap();
+    opts.plan.load.spawn_rate = 400.0;
+    let result = load::run(&opts.plan, &opts.site, &mut Recorder::default())
+        .await
+        .unwrap();
     let r = &result.record;
     assert_eq!(r.aggregate.failures, 0, "{:?}", r.failures);
     let bound = r.throughput.theoretical_max_rps;
@@ -91,9 +95,11 @@ async fn users_start_at_the_spawn_rate() {
     let (host, _) = fake_api(Mode::Healthy).await;
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(host, dir.path(), 20, 3.0, "HighLoadUser");
-    opts.plan.spawn_rate = 10.0;
+    opts.plan.load.spawn_rate = 10.0;
     let mut monitor = Recorder::default();
-    let result = load::run(opts, &mut monitor).await.unwrap();
+    let result = load::run(&opts.plan, &opts.site, &mut monitor)
+        .await
+        .unwrap();
     let r = &result.record;
     let users: Vec<u32> = r.timeline.iter().map(|p| p.users).collect();
     // User i starts at i/10 s: ~10 after 1 s, all 20 after 2 s.
@@ -109,10 +115,12 @@ async fn a_server_failing_10_percent_is_counted_and_breaks_a_threshold() {
     let (host, seen) = fake_api(Mode::TenPercent500).await;
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(host, dir.path(), 10, 2.0, "HighLoadUser");
-    opts.plan.class.wait = wait(0.0, 0.002);
-    opts.max_failure_rate = Some(0.05);
-    opts.max_p95 = Some(Duration::from_secs(10));
-    let result = load::run(opts, &mut Recorder::default()).await.unwrap();
+    opts.plan.load.class.wait = wait(0.0, 0.002);
+    opts.plan.thresholds.max_failure_rate = Some(0.05);
+    opts.plan.thresholds.max_p95 = Some(Duration::from_secs(10));
+    let result = load::run(&opts.plan, &opts.site, &mut Recorder::default())
+        .await
+        .unwrap();
     let r = &result.record;
     let served = seen.requests.load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(r.aggregate.requests, served);
@@ -136,8 +144,8 @@ async fn predict_bodies_missing_a_field_fail_with_that_field() {
     let (host, _) = fake_api(Mode::MissingField).await;
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(host, dir.path(), 5, 1.0, "HighLoadUser");
-    opts.plan.class.wait = wait(0.0, 0.005);
-    let r = load::run(opts, &mut Recorder::default())
+    opts.plan.load.class.wait = wait(0.0, 0.005);
+    let r = load::run(&opts.plan, &opts.site, &mut Recorder::default())
         .await
         .unwrap()
         .record;
@@ -158,8 +166,8 @@ async fn dropped_connections_are_failures_and_users_reconnect() {
     let host = support::dropping_server().await;
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(host, dir.path(), 3, 1.0, "HighLoadUser");
-    opts.plan.class.wait = wait(0.05, 0.05);
-    let r = load::run(opts, &mut Recorder::default())
+    opts.plan.load.class.wait = wait(0.05, 0.05);
+    let r = load::run(&opts.plan, &opts.site, &mut Recorder::default())
         .await
         .unwrap()
         .record;
@@ -177,8 +185,8 @@ async fn a_stalled_server_gives_timeouts_at_the_timeout() {
     let host = support::stalling_server().await;
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(host, dir.path(), 2, 1.0, "HighLoadUser");
-    opts.plan.timeout = Duration::from_millis(300);
-    let r = load::run(opts, &mut Recorder::default())
+    opts.plan.load.timeout = Duration::from_millis(300);
+    let r = load::run(&opts.plan, &opts.site, &mut Recorder::default())
         .await
         .unwrap()
         .record;
@@ -202,9 +210,9 @@ async fn connection_max_requests_makes_users_reconnect() {
     let (host, seen) = fake_api(Mode::Healthy).await;
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(host, dir.path(), 4, 1.5, "HighLoadUser");
-    opts.plan.class.wait = wait(0.0, 0.002);
-    opts.plan.connection.max_requests = Some(10);
-    let r = load::run(opts, &mut Recorder::default())
+    opts.plan.load.class.wait = wait(0.0, 0.002);
+    opts.plan.load.connection.max_requests = Some(10);
+    let r = load::run(&opts.plan, &opts.site, &mut Recorder::default())
         .await
         .unwrap()
         .record;
@@ -230,9 +238,11 @@ async fn the_record_is_complete_and_the_timeline_is_on_disk() {
     let (host, _) = fake_api(Mode::Healthy).await;
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(host, dir.path(), 5, 2.0, "StressTestUser");
-    opts.csv = Some(dir.path().join("csv/run"));
-    opts.label = Some("baseline".into());
-    let result = load::run(opts, &mut Recorder::default()).await.unwrap();
+    opts.plan.csv = Some(dir.path().join("csv/run"));
+    opts.plan.label = Some("baseline".into());
+    let result = load::run(&opts.plan, &opts.site, &mut Recorder::default())
+        .await
+        .unwrap();
     let r = record::load(&result.record_path).unwrap();
     assert_eq!(r.status, RunStatus::Completed);
     assert_eq!(r.label.as_deref(), Some("baseline"));
@@ -278,9 +288,9 @@ async fn connections_can_bind_their_own_source_ports() {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(host, dir.path(), 10, 1.0, "HighLoadUser");
     // A range outside the kernel's ephemeral one, so nothing else takes these ports.
-    opts.plan.source_ports = Some((61_200, 61_299));
-    opts.plan.class.wait = wait(0.0, 0.01);
-    let r = load::run(opts, &mut Recorder::default())
+    opts.plan.load.source_ports = Some((61_200, 61_299));
+    opts.plan.load.class.wait = wait(0.0, 0.01);
+    let r = load::run(&opts.plan, &opts.site, &mut Recorder::default())
         .await
         .unwrap()
         .record;

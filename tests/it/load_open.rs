@@ -42,9 +42,11 @@ async fn stalled_run(queue: bool) -> (RunRecord, u64) {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(host, dir.path(), 10, 5.0, "IrisPredictionAPIUser");
-    opts.plan.class = health_only();
-    opts.plan.open = open(100.0, 10, queue);
-    let result = load::run(opts, &mut Recorder::default()).await.unwrap();
+    opts.plan.load.class = health_only();
+    opts.plan.load.open = open(100.0, 10, queue);
+    let result = load::run(&opts.plan, &opts.site, &mut Recorder::default())
+        .await
+        .unwrap();
     let answered = seen.answered.load(Ordering::SeqCst);
     (result.record, answered)
 }
@@ -110,10 +112,12 @@ async fn arrivals_keep_5000_per_second_within_1_percent_against_serve() {
         10.0,
         "IrisPredictionAPIUser",
     );
-    opts.plan.class = health_only();
+    opts.plan.load.class = health_only();
     // A queue rather than drops: on a busy machine the engine still sends each arrival.
-    opts.plan.open = open(5000.0, 200, true);
-    let result = load::run(opts, &mut Recorder::default()).await.unwrap();
+    opts.plan.load.open = open(5000.0, 200, true);
+    let result = load::run(&opts.plan, &opts.site, &mut Recorder::default())
+        .await
+        .unwrap();
     let r = &result.record;
     let a = r.arrivals.as_ref().unwrap();
     assert_eq!(a.intended, 50_000, "{a:?}");
@@ -140,10 +144,10 @@ async fn a_ramped_rate_makes_its_integral_of_arrivals() {
     let (host, _) = fake_api(Mode::Healthy).await;
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(host, dir.path(), 50, 4.0, "IrisPredictionAPIUser");
-    opts.plan.class = health_only();
-    opts.plan.open = open(10.0, 50, false);
-    opts.plan.stages = Some("2s:200,2s:200".parse().unwrap());
-    let r = load::run(opts, &mut Recorder::default())
+    opts.plan.load.class = health_only();
+    opts.plan.load.open = open(10.0, 50, false);
+    opts.plan.load.stages = Some("2s:200,2s:200".parse().unwrap());
+    let r = load::run(&opts.plan, &opts.site, &mut Recorder::default())
         .await
         .unwrap()
         .record;
@@ -168,12 +172,12 @@ async fn users_follow_the_stages_within_a_second() {
     let (host, _) = fake_api(Mode::Healthy).await;
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(host, dir.path(), 20, 1.0, "IrisPredictionAPIUser");
-    opts.plan.class.wait = wait(0.05, 0.05);
+    opts.plan.load.class.wait = wait(0.05, 0.05);
     // 0 users until 1.5 s, 20 until 3.5 s, then 0 again until 4.5 s.
     let stages: iris_lab::units::Stages = "1500ms:0,0s:20,2s:20,0s:0,1s:0".parse().unwrap();
-    opts.plan.duration = stages.total();
-    opts.plan.stages = Some(stages);
-    let r = load::run(opts, &mut Recorder::default())
+    opts.plan.load.duration = stages.total();
+    opts.plan.load.stages = Some(stages);
+    let r = load::run(&opts.plan, &opts.site, &mut Recorder::default())
         .await
         .unwrap()
         .record;
@@ -196,11 +200,13 @@ async fn stages_going_down_never_cut_a_request() {
     let (host, seen) = fake_api(Mode::Slow(300)).await;
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(host, dir.path(), 10, 1.0, "IrisPredictionAPIUser");
-    opts.plan.class = health_only();
+    opts.plan.load.class = health_only();
     let stages: iris_lab::units::Stages = "0s:10,1s:10,0s:0,1s:0".parse().unwrap();
-    opts.plan.duration = stages.total();
-    opts.plan.stages = Some(stages);
-    let result = load::run(opts, &mut Recorder::default()).await.unwrap();
+    opts.plan.load.duration = stages.total();
+    opts.plan.load.stages = Some(stages);
+    let result = load::run(&opts.plan, &opts.site, &mut Recorder::default())
+        .await
+        .unwrap();
     let r = &result.record;
     assert_eq!(result.abandoned, 0);
     assert_eq!(r.aggregate.failures, 0, "{:?}", r.failures);

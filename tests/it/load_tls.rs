@@ -102,8 +102,8 @@ async fn https_works_with_insecure_and_an_unverified_certificate_is_refused_with
     let host = tls_api(dir.path()).await;
 
     let mut opts = support::options(host.clone(), dir.path(), 3, 1.0, "HighLoadUser");
-    opts.insecure = true;
-    let r = load::run(opts, &mut support::Recorder::default())
+    opts.plan.insecure = true;
+    let r = load::run(&opts.plan, &opts.site, &mut support::Recorder::default())
         .await
         .unwrap()
         .record;
@@ -111,7 +111,7 @@ async fn https_works_with_insecure_and_an_unverified_certificate_is_refused_with
     assert_eq!(r.aggregate.failures, 0, "{:?}", r.failures);
 
     let opts = support::options(host, dir.path(), 3, 1.0, "HighLoadUser");
-    match load::run(opts, &mut support::Recorder::default()).await {
+    match load::run(&opts.plan, &opts.site, &mut support::Recorder::default()).await {
         Err(
             e @ RunError::Unreachable {
                 failure: Failure::Tls,
@@ -133,8 +133,8 @@ async fn a_slow_handshake_shows_as_tls_not_connecting() {
     let delay = std::time::Duration::from_millis(300);
     let host = tls_api_after(dir.path(), delay).await;
     let mut opts = support::options(host, dir.path(), 2, 1.5, "HighLoadUser");
-    opts.insecure = true;
-    let r = load::run(opts, &mut support::Recorder::default())
+    opts.plan.insecure = true;
+    let r = load::run(&opts.plan, &opts.site, &mut support::Recorder::default())
         .await
         .unwrap()
         .record;

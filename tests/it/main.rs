@@ -22,6 +22,7 @@ mod locust_csv;
 mod phases;
 mod report;
 mod report_html;
+mod report_scaling;
 mod serve_limits;
 mod serve_predict_props;
 mod serve_smoke;

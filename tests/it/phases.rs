@@ -17,7 +17,7 @@ const DELAY_MS: f64 = 300.0;
 async fn one_user(host: reqwest::Url, secs: f64) -> RunRecord {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(host, dir.path(), 1, secs, "HighLoadUser");
-    opts.plan.class = UserClass::new(
+    opts.plan.load.class = UserClass::new(
         "Get",
         wait(0.0, 0.0),
         vec![],
@@ -30,7 +30,7 @@ async fn one_user(host: reqwest::Url, secs: f64) -> RunRecord {
         )],
     )
     .unwrap();
-    let r = load::run(opts, &mut Recorder::default())
+    let r = load::run(&opts.plan, &opts.site, &mut Recorder::default())
         .await
         .unwrap()
         .record;
@@ -150,8 +150,8 @@ async fn serve_reports_server_timing_that_the_record_prefers_to_the_body() {
 
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(host, dir.path(), 4, 1.5, "HighLoadUser");
-    opts.plan.class.wait = wait(0.0, 0.01);
-    let r = load::run(opts, &mut Recorder::default())
+    opts.plan.load.class.wait = wait(0.0, 0.01);
+    let r = load::run(&opts.plan, &opts.site, &mut Recorder::default())
         .await
         .unwrap()
         .record;

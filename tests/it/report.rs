@@ -14,14 +14,28 @@ pub(crate) fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The binary in `dir`, hermetic: no config from the environment, and Google credentials that
+/// are a fake token for a Cloud Trace on a closed loopback port, so `--gcp-project` never looks
+/// for (or uses) the machine's real credentials, metadata server or gcloud.
 pub(crate) fn iris_lab(dir: &Path) -> Command {
     let mut cmd = support::command();
     cmd.current_dir(dir)
         .env_remove("IRIS_LAB_CONFIG")
         .env_remove("IRIS_LAB_FORMAT")
         .env_remove("GOOGLE_CLOUD_PROJECT")
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+        .env("HOME", dir)
+        .env("CLOUDSDK_CONFIG", dir.join("gcloud"))
+        .env("GOOGLE_OAUTH_ACCESS_TOKEN", "fake-token-for-tests")
+        .env("IRIS_LAB_CLOUD_TRACE_URL", closed_port_url())
         .timeout(std::time::Duration::from_secs(30));
     cmd
+}
+
+/// `http://127.0.0.1:PORT` where nothing listens (the port was bound and released).
+fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", listener.local_addr().unwrap())
 }
 
 pub(crate) fn report(dir: &Path, args: &[&str]) -> String {
@@ -114,6 +128,26 @@ fn cluster_data_fills_the_tables_findings_and_timeline() {
     );
     assert!(text.contains("Not observed: pod metrics from +1 s: metrics.k8s.io answered 503"));
     assert!(text.contains("https://console.cloud.google.com/traces/list?project=my-project&tid="));
+}
+
+#[test]
+fn gcp_project_without_saved_traces_fetches_on_loopback_only_and_reports_on() {
+    let dir = runs_dir(&[("150u.json", None), ("300u.json", None)]);
+    let out = iris_lab(dir.path())
+        .args(["report", "--gcp-project", "my-project"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = support::texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("| Metric |"), "{stdout}");
+    for run in ["run0.json", "run1.json"] {
+        assert!(
+            stderr.contains(&format!(
+                "note: no span analysis for {run}: could not reach Cloud Trace at http://127.0.0.1:"
+            )),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]

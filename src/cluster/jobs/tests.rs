@@ -8,7 +8,8 @@ fn spec() -> WorkerJob {
         run: "abc".into(),
         image: "ghcr.io/x/iris-lab:0.1.0".into(),
         workers: 3,
-        args: vec!["worker".into(), "--workers".into(), "3".into()],
+        args: vec!["worker".into()],
+        env: [("IRIS_LAB_WORKER_PLAN".to_string(), "{}".to_string())].into(),
         cpu: Some("2".into()),
         memory: Some("1Gi".into()),
         node_selector: [("pool".to_string(), "load".to_string())].into(),
@@ -41,7 +42,11 @@ fn the_job_is_indexed_never_retried_spread_and_guaranteed() {
     );
     let c = &pod["containers"][0];
     assert_eq!(c["image"], "ghcr.io/x/iris-lab:0.1.0");
-    assert_eq!(c["args"][0], "worker");
+    assert_eq!(c["args"], json!(["worker"]));
+    assert_eq!(
+        c["env"],
+        json!([{"name": "IRIS_LAB_WORKER_PLAN", "value": "{}"}])
+    );
     assert_eq!(
         c["resources"]["requests"], c["resources"]["limits"],
         "Guaranteed"

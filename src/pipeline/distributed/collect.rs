@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use super::{DistributedError, WorkerLine, WorkerNote, split};
 use crate::loadgen::LoadPlan;
 use crate::outcome::Outcome;
-use crate::pipeline::{LoadOptions, LoadResult, Monitor, RunError, RunNote, assemble, save};
+use crate::pipeline::{LoadResult, Monitor, RunError, RunNote, RunPlan, assemble, save};
 use crate::record::distributed::{DistributedRecord, Placement, WorkerOutcome, WorkerStatus};
 use crate::record::{self, JsonlWriter, RunRecord, RunStatus, TimelinePoint, WriteError};
 use crate::stats::merge::{LiveMerge, merge_records};
@@ -27,14 +27,14 @@ pub struct RunFiles {
 }
 
 impl RunFiles {
-    pub fn create(opts: &LoadOptions) -> Result<Self, RunError> {
-        let out = &opts.out_dir;
+    pub fn create(plan: &RunPlan) -> Result<Self, RunError> {
+        let out = &plan.out_dir;
         std::fs::create_dir_all(out).map_err(|e| WriteError::new(out.display().to_string(), e))?;
         let record_path = record::new_record_path(
             out,
             Timestamp::now(),
-            opts.plan.users,
-            &opts.plan.class.name,
+            plan.load.users,
+            &plan.load.class.name,
         );
         let dir = record_path.with_extension("workers");
         std::fs::create_dir_all(&dir).map_err(|e| WriteError::new(dir.display().to_string(), e))?;
@@ -71,21 +71,16 @@ pub struct Collected {
 }
 
 impl Collected {
-    pub fn new(
-        opts: &LoadOptions,
-        workers: u32,
-        start_at: Timestamp,
-        timeline: JsonlWriter,
-    ) -> Self {
+    pub fn new(plan: &LoadPlan, workers: u32, start_at: Timestamp, timeline: JsonlWriter) -> Self {
         let n = workers as usize;
         let start_delay = std::time::Duration::try_from(start_at.duration_since(Timestamp::now()))
             .unwrap_or_default();
         Self {
-            plan: opts.plan.clone(),
+            plan: plan.clone(),
             workers,
             start_at,
             start_delay,
-            merge: LiveMerge::new(n, opts.plan.users, opts.plan.duration),
+            merge: LiveMerge::new(n, plan.users, plan.duration),
             points: Vec::new(),
             timeline,
             timeline_error: None,
@@ -136,7 +131,7 @@ impl Collected {
             }
             Ok(WorkerLine::Second(share)) => match self.merge.push(w, *share) {
                 Ok(points) => self.sink(points, monitor),
-                Err(e) => self.trouble[w] = Some(crate::units::one_line(&e)),
+                Err(e) => self.trouble[w] = Some(crate::chain::one_line(&e)),
             },
             Ok(WorkerLine::Record(r)) => self.records[w] = Some(*r),
             Ok(WorkerLine::Failed { error }) => self.trouble[w] = Some(error),
@@ -242,7 +237,8 @@ impl Collected {
 /// `record_path`, with the thresholds judged on the merge.
 pub fn finish(
     mut c: Collected,
-    opts: &LoadOptions,
+    plan: &RunPlan,
+    host: &reqwest::Url,
     placement: Placement,
     record_path: PathBuf,
     dir: &Path,
@@ -280,12 +276,12 @@ pub fn finish(
         .into());
     }
     let mut merged = merge_records(&parts).map_err(DistributedError::from)?;
-    merged.label = opts.label.clone();
-    merged.target = opts.host.to_string();
-    merged.params.users = opts.plan.users;
-    merged.params.spawn_rate = opts.plan.spawn_rate;
+    merged.label = plan.label.clone();
+    merged.target = host.to_string();
+    merged.params.users = plan.load.users;
+    merged.params.spawn_rate = plan.load.spawn_rate;
     merged.timeline = std::mem::take(&mut c.points);
-    merged.thresholds = assemble::thresholds(opts, &merged.aggregate);
+    merged.thresholds = assemble::thresholds(&plan.thresholds, &merged.aggregate);
     if c.interrupted {
         merged.status = RunStatus::Interrupted;
     }
@@ -299,7 +295,7 @@ pub fn finish(
         warnings: c.warnings.clone(),
     });
     let jsonl = c.timeline.path.clone();
-    let mut result = save(merged, record_path, jsonl, opts, 0)?;
+    let mut result = save(merged, record_path, jsonl, plan, 0)?;
     if lost && result.outcome == Outcome::Success {
         result.outcome = Outcome::Failed;
     }

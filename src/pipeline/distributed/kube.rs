@@ -2,7 +2,6 @@
 //! followed through the API (the workers need no permissions), merged as the local
 //! controller merges processes' stdout.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,27 +12,16 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::collect::{Collected, RunFiles, finish};
-use super::{DistributedError, WorkerNote, parse_line, worker_args};
+use super::{DistributedError, ORDER_ENV, WorkerNote, WorkerOrder, parse_line};
 use crate::cluster::Cluster;
 use crate::cluster::jobs::{self, WorkerJob, WorkerPod};
 use crate::loadgen::GRACE;
-use crate::pipeline::{LoadOptions, LoadResult, Monitor, RunError, RunNote};
+use crate::pipeline::{LoadResult, Monitor, RunError, RunMode, RunNote, RunPlan, RunSite};
 use crate::record::distributed::Placement;
 use crate::signals::Signals;
 
 /// Where a worker writes its own timeline inside its pod.
 pub const POD_OUT_DIR: &str = "/tmp/iris-lab";
-
-/// How the Job's pods are made.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PodSettings {
-    pub image: String,
-    pub cpu: Option<String>,
-    pub memory: Option<String>,
-    pub node_selector: BTreeMap<String, String>,
-    /// From the Job's creation to the common start: scheduling, image pulls, start-up.
-    pub start_delay: Duration,
-}
 
 /// A distributed run on Kubernetes, decided but not started: what `--dry-run` prints and
 /// what the run creates.
@@ -46,22 +34,21 @@ pub struct KubePlan {
     pub job: Job,
 }
 
-/// Decides the Job (pure): its name from the run's id, its pods' arguments from the plan.
+/// Decides the Job (pure) of a plan of Kubernetes workers ([`RunMode::Kubernetes`]): its
+/// name from the run's id, and every pod's [`WorkerOrder`] (the settled plan, its scenario's
+/// class included) in the environment variable [`ORDER_ENV`].
 pub fn plan(
-    opts: &LoadOptions,
-    workers: u32,
-    pods: &PodSettings,
+    opts: &RunPlan,
+    host: &reqwest::Url,
     namespace: &str,
     now: Timestamp,
 ) -> Result<KubePlan, DistributedError> {
-    let workers = super::check_workers(u64::from(workers), opts.plan.users)?;
-    if opts.scenario.is_some() {
+    let RunMode::Kubernetes { workers, pods } = &opts.mode else {
         return Err(DistributedError::Usage(
-            "--scenario is a file on this machine, not in the worker pods: use a built-in \
-             --user-class with Kubernetes workers, or --local"
-                .into(),
+            "the Kubernetes Job runs a plan of Kubernetes workers".into(),
         ));
-    }
+    };
+    let workers = *workers;
     let start_at = now
         .checked_add(pods.start_delay)
         .map_err(|e| DistributedError::Usage(format!("--worker-start-delay: {e}")))?;
@@ -70,19 +57,21 @@ pub fn plan(
         now.strftime("%Y%m%d-%H%M%S"),
         now.subsec_nanosecond().unsigned_abs() % 0x10000
     );
+    let order = WorkerOrder {
+        plan: opts.clone(),
+        host: host.clone(),
+        workers,
+        start_at,
+        out_dir: POD_OUT_DIR.into(),
+    };
     let spec = WorkerJob {
         name: format!("iris-lab-load-{run}"),
         namespace: namespace.to_string(),
         run: run.clone(),
         image: pods.image.clone(),
         workers,
-        args: worker_args(
-            opts,
-            None,
-            workers,
-            start_at,
-            std::path::Path::new(POD_OUT_DIR),
-        ),
+        args: vec!["worker".into()],
+        env: [(ORDER_ENV.to_string(), order.to_line()?)].into(),
         cpu: pods.cpu.clone(),
         memory: pods.memory.clone(),
         node_selector: pods.node_selector.clone(),
@@ -120,18 +109,18 @@ struct Follow {
 
 /// Creates the Job (the caller checked RBAC and asked), follows its pods, merges, saves.
 pub async fn run_kubernetes(
-    opts: LoadOptions,
+    opts: &RunPlan,
+    site: &RunSite,
     kube: KubePlan,
     cluster: Cluster,
     monitor: &mut (dyn Monitor + Send),
 ) -> Result<LoadResult, RunError> {
-    let warnings = load_balancer_warning(&opts, &cluster).await;
+    let warnings = load_balancer_warning(&site.host, &cluster).await;
     let RunFiles {
         record_path,
         dir,
         timeline,
-    } = RunFiles::create(&opts)?;
-    let mut pods = Box::pin(cluster.worker_pods(&kube.run));
+    } = RunFiles::create(opts)?;
     cluster
         .create_job(&kube.job)
         .await
@@ -142,117 +131,152 @@ pub async fn run_kubernetes(
         start_at: kube.start_at,
         dir: PathBuf::from(format!("job/{name} in namespace {}", kube.namespace)),
     }));
-    let mut c = Collected::new(&opts, kube.workers, kube.start_at, timeline);
+    let mut c = Collected::new(&opts.load, kube.workers, kube.start_at, timeline);
     c.warnings = warnings;
     for w in &c.warnings {
         monitor.note(&RunNote::Workers(WorkerNote::Warning(w.clone())));
     }
-    let n = kube.workers as usize;
-    let mut follows = vec![Follow::default(); n];
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut logs = JoinSet::new();
-    let mut signals = opts.handle_signals.then(|| Signals::new().ok()).flatten();
-    let mut interrupts = 0;
-    let limit = c.start_delay() + opts.plan.duration + GRACE + Duration::from_secs(60);
-    let deadline = tokio::time::Instant::now() + limit;
-    while !c.all_ended() {
-        tokio::select! {
-            Some(pod) = pods.next() => {
-                on_pod(&pod, &mut follows, &mut c, &cluster, &tx, &mut logs, monitor);
-            }
-            Some(msg) = rx.recv() => match msg {
-                Msg::Line(i, text) => {
-                    if let Some(line) = parse_line(&text) {
-                        c.line(i, line, monitor);
-                    }
-                }
-                Msg::LogEnded(i) => {
-                    let f = &mut follows[i as usize];
-                    f.log_ended = true;
-                    let how = f.ended.clone().unwrap_or_else(|| "its log ended".into());
-                    c.exited(i, &how, monitor);
-                }
-                Msg::LogFailed(i) => follows[i as usize].following = false,
-            },
-            () = next_signal(&mut signals) => {
-                interrupts += 1;
-                if interrupts > 1 {
-                    monitor.note(&RunNote::InterruptedAgain { timeline: c.timeline_path() });
-                    return Err(RunError::InterruptedAgain);
-                }
-                c.interrupted = true;
-                monitor.interrupted();
-                // The pods get SIGTERM: each worker stops and sends what it measured.
-                if let Err(e) = cluster.delete_job(&name).await {
-                    monitor.note(&RunNote::Workers(WorkerNote::Warning(format!(
-                        "could not delete job/{name}: {}", crate::units::one_line(&e)
-                    ))));
-                }
-            }
-            () = tokio::time::sleep_until(deadline) => {
-                c.timed_out(monitor);
-            }
-        }
-    }
-    logs.abort_all();
-    for (i, f) in follows.iter().enumerate() {
-        c.placed[i].0 = f.pod.clone();
-    }
+    let mut pods = Pods {
+        follows: vec![Follow::default(); kube.workers as usize],
+        cluster: &cluster,
+        job: &name,
+        logs: JoinSet::new(),
+    };
+    pods.follow(&mut c, &kube.run, opts, site.signals, monitor)
+        .await?;
     let placement = Placement::Kubernetes {
         namespace: kube.namespace.clone(),
-        job: name,
+        job: name.clone(),
     };
-    finish(c, &opts, placement, record_path, &dir, monitor)
+    finish(c, opts, &site.host, placement, record_path, &dir, monitor)
 }
 
-/// A pod changed: note where it runs, follow its log once its container started, and end
-/// a worker whose pod ended without a log to read.
-fn on_pod(
-    pod: &WorkerPod,
-    follows: &mut [Follow],
-    c: &mut Collected,
-    cluster: &Cluster,
-    tx: &mpsc::UnboundedSender<Msg>,
-    logs: &mut JoinSet<()>,
-    monitor: &mut (dyn Monitor + Send),
-) {
-    let Some(i) = pod.index.filter(|i| (*i as usize) < follows.len()) else {
-        return;
-    };
-    let f = &mut follows[i as usize];
-    f.pod = Some(pod.name.clone());
-    c.placed[i as usize] = (Some(pod.name.clone()), pod.node.clone());
-    if pod.ended.is_some() {
-        f.ended.clone_from(&pod.ended);
-    }
-    if pod.started && !f.following && !f.log_ended {
-        f.following = true;
-        let (cluster, tx, name) = (cluster.clone(), tx.clone(), pod.name.clone());
-        logs.spawn(async move {
-            match cluster.follow_log(&name).await {
-                Ok(lines) => {
-                    let mut lines = std::pin::pin!(lines);
-                    while let Some(line) = lines.next().await {
-                        let _ = tx.send(Msg::Line(i, line));
+/// The controller's side of the Job's pods while they run: which pod is which worker, and
+/// the tasks following their logs.
+struct Pods<'a> {
+    follows: Vec<Follow>,
+    cluster: &'a Cluster,
+    job: &'a str,
+    logs: JoinSet<()>,
+}
+
+impl Pods<'_> {
+    /// Follows the run's pods and their logs into `c` until every worker has ended or the
+    /// run's limit; a first Ctrl-C deletes the Job (the pods get SIGTERM and send what they
+    /// measured), a second ends the run at once.
+    async fn follow(
+        &mut self,
+        c: &mut Collected,
+        run: &str,
+        plan: &RunPlan,
+        signals: bool,
+        monitor: &mut (dyn Monitor + Send),
+    ) -> Result<(), RunError> {
+        let mut events = Box::pin(self.cluster.worker_pods(run));
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut signals = signals.then(|| Signals::new().ok()).flatten();
+        let mut interrupts = 0;
+        let limit = c.start_delay() + plan.load.duration + GRACE + Duration::from_secs(60);
+        let deadline = tokio::time::Instant::now() + limit;
+        while !c.all_ended() {
+            tokio::select! {
+                Some(pod) = events.next() => self.on_pod(&pod, c, &tx, monitor),
+                Some(msg) = rx.recv() => self.on_msg(msg, c, monitor),
+                () = next_signal(&mut signals) => {
+                    interrupts += 1;
+                    if interrupts > 1 {
+                        monitor.note(&RunNote::InterruptedAgain { timeline: c.timeline_path() });
+                        return Err(RunError::InterruptedAgain);
                     }
-                    let _ = tx.send(Msg::LogEnded(i));
+                    c.interrupted = true;
+                    monitor.interrupted();
+                    self.delete_job(monitor).await;
                 }
-                Err(_) => {
-                    let _ = tx.send(Msg::LogFailed(i));
+                () = tokio::time::sleep_until(deadline) => c.timed_out(monitor),
+            }
+        }
+        self.logs.abort_all();
+        for (i, f) in self.follows.iter().enumerate() {
+            c.placed[i].0 = f.pod.clone();
+        }
+        Ok(())
+    }
+
+    fn on_msg(&mut self, msg: Msg, c: &mut Collected, monitor: &mut (dyn Monitor + Send)) {
+        match msg {
+            Msg::Line(i, text) => {
+                if let Some(line) = parse_line(&text) {
+                    c.line(i, line, monitor);
                 }
             }
-        });
+            Msg::LogEnded(i) => {
+                let f = &mut self.follows[i as usize];
+                f.log_ended = true;
+                let how = f.ended.clone().unwrap_or_else(|| "its log ended".into());
+                c.exited(i, &how, monitor);
+            }
+            Msg::LogFailed(i) => self.follows[i as usize].following = false,
+        }
     }
-    if let Some(how) = &pod.ended
-        && !pod.started
-    {
-        c.exited(i, how, monitor);
+
+    /// The pods get SIGTERM: each worker stops and sends what it measured.
+    async fn delete_job(&self, monitor: &mut (dyn Monitor + Send)) {
+        if let Err(e) = self.cluster.delete_job(self.job).await {
+            monitor.note(&RunNote::Workers(WorkerNote::Warning(format!(
+                "could not delete job/{}: {}",
+                self.job,
+                crate::chain::one_line(&e)
+            ))));
+        }
+    }
+
+    /// A pod changed: note where it runs, follow its log once its container started, and
+    /// end a worker whose pod ended without a log to read.
+    fn on_pod(
+        &mut self,
+        pod: &WorkerPod,
+        c: &mut Collected,
+        tx: &mpsc::UnboundedSender<Msg>,
+        monitor: &mut (dyn Monitor + Send),
+    ) {
+        let Some(i) = pod.index.filter(|i| (*i as usize) < self.follows.len()) else {
+            return;
+        };
+        let f = &mut self.follows[i as usize];
+        f.pod = Some(pod.name.clone());
+        c.placed[i as usize] = (Some(pod.name.clone()), pod.node.clone());
+        if pod.ended.is_some() {
+            f.ended.clone_from(&pod.ended);
+        }
+        if pod.started && !f.following && !f.log_ended {
+            f.following = true;
+            let (cluster, tx, name) = (self.cluster.clone(), tx.clone(), pod.name.clone());
+            self.logs.spawn(async move {
+                match cluster.follow_log(&name).await {
+                    Ok(lines) => {
+                        let mut lines = std::pin::pin!(lines);
+                        while let Some(line) = lines.next().await {
+                            let _ = tx.send(Msg::Line(i, line));
+                        }
+                        let _ = tx.send(Msg::LogEnded(i));
+                    }
+                    Err(_) => {
+                        let _ = tx.send(Msg::LogFailed(i));
+                    }
+                }
+            });
+        }
+        if let Some(how) = &pod.ended
+            && !pod.started
+        {
+            c.exited(i, how, monitor);
+        }
     }
 }
 
 /// In-cluster workers sending to the Service's LoadBalancer address skip the load balancer.
-async fn load_balancer_warning(opts: &LoadOptions, cluster: &Cluster) -> Vec<String> {
-    let Some(host) = opts.host.host_str() else {
+async fn load_balancer_warning(host: &reqwest::Url, cluster: &Cluster) -> Vec<String> {
+    let Some(host) = host.host_str() else {
         return Vec::new();
     };
     match cluster.service().await {

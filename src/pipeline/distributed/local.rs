@@ -7,14 +7,14 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::{DistributedError, WorkerNote, parse_line, worker_args};
+use super::{DistributedError, WorkerNote, WorkerOrder, parse_line};
 use crate::loadgen::{GRACE, LoadPlan};
-use crate::pipeline::{LoadOptions, LoadResult, Monitor, RunError, RunNote, prepare};
+use crate::pipeline::{LoadResult, Monitor, RunError, RunMode, RunNote, RunPlan, RunSite, prepare};
 use crate::record::distributed::Placement;
 use crate::signals::Signals;
 
@@ -32,25 +32,30 @@ fn start_delay(workers: u32) -> Duration {
     Duration::from_millis(1500 + 300 * u64::from(workers))
 }
 
-/// Runs `opts`' plan with `workers` local processes of `exe` (`iris-lab`).
+/// Runs `plan` with its local workers ([`RunMode::LocalWorkers`]), processes of `exe`
+/// (`iris-lab`).
 pub async fn run_local(
-    opts: LoadOptions,
-    workers: u32,
+    plan: &RunPlan,
+    site: &RunSite,
     exe: &Path,
     monitor: &mut (dyn Monitor + Send),
 ) -> Result<LoadResult, RunError> {
-    let workers = super::check_workers(u64::from(workers), opts.plan.users)?;
+    let RunMode::LocalWorkers { workers } = plan.mode else {
+        return Err(
+            DistributedError::Usage("run_local runs a plan of local workers".into()).into(),
+        );
+    };
     // The controller checks the target first: one clear error instead of N. Each process
     // opens files for its own share; the shares' connections all leave this machine's ports.
-    let largest = opts.plan.users.div_ceil(workers);
+    let largest = plan.load.users.div_ceil(workers);
     let probe = LoadPlan {
         users: largest,
-        ..opts.plan.clone()
+        ..plan.load.clone()
     };
-    let target = prepare::target(&probe, &opts.host, opts.insecure).await?;
+    let target = prepare::target(&probe, &site.host, plan.insecure).await?;
     let ports = prepare::ephemeral_ports();
     if let Some(problem) =
-        prepare::capacity_problem(opts.plan.users, u64::MAX, ports, target.addrs.len())
+        prepare::capacity_problem(plan.load.users, u64::MAX, ports, target.addrs.len())
     {
         return Err(RunError::Capacity(problem));
     }
@@ -58,16 +63,25 @@ pub async fn run_local(
         record_path,
         dir,
         timeline,
-    } = RunFiles::create(&opts)?;
+    } = RunFiles::create(plan)?;
     let start_at = Timestamp::now()
         .checked_add(start_delay(workers))
         .unwrap_or_else(|_| Timestamp::now());
+    // Every worker gets the same order; each takes its share by its index.
+    let order = WorkerOrder {
+        plan: plan.clone(),
+        host: site.host.clone(),
+        workers,
+        start_at,
+        out_dir: dir.clone(),
+    }
+    .to_line()?;
     let (tx, rx) = mpsc::unbounded_channel();
     let mut tasks = JoinSet::new();
     let mut stdins = Vec::new();
     for i in 0..workers {
-        let mut child = spawn(exe, &opts, i, workers, start_at, &dir)?;
-        stdins.push(child.stdin.take());
+        let (child, stdin) = spawn(exe, &order, i, &dir).await?;
+        stdins.push(Some(stdin));
         tasks.spawn(read_worker(i, child, tx.clone()));
     }
     drop(tx);
@@ -76,8 +90,8 @@ pub async fn run_local(
         start_at,
         dir: dir.clone(),
     }));
-    let mut collected = Collected::new(&opts, workers, start_at, timeline);
-    let outcome = control(&mut collected, rx, &mut stdins, &opts, monitor).await;
+    let mut collected = Collected::new(&plan.load, workers, start_at, timeline);
+    let outcome = control(&mut collected, rx, &mut stdins, plan, site.signals, monitor).await;
     // Every reader has ended, or the run is over without them: a worker still running is
     // killed with its task (kill_on_drop).
     tasks.abort_all();
@@ -85,7 +99,8 @@ pub async fn run_local(
     outcome?;
     finish(
         collected,
-        &opts,
+        plan,
+        &site.host,
         Placement::Local,
         record_path,
         &dir,
@@ -93,22 +108,22 @@ pub async fn run_local(
     )
 }
 
-fn spawn(
+/// Starts worker `i` and sends it the order, the first line of its stdin; the rest of its
+/// stdin is the stop channel.
+async fn spawn(
     exe: &Path,
-    opts: &LoadOptions,
+    order: &str,
     i: u32,
-    workers: u32,
-    start_at: Timestamp,
     dir: &Path,
-) -> Result<Child, DistributedError> {
+) -> Result<(Child, ChildStdin), DistributedError> {
     let spawn_error = |source| DistributedError::Spawn {
         index: i,
         exe: exe.display().to_string(),
         source,
     };
     let log = std::fs::File::create(dir.join(format!("worker-{i}.log"))).map_err(spawn_error)?;
-    Command::new(exe)
-        .args(worker_args(opts, Some(i), workers, start_at, dir))
+    let mut child = Command::new(exe)
+        .args(["worker", "--index", &i.to_string(), "--plan", "-"])
         .arg("--stdin-control")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -116,7 +131,16 @@ fn spawn(
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
-        .map_err(spawn_error)
+        .map_err(spawn_error)?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| spawn_error(std::io::Error::other("its standard input is not a pipe")))?;
+    stdin
+        .write_all(format!("{order}\n").as_bytes())
+        .await
+        .map_err(spawn_error)?;
+    Ok((child, stdin))
 }
 
 /// Forwards a worker's stdout lines, then how it exited.
@@ -142,13 +166,14 @@ async fn control(
     collected: &mut Collected,
     mut rx: mpsc::UnboundedReceiver<Msg>,
     stdins: &mut Vec<Option<ChildStdin>>,
-    opts: &LoadOptions,
+    opts: &RunPlan,
+    signals: bool,
     monitor: &mut (dyn Monitor + Send),
 ) -> Result<(), RunError> {
-    let mut signals = opts.handle_signals.then(|| Signals::new().ok()).flatten();
+    let mut signals = signals.then(|| Signals::new().ok()).flatten();
     let mut interrupts = 0;
     // However the workers behave, the run ends: the plan's length, the grace, and slack.
-    let limit = collected.start_delay() + opts.plan.duration + GRACE + Duration::from_secs(30);
+    let limit = collected.start_delay() + opts.load.duration + GRACE + Duration::from_secs(30);
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         tokio::select! {

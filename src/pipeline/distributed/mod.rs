@@ -3,8 +3,13 @@
 //! ([`protocol`]); the controller merges them exactly (`stats::merge`) into one live display,
 //! one merged record and one record per worker.
 //!
+//! Every worker gets the same [`WorkerOrder`]: the controller's settled `RunPlan` as one line
+//! of JSON (stdin for local processes, an environment variable of the Job's pods), and takes
+//! its share of it ([`share`]) by its index.
+//!
 //! - `worker.rs`: one worker (the hidden `iris-lab worker` command): barrier, measure, send.
 //! - `local.rs`: the controller with N local processes (`--local`).
+//! - `kube.rs`: the controller with the pods of one Indexed Job.
 
 mod collect;
 pub mod kube;
@@ -13,18 +18,16 @@ pub mod protocol;
 pub mod worker;
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::LoadOptions;
 use crate::loadgen::{LoadPlan, OpenModel, Stripe};
 use crate::stats::merge::MergeError;
 use crate::units::{Stage, Stages};
 
 pub use local::run_local;
 pub use protocol::{WorkerLine, parse_line};
-pub use worker::{WorkerPlan, run_worker};
+pub use worker::{ORDER_ENV, WorkerOrder, run_worker, worker_plan};
 
 /// Why a distributed run could not start or finish.
 #[derive(Debug, thiserror::Error)]
@@ -73,21 +76,6 @@ pub enum WorkerNote {
     Lost { index: u32, reason: String },
     /// Something the reader should know about where the load comes from.
     Warning(String),
-}
-
-/// Checks the worker count against the plan: 2 or more, and at most one worker per user.
-pub fn check_workers(workers: u64, users: u32) -> Result<u32, DistributedError> {
-    if workers < 2 {
-        return Err(DistributedError::Usage(
-            "--workers must be 2 or more (1 worker is a plain `load`)".into(),
-        ));
-    }
-    match u32::try_from(workers) {
-        Ok(n) if n <= users => Ok(n),
-        _ => Err(DistributedError::Usage(format!(
-            "--workers {workers} is more than --users {users}: every worker needs a user"
-        ))),
-    }
 }
 
 /// Worker `i` of `n`'s share of `total`, k6-style: `round(total*(i+1)/n) - round(total*i/n)`.
@@ -139,80 +127,6 @@ pub fn share(plan: &LoadPlan, i: u32, n: u32) -> LoadPlan {
     }
 }
 
-/// The arguments of `iris-lab worker` that run `opts`' plan as worker `index` (None: the
-/// worker reads `JOB_COMPLETION_INDEX`) of `workers`, starting at `start_at`.
-pub fn worker_args(
-    opts: &LoadOptions,
-    index: Option<u32>,
-    workers: u32,
-    start_at: Timestamp,
-    out_dir: &std::path::Path,
-) -> Vec<String> {
-    let plan = &opts.plan;
-    let ms = |d: Duration| format!("{}ms", d.as_millis().max(1));
-    let mut args: Vec<String> = vec!["worker".into()];
-    if let Some(i) = index {
-        args.extend(["--index".into(), i.to_string()]);
-    }
-    args.extend([
-        "--workers".into(),
-        workers.to_string(),
-        "--start-at".into(),
-        start_at.to_string(),
-        "--host".into(),
-        opts.host.to_string(),
-        "--out-dir".into(),
-        out_dir.display().to_string(),
-        "--users".into(),
-        plan.users.to_string(),
-        "--spawn-rate".into(),
-        plan.spawn_rate.to_string(),
-        "--duration".into(),
-        ms(plan.duration),
-        "--user-class".into(),
-        plan.class.name.clone(),
-        "--wait".into(),
-        format!("{}..{}", plan.class.wait.min, plan.class.wait.max),
-        "--timeout".into(),
-        ms(plan.timeout),
-        "--trace-sample".into(),
-        plan.trace_sample.to_string(),
-    ]);
-    if let Some(scenario) = &opts.scenario {
-        args.extend(["--scenario".into(), scenario.display().to_string()]);
-    }
-    if let Some(n) = plan.connection.max_requests {
-        args.extend(["--connection-max-requests".into(), n.to_string()]);
-    }
-    if let Some(d) = plan.connection.max_age {
-        args.extend(["--connection-max-age".into(), ms(d)]);
-    }
-    if let Some(open) = &plan.open {
-        // The whole run's rate and slots: the worker takes its stripe and share itself.
-        args.extend([
-            "--arrival-rate".into(),
-            open.rate.to_string(),
-            "--max-in-flight".into(),
-            open.max_in_flight.to_string(),
-        ]);
-        if open.queue {
-            args.push("--queue".into());
-        }
-    }
-    if let Some(stages) = &plan.stages {
-        let text: Vec<String> = stages
-            .0
-            .iter()
-            .map(|s| format!("{}:{}", ms(s.duration), s.target))
-            .collect();
-        args.extend(["--stages".into(), text.join(",")]);
-    }
-    if opts.insecure {
-        args.push("--insecure".into());
-    }
-    args
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,17 +146,5 @@ mod tests {
             (0..3).map(|i| split(10, 3, i)).collect::<Vec<_>>(),
             [3, 4, 3]
         );
-    }
-
-    #[test]
-    fn worker_counts_are_checked() {
-        assert!(check_workers(1, 10).unwrap_err().is_usage());
-        assert!(
-            check_workers(11, 10)
-                .unwrap_err()
-                .to_string()
-                .contains("more than --users 10")
-        );
-        assert_eq!(check_workers(3, 10).unwrap(), 3);
     }
 }

@@ -1,23 +1,88 @@
-//! One worker of a distributed run: resolve the target, wait for the common start time (the
-//! barrier), run its share through the one measuring pipeline, and send every closed second
-//! and then its record as [`WorkerLine`]s.
+//! One worker of a distributed run: read its [`WorkerOrder`] (the controller's settled plan
+//! as JSON), resolve the target, wait for the common start time (the barrier), run its share
+//! through the one measuring pipeline, and send every closed second and then its record as
+//! [`WorkerLine`]s.
+
+use std::path::PathBuf;
 
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::{WorkerLine, share};
+use super::{DistributedError, WorkerLine, share};
 use crate::outcome::Outcome;
-use crate::pipeline::{LoadOptions, Monitor, RunError, assemble, measure, prepare};
+use crate::pipeline::plan::Thresholds;
+use crate::pipeline::{Monitor, RunError, RunMode, RunPlan, RunSite, assemble, measure, prepare};
 use crate::record::distributed::WorkerShare;
 use crate::record::{self, JsonlWriter, TimelinePoint, WriteError};
 use crate::stats::{Collector, Snapshot};
 
-/// Which share a worker runs, and when.
-#[derive(Debug, Clone)]
-pub struct WorkerPlan {
-    pub index: u32,
+/// The environment variable that carries a [`WorkerOrder`] (the Kubernetes Job sets it; the
+/// `worker` command's `--plan` reads it).
+pub const ORDER_ENV: &str = "IRIS_LAB_WORKER_PLAN";
+
+/// What the controller sends every worker, as one line of JSON: the whole run's settled plan
+/// and when and where to run a share of it (the share is the worker's `--index`, which a
+/// Kubernetes Indexed Job sets as `JOB_COMPLETION_INDEX`). The worker runs exactly this: it
+/// reads no flags of `load` and no config file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerOrder {
+    /// The whole run's plan (the worker takes its share: [`worker_plan`]).
+    pub plan: RunPlan,
+    /// The API's base URL, as the controller settled it.
+    #[serde(with = "url_text")]
+    pub host: reqwest::Url,
+    /// How many workers share the plan.
     pub workers: u32,
+    /// When every worker starts its users.
     pub start_at: Timestamp,
+    /// Where the worker's own timeline goes.
+    pub out_dir: PathBuf,
+}
+
+impl WorkerOrder {
+    /// The order as one line of JSON (no newline).
+    pub fn to_line(&self) -> Result<String, DistributedError> {
+        serde_json::to_string(self).map_err(|e| {
+            DistributedError::Usage(format!("the plan cannot be sent to the workers: {e}"))
+        })
+    }
+
+    /// Reads an order; says what is wrong with one that does not decode.
+    pub fn from_line(text: &str) -> Result<Self, DistributedError> {
+        serde_json::from_str(text.trim()).map_err(|e| {
+            DistributedError::Usage(format!(
+                "the worker's plan (--plan or {ORDER_ENV}) does not decode: {e}; the controller \
+                 and the worker must be the same iris-lab version"
+            ))
+        })
+    }
+
+    /// Checks a worker's index against the order: below `workers`.
+    pub fn check_index(&self, index: u32) -> Result<u32, DistributedError> {
+        if index >= self.workers {
+            return Err(DistributedError::Usage(format!(
+                "--index {index} is not below the plan's {} workers",
+                self.workers
+            )));
+        }
+        Ok(index)
+    }
+}
+
+/// A URL as its text.
+mod url_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(url: &reqwest::Url, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(url.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<reqwest::Url, D::Error> {
+        let text = String::deserialize(d)?;
+        reqwest::Url::parse(&text).map_err(serde::de::Error::custom)
+    }
 }
 
 /// Where a worker's lines go (stdout, in the binary).
@@ -37,32 +102,47 @@ impl Monitor for Sender<'_, '_> {
     }
 }
 
-/// Runs worker `w.index` of `w.workers` of `opts`' plan; `stop` ends it as Ctrl-C would.
-/// Thresholds, CSV and the cluster are the controller's: a worker only measures.
+/// Worker `index` of `workers`'s own plan, derived from the whole run's: its share of the
+/// load, one process, its own files in `out_dir`. Thresholds, CSV and the cluster are the
+/// controller's: a worker only measures.
+pub fn worker_plan(run: &RunPlan, index: u32, workers: u32, out_dir: PathBuf) -> RunPlan {
+    RunPlan {
+        load: share(&run.load, index, workers),
+        out_dir,
+        csv: None,
+        thresholds: Thresholds::default(),
+        watch_cluster: false,
+        mode: RunMode::OneProcess,
+        ..run.clone()
+    }
+}
+
+/// Runs worker `index` of the order's share of its plan (see [`worker_plan`]); `stop` ends it
+/// as Ctrl-C would; `signals`: catch SIGINT/SIGTERM too.
 pub async fn run_worker(
-    mut opts: LoadOptions,
-    w: WorkerPlan,
+    w: &WorkerOrder,
+    index: u32,
+    signals: bool,
     stop: CancellationToken,
     mut emit: Emit<'_>,
 ) -> Result<Outcome, RunError> {
-    opts.plan = share(&opts.plan, w.index, w.workers);
-    opts.max_failure_rate = None;
-    opts.max_p95 = None;
-    opts.csv = None;
-    opts.cluster = None;
-    opts.look_for_cluster = None;
-    let target = match prepare::target(&opts.plan, &opts.host, opts.insecure).await {
+    let opts = worker_plan(&w.plan, index, w.workers, w.out_dir.clone());
+    let site = RunSite {
+        signals,
+        ..RunSite::new(w.host.clone())
+    };
+    let target = match prepare::target(&opts.load, &site.host, opts.insecure).await {
         Ok(t) => t,
         Err(e) => {
             emit(&WorkerLine::Failed {
-                error: crate::units::one_line(&e),
+                error: crate::chain::one_line(&e),
             });
             return Err(e);
         }
     };
     emit(&WorkerLine::Ready {
-        index: w.index,
-        users: opts.plan.users,
+        index,
+        users: opts.load.users,
     });
     // The barrier: every worker starts its users at the one time the controller chose.
     if let Ok(wait) = std::time::Duration::try_from(w.start_at.duration_since(Timestamp::now())) {
@@ -78,7 +158,7 @@ pub async fn run_worker(
         .map_err(|e| WriteError::new(opts.out_dir.display().to_string(), e))?;
     let path = opts
         .out_dir
-        .join(format!("worker-{}-{}.jsonl", w.index, std::process::id()));
+        .join(format!("worker-{index}-{}.jsonl", std::process::id()));
     let mut timeline = JsonlWriter::create(path)?;
     let measured = {
         let mut sender = Sender { emit: &mut emit };
@@ -88,14 +168,21 @@ pub async fn run_worker(
             monitor: &mut sender,
             timeline_error: None,
         };
-        measure::measure_until(&opts, target, started_utc, &mut sinks, stop).await?
+        let signals = site.signals;
+        measure::measure_until(&opts.load, signals, target, started_utc, &mut sinks, stop).await?
     };
-    let mut record = assemble::build(&opts, &measured.collector, measured.end, started_utc);
+    let mut record = assemble::build(
+        &opts,
+        &site.host,
+        &measured.collector,
+        measured.end,
+        started_utc,
+    );
     record.worker = Some(WorkerShare {
-        index: w.index,
+        index,
         workers: w.workers,
-        users: opts.plan.users,
-        spawn_rate: opts.plan.spawn_rate,
+        users: opts.load.users,
+        spawn_rate: opts.load.spawn_rate,
         start_at: w.start_at,
         skew_ms,
     });
@@ -106,4 +193,63 @@ pub async fn run_worker(
     } else {
         Outcome::Success
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::plan::tests::every_field_set;
+
+    /// Every field of the order, named (adding one breaks this until it is covered), survives
+    /// the line a worker reads; the plan inside is covered field by field in `plan_tests`.
+    #[test]
+    fn an_order_survives_its_line() {
+        let order = WorkerOrder {
+            plan: every_field_set(),
+            host: "https://api.example:8443/base".parse().unwrap(),
+            workers: 3,
+            start_at: "2026-12-04T17:00:00.123456789Z".parse().unwrap(),
+            out_dir: "/tmp/iris-lab".into(),
+        };
+        let back = WorkerOrder::from_line(&order.to_line().unwrap()).unwrap();
+        assert_eq!(back, order);
+        let WorkerOrder {
+            plan,
+            host,
+            workers,
+            start_at,
+            out_dir,
+        } = back;
+        assert_eq!(plan, every_field_set());
+        assert_eq!(host.as_str(), "https://api.example:8443/base");
+        assert_eq!((workers, out_dir), (3, PathBuf::from("/tmp/iris-lab")));
+        assert_eq!(start_at.subsec_nanosecond(), 123_456_789);
+    }
+
+    #[test]
+    fn an_index_must_be_below_the_orders_workers() {
+        let order = WorkerOrder {
+            plan: every_field_set(),
+            host: "http://x".parse().unwrap(),
+            workers: 3,
+            start_at: Timestamp::UNIX_EPOCH,
+            out_dir: "w".into(),
+        };
+        assert_eq!(order.check_index(2).unwrap(), 2);
+        let e = order.check_index(3).unwrap_err();
+        assert!(e.is_usage());
+        assert_eq!(e.to_string(), "--index 3 is not below the plan's 3 workers");
+    }
+
+    #[test]
+    fn a_worker_plan_is_its_share_in_one_process_without_the_controllers_duties() {
+        let run = every_field_set();
+        let w = worker_plan(&run, 1, 3, "w".into());
+        assert_eq!(w.load, share(&run.load, 1, 3));
+        assert_eq!(w.mode, RunMode::OneProcess);
+        assert_eq!(w.thresholds, Thresholds::default());
+        assert!(w.csv.is_none() && !w.watch_cluster);
+        assert_eq!(w.out_dir, PathBuf::from("w"));
+        assert_eq!((w.load.class, w.scenario), (run.load.class, run.scenario));
+    }
 }

@@ -74,3 +74,35 @@ pub fn report_as(dir: &Path, format: &str) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A scenario file with its own class (named tasks, a fixed JSON body, a fields check) and
+/// its own stages (4 users at most, 3 s): what workers must run without reading the file.
+pub const SCENARIO: &str = "classes:\n- name: Checker\n  wait: 0.02..0.05\n  tasks:\n  \
+    - {method: POST, path: /predict, name: fixed, body: {json: {sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2}}, check: predict, weight: 3}\n  \
+    - {path: /health, name: health-check, check: {fields: [status, model_loaded]}}\n\
+    stages: [1s:4, 2s:4]\n";
+
+/// Writes [`SCENARIO`] as `dir/scenario.yaml`.
+pub fn write_scenario(dir: &Path) {
+    std::fs::write(dir.join("scenario.yaml"), SCENARIO).unwrap();
+}
+
+/// The merged run and every worker ran [`SCENARIO`]'s class and stages, without failures.
+pub fn assert_ran_the_scenario(merged: &RunRecord, workers: &[RunRecord]) {
+    for r in std::iter::once(merged).chain(workers) {
+        assert_eq!(r.params.user_class, "Checker");
+        let mut names: Vec<&str> = r.endpoints.iter().map(|e| e.name.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["fixed", "health-check"], "{:?}", r.endpoints);
+        assert_eq!(r.aggregate.failures, 0, "{:?}", r.failures);
+        assert_eq!(r.params.stages.len(), 2);
+        assert_eq!(
+            r.params.scenario.as_deref(),
+            Some(Path::new("scenario.yaml"))
+        );
+    }
+    assert_eq!(merged.params.users, 4);
+    assert_eq!(merged.users_started, 4);
+    let peaks: Vec<u32> = workers.iter().map(|w| w.params.users).collect();
+    assert_eq!(peaks, [2, 2]);
+}

@@ -149,15 +149,21 @@ impl KubeApi {
             object["apiVersion"].as_str().expect("apiVersion"),
             object["kind"].as_str().expect("kind"),
         );
-        let ns = object["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or("default")
-            .to_string();
+        let ns = if object["kind"] == "Node" {
+            String::new()
+        } else {
+            object["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("default")
+                .to_string()
+        };
         let name = object["metadata"]["name"]
             .as_str()
             .expect("metadata.name")
             .to_string();
-        object["metadata"]["namespace"] = json!(ns);
+        if !ns.is_empty() {
+            object["metadata"]["namespace"] = json!(ns);
+        }
         let mut s = self.lock();
         s.rv += 1;
         let rv = s.rv;
@@ -344,8 +350,11 @@ fn parse_path(path: &str) -> Option<Target> {
         ["apis", g, v, rest @ ..] => (g.to_string(), format!("{g}/{v}"), rest),
         _ => return None,
     };
-    let ["namespaces", ns, resource, tail @ ..] = rest else {
-        return None;
+    // Cluster-scoped objects (nodes) are stored under the namespace "".
+    let (ns, resource, tail) = match rest {
+        ["namespaces", ns, resource, tail @ ..] => (*ns, *resource, tail),
+        [resource, tail @ ..] if *resource != "namespaces" => ("", *resource, tail),
+        _ => return None,
     };
     let key = if group.is_empty() {
         resource.to_string()

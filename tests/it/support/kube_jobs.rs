@@ -1,7 +1,7 @@
 //! batch/v1 Jobs for the test API server, with a small kubelet: creating an Indexed Job
 //! creates its pods (index annotation and label, a node each) and runs each pod's container
-//! as a local `iris-lab` process with the pod's arguments and `JOB_COMPLETION_INDEX`; its
-//! stdout is the pod's log, served by `pods/{name}/log` (`follow=true` streams it until the
+//! as a local `iris-lab` process with the pod's arguments, its environment and
+//! `JOB_COMPLETION_INDEX`; its stdout is the pod's log, served by `pods/{name}/log` (`follow=true` streams it until the
 //! process exits). Deleting the Job sends the processes SIGTERM, as a kubelet does, and
 //! removes each pod when its process has exited. SelfSubjectAccessReview answers from the
 //! server's `deny` list (keys as `batch/jobs`, `pods/log`).
@@ -120,12 +120,22 @@ fn start_pod(api: KubeApi, job: &Value, job_name: &str, i: u64) {
                 .collect()
         })
         .unwrap_or_default();
-    std::thread::spawn(move || kubelet(api, pod_name, args, i));
+    // The container's environment, as a kubelet sets it (`value` only: no references).
+    let env: Vec<(String, String)> = pod["spec"]["containers"][0]["env"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| Some((v["name"].as_str()?.into(), v["value"].as_str()?.into())))
+                .collect()
+        })
+        .unwrap_or_default();
+    std::thread::spawn(move || kubelet(api, pod_name, args, env, i));
 }
 
-fn kubelet(api: KubeApi, pod: String, args: Vec<String>, index: u64) {
+fn kubelet(api: KubeApi, pod: String, args: Vec<String>, env: Vec<(String, String)>, index: u64) {
     let child = std::process::Command::new(super::super::binary())
         .args(&args)
+        .envs(env)
         .env("JOB_COMPLETION_INDEX", index.to_string())
         .env_remove("IRIS_LAB_CONFIG")
         .env_remove("IRIS_LAB_HOST")

@@ -120,7 +120,7 @@ pub fn new_pod(name: &str) -> Value {
 
 /// The scheduler placed the pod `after` seconds after it was created.
 pub fn schedule(pod: &mut Value) {
-    pod["spec"]["nodeName"] = json!("gke-pool-1-node-a");
+    pod["spec"]["nodeName"] = json!(NODE);
     push_condition(pod, "PodScheduled", "True", None);
 }
 
@@ -129,7 +129,7 @@ pub fn start(pod: &mut Value) {
     pod["status"]["phase"] = json!("Running");
     pod["status"]["startTime"] = json!(now());
     pod["status"]["containerStatuses"] = json!([{
-        "name": "iris-api-container", "image": "gcr.io/p/iris-api:2.0.0", "imageID": "",
+        "name": "iris-api-container", "image": "gcr.io/p/iris-api:2.0.0", "imageID": IMAGE_ID,
         "ready": false, "restartCount": 0, "state": {"running": {"startedAt": now()}}
     }]);
 }
@@ -205,8 +205,26 @@ pub fn event(id: &str, kind: &str, name: &str, reason: &str, message: &str) -> E
     }))
 }
 
+/// The digest the test kubelet reports for the app's image.
+pub const IMAGE_ID: &str =
+    "gcr.io/p/iris-api@sha256:4f1c3a0e9d2b7c65a8e1f0d3b2c4a6e8f1d3b5c7a9e0f2d4b6c8a0e2f4d6b8c0";
+/// The node every test pod is scheduled on, and its machine type.
+pub const NODE: &str = "gke-pool-1-node-a";
+pub const NODE_TYPE: &str = "e2-standard-4";
+
+/// A node with its instance-type label.
+pub fn node(name: &str, instance_type: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {"node.kubernetes.io/instance-type": instance_type,
+            "kubernetes.io/hostname": name}},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]}
+    })
+}
+
 /// The guide's deployment, healthy: 2 ready pods, an external IP, the HPA at 15%/60%.
 pub fn healthy(api: &KubeApi) {
+    api.put(node(NODE, NODE_TYPE));
     api.put(deployment(2, 2));
     for (i, name) in [
         "iris-prediction-api-7d9f8-aaaaa",

@@ -13,8 +13,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use iris_lab::loadgen::{ConnectionPolicy, LoadPlan, UserClass};
-use iris_lab::pipeline::{LoadOptions, Monitor};
+use iris_lab::loadgen::UserClass;
+use iris_lab::pipeline::{Monitor, RunPlan, RunSite};
 use iris_lab::stats::Snapshot;
 use iris_lab::units::Wait;
 use tokio::io::AsyncReadExt;
@@ -194,40 +194,34 @@ pub async fn stalling_server() -> reqwest::Url {
     url(addr)
 }
 
-/// Options for an in-process run: short, fast, into a temp dir.
+/// An in-process run: its plan and its site.
+pub struct TestRun {
+    pub plan: RunPlan,
+    pub site: RunSite,
+}
+
+/// An in-process run: short, fast, into a temp dir, no signals caught, no cluster.
 pub fn options(
     host: reqwest::Url,
     out: &std::path::Path,
     users: u32,
     secs: f64,
     class: &str,
-) -> LoadOptions {
-    LoadOptions {
-        plan: LoadPlan {
-            users,
-            spawn_rate: 10_000.0,
-            duration: Duration::from_secs_f64(secs),
-            class: UserClass::builtin(class).unwrap(),
-            timeout: Duration::from_secs(5),
-            connection: ConnectionPolicy::default(),
-            source_ports: None,
-            trace_sample: 0.0,
-            stages: None,
-            open: None,
-        },
-        host,
-        insecure: false,
-        scenario: None,
-        out_dir: out.to_path_buf(),
-        label: None,
-        csv: None,
-        max_failure_rate: None,
-        max_p95: None,
-        handle_signals: false,
-        cluster: None,
-        cluster_missed: None,
-        look_for_cluster: None,
-    }
+) -> TestRun {
+    let plan = RunPlan::builder(UserClass::builtin(class).unwrap())
+        .users(users)
+        .spawn_rate(10_000.0)
+        .duration(Duration::from_secs_f64(secs))
+        .timeout(Duration::from_secs(5))
+        .trace_sample(0.0)
+        .out_dir(out)
+        .build()
+        .unwrap();
+    let site = RunSite {
+        signals: false,
+        ..RunSite::new(host)
+    };
+    TestRun { plan, site }
 }
 
 pub fn wait(min: f64, max: f64) -> Wait {
