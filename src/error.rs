@@ -10,6 +10,7 @@ use crate::cluster::ClusterError;
 use crate::loadgen::LoadgenError;
 use crate::pipeline::RunError;
 use crate::record::{ReadError, WriteError};
+use crate::usage::UsageError;
 use crate::yaml::ConfigError;
 
 pub use crate::outcome::{Outcome, exit};
@@ -21,8 +22,8 @@ pub enum Error {
     Config(#[from] ConfigError),
 
     /// A value that parsed but makes no sense, found after clap: exit 2.
-    #[error("{0}")]
-    Usage(String),
+    #[error(transparent)]
+    Usage(#[from] UsageError),
 
     /// Neither `--host` nor a cluster to read the Service's external IP from.
     #[error(
@@ -45,9 +46,6 @@ pub enum Error {
     Write(#[from] WriteError),
 
     #[error(transparent)]
-    Loadgen(#[from] LoadgenError),
-
-    #[error(transparent)]
     Locate(#[from] crate::record::LocateError),
 
     #[error("could not read template {path}")]
@@ -62,6 +60,9 @@ pub enum Error {
 
     #[error(transparent)]
     Record(#[from] ReadError),
+
+    #[error(transparent)]
+    Predict(#[from] crate::report::autoscaling::predict::PredictError),
 
     #[error(transparent)]
     Run(#[from] RunError),
@@ -92,6 +93,13 @@ pub enum Error {
     NotConfirmed(String),
 }
 
+/// A load engine's error reaches the edge one way: as the run's error.
+impl From<LoadgenError> for Error {
+    fn from(e: LoadgenError) -> Self {
+        Error::Run(RunError::Loadgen(e))
+    }
+}
+
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -100,8 +108,8 @@ impl Error {
             }
             Error::Cluster(e) if e.is_config() => exit::USAGE,
             Error::Sim(crate::sim::SimError::Settings(_)) => exit::USAGE,
-            Error::Loadgen(e) if e.is_usage() => exit::USAGE,
             Error::Gcp(e) if e.is_usage() => exit::USAGE,
+            Error::Predict(e) if e.is_usage() => exit::USAGE,
             Error::Run(e) => e.outcome_code().unwrap_or(exit::FAILURE),
             _ => exit::FAILURE,
         }
@@ -129,7 +137,7 @@ mod tests {
 
     #[test]
     fn usage_errors_exit_2_and_failures_exit_1() {
-        assert_eq!(Error::Usage("x".into()).exit_code(), 2);
+        assert_eq!(Error::Usage(UsageError::NoUsers).exit_code(), 2);
         let e = Error::Serve(std::io::Error::other("boom"));
         assert_eq!(e.exit_code(), 1);
         assert_eq!(Outcome::Interrupted.code(), 130);

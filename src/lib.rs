@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub mod gcp;
 pub mod hpa;
@@ -24,6 +25,7 @@ pub mod sim;
 pub mod stats;
 pub mod trace;
 pub mod units;
+pub mod usage;
 pub mod yaml;
 
 #[cfg(test)]
@@ -49,11 +51,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
     let settings = Settings::resolve(&cli.global)?;
     let reports = matches!(cli.command, Command::Report(_) | Command::Demo(_));
     if settings.format == output::Format::Html && !reports {
-        return Err(Error::Usage(
-            "format html (from --format, IRIS_LAB_FORMAT or iris-lab.yaml) is for `report` and \
-             `demo` only: use text or json for this command"
-                .into(),
-        ));
+        return Err(usage::UsageError::HtmlNotForThisCommand.into());
     }
     let runtime = runtime()?;
     // Commands run as a task on the runtime, not in block_on on the main thread: a command that
@@ -78,9 +76,11 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
                 output::write_stdout(&text)?;
                 Ok(Outcome::Success)
             }
+            Command::Predict(args) => commands::predict::run(&settings, &args),
             Command::Demo(args) => commands::demo::run(&settings, &args).await,
             Command::Sim(args) => commands::sim::run(&settings, &args).await,
             Command::Verify => commands::verify::run(&settings).await,
+            Command::Doctor(args) => commands::doctor::run(&settings, &args).await,
             Command::Watch(args) => commands::watch::run(&settings, &args).await,
             Command::Cleanup(args) => commands::cleanup::run(&settings, &args).await,
             Command::Guide(_) | Command::Worker(_) => Ok(Outcome::Success),

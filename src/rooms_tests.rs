@@ -222,11 +222,8 @@ fn src_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
-/// `demo` still runs `commands::load` and `commands::report`, and `worker` settles its options
-/// through `commands::load`; issue 19 moves them onto the settled plan and the engines (branch
-/// `plan`). Nothing else may be added here.
-const KNOWN_COMMAND_IMPORTS: &[(&str, &str)] =
-    &[("demo", "load"), ("demo", "report"), ("worker", "load")];
+/// Commands that may name another command: none. Nothing may be added here.
+const KNOWN_COMMAND_IMPORTS: &[(&str, &str)] = &[];
 
 /// `file -> command` for each command file naming another command, known ones left out.
 fn commands_importing_commands(dir: &Path) -> Vec<String> {

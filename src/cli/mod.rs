@@ -4,13 +4,17 @@
 //! command then resolves defaults once into the options it runs on.
 
 pub mod demo;
+pub mod doctor;
 pub mod load;
+pub mod predict;
 pub mod report;
 pub mod sim;
 pub mod trace;
 pub mod worker;
 
 pub use demo::DemoArgs;
+pub use doctor::DoctorArgs;
+pub use predict::PredictArgs;
 pub use report::ReportArgs;
 pub use sim::SimArgs;
 pub use trace::TraceArgs;
@@ -122,6 +126,9 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Phase 1.1-1.2: check the Deployment, its pods, the Service's external IP and the HPA.
     Verify,
+    /// The guide's troubleshooting: Service, reachability, firewall, HPA, pods, nodes; each
+    /// check PASS/WARN/FAIL with its evidence and the fix.
+    Doctor(DoctorArgs),
     /// Phase 1.3: call GET /, GET /health and POST /predict and check each against the contract.
     Smoke(SmokeArgs),
     /// Phases 2-4: load-test the API with Locust's user classes and save a run record.
@@ -130,6 +137,9 @@ pub enum Command {
     Watch(WatchArgs),
     /// Phases 5-6: comparison table, timing breakdown, bottlenecks and charts, as markdown.
     Report(ReportArgs),
+    /// Phase 6: predict the replicas, the time to reach them and the degradation of another
+    /// load, from the capacity and start-up measured in saved runs.
+    Predict(PredictArgs),
     /// Phase 5 from Cloud Trace: fetch runs' spans, save them beside the records, analyse them.
     Trace(TraceArgs),
     /// Phase 7: scale the Deployment back down (asks first).

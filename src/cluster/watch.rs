@@ -588,39 +588,42 @@ pub fn spawn(
     ));
 
     if let Some(every) = options.top_every {
-        let c = cluster.clone();
-        set.spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut last_failure: Option<String> = None;
-            loop {
-                tick.tick().await;
-                let kind = match sample_top(&c).await {
-                    Ok(pods) => {
-                        last_failure = None;
-                        EventKind::Top { pods }
-                    }
-                    // Said once, not every period, while metrics.k8s.io stays away.
-                    Err(reason) if last_failure.as_ref() == Some(&reason) => continue,
-                    Err(reason) => {
-                        last_failure = Some(reason.clone());
-                        EventKind::TopUnavailable { reason }
-                    }
-                };
-                if tx
-                    .send(ClusterEvent {
-                        at: Timestamp::now(),
-                        kind,
-                    })
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        });
+        set.spawn(sample_top_every(cluster.clone(), every, tx));
     }
     set
+}
+
+/// `kubectl top` every `every`: pod usage, or once why it is unavailable, until the receiver
+/// is gone.
+async fn sample_top_every(c: Cluster, every: Duration, tx: mpsc::Sender<ClusterEvent>) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_failure: Option<String> = None;
+    loop {
+        tick.tick().await;
+        let kind = match sample_top(&c).await {
+            Ok(pods) => {
+                last_failure = None;
+                EventKind::Top { pods }
+            }
+            // Said once, not every period, while metrics.k8s.io stays away.
+            Err(reason) if last_failure.as_ref() == Some(&reason) => continue,
+            Err(reason) => {
+                last_failure = Some(reason.clone());
+                EventKind::TopUnavailable { reason }
+            }
+        };
+        if tx
+            .send(ClusterEvent {
+                at: Timestamp::now(),
+                kind,
+            })
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
 }
 
 async fn sample_top(cluster: &Cluster) -> Result<Vec<PodUsage>, String> {

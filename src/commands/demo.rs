@@ -12,14 +12,15 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, ApiClient};
 use crate::cli::DemoArgs;
-use crate::commands::report;
 use crate::config::Settings;
 use crate::error::{Error, Outcome};
 use crate::loadgen::UserClass;
 use crate::output::{self, Format, Style};
 use crate::pipeline::{self, RunError, RunPlan, RunSite};
+use crate::report;
 use crate::server::{self, Model};
 use crate::units::format_duration;
+use crate::usage::UsageError;
 
 #[path = "demo_cluster.rs"]
 mod cluster;
@@ -128,8 +129,11 @@ pub async fn run(settings: &Settings, args: &DemoArgs) -> Result<Outcome, Error>
     let server = tokio::spawn(server::serve(listener, model, async {
         let _ = stopped.await;
     }));
-    let host = reqwest::Url::parse(&format!("http://{addr}"))
-        .map_err(|e| Error::Usage(format!("the demo's own address {addr}: {e}")))?;
+    let host =
+        reqwest::Url::parse(&format!("http://{addr}")).map_err(|e| UsageError::DemoAddress {
+            addr: addr.to_string(),
+            detail: e.to_string(),
+        })?;
     output::note(&format!("demo: the reference API listens on {host}"));
 
     let result = play(&plan, host, None).await;
@@ -202,16 +206,10 @@ async fn play(
     skip(1);
 
     output::note("demo: Phases 5-6, report");
-    let report_plan = report::ReportPlan {
-        runs: records,
-        runs_dir: out_dir,
-        template: None,
-        out: plan.out.clone(),
-        options: Default::default(),
-        format: plan.format,
-    };
-    let text = report::run(&report_plan).await?;
-    report::deliver(&report_plan, &text)?;
+    let views = report::from_record::load_views(&records)?;
+    let model = report::build(views, &report::ReportOptions::default());
+    let text = output::render_report(&model, plan.format, None)?;
+    output::deliver(plan.out.as_deref(), &text)?;
     skip(2);
     drop(temp);
     Ok(Outcome::Success)

@@ -10,6 +10,7 @@ use crate::output;
 use crate::pipeline::distributed::kube;
 use crate::pipeline::plan::{DEFAULT_WORKER_START_DELAY, PlanBuilder};
 use crate::pipeline::{self, PodSettings, RunError, RunMode, RunPlan, RunSite};
+use crate::usage::UsageError;
 
 use jiff::Timestamp;
 
@@ -28,9 +29,7 @@ pub async fn run(settings: &Settings, args: &LoadArgs) -> Result<Outcome, Error>
     let result = match &plan.mode {
         RunMode::OneProcess => pipeline::run(&plan, &site, &mut display).await?,
         RunMode::LocalWorkers { .. } => {
-            let exe = std::env::current_exe().map_err(|e| {
-                Error::Usage(format!("cannot find this program to start workers: {e}"))
-            })?;
+            let exe = std::env::current_exe().map_err(|e| UsageError::NoProgram(e.to_string()))?;
             pipeline::distributed::run_local(&plan, &site, &exe, &mut display).await?
         }
         RunMode::Kubernetes { pods, .. } => {
@@ -111,9 +110,7 @@ fn mode(args: &LoadArgs) -> Result<RunMode, Error> {
     let workers = |n: crate::units::Count| u32::try_from(n.0).unwrap_or(u32::MAX);
     match (args.workers, args.local) {
         (None, false) => Ok(RunMode::OneProcess),
-        (None, true) => Err(Error::Usage(
-            "--local runs --workers as local processes: add --workers N (2 or more)".into(),
-        )),
+        (None, true) => Err(UsageError::LocalWithoutWorkers.into()),
         (Some(n), true) => Ok(RunMode::LocalWorkers {
             workers: workers(n),
         }),
@@ -171,13 +168,7 @@ impl Kube<'_> {
 
 /// The worker pods' settings from the flags.
 fn pod_settings(args: &LoadArgs) -> Result<PodSettings, Error> {
-    let image = args.image.clone().ok_or_else(|| {
-        Error::Usage(
-            "--workers without --local runs worker pods: --image IMAGE names the iris-lab image \
-             they run (build it from the Dockerfile), or add --local"
-                .into(),
-        )
-    })?;
+    let image = args.image.clone().ok_or(UsageError::NoImage)?;
     let node_selector = match &args.worker_node_selector {
         Some(text) => parse_labels(text)?,
         None => Default::default(),
@@ -201,9 +192,7 @@ fn parse_labels(text: &str) -> Result<std::collections::BTreeMap<String, String>
             Some((k, v)) if !k.trim().is_empty() => {
                 Ok((k.trim().to_string(), v.trim().to_string()))
             }
-            _ => Err(Error::Usage(format!(
-                "--worker-node-selector: {term:?} is not KEY=VALUE, e.g. pool=load"
-            ))),
+            _ => Err(UsageError::NodeSelector(term.to_string()).into()),
         })
         .collect()
 }

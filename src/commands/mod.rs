@@ -3,8 +3,10 @@
 
 pub mod cleanup;
 pub mod demo;
+pub mod doctor;
 pub mod guide;
 pub mod load;
+pub mod predict;
 pub mod report;
 pub mod serve;
 pub mod sim;

@@ -6,7 +6,7 @@ use crate::cli::ReportArgs;
 use crate::config::Settings;
 use crate::error::Error;
 use crate::gcp::fetch::spans_for_report;
-use crate::output::{self, Format};
+use crate::output::{self, Format, Template};
 use crate::record::record_paths;
 use crate::report::{self, ReportOptions, from_record};
 
@@ -52,49 +52,27 @@ pub async fn run(plan: &ReportPlan) -> Result<String, Error> {
     }
     options.spans = spans.spans;
     let model = report::build(views, &options);
-    match plan.format {
-        Format::Json => Ok(output::to_json(&model)),
-        Format::Text => {
-            let (source, name) = template(
-                plan.template.as_deref(),
-                report::DEFAULT_TEMPLATE,
-                "report.md",
-            )?;
-            Ok(report::render(&model, &source, &name)?)
-        }
-        Format::Html => {
-            let (source, name) = template(
-                plan.template.as_deref(),
-                report::html::HTML_TEMPLATE,
-                "report.html",
-            )?;
-            Ok(report::html::render(&model, &source, &name)?)
-        }
-    }
+    let template = plan.template.as_deref().map(template).transpose()?;
+    Ok(output::render_report(
+        &model,
+        plan.format,
+        template.as_ref(),
+    )?)
 }
 
-/// The user's template (its text and path), else the built-in one.
-fn template(path: Option<&Path>, default: &str, name: &str) -> Result<(String, String), Error> {
-    match path {
-        Some(path) => Ok((
-            std::fs::read_to_string(path).map_err(|source| Error::Template {
-                path: path.to_path_buf(),
-                source,
-            })?,
-            path.display().to_string(),
-        )),
-        None => Ok((default.to_string(), name.to_string())),
-    }
+/// The user's template: its text, named by its path.
+fn template(path: &Path) -> Result<Template, Error> {
+    let source = std::fs::read_to_string(path).map_err(|source| Error::Template {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(Template {
+        source,
+        name: path.display().to_string(),
+    })
 }
 
 /// Writes the rendered report to `--out` (atomically, with a note on stderr) or to stdout.
 pub fn deliver(plan: &ReportPlan, text: &str) -> Result<(), Error> {
-    match &plan.out {
-        Some(path) => {
-            output::write_file(path, text)?;
-            output::note(&format!("report written to {}", path.display()));
-        }
-        None => output::write_stdout(text)?,
-    }
-    Ok(())
+    Ok(output::deliver(plan.out.as_deref(), text)?)
 }

@@ -8,6 +8,7 @@ use crate::error::{Error, Outcome};
 use crate::output;
 use crate::pipeline::RunError;
 use crate::pipeline::distributed::{self, WorkerLine, WorkerOrder};
+use crate::usage::UsageError;
 
 pub async fn run(args: &WorkerArgs) -> Result<Outcome, Error> {
     let text = match args.plan.as_str() {
@@ -32,12 +33,8 @@ fn read_stdin_line() -> Result<String, Error> {
     let mut line = String::new();
     match std::io::stdin().read_line(&mut line) {
         Ok(n) if n > 0 => Ok(line),
-        Ok(_) => Err(Error::Usage(
-            "worker --plan -: standard input ended before the plan".into(),
-        )),
-        Err(e) => Err(Error::Usage(format!(
-            "worker --plan -: could not read standard input: {e}"
-        ))),
+        Ok(_) => Err(UsageError::PlanStdinEnded.into()),
+        Err(e) => Err(UsageError::PlanStdinUnreadable(e.to_string()).into()),
     }
 }
 

@@ -154,10 +154,15 @@ impl Credentials {
 
     /// A token with the trace.readonly scope (cached by the provider for its lifetime).
     pub async fn token(&self) -> Result<Secret, GcpError> {
+        self.token_for(SCOPE).await
+    }
+
+    /// A token with `scope` (`GOOGLE_OAUTH_ACCESS_TOKEN` is used as it is).
+    pub async fn token_for(&self, scope: &str) -> Result<Secret, GcpError> {
         match &self.source {
             Source::Fixed(t) => Ok(t.clone()),
             Source::Provider(p) => p
-                .token(&[SCOPE])
+                .token(&[scope])
                 .await
                 .map(|t| Secret(t.as_str().to_string()))
                 .map_err(|e| GcpError::Token {

@@ -21,6 +21,7 @@
 
 pub mod auth;
 pub mod cloud_trace;
+pub mod compute;
 pub mod fetch;
 pub mod wire;
 

@@ -9,8 +9,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::LoadgenError as Error;
 use crate::api::{Features, Species};
 use crate::units::{Stages, Wait};
+use crate::usage::UsageError;
 use crate::yaml::ConfigError;
-use crate::yaml::parse_yaml_file;
+use crate::yaml::{parse_yaml, parse_yaml_file};
 
 /// The built-in classes, as in the guide's locustfile.
 pub const BUILTIN_CLASSES: [&str; 3] = ["IrisPredictionAPIUser", "HighLoadUser", "StressTestUser"];
@@ -234,13 +235,28 @@ impl UserClass {
         let Some(path) = scenario else {
             let name = name.unwrap_or(BUILTIN_CLASSES[0]);
             return Self::builtin(name).map(|c| (c, None)).ok_or_else(|| {
-                Error::Usage(format!(
-                    "--user-class: unknown user class {name:?}: use one of {} or define it in a --scenario file",
-                    BUILTIN_CLASSES.join(", ")
-                ))
+                Error::Usage(UsageError::unknown_user_class(name, &BUILTIN_CLASSES))
             });
         };
-        let file: ScenarioFile = parse_yaml_file(path)?;
+        Self::choose(parse_yaml_file(path)?, name, path)
+    }
+
+    /// A scenario's class (the one named, or its only one) and its stages, from the scenario's
+    /// YAML text as a caller without a file has it (a web page); `origin` names it in errors.
+    /// The same checks as `--scenario FILE`.
+    pub fn from_scenario(
+        name: Option<&str>,
+        origin: &Path,
+        text: &str,
+    ) -> Result<(Self, Option<Stages>), Error> {
+        Self::choose(parse_yaml(origin, text)?, name, origin)
+    }
+
+    fn choose(
+        file: ScenarioFile,
+        name: Option<&str>,
+        path: &Path,
+    ) -> Result<(Self, Option<Stages>), Error> {
         let invalid = |message: String| {
             Error::Scenario(ConfigError::Invalid {
                 path: path.to_path_buf(),
@@ -610,6 +626,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("<="), "{e}");
+    }
+
+    #[test]
+    fn a_scenario_reads_from_its_text_as_from_its_file() {
+        let yaml = "classes:\n- {name: A, wait: 1, tasks: [{path: /}]}\nstages: [1s:3]\n";
+        let f = scenario(yaml);
+        let from_file = UserClass::resolve_with_stages(None, Some(f.path())).unwrap();
+        let origin = Path::new("<web page>");
+        assert_eq!(
+            UserClass::from_scenario(None, origin, yaml).unwrap(),
+            from_file
+        );
+        let e = UserClass::from_scenario(Some("B"), origin, yaml)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("<web page>") && e.contains("no user class"),
+            "{e}"
+        );
     }
 
     #[test]

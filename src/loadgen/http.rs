@@ -26,6 +26,7 @@ use super::LoadgenError as Error;
 use super::response::{Limits, read_response};
 use super::{Micros, Phases, ServerTiming};
 use crate::api::Failure;
+use crate::usage::UsageError;
 
 const USER_AGENT: &str = concat!("iris-lab/", env!("CARGO_PKG_VERSION"));
 /// Buffer a user starts with; it grows for large responses and shrinks back afterwards.
@@ -138,7 +139,7 @@ impl Target {
     pub async fn resolve(url: &reqwest::Url, insecure: bool) -> Result<Self, Error> {
         let host = url
             .host_str()
-            .ok_or_else(|| Error::Usage(format!("--host {url} has no host name")))?
+            .ok_or_else(|| Error::Usage(UsageError::HostWithoutName(url.to_string())))?
             .to_string();
         let https = url.scheme() == "https";
         let port = url
@@ -169,7 +170,7 @@ impl Target {
         };
         let tls = if https {
             let name = ServerName::try_from(bare)
-                .map_err(|_| Error::Usage(format!("--host {url}: invalid TLS server name")))?;
+                .map_err(|_| Error::Usage(UsageError::TlsServerName(url.to_string())))?;
             Some((TlsConnector::from(Arc::new(tls_config(insecure)?)), name))
         } else {
             None
@@ -396,7 +397,7 @@ impl AsyncWrite for Stream {
     }
 }
 
-fn tls_config(insecure: bool) -> Result<rustls::ClientConfig, Error> {
+pub(crate) fn tls_config(insecure: bool) -> Result<rustls::ClientConfig, Error> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()

@@ -27,14 +27,15 @@ pub use shape::{Ramp, UserShape};
 
 use crate::units::Stages;
 
+use crate::usage::UsageError;
 use crate::yaml::ConfigError;
 
 /// Why a run cannot start: the engine's own errors, mapped to exit codes at the edge.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadgenError {
     /// A value that parsed but cannot be used (an unknown class, a host without a name).
-    #[error("{0}")]
-    Usage(String),
+    #[error(transparent)]
+    Usage(#[from] UsageError),
     /// A scenario file that cannot be read or makes no sense.
     #[error(transparent)]
     Scenario(#[from] ConfigError),

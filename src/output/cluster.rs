@@ -34,6 +34,13 @@ pub fn render_verify(r: &VerifyReport, format: Format, style: Style) -> String {
         return to_json(r);
     }
     let mut out = format!("Cluster {} namespace {}\n\n", r.server, r.namespace);
+    render_deployment_and_pods(&mut out, r, style);
+    render_service_and_hpa(&mut out, r);
+    render_checks(&mut out, r, style);
+    out
+}
+
+fn render_deployment_and_pods(out: &mut String, r: &VerifyReport, style: Style) {
     match &r.deployment {
         Some(d) => out.push_str(&format!(
             "Deployment {}: desired {}, updated {}, ready {}, available {}\n",
@@ -57,6 +64,10 @@ pub fn render_verify(r: &VerifyReport, format: Format, style: Style) -> String {
             ));
         }
     }
+}
+
+/// The Service, the HPA with its conditions, the metrics API and the base URL.
+fn render_service_and_hpa(out: &mut String, r: &VerifyReport) {
     match &r.service {
         Some(s) => out.push_str(&format!(
             "Service {}: type {}, cluster IP {}, external IP {}, ports {}\n",
@@ -90,6 +101,10 @@ pub fn render_verify(r: &VerifyReport, format: Format, style: Style) -> String {
         "Base URL: {}\n\n",
         r.base_url.as_deref().unwrap_or("none yet (no external IP)")
     ));
+}
+
+/// The checklist, the remedies of what failed, and the count.
+fn render_checks(out: &mut String, r: &VerifyReport, style: Style) {
     let mut table = style.table(&["CHECK", "VERDICT", "DETAIL"]);
     for c in &r.checks {
         table.add_row(vec![
@@ -108,7 +123,6 @@ pub fn render_verify(r: &VerifyReport, format: Format, style: Style) -> String {
     }
     let passed = r.checks.iter().filter(|c| c.passed).count();
     out.push_str(&format!("{passed}/{} checks passed\n", r.checks.len()));
-    out
 }
 
 /// The line `watch` says first, on stderr.
@@ -179,13 +193,7 @@ pub fn describe(kind: &EventKind) -> String {
             from,
             to,
             problem,
-        } => match problem {
-            Some(p) => {
-                let p = p.strip_prefix(&format!("{to}: ")).unwrap_or(p);
-                format!("pod {pod}: {from} -> {to}: {p}")
-            }
-            None => format!("pod {pod}: {from} -> {to}"),
-        },
+        } => pod_status(pod, from, to, problem.as_deref()),
         EventKind::PodRestarted {
             pod,
             restarts,
@@ -198,27 +206,8 @@ pub fn describe(kind: &EventKind) -> String {
                 .unwrap_or_default()
         ),
         EventKind::PodDeleted { pod } => format!("pod {pod}: deleted"),
-        EventKind::PodFacts { pod, facts } => format!(
-            "pod {pod}: on {}, {}",
-            facts.node.as_deref().unwrap_or("no node yet"),
-            facts
-                .images
-                .iter()
-                .map(|i| i.image_id.as_deref().unwrap_or(&i.image))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        EventKind::HpaSpec { hpa, spec } => format!(
-            "hpa {hpa}: spec minReplicas {} maxReplicas {}, {} metric(s), behavior {}",
-            spec.min_replicas.unwrap_or(1),
-            spec.max_replicas,
-            spec.metrics.as_ref().map_or(0, Vec::len),
-            if spec.behavior.is_some() {
-                "set"
-            } else {
-                "default"
-            }
-        ),
+        EventKind::PodFacts { pod, facts } => pod_facts(pod, facts),
+        EventKind::HpaSpec { hpa, spec } => hpa_spec(hpa, spec),
         EventKind::HpaSeen {
             hpa,
             current,
@@ -266,6 +255,46 @@ pub fn describe(kind: &EventKind) -> String {
         }
         EventKind::WatchResumed { what } => format!("watch of {what} resumed"),
     }
+}
+
+fn pod_status(pod: &str, from: &str, to: &str, problem: Option<&str>) -> String {
+    match problem {
+        Some(p) => {
+            let p = p.strip_prefix(&format!("{to}: ")).unwrap_or(p);
+            format!("pod {pod}: {from} -> {to}: {p}")
+        }
+        None => format!("pod {pod}: {from} -> {to}"),
+    }
+}
+
+fn pod_facts(pod: &str, facts: &crate::cluster::facts::PodFacts) -> String {
+    format!(
+        "pod {pod}: on {}, {}",
+        facts.node.as_deref().unwrap_or("no node yet"),
+        facts
+            .images
+            .iter()
+            .map(|i| i.image_id.as_deref().unwrap_or(&i.image))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+fn hpa_spec(
+    hpa: &str,
+    spec: &k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerSpec,
+) -> String {
+    format!(
+        "hpa {hpa}: spec minReplicas {} maxReplicas {}, {} metric(s), behavior {}",
+        spec.min_replicas.unwrap_or(1),
+        spec.max_replicas,
+        spec.metrics.as_ref().map_or(0, Vec::len),
+        if spec.behavior.is_some() {
+            "set"
+        } else {
+            "default"
+        }
+    )
 }
 
 /// One event: a timestamped line (text) or one JSON object per line.

@@ -3,8 +3,11 @@
 
 mod cluster;
 mod distributed;
+mod doctor;
 mod load;
 mod phases;
+mod predict;
+mod report;
 mod shape;
 mod sim;
 mod smoke;
@@ -21,10 +24,13 @@ pub use cluster::{
     ask_yes_no, describe, pods_table, render_cleanup, render_cleanup_plan, render_verify,
     render_watch_event, render_watch_header,
 };
+pub use doctor::{render_doctor, render_wait};
 pub use load::{
     LiveDisplay, cluster_line, cluster_summary, render_cluster_watched, render_load,
     render_load_text, render_run_note, render_summary, status_line,
 };
+pub use predict::render_prediction;
+pub use report::{Template, deliver, render_report};
 pub use sim::render_sim_started;
 pub use smoke::render_smoke;
 pub use trace::render_trace;

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::{Format, Style, to_json};
 use crate::trace::analysis::NamedSummary;
-use crate::trace::{RunTraces, TraceResult};
+use crate::trace::{RunSpans, RunTraces, TraceResult};
 
 pub fn render_trace(result: &TraceResult, format: Format, style: Style) -> String {
     if format == Format::Json {
@@ -81,6 +81,27 @@ fn render_run(out: &mut String, run: &RunTraces, style: Style) {
             run.max_traces
         );
     }
+    render_span_tables(out, a, style);
+    if let Some(o) = &a.outside_app {
+        let _ = writeln!(
+            out,
+            "Outside the app (client latency - server root span), {} of {} sampled requests joined: p50 {}, p95 {}",
+            o.joined,
+            o.sampled,
+            ms(o.p50_ms),
+            ms(o.p95_ms)
+        );
+    }
+    render_slowest(out, a);
+    render_errors(out, a);
+    for f in &a.findings {
+        let _ = writeln!(out, "Finding: {f}.");
+    }
+    out.push('\n');
+}
+
+/// The spans by name and by scaling period, then by pod.
+fn render_span_tables(out: &mut String, a: &RunSpans, style: Style) {
     let mut table = style.table(&["Span", "Period", "Count", "p50", "p95", "p99", "Max"]);
     for s in &a.by_name {
         table.add_row(summary_row(s, "whole run"));
@@ -108,16 +129,10 @@ fn render_run(out: &mut String, run: &RunTraces, style: Style) {
         }
         let _ = writeln!(out, "{pods}");
     }
-    if let Some(o) = &a.outside_app {
-        let _ = writeln!(
-            out,
-            "Outside the app (client latency - server root span), {} of {} sampled requests joined: p50 {}, p95 {}",
-            o.joined,
-            o.sampled,
-            ms(o.p50_ms),
-            ms(o.p95_ms)
-        );
-    }
+}
+
+/// The slowest traces, each with its spans as a tree.
+fn render_slowest(out: &mut String, a: &RunSpans) {
     if !a.slowest.is_empty() {
         let _ = writeln!(out, "Slowest traces:");
     }
@@ -147,6 +162,10 @@ fn render_run(out: &mut String, run: &RunTraces, style: Style) {
             );
         }
     }
+}
+
+/// Failed spans by name (and period), with their HTTP statuses.
+fn render_errors(out: &mut String, a: &RunSpans) {
     for e in &a.errors {
         let period = e
             .period
@@ -165,8 +184,4 @@ fn render_run(out: &mut String, run: &RunTraces, style: Style) {
             }
         );
     }
-    for f in &a.findings {
-        let _ = writeln!(out, "Finding: {f}.");
-    }
-    out.push('\n');
 }

@@ -86,6 +86,7 @@ pub fn build(
         thresholds,
         timeline: c.timeline().to_vec(),
         cluster: None,
+        pod_errors: None,
         cluster_not_watched: None,
         distributed: None,
         worker: None,

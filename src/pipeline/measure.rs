@@ -128,17 +128,7 @@ pub async fn measure_until(
     let mut interrupts = Interrupts::new(signals);
     let start = Instant::now();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut collector = Collector::new(
-        plan.class.endpoints.clone(),
-        plan.users,
-        plan.duration,
-        start,
-        started_utc,
-    );
-    collector.resolved(target.resolved_in, target.addrs.len());
-    if let (Some(model), Some(ramp)) = (&plan.open, plan.arrival_ramp()) {
-        collector = collector.with_arrivals(model.clone(), ramp);
-    }
+    let mut collector = collector_for(plan, &target, start, started_utc);
     let engine = {
         let plan = plan.clone();
         let target = Arc::new(target);
@@ -197,6 +187,28 @@ pub async fn measure_until(
     sinks.monitor.finish();
     let end = engine.await.map_err(RunError::Engine)?;
     Ok(Measured { collector, end })
+}
+
+/// The collector of this run: its endpoints, users and length, how the host resolved, and the
+/// open model's schedule when there is one.
+fn collector_for(
+    plan: &LoadPlan,
+    target: &Target,
+    start: Instant,
+    started_utc: Timestamp,
+) -> Collector {
+    let mut collector = Collector::new(
+        plan.class.endpoints.clone(),
+        plan.users,
+        plan.duration,
+        start,
+        started_utc,
+    );
+    collector.resolved(target.resolved_in, target.addrs.len());
+    if let (Some(model), Some(ramp)) = (&plan.open, plan.arrival_ramp()) {
+        collector = collector.with_arrivals(model.clone(), ramp);
+    }
+    collector
 }
 
 async fn next_cluster_event(

@@ -15,6 +15,7 @@ pub mod cluster;
 pub mod distributed;
 mod measure;
 pub mod plan;
+pub mod pod_logs;
 pub mod prepare;
 
 use std::path::PathBuf;
@@ -177,6 +178,10 @@ pub async fn run(
     record.cluster_not_watched = cluster_missed;
     if let Some(side) = cluster_side {
         side.attach(&mut record).await;
+    }
+    // Not after Ctrl-C: an interrupted run saves what it has at once.
+    if let (Some(cluster), false) = (&cluster, measured.end.interrupted) {
+        record.pod_errors = pod_logs::read(cluster, &record).await;
     }
     save(
         record,

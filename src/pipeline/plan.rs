@@ -199,8 +199,10 @@ pub struct PlanBuilder {
 }
 
 impl RunPlan {
-    /// A plan of `class`'s users (a built-in, `UserClass::resolve_with_stages` for a scenario
-    /// file's, or one made with `UserClass::new`).
+    /// A plan of `class`'s users: a built-in (`UserClass::builtin`), a scenario's
+    /// (`UserClass::resolve_with_stages` from its file, `UserClass::from_scenario` from its
+    /// text; pass its stages to [`PlanBuilder::stages`] and its path to
+    /// [`PlanBuilder::scenario`]), or one made with `UserClass::new`.
     pub fn builder(class: UserClass) -> PlanBuilder {
         PlanBuilder {
             class,

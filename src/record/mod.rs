@@ -22,6 +22,7 @@ pub mod histogram;
 pub mod locations;
 mod percentile;
 mod phases;
+pub mod pod_errors;
 pub mod shape;
 
 pub use atomic::write_atomically;
@@ -132,6 +133,9 @@ pub struct RunRecord {
     /// What the run saw of the cluster, when it watched one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterRecord>,
+    /// What the pods logged as errors during the run, read when it saw failures or restarts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_errors: Option<pod_errors::PodErrors>,
     /// Why the cluster was not watched, when `load` looked for one and found none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_not_watched: Option<NotWatched>,

@@ -87,7 +87,7 @@ const GUIDE_ROWS: [Metric; 4] = [
 
 const NO_STEADY_STATE: &str = "no steady state";
 
-const EXTENDED_ROWS: [Metric; 17] = [
+const EXTENDED_ROWS: [Metric; 18] = [
     Metric {
         name: "Total Requests",
         value: |r| Some(r.requests as f64),
@@ -206,6 +206,13 @@ const EXTENDED_ROWS: [Metric; 17] = [
         format: |v| format!("{v:.0}%"),
         diff: Diff::Points,
         missing: "no metrics",
+    },
+    Metric {
+        name: "Peak Memory (% of limit)",
+        value: |r| super::autoscaling::memory::memory(r).and_then(|m| m.peak_pct_of_limit),
+        format: |v| format!("{v:.0}%"),
+        diff: Diff::Points,
+        missing: "no limit or metrics",
     },
 ];
 

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::view::{RunView, Second};
 
 mod keep_alive;
+mod memory;
 mod moment;
 mod scale_down;
 mod setup;
@@ -51,6 +52,7 @@ pub fn findings(runs: &[RunView]) -> Vec<Finding> {
         cpu_saturation(runs),
         network_and_queueing(runs),
         setup::connection_setup(runs),
+        memory::memory_pressure(runs),
     ];
     out.extend(runs.iter().filter_map(hit_max_replicas));
     out.extend(runs.iter().filter_map(failures_after_scale_up));

@@ -64,6 +64,7 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
             }
         }),
         stages: record.params.stages.clone(),
+        pod_errors: super::pod_errors::view(record),
     };
     view.load = view.load_text();
     view.label = label(record);

@@ -130,6 +130,21 @@ pub fn timeline_chart(run: &RunView, column: &str) -> (Option<TimeChart>, Vec<St
         return (None, Vec::new());
     };
     let x_max = (last.t as f64).max(run.duration_s);
+    let mut panels = vec![throughput_panel(run), latency_panel(run), users_panel(run)];
+    panels.extend(cluster_panels(run));
+    let (markers, notes) = markers(run, x_max);
+    let chart = TimeChart {
+        title: format!("{column}: {} over time", run.label),
+        x_label: "seconds since the start of the run".into(),
+        x_max,
+        panels,
+        markers,
+    };
+    (Some(chart), notes)
+}
+
+/// Requests and failures a second; in the open model also intended and dropped arrivals.
+fn throughput_panel(run: &RunView) -> Panel {
     let solid = Stroke::Solid;
     let mut throughput = vec![
         line(run, "requests/s", Colour::C1, solid, false, |s| Some(s.rps)),
@@ -151,32 +166,45 @@ pub fn timeline_chart(run: &RunView, column: &str) -> (Option<TimeChart>, Vec<St
             s.dropped.map(|d| d as f64)
         }));
     }
-    let mut panels = vec![
-        Panel {
-            title: "Throughput".into(),
-            unit: "per second".into(),
-            lines: throughput,
-            reference: None,
-        },
-        Panel {
-            title: "Latency (last 10 s)".into(),
-            unit: "ms".into(),
-            lines: vec![
-                line(run, "p50", Colour::C1, solid, false, |s| s.p50_ms),
-                line(run, "p95", Colour::C2, solid, false, |s| s.p95_ms),
-                line(run, "p99", Colour::C3, solid, false, |s| s.p99_ms),
-            ],
-            reference: None,
-        },
-        Panel {
-            title: "Users".into(),
-            unit: "users".into(),
-            lines: vec![line(run, "users", Colour::C1, solid, true, |s| {
-                Some(s.users as f64)
-            })],
-            reference: None,
-        },
-    ];
+    Panel {
+        title: "Throughput".into(),
+        unit: "per second".into(),
+        lines: throughput,
+        reference: None,
+    }
+}
+
+/// The rolling percentiles.
+fn latency_panel(run: &RunView) -> Panel {
+    let solid = Stroke::Solid;
+    Panel {
+        title: "Latency (last 10 s)".into(),
+        unit: "ms".into(),
+        lines: vec![
+            line(run, "p50", Colour::C1, solid, false, |s| s.p50_ms),
+            line(run, "p95", Colour::C2, solid, false, |s| s.p95_ms),
+            line(run, "p99", Colour::C3, solid, false, |s| s.p99_ms),
+        ],
+        reference: None,
+    }
+}
+
+/// Active users, as steps.
+fn users_panel(run: &RunView) -> Panel {
+    Panel {
+        title: "Users".into(),
+        unit: "users".into(),
+        lines: vec![line(run, "users", Colour::C1, Stroke::Solid, true, |s| {
+            Some(s.users as f64)
+        })],
+        reference: None,
+    }
+}
+
+/// The HPA's replicas and ready pods, and pod CPU against its target, when the run saw them.
+fn cluster_panels(run: &RunView) -> Vec<Panel> {
+    let solid = Stroke::Solid;
+    let mut panels = Vec::new();
     let has = |value: Value| run.timeline.iter().any(|s| value(s).is_some());
     let replicas: Value = |s| s.replicas.map(f64::from);
     let desired: Value = |s| s.desired.map(f64::from);
@@ -221,15 +249,7 @@ pub fn timeline_chart(run: &RunView, column: &str) -> (Option<TimeChart>, Vec<St
             }),
         });
     }
-    let (markers, notes) = markers(run, x_max);
-    let chart = TimeChart {
-        title: format!("{column}: {} over time", run.label),
-        x_label: "seconds since the start of the run".into(),
-        x_max,
-        panels,
-        markers,
-    };
-    (Some(chart), notes)
+    panels
 }
 
 /// Scaling events and pods becoming ready (pods ready at the same moment as one marker), and

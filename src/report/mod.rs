@@ -1,12 +1,14 @@
 //! Phases 5-6: the report. Runs (as [`RunView`]s) -> a view model -> a minijinja template.
 //! `templates/report.md` is the default; a user's own template sees the same data.
 
+pub mod autoscaling;
 pub mod breakdown;
 pub mod charts;
 pub mod compare;
 pub mod findings;
 pub mod from_record;
 pub mod html;
+pub mod pod_errors;
 pub mod svg;
 pub mod table;
 pub mod view;
@@ -46,6 +48,18 @@ pub struct ReportModel {
     /// The invented figures of a simulated cluster (`iris-lab sim`, `demo`), from the first
     /// run that watched one: the report's header says the cluster was simulated.
     pub simulated: Option<Vec<crate::record::cluster::SimulatedSetting>>,
+    /// Per run: is the autoscaling right, and what should change.
+    pub autoscaling: Vec<RunAutoscaling>,
+}
+
+/// The autoscaling analysis of one run, under the run's column name.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunAutoscaling {
+    pub column: String,
+    pub label: String,
+    pub users: u64,
+    #[serde(flatten)]
+    pub analysis: autoscaling::Autoscaling,
 }
 
 /// Phase 5 for one run.
@@ -149,7 +163,18 @@ pub fn build(mut runs: Vec<RunView>, options: &ReportOptions) -> ReportModel {
             }
         })
         .collect();
+    let autoscaling = runs
+        .iter()
+        .zip(&columns)
+        .map(|(r, column)| RunAutoscaling {
+            column: column.clone(),
+            label: r.label.clone(),
+            users: r.users,
+            analysis: autoscaling::analyse(r),
+        })
+        .collect();
     ReportModel {
+        autoscaling,
         tool: format!("iris-lab {}", env!("CARGO_PKG_VERSION")),
         guide_table: compare::guide_table(&runs),
         extended_table: compare::extended_table(&runs),

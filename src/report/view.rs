@@ -70,6 +70,9 @@ pub struct RunView {
     /// The load's stages, when it followed them: users, or arrivals/s with `arrivals`.
     #[serde(default)]
     pub stages: Vec<StageRecord>,
+    /// The client's failures and the pods' error lines on one time axis, when the run read
+    /// the pods' logs.
+    pub pod_errors: Option<super::pod_errors::ErrorsView>,
 }
 
 impl RunView {

@@ -146,10 +146,7 @@ fn the_pods_run_the_scenario_sent_in_their_plan() {
         &["--scenario", "scenario.yaml", "--workers", "2"],
     );
     let out = output_within(child, Duration::from_secs(90));
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
+    let (stdout, stderr) = support::texts(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     // The Job's pods carry the settled plan, the scenario's class in it, as one variable.
     let posted = jobs_posted(&lab);

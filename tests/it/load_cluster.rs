@@ -39,7 +39,8 @@ pub(crate) fn scale_to_six(api: &KubeApi, dir: &std::path::Path) {
     });
 }
 
-fn only_record(dir: &std::path::Path) -> (std::path::PathBuf, Value) {
+/// The one record a test's run saved, and its path.
+pub fn only_record(dir: &std::path::Path) -> (std::path::PathBuf, Value) {
     let runs = dir.join("iris-lab-runs");
     let path = std::fs::read_dir(&runs)
         .unwrap()

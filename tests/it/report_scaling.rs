@@ -140,6 +140,10 @@ fn a_staged_run_on_a_scaling_cluster_is_reported_by_its_own_moments() {
     assert!(report.contains("| 4 -> 12 users |"), "{report}");
     assert!(report.contains("### 4 -> 12 users"), "{report}");
     assert!(
+        report.contains("- 4 -> 12 users: stages 3 s to 4, 7 s to 4, 2 s to 12, 4 s to 12 users."),
+        "{report}"
+    );
+    assert!(
         report.contains("title \"Requests/s, 4 -> 12 users\""),
         "{report}"
     );

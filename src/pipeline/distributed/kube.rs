@@ -19,6 +19,7 @@ use crate::loadgen::GRACE;
 use crate::pipeline::{LoadResult, Monitor, RunError, RunMode, RunNote, RunPlan, RunSite};
 use crate::record::distributed::Placement;
 use crate::signals::Signals;
+use crate::usage::UsageError;
 
 /// Where a worker writes its own timeline inside its pod.
 pub const POD_OUT_DIR: &str = "/tmp/iris-lab";
@@ -44,14 +45,15 @@ pub fn plan(
     now: Timestamp,
 ) -> Result<KubePlan, DistributedError> {
     let RunMode::Kubernetes { workers, pods } = &opts.mode else {
-        return Err(DistributedError::Usage(
-            "the Kubernetes Job runs a plan of Kubernetes workers".into(),
-        ));
+        return Err(UsageError::WrongRunMode(
+            "the Kubernetes Job runs a plan of Kubernetes workers",
+        )
+        .into());
     };
     let workers = *workers;
     let start_at = now
         .checked_add(pods.start_delay)
-        .map_err(|e| DistributedError::Usage(format!("--worker-start-delay: {e}")))?;
+        .map_err(|e| UsageError::StartDelay(e.to_string()))?;
     let run = format!(
         "{}-{:04x}",
         now.strftime("%Y%m%d-%H%M%S"),

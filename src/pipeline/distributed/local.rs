@@ -17,6 +17,7 @@ use crate::loadgen::{GRACE, LoadPlan};
 use crate::pipeline::{LoadResult, Monitor, RunError, RunMode, RunNote, RunPlan, RunSite, prepare};
 use crate::record::distributed::Placement;
 use crate::signals::Signals;
+use crate::usage::UsageError;
 
 use super::collect::{Collected, RunFiles, finish};
 
@@ -41,24 +42,12 @@ pub async fn run_local(
     monitor: &mut (dyn Monitor + Send),
 ) -> Result<LoadResult, RunError> {
     let RunMode::LocalWorkers { workers } = plan.mode else {
-        return Err(
-            DistributedError::Usage("run_local runs a plan of local workers".into()).into(),
-        );
+        return Err(DistributedError::Usage(UsageError::WrongRunMode(
+            "run_local runs a plan of local workers",
+        ))
+        .into());
     };
-    // The controller checks the target first: one clear error instead of N. Each process
-    // opens files for its own share; the shares' connections all leave this machine's ports.
-    let largest = plan.load.users.div_ceil(workers);
-    let probe = LoadPlan {
-        users: largest,
-        ..plan.load.clone()
-    };
-    let target = prepare::target(&probe, &site.host, plan.insecure).await?;
-    let ports = prepare::ephemeral_ports();
-    if let Some(problem) =
-        prepare::capacity_problem(plan.load.users, u64::MAX, ports, target.addrs.len())
-    {
-        return Err(RunError::Capacity(problem));
-    }
+    check_target(plan, site, workers).await?;
     let RunFiles {
         record_path,
         dir,
@@ -106,6 +95,21 @@ pub async fn run_local(
         &dir,
         monitor,
     )
+}
+
+/// The controller checks the target first: one clear error instead of N. Each process opens
+/// files for its own share; the shares' connections all leave this machine's ports.
+async fn check_target(plan: &RunPlan, site: &RunSite, workers: u32) -> Result<(), RunError> {
+    let probe = LoadPlan {
+        users: plan.load.users.div_ceil(workers),
+        ..plan.load.clone()
+    };
+    let target = prepare::target(&probe, &site.host, plan.insecure).await?;
+    let ports = prepare::ephemeral_ports();
+    match prepare::capacity_problem(plan.load.users, u64::MAX, ports, target.addrs.len()) {
+        Some(problem) => Err(RunError::Capacity(problem)),
+        None => Ok(()),
+    }
 }
 
 /// Starts worker `i` and sends it the order, the first line of its stdin; the rest of its

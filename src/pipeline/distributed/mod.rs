@@ -24,6 +24,7 @@ use jiff::Timestamp;
 use crate::loadgen::{LoadPlan, OpenModel, Stripe};
 use crate::stats::merge::MergeError;
 use crate::units::{Stage, Stages};
+use crate::usage::UsageError;
 
 pub use local::run_local;
 pub use protocol::{WorkerLine, parse_line};
@@ -33,8 +34,8 @@ pub use worker::{ORDER_ENV, WorkerOrder, run_worker, worker_plan};
 #[derive(Debug, thiserror::Error)]
 pub enum DistributedError {
     /// Flags that cannot make a distributed run (exit 2).
-    #[error("{0}")]
-    Usage(String),
+    #[error(transparent)]
+    Usage(#[from] UsageError),
     #[error("could not start worker {index} ({exe})")]
     Spawn {
         index: u32,

@@ -16,6 +16,7 @@ use crate::pipeline::{Monitor, RunError, RunMode, RunPlan, RunSite, assemble, me
 use crate::record::distributed::WorkerShare;
 use crate::record::{self, JsonlWriter, TimelinePoint, WriteError};
 use crate::stats::{Collector, Snapshot};
+use crate::usage::UsageError;
 
 /// The environment variable that carries a [`WorkerOrder`] (the Kubernetes Job sets it; the
 /// `worker` command's `--plan` reads it).
@@ -44,28 +45,28 @@ pub struct WorkerOrder {
 impl WorkerOrder {
     /// The order as one line of JSON (no newline).
     pub fn to_line(&self) -> Result<String, DistributedError> {
-        serde_json::to_string(self).map_err(|e| {
-            DistributedError::Usage(format!("the plan cannot be sent to the workers: {e}"))
-        })
+        serde_json::to_string(self).map_err(|e| UsageError::PlanNotSent(e.to_string()).into())
     }
 
     /// Reads an order; says what is wrong with one that does not decode.
     pub fn from_line(text: &str) -> Result<Self, DistributedError> {
         serde_json::from_str(text.trim()).map_err(|e| {
-            DistributedError::Usage(format!(
-                "the worker's plan (--plan or {ORDER_ENV}) does not decode: {e}; the controller \
-                 and the worker must be the same iris-lab version"
-            ))
+            UsageError::PlanNotDecoded {
+                env: ORDER_ENV,
+                detail: e.to_string(),
+            }
+            .into()
         })
     }
 
     /// Checks a worker's index against the order: below `workers`.
     pub fn check_index(&self, index: u32) -> Result<u32, DistributedError> {
         if index >= self.workers {
-            return Err(DistributedError::Usage(format!(
-                "--index {index} is not below the plan's {} workers",
-                self.workers
-            )));
+            return Err(UsageError::IndexNotInPlan {
+                index,
+                workers: self.workers,
+            }
+            .into());
         }
         Ok(index)
     }

@@ -47,6 +47,32 @@ pub struct LiveMerge {
     duration: Duration,
 }
 
+/// The workers' parts of one second, added up.
+struct SecondSum {
+    hist: Histogram<u64>,
+    max_us: u64,
+    users: u32,
+    requests: u64,
+    failures: u64,
+    rps: f64,
+    failures_per_s: f64,
+    time: Option<jiff::Timestamp>,
+    phases: Vec<(SecondPhases, u64)>,
+    arrivals: Vec<crate::record::shape::ArrivalSecond>,
+}
+
+/// The run's totals so far, over all workers.
+struct RunTotals {
+    percentiles_ms: Vec<f64>,
+    requests: u64,
+    failures: u64,
+    median_ms: f64,
+    avg_ms: f64,
+    min_ms: f64,
+    max_ms: f64,
+    avg_content_size: f64,
+}
+
 impl LiveMerge {
     pub fn new(workers: usize, target_users: u32, duration: Duration) -> Self {
         Self {
@@ -128,38 +154,85 @@ impl LiveMerge {
     }
 
     fn close(&mut self, t: u64, parts: Vec<Option<Part>>) -> TimelinePoint {
-        let mut hist = new_histogram();
-        let mut second_max_us = 0;
-        let (mut users, mut requests, mut failures, mut rps, mut failures_per_s) =
-            (0, 0, 0, 0.0, 0.0);
-        let mut time = None;
-        let mut phases = Vec::new();
-        let mut arrivals = Vec::new();
+        let second = self.add_parts(parts);
+        let totals = self.run_totals();
+        let percentile =
+            |q: f64| (second.requests > 0).then(|| percentile_ms(&second.hist, second.max_us, q));
+        let point = TimelinePoint {
+            t,
+            time: second.time.unwrap_or_else(jiff::Timestamp::now),
+            users: second.users,
+            requests: second.requests,
+            failures: second.failures,
+            rps: second.rps,
+            failures_per_s: second.failures_per_s,
+            p50_ms: percentile(0.5),
+            p95_ms: percentile(0.95),
+            p99_ms: percentile(0.99),
+            percentiles_ms: window_percentiles(&self.recent),
+            total_percentiles_ms: totals.percentiles_ms,
+            total_requests: totals.requests,
+            total_failures: totals.failures,
+            total_median_ms: totals.median_ms,
+            total_avg_ms: totals.avg_ms,
+            total_min_ms: totals.min_ms,
+            total_max_ms: totals.max_ms,
+            total_avg_content_size: totals.avg_content_size,
+            cluster: None,
+            phases: merge_second_phases(&second.phases),
+            arrivals: super::arrivals::merge_second(&second.arrivals.iter().collect::<Vec<_>>()),
+            extensions: BTreeMap::new(),
+        };
+        self.last = Some(point.clone());
+        point
+    }
+
+    /// Adds the workers' parts of one second (each worker's point becomes its latest), and the
+    /// second's histogram to the run's and the window's.
+    fn add_parts(&mut self, parts: Vec<Option<Part>>) -> SecondSum {
+        let mut sum = SecondSum {
+            hist: new_histogram(),
+            max_us: 0,
+            users: 0,
+            requests: 0,
+            failures: 0,
+            rps: 0.0,
+            failures_per_s: 0.0,
+            time: None,
+            phases: Vec::new(),
+            arrivals: Vec::new(),
+        };
         for (w, part) in parts.into_iter().enumerate() {
             let Some(part) = part else { continue };
             if let Some(sp) = &part.point.phases {
-                phases.push((sp.clone(), part.point.requests));
+                sum.phases.push((sp.clone(), part.point.requests));
             }
             if let Some(a) = &part.point.arrivals {
-                arrivals.push(a.clone());
+                sum.arrivals.push(a.clone());
             }
             // Same bounds everywhere: adding cannot fail.
-            let _ = hist.add(&part.hist);
-            second_max_us = second_max_us.max(part.max_us);
+            let _ = sum.hist.add(&part.hist);
+            sum.max_us = sum.max_us.max(part.max_us);
             let p = &part.point;
-            users += p.users;
-            requests += p.requests;
-            failures += p.failures;
-            rps += p.rps;
-            failures_per_s += p.failures_per_s;
-            time = time.max(Some(p.time));
+            sum.users += p.users;
+            sum.requests += p.requests;
+            sum.failures += p.failures;
+            sum.rps += p.rps;
+            sum.failures_per_s += p.failures_per_s;
+            sum.time = sum.time.max(Some(p.time));
             self.closed[w] = Some(part.point);
         }
-        let _ = self.total.add(&hist);
+        let _ = self.total.add(&sum.hist);
         if self.recent.len() == WINDOW_SECS {
             self.recent.pop_front();
         }
-        self.recent.push_back(hist.clone());
+        self.recent.push_back(sum.hist.clone());
+        sum
+    }
+
+    /// The run so far over all workers: their latest totals, weighted by their requests, and
+    /// the percentiles of the run's merged histogram.
+    fn run_totals(&self) -> RunTotals {
         let totals: Vec<&TimelinePoint> = self.closed.iter().flatten().collect();
         let total_requests: u64 = totals.iter().map(|p| p.total_requests).sum();
         let measured: Vec<&&TimelinePoint> =
@@ -175,51 +248,33 @@ impl LiveMerge {
                     / total_requests as f64
             }
         };
-        let total_max_ms = measured.iter().map(|p| p.total_max_ms).fold(0.0, f64::max);
-        let total_max_us = ms_to_us(total_max_ms);
-        let second = |q: f64| (requests > 0).then(|| percentile_ms(&hist, second_max_us, q));
-        let point = TimelinePoint {
-            t,
-            time: time.unwrap_or_else(jiff::Timestamp::now),
-            users,
-            requests,
-            failures,
-            rps,
-            failures_per_s,
-            p50_ms: second(0.5),
-            p95_ms: second(0.95),
-            p99_ms: second(0.99),
-            percentiles_ms: window_percentiles(&self.recent),
-            total_percentiles_ms: if total_requests == 0 {
+        let max_ms = measured.iter().map(|p| p.total_max_ms).fold(0.0, f64::max);
+        let max_us = ms_to_us(max_ms);
+        RunTotals {
+            percentiles_ms: if total_requests == 0 {
                 Vec::new()
             } else {
                 Percentile::ALL
                     .iter()
-                    .map(|p| percentile_ms(&self.total, total_max_us, p.fraction()))
+                    .map(|p| percentile_ms(&self.total, max_us, p.fraction()))
                     .collect()
             },
-            total_requests,
-            total_failures: totals.iter().map(|p| p.total_failures).sum(),
-            total_median_ms: if total_requests == 0 {
+            requests: total_requests,
+            failures: totals.iter().map(|p| p.total_failures).sum(),
+            median_ms: if total_requests == 0 {
                 0.0
             } else {
-                percentile_ms(&self.total, total_max_us, 0.5)
+                percentile_ms(&self.total, max_us, 0.5)
             },
-            total_avg_ms: weighted(|p| p.total_avg_ms),
-            total_min_ms: measured
+            avg_ms: weighted(|p| p.total_avg_ms),
+            min_ms: measured
                 .iter()
                 .map(|p| p.total_min_ms)
                 .reduce(f64::min)
                 .unwrap_or(0.0),
-            total_max_ms,
-            total_avg_content_size: weighted(|p| p.total_avg_content_size),
-            cluster: None,
-            phases: merge_second_phases(&phases),
-            arrivals: super::arrivals::merge_second(&arrivals.iter().collect::<Vec<_>>()),
-            extensions: BTreeMap::new(),
-        };
-        self.last = Some(point.clone());
-        point
+            max_ms,
+            avg_content_size: weighted(|p| p.total_avg_content_size),
+        }
     }
 
     /// What the live display shows: the last merged second.

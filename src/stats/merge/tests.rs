@@ -110,6 +110,7 @@ fn record_of(c: &Collector) -> RunRecord {
         thresholds: Vec::new(),
         timeline: Vec::new(),
         cluster: None,
+        pod_errors: None,
         cluster_not_watched: None,
         distributed: None,
         worker: None,

@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 
 #[path = "kube_jobs.rs"]
 mod jobs;
+#[path = "kube_logs.rs"]
+mod logs;
 
 /// A request as the server saw it.
 #[derive(Debug, Clone)]
@@ -55,6 +57,8 @@ struct State {
     closes: u64,
     /// Pods' logs, written by the kubelet of `jobs`.
     logs: BTreeMap<String, jobs::PodLog>,
+    /// Pods' logs scripted by tests, with times (`KubeApi::log`).
+    scripted_logs: logs::Scripted,
     /// Bumped, and `changed` notified, on every request and every change of an object: what
     /// [`KubeApi::wait_until`] waits on.
     changes: u64,
@@ -149,7 +153,7 @@ impl KubeApi {
             object["apiVersion"].as_str().expect("apiVersion"),
             object["kind"].as_str().expect("kind"),
         );
-        let ns = if object["kind"] == "Node" {
+        let ns = if cluster_scoped(&key) {
             String::new()
         } else {
             object["metadata"]["namespace"]
@@ -198,9 +202,10 @@ impl KubeApi {
     }
 
     pub fn get(&self, key: &str, name: &str) -> Option<Value> {
+        let ns = if cluster_scoped(key) { "" } else { "default" };
         self.lock()
             .objects
-            .get(&(key.to_string(), "default".to_string(), name.to_string()))
+            .get(&(key.to_string(), ns.to_string(), name.to_string()))
             .cloned()
     }
 
@@ -343,6 +348,11 @@ struct Target {
     group_version: String,
 }
 
+/// Objects that live in no namespace (stored under the namespace "").
+fn cluster_scoped(key: &str) -> bool {
+    matches!(key, "nodes" | "apiregistration.k8s.io/apiservices")
+}
+
 fn parse_path(path: &str) -> Option<Target> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (group, gv, rest) = match parts.as_slice() {
@@ -350,7 +360,7 @@ fn parse_path(path: &str) -> Option<Target> {
         ["apis", g, v, rest @ ..] => (g.to_string(), format!("{g}/{v}"), rest),
         _ => return None,
     };
-    // Cluster-scoped objects (nodes) are stored under the namespace "".
+    // Cluster-scoped objects (nodes, APIServices) are stored under the namespace "".
     let (ns, resource, tail) = match rest {
         ["namespaces", ns, resource, tail @ ..] => (*ns, *resource, tail),
         [resource, tail @ ..] if *resource != "namespaces" => ("", *resource, tail),
@@ -503,6 +513,9 @@ fn handle(
             ),
         };
         return status(code, reason, message);
+    }
+    if method == Method::GET && logs::scripted(&s, &t) {
+        return logs::serve(&s, &t, &q);
     }
     if jobs::serves(&method, &t) {
         drop(s);

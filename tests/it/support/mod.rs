@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cloud_trace;
+pub mod compute;
 pub mod distributed;
 pub mod kube_api;
 pub mod process;

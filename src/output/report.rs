@@ -1,0 +1,49 @@
+//! A report model as the text of its format: markdown through a template (the built-in one
+//! or the user's), the whole model as JSON, or one self-contained HTML page; and where it goes.
+
+use std::path::Path;
+
+use super::Format;
+use crate::report::{self, ReportError, ReportModel};
+
+/// A template's text and the name its errors give.
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub source: String,
+    pub name: String,
+}
+
+/// The report in `format`, through `template` when given, else the format's built-in one.
+pub fn render_report(
+    model: &ReportModel,
+    format: Format,
+    template: Option<&Template>,
+) -> Result<String, ReportError> {
+    let pick = |source: &'static str, name: &'static str| match template {
+        Some(t) => (t.source.as_str(), t.name.as_str()),
+        None => (source, name),
+    };
+    match format {
+        Format::Json => Ok(super::to_json(model)),
+        Format::Text => {
+            let (source, name) = pick(report::DEFAULT_TEMPLATE, "report.md");
+            report::render(model, source, name)
+        }
+        Format::Html => {
+            let (source, name) = pick(report::html::HTML_TEMPLATE, "report.html");
+            report::html::render(model, source, name)
+        }
+    }
+}
+
+/// Writes a rendered report to `out` (atomically, with a note on stderr) or to stdout.
+pub fn deliver(out: Option<&Path>, text: &str) -> Result<(), crate::record::WriteError> {
+    match out {
+        Some(path) => {
+            super::write_file(path, text)?;
+            super::note(&format!("report written to {}", path.display()));
+        }
+        None => super::write_stdout(text)?,
+    }
+    Ok(())
+}

@@ -1,0 +1,287 @@
+//! Phase 6 that answers the guide's question: is the autoscaling right, and what should change?
+//! Per run: what one pod serves ([`capacity`]), the anatomy of every scale-up ([`anatomy`]),
+//! memory pressure ([`memory`]), the replicas its steady load needs, a replay of its load
+//! through the HPA model ([`simulate`]) and recommendations with their predicted effect.
+
+pub mod anatomy;
+pub mod capacity;
+pub mod memory;
+pub mod predict;
+pub mod simulate;
+
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerSpec;
+use serde::{Deserialize, Serialize};
+
+use crate::hpa::{ControllerSettings, Spec};
+use crate::report::view::RunView;
+pub use anatomy::{ScaleUp, Spread};
+pub use capacity::{Capacity, NoFit};
+pub use memory::Memory;
+pub use simulate::{PodModel, SimSecond};
+
+/// How well the model reproduced the run's replicas from its measured load.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Replay {
+    /// Mean over the run's seconds of |simulated - measured| replicas.
+    pub mean_abs_error_replicas: f64,
+    pub max_abs_error_replicas: u32,
+    pub final_simulated: i32,
+    pub final_measured: u32,
+}
+
+/// A change worth making (or "none"), with the numbers behind it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    /// `minReplicas`, `maxReplicas`, `target CPU utilization`, or `none`.
+    pub setting: String,
+    pub current: Option<f64>,
+    pub suggested: Option<f64>,
+    /// What the model predicts it changes, and why.
+    pub effect: String,
+}
+
+/// The autoscaling analysis of one run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Autoscaling {
+    pub capacity: Capacity,
+    pub scale_ups: Vec<ScaleUp>,
+    /// Median and max reaction (load rose -> new pods Ready) over the scale-ups.
+    pub reaction: Option<Spread>,
+    /// Requests/s of the steady state (from the last user's start), else of the whole run.
+    pub steady_rps: f64,
+    /// ceil(steady rps / rps per pod at target).
+    pub steady_replicas_needed: Option<u32>,
+    pub replicas_reached: Option<u32>,
+    pub max_replicas: Option<u32>,
+    /// Whether `maxReplicas` covers what the steady load needs.
+    pub max_replicas_suffices: Option<bool>,
+    pub memory: Option<Memory>,
+    pub replay: Option<Replay>,
+    /// The pod model the replay and the recommendations used.
+    pub pod_model: Option<PodModel>,
+    pub recommendations: Vec<Recommendation>,
+    /// Why there is no analysis at all ("no cluster data").
+    pub no_data: Option<String>,
+}
+
+/// The HPA's spec the run saw, else one from the figures older records kept.
+pub fn hpa_spec(run: &RunView, settings: &ControllerSettings) -> Option<Spec> {
+    let cluster = run.cluster.as_ref()?;
+    let k8s = cluster.hpa_spec.clone().or_else(|| {
+        serde_json::from_value::<HorizontalPodAutoscalerSpec>(serde_json::json!({
+            "scaleTargetRef": {"kind": "Deployment", "name": cluster.deployment},
+            "minReplicas": cluster.min_replicas?,
+            "maxReplicas": cluster.max_replicas?,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                "type": "Utilization", "averageUtilization": cluster.cpu_target_pct?}}}]
+        }))
+        .ok()
+    })?;
+    Some(Spec::from_k8s(&k8s, settings))
+}
+
+/// The pods as the simulation models them, from the fit and the measured start-up.
+pub fn pod_model(run: &RunView, capacity: &Capacity, ups: &[ScaleUp]) -> Option<PodModel> {
+    let cluster = run.cluster.as_ref()?;
+    let startup = Spread::of(
+        cluster
+            .pods_started
+            .iter()
+            .filter_map(|p| p.ready_after_s)
+            .collect(),
+    )?;
+    let decision = Spread::of(
+        ups.iter()
+            .filter_map(|u| u.segments.decision_to_created_s)
+            .collect(),
+    )
+    .map_or(0.0, |s| s.median_s);
+    let (a, b) = (capacity.idle_millicores?, capacity.millicores_per_rps?);
+    let request = capacity.cpu_request_millis?;
+    let limit = cluster
+        .pod_resources
+        .as_ref()
+        .and_then(|r| r.cpu_limit_millis());
+    Some(PodModel {
+        idle_millicores: a,
+        millicores_per_rps: b,
+        cpu_request_millis: request,
+        cpu_limit_millis: limit,
+        startup_s: decision + startup.median_s,
+        overload_rps_per_pod: capacity
+            .knee_rps_per_pod
+            .or(capacity.rps_per_pod_at_limit)
+            .unwrap_or((request - a) / b),
+    })
+}
+
+fn replay(run: &RunView, spec: &Spec, model: &PodModel) -> Option<Replay> {
+    let measured: Vec<(f64, u32)> = run
+        .timeline
+        .iter()
+        .map(|s| Some((s.requests as f64, s.replicas?)))
+        .collect::<Option<_>>()?;
+    let initial = measured.first()?.1 as i32;
+    let load: Vec<f64> = measured.iter().map(|m| m.0).collect();
+    let sim = simulate::simulate(spec, ControllerSettings::default(), model, initial, &load);
+    let errors: Vec<u32> = sim
+        .iter()
+        .zip(&measured)
+        .map(|(s, m)| s.replicas.abs_diff(m.1 as i32))
+        .collect();
+    Some(Replay {
+        mean_abs_error_replicas: errors.iter().map(|e| f64::from(*e)).sum::<f64>()
+            / errors.len().max(1) as f64,
+        max_abs_error_replicas: errors.iter().copied().max().unwrap_or(0),
+        final_simulated: sim.last()?.replicas,
+        final_measured: measured.last()?.1,
+    })
+}
+
+/// The whole analysis of one run.
+pub fn analyse(run: &RunView) -> Autoscaling {
+    let Some(cluster) = &run.cluster else {
+        return Autoscaling {
+            no_data: Some(
+                run.cluster_missed
+                    .clone()
+                    .unwrap_or_else(|| "no cluster data".into()),
+            ),
+            steady_rps: run.avg_rps,
+            ..Autoscaling::default()
+        };
+    };
+    let settings = ControllerSettings::default();
+    let spec = hpa_spec(run, &settings);
+    let target = spec
+        .as_ref()
+        .and_then(Spec::cpu_target_percent)
+        .map(f64::from);
+    let capacity = capacity::capacity(run, target);
+    let scale_ups = anatomy::scale_ups(run);
+    let steady_rps = run.steady_state.as_ref().map_or(run.avg_rps, |s| s.rps);
+    let needed = capacity
+        .rps_per_pod_at_target
+        .filter(|c| *c > 0.0)
+        .map(|c| (steady_rps / c).ceil().max(1.0) as u32);
+    let max_replicas = spec.as_ref().map(|s| s.max_replicas.max(0) as u32);
+    let pod_model = pod_model(run, &capacity, &scale_ups);
+    let replay = spec
+        .as_ref()
+        .zip(pod_model.as_ref())
+        .and_then(|(s, m)| replay(run, s, m));
+    let mut out = Autoscaling {
+        reaction: Spread::of(scale_ups.iter().filter_map(|u| u.reaction_s).collect()),
+        steady_rps,
+        steady_replicas_needed: needed,
+        replicas_reached: Some(cluster.max_pods),
+        max_replicas,
+        max_replicas_suffices: needed.zip(max_replicas).map(|(n, m)| m >= n),
+        memory: memory::memory(run),
+        replay,
+        pod_model,
+        capacity,
+        scale_ups,
+        ..Autoscaling::default()
+    };
+    out.recommendations = spec
+        .as_ref()
+        .map(|s| recommend(&out, s))
+        .unwrap_or_default();
+    out
+}
+
+/// Recommendations from one run's analysis, each checked through the model.
+fn recommend(a: &Autoscaling, spec: &Spec) -> Vec<Recommendation> {
+    let mut out = Vec::new();
+    let Some(model) = &a.pod_model else {
+        let why = a
+            .capacity
+            .no_fit_text
+            .clone()
+            .unwrap_or_else(|| "no pod started during the run, so no start-up time".into());
+        out.push(Recommendation {
+            setting: "none".into(),
+            effect: format!("no recommendation without a capacity fit and a start-up time: {why}"),
+            ..Recommendation::default()
+        });
+        return out;
+    };
+    let steady = vec![a.steady_rps; 600];
+    let predict = |s: &Spec| {
+        simulate::outcome(&simulate::simulate(
+            s,
+            ControllerSettings::default(),
+            model,
+            s.min_replicas,
+            &steady,
+        ))
+    };
+    let now = predict(spec);
+    if let Some(needed) = a.steady_replicas_needed {
+        let max = spec.max_replicas.max(0) as u32;
+        if needed > max {
+            let suggested = (f64::from(needed) * 1.2).ceil();
+            out.push(Recommendation {
+                setting: "maxReplicas".into(),
+                current: Some(f64::from(max)),
+                suggested: Some(suggested),
+                effect: format!(
+                    "{:.0} requests/s need {needed} pods at the CPU target ({:.1} requests/s each); {} caps it, so pods run above target; {suggested:.0} leaves 20% headroom",
+                    a.steady_rps,
+                    a.capacity.rps_per_pod_at_target.unwrap_or(0.0),
+                    max
+                ),
+            });
+        }
+        let min = spec.min_replicas.max(0) as u32;
+        if !a.scale_ups.is_empty() && needed > min && needed <= max {
+            let mut changed = spec.clone();
+            changed.min_replicas = needed as i32;
+            let then = predict(&changed);
+            out.push(Recommendation {
+                setting: "minReplicas".into(),
+                current: Some(f64::from(min)),
+                suggested: Some(f64::from(needed)),
+                effect: format!(
+                    "absorbs this load ({:.0} requests/s) without scaling: predicted degradation {} s instead of {} s",
+                    a.steady_rps, then.degradation_s, now.degradation_s
+                ),
+            });
+        }
+    }
+    if let (Some(knee), Some(at_target), Some(target)) = (
+        a.capacity.knee_rps_per_pod,
+        a.capacity.rps_per_pod_at_target,
+        a.capacity.cpu_target_pct,
+    ) && at_target > knee
+    {
+        let suggested = ((model.idle_millicores + model.millicores_per_rps * 0.8 * knee)
+            / model.cpu_request_millis
+            * 100.0)
+            .floor();
+        out.push(Recommendation {
+            setting: "target CPU utilization".into(),
+            current: Some(target),
+            suggested: Some(suggested),
+            effect: format!(
+                "at {target:.0}% a pod takes {at_target:.1} requests/s, past the latency knee ({knee:.1}); at {suggested:.0}% it takes 80% of the knee"
+            ),
+        });
+    }
+    if out.is_empty() {
+        out.push(Recommendation {
+            setting: "none".into(),
+            current: None,
+            suggested: None,
+            effect: format!(
+                "no change needed: predicted {} replicas for this load, {} s of degradation",
+                now.replicas, now.degradation_s
+            ),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
