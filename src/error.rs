@@ -89,6 +89,9 @@ pub enum Error {
     #[error(transparent)]
     Gcp(#[from] crate::gcp::GcpError),
 
+    #[error(transparent)]
+    Sim(#[from] crate::sim::SimError),
+
     /// `cleanup` without confirmation where none can be asked for.
     #[error("{0}")]
     NotConfirmed(String),
@@ -110,6 +113,7 @@ impl Error {
             | Error::NotConfirmed(_)
             | Error::Compare(_) => exit::USAGE,
             Error::Cluster(e) if e.is_config() => exit::USAGE,
+            Error::Sim(crate::sim::SimError::Settings(_)) => exit::USAGE,
             Error::Gcp(e) if e.is_usage() => exit::USAGE,
             Error::Predict(e) if e.is_usage() => exit::USAGE,
             Error::Run(e) => e.outcome_code().unwrap_or(exit::FAILURE),

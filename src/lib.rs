@@ -23,6 +23,7 @@ pub mod record;
 pub mod report;
 pub mod server;
 pub mod signals;
+pub mod sim;
 pub mod stats;
 pub mod trace;
 pub mod units;
@@ -84,6 +85,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
                 commands::compare::run(&commands::compare::plan(&settings, &args)?)
             }
             Command::Demo(args) => commands::demo::run(&settings, &args).await,
+            Command::Sim(args) => commands::sim::run(&settings, &args).await,
             Command::Verify => commands::verify::run(&settings).await,
             Command::Doctor(args) => commands::doctor::run(&settings, &args).await,
             Command::Watch(args) => commands::watch::run(&settings, &args).await,

@@ -6,8 +6,8 @@ use clap::Args;
 
 use crate::units::PositiveDuration;
 
-/// The whole guide on the embedded reference API, with no cluster: serve, smoke, 150 and 300
-/// users of load, then the report.
+/// The whole guide on a simulated cluster (`iris-lab sim`): verify, smoke through the
+/// Service, 150 and 300 users of load with the cluster watched, the report, the scale-down.
 #[derive(Debug, Clone, Default, Args)]
 pub struct DemoArgs {
     /// Length of each of the two load runs, e.g. 30s, 2m [default: 30s].
@@ -21,6 +21,10 @@ pub struct DemoArgs {
     /// Keep the run records in DIR [default: a temporary directory, removed at the end].
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
+
+    /// No simulated cluster: the reference API alone, the cluster's phases skipped.
+    #[arg(long)]
+    pub no_cluster: bool,
 }
 
 #[cfg(test)]
@@ -48,5 +52,7 @@ mod tests {
         assert_eq!(a.out_dir, Some(PathBuf::from("runs")));
         assert!(parse(&["--duration", "soon"]).is_err());
         assert_eq!(parse(&[]).unwrap().duration, None);
+        assert!(parse(&["--no-cluster"]).unwrap().no_cluster);
+        assert!(!parse(&[]).unwrap().no_cluster);
     }
 }

@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod load;
 pub mod predict;
 pub mod report;
+pub mod sim;
 pub mod trace;
 pub mod web;
 pub mod worker;
@@ -18,6 +19,7 @@ pub use demo::DemoArgs;
 pub use doctor::DoctorArgs;
 pub use predict::PredictArgs;
 pub use report::ReportArgs;
+pub use sim::SimArgs;
 pub use trace::TraceArgs;
 
 pub use load::LoadArgs;
@@ -155,6 +157,9 @@ pub enum Command {
     Web(WebArgs),
     /// The whole guide on the embedded reference API with no cluster, ending in the report.
     Demo(DemoArgs),
+    /// A simulated cluster on 127.0.0.1 (Kubernetes API, pods that serve, an HPA) to try
+    /// every command on, until Ctrl-C.
+    Sim(SimArgs),
     /// Print the testing guide, or one phase of it (1-7).
     Guide(GuideArgs),
     /// One worker of `load --workers N` (started by `load`, not by hand).

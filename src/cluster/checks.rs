@@ -649,3 +649,14 @@ pub fn pod_cpu_request_millis(pod: &Pod) -> Option<f64> {
 #[cfg(test)]
 #[path = "checks_tests.rs"]
 mod tests;
+
+/// The annotation by which a simulated cluster's Deployment says it is simulated, with its
+/// settings (a JSON list of `{name, value}`).
+pub const SIMULATED_ANNOTATION: &str = "iris-lab.dev/simulated";
+
+/// A simulated cluster's settings, from its Deployment; `None` for a real cluster (or an
+/// annotation that is not such a list).
+pub fn simulated_settings(d: &Deployment) -> Option<Vec<crate::record::cluster::SimulatedSetting>> {
+    let text = d.metadata.annotations.as_ref()?.get(SIMULATED_ANNOTATION)?;
+    serde_json::from_str(text).ok()
+}

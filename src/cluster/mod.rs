@@ -81,6 +81,13 @@ impl Cluster {
         Ok(pods)
     }
 
+    /// The settings of a simulated cluster (`iris-lab sim`), from its Deployment; `None` on a
+    /// real cluster or when the Deployment cannot be read.
+    pub async fn simulated(&self) -> Option<Vec<crate::record::cluster::SimulatedSetting>> {
+        let d = self.deployment().await.ok()??;
+        checks::simulated_settings(&d)
+    }
+
     /// The Deployment's replicas as its scale subresource reports them.
     pub async fn scale_replicas(&self) -> Result<i32, ClusterError> {
         let name = &self.names.deployment;

@@ -1,5 +1,6 @@
-//! `iris-lab demo`: the guide end to end on the reference API, in-process, with no cluster.
-//! Progress goes to stderr; the report to stdout or `--out`.
+//! `iris-lab demo`: the guide end to end, in-process: on a simulated cluster (`demo_cluster.rs`:
+//! `sim`, verify, the runs watched, cleanup), or with `--no-cluster` on the reference API
+//! alone. Progress goes to stderr; the report to stdout or `--out`.
 //!
 //! The demo has its own typed plan ([`DemoPlan`]), built from `demo`'s flags only: nothing of
 //! `iris-lab.yaml`'s `load:` section (wait, csv, scenario, timeout...) can leak into its runs.
@@ -21,7 +22,13 @@ use crate::server::{self, Model};
 use crate::units::format_duration;
 use crate::usage::UsageError;
 
+#[path = "demo_cluster.rs"]
+mod cluster;
+
+/// Each run's length: with the simulated cluster, long enough for pods started by the
+/// 300-user run to become ready and carry the load.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(30);
+pub const DEFAULT_CLUSTER_DURATION: Duration = Duration::from_secs(40);
 
 /// The two runs of the guide: (users, class).
 pub const RUNS: [(u32, &str); 2] = [(150, "IrisPredictionAPIUser"), (300, "HighLoadUser")];
@@ -56,11 +63,18 @@ pub struct DemoPlan {
     /// Keep the records here; `None` means a temporary directory removed at the end.
     pub out_dir: Option<PathBuf>,
     pub format: Format,
+    /// Run on the simulated cluster (not `--no-cluster`).
+    pub cluster: bool,
 }
 
 impl DemoPlan {
     pub fn new(args: &DemoArgs, format: Format) -> Self {
-        let duration = args.duration.map_or(DEFAULT_DURATION, |d| d.0);
+        let default = if args.no_cluster {
+            DEFAULT_DURATION
+        } else {
+            DEFAULT_CLUSTER_DURATION
+        };
+        let duration = args.duration.map_or(default, |d| d.0);
         let ramp = duration.as_secs_f64() * RAMP_SHARE;
         let runs = RUNS
             .iter()
@@ -76,6 +90,7 @@ impl DemoPlan {
             out: args.out.clone(),
             out_dir: args.out_dir.clone(),
             format,
+            cluster: !args.no_cluster,
         }
     }
 }
@@ -101,6 +116,9 @@ pub async fn run(settings: &Settings, args: &DemoArgs) -> Result<Outcome, Error>
     let plan = DemoPlan::new(args, settings.format);
     let model = Model::train()?;
     output::note(&output::render_model(&model));
+    if plan.cluster {
+        return cluster::run(settings, &plan, model).await;
+    }
     let bind_error = |source| Error::Bind {
         addr: "127.0.0.1:0".into(),
         source,
@@ -118,15 +136,26 @@ pub async fn run(settings: &Settings, args: &DemoArgs) -> Result<Outcome, Error>
         })?;
     output::note(&format!("demo: the reference API listens on {host}"));
 
-    let result = guide(&plan, host).await;
+    let result = play(&plan, host, None).await;
     let _ = stop.send(());
     let _ = server.await;
     result
 }
 
-async fn guide(plan: &DemoPlan, host: reqwest::Url) -> Result<Outcome, Error> {
+/// Phases 1.3 to 6 on `host`; with a cluster, its runs watch it (and the phases that need one
+/// are the caller's), without, those phases are said to be skipped.
+async fn play(
+    plan: &DemoPlan,
+    host: reqwest::Url,
+    cluster: Option<&cluster::DemoCluster>,
+) -> Result<Outcome, Error> {
     let style = Style::plain();
-    output::note(&skipped(SKIPPED[0].0, SKIPPED[0].1));
+    let skip = |i: usize| {
+        if cluster.is_none() {
+            output::note(&skipped(SKIPPED[i].0, SKIPPED[i].1));
+        }
+    };
+    skip(0);
 
     output::note("demo: Phase 1.3, smoke test");
     let client = ApiClient::new(host.clone(), api::smoke::DEFAULT_TIMEOUT, false)
@@ -149,7 +178,7 @@ async fn guide(plan: &DemoPlan, host: reqwest::Url) -> Result<Outcome, Error> {
         (None, None) => PathBuf::from(crate::record::DEFAULT_OUT_DIR),
     };
 
-    let site = RunSite::new(host.clone());
+    let site = cluster.map_or_else(|| RunSite::new(host.clone()), |c| c.site(host.clone()));
     let mut records = Vec::new();
     for (i, run) in plan.runs.iter().enumerate() {
         output::note(&format!(
@@ -160,7 +189,10 @@ async fn guide(plan: &DemoPlan, host: reqwest::Url) -> Result<Outcome, Error> {
             format_duration(run.duration),
             format_duration(run.duration.mul_f64(RAMP_SHARE)),
         ));
-        let plan = run.plan(out_dir.clone())?;
+        let mut plan = run.plan(out_dir.clone())?;
+        if let Some(c) = cluster {
+            c.watch(&mut plan);
+        }
         let mut display = output::LiveDisplay::for_stderr();
         let result = pipeline::run(&plan, &site, &mut display).await?;
         let kept = temp.is_none();
@@ -171,14 +203,14 @@ async fn guide(plan: &DemoPlan, host: reqwest::Url) -> Result<Outcome, Error> {
             return Ok(Outcome::Interrupted);
         }
     }
-    output::note(&skipped(SKIPPED[1].0, SKIPPED[1].1));
+    skip(1);
 
     output::note("demo: Phases 5-6, report");
     let views = report::from_record::load_views(&records)?;
     let model = report::build(views, &report::ReportOptions::default());
     let text = output::render_report(&model, plan.format, None)?;
     output::deliver(plan.out.as_deref(), &text)?;
-    output::note(&skipped(SKIPPED[2].0, SKIPPED[2].1));
+    skip(2);
     drop(temp);
     Ok(Outcome::Success)
 }
@@ -202,6 +234,14 @@ mod tests {
                 "{run:?}: ramp {ramp} s"
             );
         }
+        assert_eq!(plan.runs[0].duration, DEFAULT_CLUSTER_DURATION);
+        assert!(plan.cluster);
+        let alone = DemoArgs {
+            no_cluster: true,
+            ..DemoArgs::default()
+        };
+        let plan = DemoPlan::new(&alone, Format::Text);
         assert_eq!(plan.runs[0].duration, DEFAULT_DURATION);
+        assert!(!plan.cluster);
     }
 }

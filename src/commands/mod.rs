@@ -10,6 +10,7 @@ pub mod load;
 pub mod predict;
 pub mod report;
 pub mod serve;
+pub mod sim;
 pub mod smoke;
 pub mod trace;
 pub mod verify;

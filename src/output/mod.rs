@@ -10,6 +10,7 @@ mod phases;
 mod predict;
 mod report;
 mod shape;
+mod sim;
 mod smoke;
 mod trace;
 
@@ -33,6 +34,7 @@ pub use load::{
 pub use phases::phase_table;
 pub use predict::render_prediction;
 pub use report::{Template, deliver, render_report};
+pub use sim::render_sim_started;
 pub use smoke::render_smoke;
 pub use trace::render_trace;
 

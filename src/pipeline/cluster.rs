@@ -126,6 +126,9 @@ impl ClusterSide {
             });
             set_instance_types(&mut summary, types);
         }
+        summary.simulated = tokio::time::timeout(NODE_TYPES_TIMEOUT, self.cluster.simulated())
+            .await
+            .unwrap_or_default();
         record.cluster = Some(summary);
     }
 }

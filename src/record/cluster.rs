@@ -137,6 +137,17 @@ pub struct ClusterRecord {
     /// Each container restart seen during the run (OOMKilled ones among them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restart_events: Vec<RestartRecord>,
+    /// Set when the cluster was simulated (`iris-lab sim` or `demo`): every figure the
+    /// simulation invented, by name, from its Deployment's annotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulated: Option<Vec<SimulatedSetting>>,
+}
+
+/// One invented figure of a simulated cluster.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SimulatedSetting {
+    pub name: String,
+    pub value: String,
 }
 
 /// One container's requests and limits (millicores, bytes); `None` when not set.

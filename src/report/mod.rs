@@ -45,6 +45,9 @@ pub struct ReportModel {
     pub charts: Vec<charts::Chart>,
     /// Findings from the spans of runs with saved traces, across runs (ordered by users).
     pub span_findings: Vec<String>,
+    /// The invented figures of a simulated cluster (`iris-lab sim`, `demo`), from the first
+    /// run that watched one: the report's header says the cluster was simulated.
+    pub simulated: Option<Vec<crate::record::cluster::SimulatedSetting>>,
     /// Per run: is the autoscaling right, and what should change.
     pub autoscaling: Vec<RunAutoscaling>,
 }
@@ -179,6 +182,9 @@ pub fn build(mut runs: Vec<RunView>, options: &ReportOptions) -> ReportModel {
         breakdowns,
         findings: findings::findings(&runs),
         scaling,
+        simulated: runs
+            .iter()
+            .find_map(|r| r.cluster.as_ref()?.simulated.clone()),
         charts: runs.iter().flat_map(charts::charts).collect(),
         span_findings: crate::trace::analysis::compare(
             &runs

@@ -131,6 +131,17 @@ pub async fn serve_delayed(
     listen::serve_with_limits(listener, app, limits, shutdown).await
 }
 
+/// Serves `router` (the API's routes with layers of the caller's, e.g. a simulated pod's CPU
+/// budget) within `limits` until `shutdown` resolves.
+pub async fn serve_router(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    listen::serve_with_limits(listener, router, limits, shutdown).await
+}
+
 fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
     let mut bytes = Vec::with_capacity(160);
     match serde_json::to_writer(&mut bytes, body) {

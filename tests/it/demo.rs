@@ -1,4 +1,5 @@
-//! `iris-lab demo` end to end on the embedded API, with a short duration.
+//! `iris-lab demo --no-cluster` end to end on the embedded API, with a short duration (the demo
+//! on the simulated cluster is tested in `sim.rs`).
 
 use crate::support;
 use predicates::prelude::*;
@@ -8,7 +9,7 @@ fn demo(dir: &std::path::Path, args: &[&str]) -> assert_cmd::assert::Assert {
         .current_dir(dir)
         .env_remove("IRIS_LAB_CONFIG")
         .env_remove("IRIS_LAB_FORMAT")
-        .arg("demo")
+        .args(["demo", "--no-cluster"])
         .args(args)
         .timeout(std::time::Duration::from_secs(60))
         .assert()

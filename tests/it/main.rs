@@ -30,6 +30,7 @@ mod report_scaling;
 mod serve_limits;
 mod serve_predict_props;
 mod serve_smoke;
+mod sim;
 mod smoke_failures;
 mod trace;
 mod verify;
