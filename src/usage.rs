@@ -14,6 +14,15 @@ pub enum UsageError {
     )]
     HtmlNotForThisCommand,
 
+    #[error("--baseline adds the comparison to the markdown or json report, not yet to html")]
+    BaselineNotForHtml,
+
+    #[error("compare needs {0}: iris-lab compare BASE NEW")]
+    CompareSideMissing(&'static str),
+
+    #[error("--fail-on: {0}")]
+    FailOn(String),
+
     #[error(
         "--users is required: the number of virtual users, e.g. --users 150 (or --stages, or --arrival-rate)"
     )]

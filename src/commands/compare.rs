@@ -8,6 +8,7 @@ use crate::config::Settings;
 use crate::delta::{self, FailOn, Options};
 use crate::error::{Error, Outcome};
 use crate::output::{self, Format};
+use crate::usage::UsageError;
 use crate::yaml::ConfigError;
 
 /// What to compare and how, after flags, config file and defaults.
@@ -23,8 +24,8 @@ pub struct ComparePlan {
 pub fn plan(settings: &Settings, args: &CompareArgs) -> Result<ComparePlan, Error> {
     let (options, fail_on) = options(settings, args)?;
     let args = settings.layer(args, |f| &f.compare);
-    let side = |p: Option<PathBuf>, name: &str| {
-        p.ok_or_else(|| Error::Usage(format!("compare needs {name}: iris-lab compare BASE NEW")))
+    let side = |p: Option<PathBuf>, name: &'static str| {
+        p.ok_or(Error::Usage(UsageError::CompareSideMissing(name)))
     };
     Ok(ComparePlan {
         base: side(args.base, "BASE")?,
@@ -44,7 +45,7 @@ pub fn options(settings: &Settings, flags: &CompareArgs) -> Result<(Options, Fai
         None => FailOn::default(),
         Some(text) => text.parse().map_err(|message: String| {
             if flags.fail_on.is_some() {
-                Error::Usage(format!("--fail-on: {message}"))
+                Error::Usage(UsageError::FailOn(message))
             } else {
                 Error::Config(ConfigError::Invalid {
                     path: settings.config_path.clone().unwrap_or_default(),

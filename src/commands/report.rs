@@ -10,6 +10,7 @@ use crate::gcp::fetch::spans_for_report;
 use crate::output::{self, Format, Template};
 use crate::record::record_paths;
 use crate::report::{self, ReportOptions, from_record};
+use crate::usage::UsageError;
 
 /// What to report and how, after flags, config file and defaults.
 #[derive(Debug, Clone)]
@@ -49,10 +50,7 @@ pub async fn run(plan: &ReportPlan) -> Result<String, Error> {
     let paths = record_paths(&plan.runs, &plan.runs_dir)?;
     let baseline = match &plan.baseline {
         Some(_) if plan.format == Format::Html => {
-            return Err(Error::Usage(
-                "--baseline adds the comparison to the markdown or json report, not yet to html"
-                    .into(),
-            ));
+            return Err(UsageError::BaselineNotForHtml.into());
         }
         Some((dir, options)) => Some(against_baseline(dir, &paths, options)?),
         None => None,

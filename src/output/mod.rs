@@ -25,8 +25,8 @@ pub use cluster::{
     ask_yes_no, describe, pods_table, render_cleanup, render_cleanup_plan, render_verify,
     render_watch_event, render_watch_header,
 };
-pub use doctor::{render_doctor, render_wait};
 pub use delta::{render_breach, render_delta, render_delta_section};
+pub use doctor::{render_doctor, render_wait};
 pub use load::{
     LiveDisplay, cluster_line, cluster_summary, render_cluster_watched, render_load,
     render_load_text, render_run_note, render_summary, status_line,
