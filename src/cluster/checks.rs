@@ -591,47 +591,12 @@ pub fn pod_is_ready(pod: &Pod) -> bool {
 
 /// Millicores from a CPU quantity: `250m`, `1`, `0.5`, `123456789n`, `12u`.
 pub fn cpu_millis(q: &str) -> Option<f64> {
-    let q = q.trim();
-    let (num, scale) = if let Some(n) = q.strip_suffix('n') {
-        (n, 1e-6)
-    } else if let Some(n) = q.strip_suffix('u') {
-        (n, 1e-3)
-    } else if let Some(n) = q.strip_suffix('m') {
-        (n, 1.0)
-    } else {
-        (q, 1000.0)
-    };
-    num.parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite() && *v >= 0.0)
-        .map(|v| v * scale)
+    crate::hpa::quantity_in(q, -3)
 }
 
 /// Bytes from a memory quantity: `128Mi`, `1Gi`, `500M`, `1e6`, `123456`.
 pub fn memory_bytes(q: &str) -> Option<f64> {
-    let q = q.trim();
-    const SUFFIXES: [(&str, f64); 12] = [
-        ("Ki", 1024.0),
-        ("Mi", 1048576.0),
-        ("Gi", 1073741824.0),
-        ("Ti", 1099511627776.0),
-        ("Pi", 1125899906842624.0),
-        ("Ei", 1152921504606846976.0),
-        ("k", 1e3),
-        ("M", 1e6),
-        ("G", 1e9),
-        ("T", 1e12),
-        ("P", 1e15),
-        ("E", 1e18),
-    ];
-    let (num, scale) = SUFFIXES
-        .iter()
-        .find_map(|(s, f)| q.strip_suffix(s).map(|n| (n, *f)))
-        .unwrap_or((q, 1.0));
-    num.parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite() && *v >= 0.0)
-        .map(|v| v * scale)
+    crate::hpa::quantity_in(q, 0)
 }
 
 /// The sum of the pod's containers' CPU requests, in millicores.

@@ -76,7 +76,7 @@ pub use behavior::{
 };
 pub use controller::{Autoscaler, Decision, MetricOutcome};
 pub use k8s::{model_seconds, pod_request_milli, pod_view};
-pub use quantity::milli_value;
+pub use quantity::{milli_value, value_in as quantity_in};
 pub use replicas::{
     MetricError, MetricProposal, Phase, PodView, Readiness, Tolerances, Usage, resource_replicas,
 };

@@ -2,39 +2,64 @@
 //! the HPA controller computes in (`Quantity.MilliValue()`: millicores for CPU, thousandths of a
 //! byte for memory).
 
+/// The quantity's value in units of `10^unit_exp10` (`-3`: milli-units, so `250m` is 250.0;
+/// `0`: `128Mi` is 134217728.0); `None` for text that is not a quantity or is negative. Decimal
+/// suffixes scale by exact powers of ten (a division where it shrinks), so `123456789n` in
+/// milli-units is exactly 123.456789. The one parser of quantities: `cluster::checks` reads
+/// pods' CPU and memory through it too.
+pub fn value_in(text: &str, unit_exp10: i32) -> Option<f64> {
+    let (number, suffix) = split_suffix(text.trim())?;
+    let number: f64 = number.parse().ok()?;
+    if !number.is_finite() || number < 0.0 {
+        return None;
+    }
+    let (binary, exp10) = match suffix {
+        Suffix::Binary(factor) => (factor, 0),
+        Suffix::Decimal(exp) => (1.0, exp),
+    };
+    let shift = exp10 - unit_exp10;
+    let value = number * binary;
+    Some(if shift >= 0 {
+        value * 10f64.powi(shift)
+    } else {
+        value / 10f64.powi(-shift)
+    })
+}
+
 /// The quantity's value times 1000, rounded up as `MilliValue()` rounds (towards +infinity);
 /// `None` for text that is not a quantity or is negative.
 pub fn milli_value(text: &str) -> Option<i64> {
-    let text = text.trim();
-    let (number, factor) = split_suffix(text)?;
-    let value: f64 = number.parse().ok()?;
-    if !value.is_finite() || value < 0.0 {
-        return None;
-    }
-    let milli = value * factor * 1000.0;
+    let milli = value_in(text, -3)?;
     // Round away float noise (0.1 * 1000 = 100.00000000000001) before rounding up.
     let rounded = (milli * 1e6).round() / 1e6;
     (rounded <= i64::MAX as f64).then(|| rounded.ceil() as i64)
 }
 
-/// The number and its suffix's factor: binary (`Ki`..`Ei`), decimal (`n`..`E`) or none.
-fn split_suffix(text: &str) -> Option<(&str, f64)> {
-    const SUFFIXES: [(&str, f64); 15] = [
-        ("Ki", 1024.0),
-        ("Mi", 1_048_576.0),
-        ("Gi", 1_073_741_824.0),
-        ("Ti", 1_099_511_627_776.0),
-        ("Pi", 1_125_899_906_842_624.0),
-        ("Ei", 1_152_921_504_606_846_976.0),
-        ("n", 1e-9),
-        ("u", 1e-6),
-        ("m", 1e-3),
-        ("k", 1e3),
-        ("M", 1e6),
-        ("G", 1e9),
-        ("T", 1e12),
-        ("P", 1e15),
-        ("E", 1e18),
+/// A quantity's suffix: a binary factor (`Ki`..`Ei`) or a decimal exponent (`n`..`E`, none = 0).
+#[derive(Clone, Copy)]
+enum Suffix {
+    Binary(f64),
+    Decimal(i32),
+}
+
+/// The number and its suffix.
+fn split_suffix(text: &str) -> Option<(&str, Suffix)> {
+    const SUFFIXES: [(&str, Suffix); 15] = [
+        ("Ki", Suffix::Binary(1024.0)),
+        ("Mi", Suffix::Binary(1_048_576.0)),
+        ("Gi", Suffix::Binary(1_073_741_824.0)),
+        ("Ti", Suffix::Binary(1_099_511_627_776.0)),
+        ("Pi", Suffix::Binary(1_125_899_906_842_624.0)),
+        ("Ei", Suffix::Binary(1_152_921_504_606_846_976.0)),
+        ("n", Suffix::Decimal(-9)),
+        ("u", Suffix::Decimal(-6)),
+        ("m", Suffix::Decimal(-3)),
+        ("k", Suffix::Decimal(3)),
+        ("M", Suffix::Decimal(6)),
+        ("G", Suffix::Decimal(9)),
+        ("T", Suffix::Decimal(12)),
+        ("P", Suffix::Decimal(15)),
+        ("E", Suffix::Decimal(18)),
     ];
     if text.is_empty() {
         return None;
@@ -44,11 +69,11 @@ fn split_suffix(text: &str) -> Option<(&str, f64)> {
         .iter()
         .find_map(|(s, f)| text.strip_suffix(s).map(|n| (n, *f)));
     match found {
-        Some((number, factor)) if !number.is_empty() && !number.ends_with(['e', 'E']) => {
-            Some((number, factor))
+        Some((number, suffix)) if !number.is_empty() && !number.ends_with(['e', 'E']) => {
+            Some((number, suffix))
         }
         Some(_) => None,
-        None => Some((text, 1.0)),
+        None => Some((text, Suffix::Decimal(0))),
     }
 }
 

@@ -127,15 +127,27 @@ async fn arrivals_keep_5000_per_second_within_1_percent_against_serve() {
         (sent - 50_000.0).abs() <= 500.0,
         "sent {sent} of 50,000 arrivals"
     );
-    // The schedule made 5,000 due in each whole second.
+    // The schedule made 5,000 due in each whole second, and the seconds add up to the whole
+    // schedule. A second is closed by the ticker, which runs late by a few milliseconds when
+    // the runtime is busy (Delay): what one second loses the next one gains, so each is checked
+    // to 2% (20 ms of tick jitter) and their sum exactly.
+    let mut total = 0.0;
     for p in r.timeline.iter().filter(|p| p.t <= 10) {
         let intended = p.arrivals.as_ref().unwrap().intended;
+        total += intended;
         assert!(
-            (intended - 5000.0).abs() <= 50.0,
+            (intended - 5000.0).abs() <= 100.0,
             "second {}: {intended}",
             p.t
         );
     }
+    let all: f64 = r
+        .timeline
+        .iter()
+        .map(|p| p.arrivals.as_ref().unwrap().intended)
+        .sum();
+    assert!((all - 50_000.0).abs() < 1.0, "the seconds intended {all}");
+    assert!(total > 49_000.0, "seconds 1-10 intended {total}");
     assert_eq!(r.aggregate.failures, 0, "{:?}", r.failures);
 }
 
