@@ -154,7 +154,7 @@ fn the_replay_reproduces_the_replicas_and_advice_follows() {
     let min = a
         .recommendations
         .iter()
-        .find(|r| r.setting == "minReplicas")
+        .find(|r| r.setting == Setting::MinReplicas)
         .expect("a minReplicas recommendation");
     assert_eq!(min.suggested, Some(4.0));
     assert!(
