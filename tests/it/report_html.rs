@@ -261,3 +261,35 @@ fn values_are_escaped_and_an_html_template_of_ones_own_sees_the_charts() {
     ));
     assert!(mine.ends_with("</svg>"));
 }
+
+/// Section 6.4's charts on the fixtures: the cluster run has its anatomy chart with one bar per
+/// scale-up of the JSON report, and says why it has no capacity chart; the run without cluster
+/// data says "no data" and has no chart.
+#[test]
+fn autoscaling_charts_follow_the_analysis() {
+    let dir = runs_dir(&[("150u.json", None), ("300u-cluster.json", None)]);
+    let json: serde_json::Value =
+        serde_json::from_str(&report(dir.path(), &["--format", "json"])).unwrap();
+    let cluster = &json["autoscaling"][1];
+    let scale_ups = cluster["scale_ups"].as_array().unwrap().len();
+    assert!(scale_ups > 0);
+    let page = Html::parse_document(&html(dir.path(), &[]));
+    let section = page
+        .select(&Selector::parse("section#autoscaling").unwrap())
+        .next()
+        .unwrap();
+    let svgs: Vec<ElementRef> = section.select(&Selector::parse("svg").unwrap()).collect();
+    assert_eq!(
+        svgs.len(),
+        1,
+        "the anatomy chart only: no steady sample for a scatter"
+    );
+    let bars = Selector::parse("g.bar").unwrap();
+    assert_eq!(svgs[0].select(&bars).count(), scale_ups);
+    let text = text(section);
+    assert!(text.contains("No data: no cluster data."), "{text}");
+    assert!(
+        text.contains("Capacity: no data: 0 steady samples"),
+        "{text}"
+    );
+}

@@ -195,4 +195,4 @@ pub fn analyse(run: &RunView) -> Autoscaling {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
