@@ -119,8 +119,10 @@ fn the_page_parses_as_html5_and_needs_nothing_outside_itself() {
         let runs = page
             .select(&Selector::parse("#runs tbody tr").unwrap())
             .count();
-        let charts: Vec<ElementRef> = page.select(&Selector::parse("svg").unwrap()).collect();
+        let timelines = Selector::parse("#timelines svg, #distribution svg").unwrap();
+        let charts: Vec<ElementRef> = page.select(&timelines).collect();
         assert_eq!(charts.len(), runs + 1);
+        let charts: Vec<ElementRef> = page.select(&Selector::parse("svg").unwrap()).collect();
         let title = Selector::parse("title").unwrap();
         assert!(charts.iter().all(|c| c.select(&title).next().is_some()));
     }
@@ -146,7 +148,7 @@ fn the_tables_carry_the_markdown_reports_figures() {
 fn the_charts_show_what_the_cluster_did() {
     let dir = runs_dir(&[("150u.json", None), ("300u-cluster.json", None)]);
     let page = Html::parse_document(&html(dir.path(), &[]));
-    let svg = Selector::parse("svg").unwrap();
+    let svg = Selector::parse("#timelines svg, #distribution svg").unwrap();
     let charts: Vec<String> = page.select(&svg).map(|s| s.html()).collect();
     assert_eq!(charts.len(), 3);
     assert!(
