@@ -139,7 +139,6 @@ fn the_analysis_finds_what_a_really_serving_cluster_is() {
     let out = iris_lab(once.cluster.lab.dir.path())
         .args(["predict", "--format", "json", "--users"])
         .arg((2 * USERS).to_string())
-        .arg("--runs")
         .arg(&once.record)
         .output()
         .unwrap();
@@ -156,6 +155,13 @@ fn the_analysis_finds_what_a_really_serving_cluster_is() {
     // And the run at twice the load, analysed on its own.
     let b = report(&twice);
     let needed_twice = b["steady_replicas_needed"].as_u64().expect("needed") as u32;
+    eprintln!(
+        "at target {at_target:.1} (truth {truth_at_target:.1}, {:.1} at twice the load); needed {needed} \
+         settled {settled}; at twice the load predicted {predicted}, needed {needed_twice}, settled \
+         {settled_twice}; segments {:?}",
+        num(&b["capacity"]["rps_per_pod_at_target"]),
+        ups.iter().map(|u| &u["segments"]).collect::<Vec<_>>()
+    );
     assert!(
         needed_twice.abs_diff(settled_twice) <= 1,
         "needed {needed_twice} at twice the load, settled {settled_twice}: {b:#}"
