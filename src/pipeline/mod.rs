@@ -174,7 +174,7 @@ pub async fn run_controlled(
     let mut timeline = JsonlWriter::create(record_path.with_extension("jsonl"))?;
     let mut cluster_side = cluster
         .as_ref()
-        .map(|c| cluster::ClusterSide::start(c, started_utc));
+        .map(|c| cluster::ClusterSide::start(c, started_utc, site.top_every));
     let mut sinks = measure::SecondSinks {
         timeline: &mut timeline,
         cluster: cluster_side.as_mut(),

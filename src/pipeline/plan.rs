@@ -154,6 +154,8 @@ pub struct RunSite {
     pub cluster: Option<(ClusterOptions, TargetNames)>,
     /// Catch SIGINT/SIGTERM (the binary does; in-process tests don't).
     pub signals: bool,
+    /// How often the watched cluster's pod metrics are sampled; `None`: never.
+    pub top_every: Option<std::time::Duration>,
 }
 
 impl RunSite {
@@ -163,6 +165,7 @@ impl RunSite {
             host,
             cluster: None,
             signals: true,
+            top_every: Some(super::CLUSTER_TOP_EVERY),
         }
     }
 }
