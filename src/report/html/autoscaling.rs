@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::report::RunAutoscaling;
 use crate::report::autoscaling::anatomy::GUIDE_REACTION_S;
-use crate::report::autoscaling::{Autoscaling, ScaleUp};
+use crate::report::autoscaling::{Autoscaling, ScaleUp, Spread};
 use crate::report::svg::bars::{Band, Bar, BarChart};
 use crate::report::svg::scatter::ScatterChart;
 
@@ -58,16 +58,30 @@ fn split<T>(r: Result<T, String>) -> (Option<T>, Option<String>) {
     }
 }
 
-/// A scale-up's segments in seconds (per pod: the median over its new pods).
+/// A scale-up's segments in seconds, along the path of the new pod Ready last (so they add up
+/// to the reaction); the medians over the new pods when the run did not show that path.
 pub fn segments(up: &ScaleUp) -> [Option<f64>; 7] {
     let s = &up.segments;
+    let median = |p: Option<Spread>| p.map(|p| p.median_s);
+    let (scheduled, started, ready) = match &s.last_pod {
+        Some(p) => (
+            p.created_to_scheduled_s,
+            p.scheduled_to_started_s,
+            p.started_to_ready_s,
+        ),
+        None => (
+            median(s.created_to_scheduled),
+            median(s.scheduled_to_started),
+            median(s.started_to_ready),
+        ),
+    };
     [
         s.load_to_cpu_above_target_s,
         s.cpu_to_decision_s,
         s.decision_to_created_s,
-        s.created_to_scheduled.map(|p| p.median_s),
-        s.scheduled_to_started.map(|p| p.median_s),
-        s.started_to_ready.map(|p| p.median_s),
+        scheduled,
+        started,
+        ready,
         s.ready_to_latency_back_s,
     ]
 }
@@ -122,7 +136,7 @@ pub fn anatomy_chart(i: usize, column: &str, a: &Autoscaling) -> Result<BarChart
         id: format!("as{i}-anatomy"),
         title: format!("{column}: anatomy of each scale-up"),
         desc: desc.join(" "),
-        x_label: "seconds since the load rose (per pod: median of the new pods)".into(),
+        x_label: "seconds since the load rose (pod steps: the new pod Ready last)".into(),
         segment_names: SEGMENTS.iter().map(|s| s.to_string()).collect(),
         bars,
         band: Some(Band {
@@ -296,7 +310,14 @@ mod tests {
         assert_eq!(classes[6], "seg seg7");
         // The guide's band and the reaction mark.
         assert_eq!(svg.select(&sel("rect.band")).count(), 1);
-        assert_eq!(bars[0].select(&sel("path.total")).count(), 1);
+        // The pod steps end where the reaction's mark is: they add up to it.
+        let total = bars[0].select(&sel("path.total")).next().unwrap();
+        let d = total.value().attr("d").unwrap();
+        let mark: f64 = d[1..d.find(' ').unwrap()].parse().unwrap();
+        assert!(
+            (x(&rects[5], "x") + x(&rects[5], "width") - mark).abs() < 0.21,
+            "{d}"
+        );
         assert!(bars[0].text().collect::<String>().contains("reaction 35 s"));
     }
 
