@@ -205,7 +205,7 @@ fn scale_up(
     });
     let pods = new_pods(cluster, event.t_s, next);
     let last = last_ready(&pods);
-    let all_ready = last.and_then(|p| ready_at(p));
+    let all_ready = last.and_then(ready_at);
     let p95_before = rose.and_then(|r| {
         median(
             tl.iter()
