@@ -326,7 +326,7 @@ fn breaches(comparisons: &[Comparison], fail_on: &FailOn) -> Vec<Breach> {
 
 #[cfg(test)]
 mod tests {
-    use super::fixtures::{Levels, deployed, run};
+    use super::fixtures::{Levels, deployed, metered, run};
     use super::*;
 
     fn levels(seed: u64) -> Levels {
@@ -668,5 +668,54 @@ mod tests {
             "{t:?}"
         );
         assert!(d.breaches.is_empty());
+    }
+
+    #[test]
+    fn per_pod_capacity_from_the_autoscaling_analysis_is_a_scaling_figure() {
+        let (mut base, mut new) = (run("b", levels(1)), run("n", levels(2)));
+        metered(&mut base, 50.0, 2.0);
+        metered(&mut new, 50.0, 1.0);
+        let d = compare_runs(
+            vec![base],
+            vec![new],
+            &Options::default(),
+            &FailOn::default(),
+        )
+        .unwrap();
+        let scaling = &d.comparisons[0].scaling;
+        let row = |what: &str| scaling.iter().find(|s| s.what == what).unwrap();
+        for what in [
+            "max pods",
+            "time to first scale-up",
+            "pod start-up (median)",
+        ] {
+            assert!(
+                scaling.iter().any(|s| s.what == what),
+                "{what}: {scaling:?}"
+            );
+        }
+        // 60% of 500m is 300m: (300 - 50) / 2 = 125 requests/s a pod before, 250 after.
+        let at_target = row("capacity per pod at the HPA's CPU target");
+        let (b, n) = (at_target.base.unwrap(), at_target.new.unwrap());
+        assert!(
+            (b - 125.0).abs() < 1.0 && (n - 250.0).abs() < 2.0,
+            "{at_target:?}"
+        );
+        assert!(
+            (at_target.change.unwrap() - 1.0).abs() < 0.02,
+            "{at_target:?}"
+        );
+        let per_rps = row("CPU per request/s");
+        assert!((per_rps.change.unwrap() + 0.5).abs() < 0.01, "{per_rps:?}");
+        // Without pod metrics there is no capacity row.
+        let plain = one(levels(1), levels(2), "");
+        assert!(
+            !plain.comparisons[0]
+                .scaling
+                .iter()
+                .any(|s| s.what.starts_with("capacity")),
+            "{:?}",
+            plain.comparisons[0].scaling
+        );
     }
 }

@@ -311,25 +311,64 @@ pub fn verdict(metric: Metric, change: Option<f64>, ci: Option<[f64; 2]>, o: &Op
     }
 }
 
+/// The scaling figures of one run: from its cluster record, and the per-pod capacity that the
+/// report's autoscaling analysis fits from the pods' CPU against their requests/s.
+struct RunScaling<'a> {
+    cluster: &'a crate::record::cluster::ClusterRecord,
+    capacity: crate::report::autoscaling::Capacity,
+}
+
+impl<'a> RunScaling<'a> {
+    fn of(run: &'a Run) -> Option<Self> {
+        use crate::report::autoscaling::{capacity::capacity, hpa_spec};
+        let cluster = run.record.cluster.as_ref()?;
+        let view =
+            crate::report::from_record::run_view(&run.record, &run.path.display().to_string());
+        let target = hpa_spec(&view, &Default::default())
+            .and_then(|s| s.cpu_target_percent())
+            .map(f64::from);
+        Some(Self {
+            cluster,
+            capacity: capacity(&view, target),
+        })
+    }
+}
+
+type Figure = fn(&RunScaling) -> Option<f64>;
+
+/// The scaling figures, each the mean over the side's runs that have it; a figure neither side
+/// has is left out.
 fn scaling(base: &[Run], new: &[Run]) -> Vec<ScalingRow> {
-    type Figure = fn(&crate::record::cluster::ClusterRecord) -> Option<f64>;
-    let figures: [(&str, &str, Figure); 4] = [
-        ("max pods", "", |c| Some(f64::from(c.max_pods))),
-        ("time to first scale-up", "s", |c| c.first_scale_up_s),
-        ("pod start-up (median)", "s", |c| c.pod_startup_median_s),
-        ("peak CPU", "% of request", |c| c.peak_cpu_pct),
+    let figures: [(&str, &str, Figure); 6] = [
+        ("max pods", "", |r| Some(f64::from(r.cluster.max_pods))),
+        ("time to first scale-up", "s", |r| {
+            r.cluster.first_scale_up_s
+        }),
+        ("pod start-up (median)", "s", |r| {
+            r.cluster.pod_startup_median_s
+        }),
+        ("peak CPU", "% of request", |r| r.cluster.peak_cpu_pct),
+        (
+            "capacity per pod at the HPA's CPU target",
+            "requests/s",
+            |r| r.capacity.rps_per_pod_at_target,
+        ),
+        ("CPU per request/s", "millicores", |r| {
+            r.capacity.millicores_per_rps
+        }),
     ];
-    let mean = |runs: &[Run], f: Figure| {
-        let v: Vec<f64> = runs
-            .iter()
-            .filter_map(|r| r.record.cluster.as_ref().and_then(f))
-            .collect();
+    let (base, new): (Vec<RunScaling>, Vec<RunScaling>) = (
+        base.iter().filter_map(RunScaling::of).collect(),
+        new.iter().filter_map(RunScaling::of).collect(),
+    );
+    let mean = |runs: &[RunScaling], f: Figure| {
+        let v: Vec<f64> = runs.iter().filter_map(f).collect();
         (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
     };
     figures
         .into_iter()
         .filter_map(|(what, unit, f)| {
-            let (b, n) = (mean(base, f), mean(new, f));
+            let (b, n) = (mean(&base, f), mean(&new, f));
             (b.is_some() || n.is_some()).then(|| ScalingRow {
                 what,
                 unit,
