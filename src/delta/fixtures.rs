@@ -151,3 +151,40 @@ pub fn metered(r: &mut Run, idle: f64, per_rps: f64) {
         p.cluster = None;
     }
 }
+
+/// Splits each second of a run among its endpoints as a run of this version records them:
+/// `POST /predict` gets 60% of the requests at the second's percentiles times `predict_factor`,
+/// every other endpoint an equal part of the rest at the second's percentiles.
+pub fn per_endpoint(r: &mut Run, predict_factor: f64) {
+    let endpoints: Vec<(String, String)> = r
+        .record
+        .endpoints
+        .iter()
+        .map(|e| (e.method.clone(), e.name.clone()))
+        .collect();
+    let others = (endpoints.len() - 1) as f64;
+    for p in &mut r.record.timeline {
+        let (requests, failures) = (p.requests as f64, p.failures as f64);
+        let (p50, p95, p99) = (p.p50_ms, p.p95_ms, p.p99_ms);
+        p.endpoints = endpoints
+            .iter()
+            .map(|(method, name)| {
+                let predict = name == "/predict";
+                let (share, factor) = if predict {
+                    (0.6, predict_factor)
+                } else {
+                    (0.4 / others, 1.0)
+                };
+                record::EndpointSecond {
+                    method: method.clone(),
+                    name: name.clone(),
+                    requests: (requests * share).round() as u64,
+                    failures: (failures * share).round() as u64,
+                    p50_ms: p50.map(|v| v * factor),
+                    p95_ms: p95.map(|v| v * factor),
+                    p99_ms: p99.map(|v| v * factor),
+                }
+            })
+            .collect();
+    }
+}

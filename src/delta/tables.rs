@@ -73,7 +73,16 @@ pub fn comparison(
 fn overall(base: &[Run], new: &[Run], options: &Options) -> Table {
     let seconds =
         |runs: &[Run]| Sample::from_runs(runs.iter().map(|r| units::steady_seconds(&r.record)));
-    let (b, n) = (seconds(base), seconds(new));
+    seconds_table(
+        "All requests".into(),
+        &seconds(base),
+        &seconds(new),
+        options,
+    )
+}
+
+/// A table over steady-state seconds, tested by the moving block bootstrap.
+fn seconds_table(name: String, b: &Sample, n: &Sample, options: &Options) -> Table {
     let fewest = b.units.len().min(n.units.len());
     let test = (fewest >= MIN_SECONDS).then(|| Test {
         method: Method::SecondsBlockBootstrap,
@@ -91,18 +100,11 @@ fn overall(base: &[Run], new: &[Run], options: &Options) -> Table {
             n.units.len()
         )
     });
-    table(
-        "All requests".into(),
-        &b,
-        &n,
-        &Metric::ALL,
-        test,
-        not_tested,
-        options,
-    )
+    table(name, b, n, &Metric::ALL, test, not_tested, options)
 }
 
-/// Per endpoint seen on both sides: each run's whole-run figures.
+/// Per endpoint seen on both sides: its steady-state seconds when every run kept them, else
+/// each run's whole-run figures (runs as units).
 fn endpoints(base: &[Run], new: &[Run], options: &Options) -> Vec<Table> {
     let mut keys: Vec<(String, String)> = Vec::new();
     for r in base {
@@ -120,26 +122,33 @@ fn endpoints(base: &[Run], new: &[Run], options: &Options) -> Vec<Table> {
         }
     }
     keys.into_iter()
-        .map(|(method, name)| {
-            let of = |runs: &[Run]| {
-                Sample::from_runs(runs.iter().map(|r| {
-                    r.record
-                        .endpoints
-                        .iter()
-                        .filter(|e| e.method == method && e.name == name)
-                        .map(units::endpoint_run)
-                        .collect()
-                }))
-            };
-            runs_table(
-                format!("{method} {name}"),
-                &of(base),
-                &of(new),
-                &Metric::ALL,
-                options,
-            )
-        })
+        .map(|(method, name)| endpoint_table(base, new, &method, &name, options))
         .collect()
+}
+
+fn endpoint_table(base: &[Run], new: &[Run], method: &str, name: &str, o: &Options) -> Table {
+    let title = format!("{method} {name}");
+    let seconds = |runs: &[Run]| -> Option<Sample> {
+        let per_run: Option<Vec<Vec<Unit>>> = runs
+            .iter()
+            .map(|r| units::endpoint_seconds(&r.record, method, name))
+            .collect();
+        Some(Sample::from_runs(per_run?.into_iter()))
+    };
+    if let (Some(b), Some(n)) = (seconds(base), seconds(new)) {
+        return seconds_table(title, &b, &n, o);
+    }
+    let whole = |runs: &[Run]| {
+        Sample::from_runs(runs.iter().map(|r| {
+            r.record
+                .endpoints
+                .iter()
+                .filter(|e| e.method == method && e.name == name)
+                .map(units::endpoint_run)
+                .collect()
+        }))
+    };
+    runs_table(title, &whole(base), &whole(new), &Metric::ALL, o)
 }
 
 /// The server's own times (`Server-Timing`), when both sides have them.
@@ -180,8 +189,8 @@ fn runs_table(name: String, b: &Sample, n: &Sample, metrics: &[Metric], o: &Opti
     });
     let not_tested = test.is_none().then(|| {
         format!(
-            "whole-run figures of {} and {} runs (the timeline has seconds of all requests only) \
-             and an interval needs {MIN_RUNS} runs a side",
+            "whole-run figures of {} and {} runs (the records keep no seconds of it) and an \
+             interval needs {MIN_RUNS} runs a side",
             b.units.len(),
             n.units.len()
         )

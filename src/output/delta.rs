@@ -140,16 +140,30 @@ fn render_scopes(out: &mut String, tables: &[&Table], style: Style) {
         methods.join("; ")
     );
     let mut t = style.table(&[
-        "scope", "figure", "base", "new", "change", "95% CI", "verdict",
+        "scope", "units", "figure", "base", "new", "change", "95% CI", "verdict",
     ]);
     for table in tables {
         for r in &table.rows {
-            let mut cells = vec![Cell::new(&table.name)];
+            let mut cells = vec![Cell::new(&table.name), Cell::new(units(table))];
             cells.extend(row(r, style));
             t.add_row(cells);
         }
     }
     let _ = writeln!(out, "{t}\n");
+}
+
+/// A scope's units, base + new: "60 + 58 s" (steady-state seconds) or "3 + 3 runs".
+fn units(table: &Table) -> String {
+    table.test.as_ref().map_or_else(
+        || "-".into(),
+        |t| {
+            let unit = match t.method {
+                Method::SecondsBlockBootstrap => "s",
+                Method::RunsBootstrap => "runs",
+            };
+            format!("{} + {} {unit}", t.base_units, t.new_units)
+        },
+    )
 }
 
 /// How a table was tested, in words.
@@ -292,7 +306,7 @@ pub fn render_breach(b: &Breach) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delta::fixtures::{Levels, deployed, run};
+    use crate::delta::fixtures::{Levels, deployed, per_endpoint, run};
     use crate::delta::{Options, compare_runs};
 
     fn slower_release() -> Delta {
@@ -307,6 +321,8 @@ mod tests {
             },
         );
         deployed(&mut new, "iris:1.1", 500.0, "e2-standard-2", 15);
+        per_endpoint(&mut base, 1.0);
+        per_endpoint(&mut new, 1.0);
         new.record.tool = "iris-lab 0.2.0".into();
         new.record.target = "http://34.123.45.67/".into();
         let mut delta = compare_runs(
