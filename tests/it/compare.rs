@@ -378,3 +378,96 @@ fn report_adds_the_comparison_against_a_baseline() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `report --baseline DIR --format html`: the comparison is a section of the page, warnings
+/// and environment differences first, its table with the change, the interval and a verdict
+/// styled by its class.
+#[test]
+fn the_html_report_has_the_comparison_as_a_section() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("baseline")).unwrap();
+    std::fs::copy(fixture("300u.json"), dir.join("baseline/300u.json")).unwrap();
+    // The same run, ten times slower at every second (5 steady seconds give a wide interval), recorded by another iris-lab version.
+    let mut slower: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("300u.json")).unwrap()).unwrap();
+    slower["tool"] = "iris-lab 9.9.9 <b>".into();
+    for p in slower["timeline"].as_array_mut().unwrap() {
+        for key in ["p50_ms", "p95_ms", "p99_ms"] {
+            if let Some(v) = p[key].as_f64() {
+                p[key] = (v * 10.0).into();
+            }
+        }
+    }
+    std::fs::write(dir.join("slower.json"), slower.to_string()).unwrap();
+    let out = support::iris_lab(dir)
+        .args([
+            "report",
+            "--baseline",
+            "baseline",
+            "--format",
+            "html",
+            "slower.json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = scraper::Html::parse_document(&String::from_utf8(out.stdout).unwrap());
+    let sel = |s: &str| scraper::Selector::parse(s).unwrap();
+    let text = |e: scraper::ElementRef| e.text().collect::<String>();
+    let section = page
+        .select(&sel("section#baseline"))
+        .next()
+        .expect("the baseline section");
+    assert!(
+        page.select(&sel("nav a[href='#baseline']"))
+            .next()
+            .is_some()
+    );
+    let children: Vec<scraper::ElementRef> = section
+        .children()
+        .filter_map(scraper::ElementRef::wrap)
+        .collect();
+    assert_eq!(text(children[0]), "Against the baseline baseline");
+    // First the unfair difference (escaped: no <b> element), then the environment's table.
+    assert_eq!(children[1].value().attr("class"), Some("warning"));
+    assert!(
+        text(children[1]).contains("iris-lab version differs")
+            && text(children[1]).contains("iris-lab 9.9.9 <b>"),
+        "{}",
+        text(children[1])
+    );
+    assert!(section.select(&sel("b")).next().is_none());
+    let env = section.select(&sel("table.environment td")).next().unwrap();
+    assert_eq!(text(env), "iris-lab version (unfair)");
+    let rows: Vec<Vec<String>> = section
+        .select(&sel("table.delta tbody tr"))
+        .map(|tr| tr.select(&sel("td")).map(text).collect())
+        .collect();
+    let p95 = rows
+        .iter()
+        .find(|r| r[0] == "All requests" && r[2] == "p95 (ms)")
+        .expect("the p95 row");
+    assert_eq!(
+        (p95[1].as_str(), p95[5].as_str()),
+        ("5 + 5 s", "+900.0%"),
+        "{p95:?}"
+    );
+    assert!(p95[6].contains(" .. "), "{p95:?}");
+    assert_eq!(p95[7], "worse");
+    let worse = section.select(&sel("span.verdict.worse")).count();
+    assert!(worse >= 3, "p50, p95 and p99 of all requests: {worse}");
+    // The verdicts are coloured by the page's style.
+    let style = text(page.select(&sel("style")).next().unwrap());
+    assert!(style.contains(".verdict.worse {") && style.contains(".verdict.better {"));
+    // The method and the number of units are said.
+    let notes = text(section.select(&sel("ul.note")).next().unwrap());
+    assert!(
+        notes.contains("moving block bootstrap over steady-state seconds"),
+        "{notes}"
+    );
+}
