@@ -62,6 +62,17 @@ pub fn charts(model: &ReportModel) -> Charts {
 /// Renders the page through an HTML template (`name` for error messages): values are escaped,
 /// the charts are inserted as they are.
 pub fn render(model: &ReportModel, template: &str, name: &str) -> Result<String, ReportError> {
+    render_with_baseline(model, template, name, None)
+}
+
+/// Renders the page with `baseline`, the comparison against a baseline already rendered as
+/// HTML (`report --baseline`), inserted as it is where the template places `baseline`.
+pub fn render_with_baseline(
+    model: &ReportModel,
+    template: &str,
+    name: &str,
+    baseline: Option<String>,
+) -> Result<String, ReportError> {
     super::render_with(
         model,
         template,
@@ -69,6 +80,7 @@ pub fn render(model: &ReportModel, template: &str, name: &str) -> Result<String,
         Some(minijinja::Value::from(minijinja::value::Serde(charts(
             model,
         )))),
+        baseline.map(minijinja::Value::from_safe_string),
     )
 }
 
