@@ -41,6 +41,8 @@ pub trait Monitor {
     fn finish(&mut self);
     /// The cluster at the end of a second, when it is watched.
     fn cluster(&mut self, _now: &ClusterSecond) {}
+    /// Something the cluster's watch saw (a pod's row, an HPA change, a Kubernetes Event).
+    fn cluster_event(&mut self, _event: &crate::cluster::watch::ClusterEvent) {}
     /// Something people should hear about the run, beside the status.
     fn note(&mut self, _note: &RunNote) {}
     /// A second closed (also the last, partial one): a distributed worker sends it on.

@@ -10,6 +10,7 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::run::{FailureRow, Head, Row, RunView, Start, Status, Tick};
+use crate::cluster::watch::ClusterEvent;
 use crate::loadgen::Swarm;
 use crate::pipeline::{LoadResult, RunControl, RunPlan, RunSite};
 use crate::record::{RunRecord, TimelinePoint};
@@ -244,8 +245,17 @@ impl Hub {
                 generation: run.series.generation,
                 point: run.series.points.last().cloned(),
                 markers,
+                cluster: run.cluster.take_fresh(),
             };
             Some(event("tick", &serde_json::to_string(&tick).ok()?))
+        });
+    }
+
+    /// Something the cluster's watch saw during run `id`: the next tick carries it.
+    pub fn cluster_event(&self, id: u32, event: &ClusterEvent) {
+        self.with_run(id, |run| {
+            run.cluster.apply(event);
+            None
         });
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::hub::Hub;
 use super::run::{FailureRow, Row};
+use crate::cluster::watch::ClusterEvent;
 use crate::output;
 use crate::pipeline::{Monitor, RunNote};
 use crate::record::TimelinePoint;
@@ -40,6 +41,10 @@ impl Monitor for WebMonitor {
         );
         let text = output::render_run_note(note).trim().to_string();
         self.hub.note(self.id, text, cluster);
+    }
+
+    fn cluster_event(&mut self, event: &ClusterEvent) {
+        self.hub.cluster_event(self.id, event);
     }
 
     fn second_closed(&mut self, point: &TimelinePoint, collector: &Collector) {
@@ -83,6 +88,11 @@ impl Monitor for Tee<'_> {
     fn cluster(&mut self, now: &ClusterSecond) {
         self.first.cluster(now);
         self.second.cluster(now);
+    }
+
+    fn cluster_event(&mut self, event: &ClusterEvent) {
+        self.first.cluster_event(event);
+        self.second.cluster_event(event);
     }
 
     fn note(&mut self, note: &RunNote) {

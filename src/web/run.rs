@@ -7,6 +7,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde::Serialize;
 
+use super::cluster::{ClusterView, Fresh};
 use super::series::{Marker, Point, Series};
 use crate::output::{self, Style};
 use crate::record::cluster::ClusterSecond;
@@ -152,6 +153,8 @@ pub struct RunView {
     #[serde(flatten)]
     pub head: Head,
     pub series: Series,
+    /// The Cluster tab's pod lines, HPA and Events.
+    pub cluster: ClusterView,
     #[serde(skip)]
     pub saved: Option<Arc<RunRecord>>,
 }
@@ -163,6 +166,8 @@ pub struct Tick<'a> {
     pub generation: u32,
     pub point: Option<Point>,
     pub markers: Vec<Marker>,
+    /// The cluster's lines since the last tick.
+    pub cluster: Fresh,
 }
 
 /// How a run is described when it starts.
@@ -223,6 +228,7 @@ impl RunView {
                 cluster_text: None,
             },
             series: Series::new(),
+            cluster: ClusterView::default(),
             saved: None,
         }
     }

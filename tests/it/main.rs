@@ -37,3 +37,4 @@ mod verify;
 mod watch;
 mod web;
 mod web_browser;
+mod web_cluster;
