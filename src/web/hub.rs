@@ -28,6 +28,8 @@ pub struct SwarmForm {
     pub spawn_rate: Option<String>,
     pub host: Option<String>,
     pub user_class: Option<String>,
+    /// A scenario file (`load --scenario`) whose classes the user class may name.
+    pub scenario: Option<String>,
     /// Locust's name for the duration (`5m`, empty: until stopped); `duration` also works.
     pub run_time: Option<String>,
     pub duration: Option<String>,
@@ -67,6 +69,8 @@ pub struct PageInfo {
     pub can_start: bool,
     pub default_host: Option<String>,
     pub classes: Vec<String>,
+    /// Scenario files the page offers (the config file's `load.scenario`, the run's).
+    pub scenarios: Vec<String>,
     pub default_users: u32,
     /// The config file's, else none (load's default applies).
     pub default_spawn_rate: Option<f64>,

@@ -38,3 +38,4 @@ mod watch;
 mod web;
 mod web_browser;
 mod web_cluster;
+mod web_form;

@@ -157,7 +157,7 @@ fn the_page_starts_changes_and_stops_a_run_in_chromium() {
     on_own_runtime(move || async move {
         let c = session(&driver, &root.join("profile")).await;
         c.goto(&url).await.expect("open the page");
-        wait_js(&c, "the form", "document.querySelector('#user_class option')").await;
+        wait_js(&c, "the form", "document.querySelector('#classes option')").await;
         fill(&c, "#users", "20").await;
         fill(&c, "#spawn_rate", "40").await;
         fill(&c, "#host", &host).await;
