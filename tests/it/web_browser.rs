@@ -274,6 +274,9 @@ fn the_page_is_readable_in_the_light_and_the_dark_scheme() {
                 "document.querySelectorAll('#stats-table tbody tr').length > 1",
             )
             .await;
+            if scheme == "light" {
+                bad_forms_say_why_on_the_page(&c, &host).await;
+            }
             for name in [
                 "stats", "charts", "failures", "cluster", "phases", "download",
             ] {
@@ -307,4 +310,55 @@ fn the_page_is_readable_in_the_light_and_the_dark_scheme() {
     })
     .join()
     .unwrap();
+}
+
+/// Bad input from the form: one line in red on the page, and no run started. Negative users
+/// do not leave the browser (the field's minimum is 0): the field is invalid.
+async fn bad_forms_say_why_on_the_page(c: &Client, host: &str) {
+    let cases = [
+        ("NoSuchUser", "", host, "unknown user class \"NoSuchUser\""),
+        ("", "no-such.yaml", host, "no-such.yaml"),
+        (
+            "",
+            "",
+            "http://no-such-host.invalid:8000",
+            "does not resolve",
+        ),
+    ];
+    fill(c, "#users", "5").await;
+    for (class, scenario, to, says) in cases {
+        fill(c, "#user_class", class).await;
+        fill(c, "#scenario", scenario).await;
+        fill(c, "#host", to).await;
+        click(c, "#start").await;
+        let shown = wait_js(c, says, &format!(
+            "document.querySelector('#message.error') && document.querySelector('#message').textContent.includes({says:?}) && document.querySelector('#message').textContent"
+        )).await;
+        assert!(!shown.as_str().unwrap().contains('\n'), "{shown}");
+    }
+    fill(c, "#users", "-5").await;
+    fill(c, "#host", host).await;
+    click(c, "#start").await;
+    let valid = c
+        .execute(
+            "return document.querySelector('#users').validity.valid;",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(
+        valid,
+        Value::Bool(false),
+        "-5 users is refused by the field"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let runs = c
+        .execute(
+            "return document.querySelectorAll('#run-select option').length;",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(runs, json!(1), "no run started");
+    fill(c, "#users", "150").await;
 }
