@@ -49,6 +49,10 @@ pub trait Monitor {
     fn second_closed(&mut self, _point: &TimelinePoint, _collector: &stats::Collector) {}
     /// A merged second of a distributed run (no collector: the workers have them).
     fn merged_second(&mut self, _point: &TimelinePoint) {}
+    /// Worker `index` of a distributed run sent its second `point` (its own figures).
+    fn worker_second(&mut self, _index: u32, _point: &TimelinePoint) {}
+    /// Worker `index` ended; `lost` says why its record is missing, if it is.
+    fn worker_ended(&mut self, _index: u32, _lost: Option<&str>) {}
 }
 
 /// What the pipeline has to say besides numbers; `output` words it.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::run::{FailureRow, Head, Row, RunView, Start, Status, Tick};
+use super::run::{FailureRow, Head, Row, RunView, Start, Status, Tick, WorkerRow};
 use crate::cluster::watch::ClusterEvent;
 use crate::loadgen::Swarm;
 use crate::pipeline::{LoadResult, RunControl, RunPlan, RunSite};
@@ -252,6 +252,19 @@ impl Hub {
                 cluster: run.cluster.take_fresh(),
             };
             Some(event("tick", &serde_json::to_string(&tick).ok()?))
+        });
+    }
+
+    /// Worker `index` of run `id` reported: its row changes, the next tick carries it.
+    pub fn worker(&self, id: u32, index: u32, f: impl FnOnce(&mut WorkerRow)) {
+        self.with_run(id, |run| {
+            let workers = &mut run.head.workers;
+            let i = index as usize;
+            if workers.len() <= i {
+                workers.extend((workers.len()..=i).map(|n| WorkerRow::new(n as u32)));
+            }
+            f(&mut workers[i]);
+            None
         });
     }
 

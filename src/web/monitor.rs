@@ -61,6 +61,14 @@ impl Monitor for WebMonitor {
         self.hub
             .second(self.id, point, vec![Row::aggregate_of(point)], None);
     }
+
+    fn worker_second(&mut self, index: u32, point: &TimelinePoint) {
+        self.hub.worker(self.id, index, |w| w.second(point));
+    }
+
+    fn worker_ended(&mut self, index: u32, lost: Option<&str>) {
+        self.hub.worker(self.id, index, |w| w.ended(lost));
+    }
 }
 
 /// Two monitors told the same things: the terminal's display and the page.
@@ -108,5 +116,15 @@ impl Monitor for Tee<'_> {
     fn merged_second(&mut self, point: &TimelinePoint) {
         self.first.merged_second(point);
         self.second.merged_second(point);
+    }
+
+    fn worker_second(&mut self, index: u32, point: &TimelinePoint) {
+        self.first.worker_second(index, point);
+        self.second.worker_second(index, point);
+    }
+
+    fn worker_ended(&mut self, index: u32, lost: Option<&str>) {
+        self.first.worker_ended(index, lost);
+        self.second.worker_ended(index, lost);
     }
 }

@@ -39,3 +39,4 @@ mod web;
 mod web_browser;
 mod web_cluster;
 mod web_form;
+mod web_workers;
