@@ -178,6 +178,13 @@ pub fn describe(kind: &EventKind) -> String {
     match kind {
         EventKind::PodSeen { pod, ready, status } => format!("pod {pod}: {status}, ready {ready}"),
         EventKind::PodCreated { pod } => format!("pod {pod}: created"),
+        EventKind::PodLine {
+            pod,
+            ready,
+            status,
+            restarts,
+            age,
+        } => format!("pod {pod}: {ready} {status} {restarts} {age}"),
         EventKind::PodScheduled { pod, node } => {
             format!("pod {pod}: scheduled on {}", node.as_deref().unwrap_or("?"))
         }

@@ -41,12 +41,18 @@ pub trait Monitor {
     fn finish(&mut self);
     /// The cluster at the end of a second, when it is watched.
     fn cluster(&mut self, _now: &ClusterSecond) {}
+    /// Something the cluster's watch saw (a pod's row, an HPA change, a Kubernetes Event).
+    fn cluster_event(&mut self, _event: &crate::cluster::watch::ClusterEvent) {}
     /// Something people should hear about the run, beside the status.
     fn note(&mut self, _note: &RunNote) {}
     /// A second closed (also the last, partial one): a distributed worker sends it on.
     fn second_closed(&mut self, _point: &TimelinePoint, _collector: &stats::Collector) {}
     /// A merged second of a distributed run (no collector: the workers have them).
     fn merged_second(&mut self, _point: &TimelinePoint) {}
+    /// Worker `index` of a distributed run sent its second `point` (its own figures).
+    fn worker_second(&mut self, _index: u32, _point: &TimelinePoint) {}
+    /// Worker `index` ended; `lost` says why its record is missing, if it is.
+    fn worker_ended(&mut self, _index: u32, _lost: Option<&str>) {}
 }
 
 /// What the pipeline has to say besides numbers; `output` words it.

@@ -38,3 +38,6 @@ mod verify;
 mod watch;
 mod web;
 mod web_browser;
+mod web_cluster;
+mod web_form;
+mod web_workers;
