@@ -419,11 +419,7 @@ pub fn run_controller(api: &KubeApi, limit: Duration) -> std::thread::JoinHandle
                     continue;
                 };
                 let age = since.elapsed();
-                let has = |k: &str| {
-                    pod["status"]["conditions"].as_array().is_some_and(|cs| {
-                        cs.iter().any(|c| c["type"] == k && c["status"] == "True")
-                    })
-                };
+                let has = |k: &str| has_condition(&pod, k);
                 if age >= SCHEDULE_AFTER && !has("PodScheduled") {
                     api.update("pods", &name, schedule);
                 } else if age >= START_AFTER && pod["status"]["phase"] == "Pending" {
@@ -435,15 +431,7 @@ pub fn run_controller(api: &KubeApi, limit: Duration) -> std::thread::JoinHandle
                 }
             }
             let pods = api.list("pods");
-            let ready = pods
-                .iter()
-                .filter(|p| {
-                    p["status"]["conditions"].as_array().is_some_and(|cs| {
-                        cs.iter()
-                            .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                    })
-                })
-                .count() as i64;
+            let ready = pods.iter().filter(|p| has_condition(p, "Ready")).count() as i64;
             let status = &dep["status"];
             if status["replicas"] != json!(desired) || status["readyReplicas"] != json!(ready) {
                 api.update("apps/deployments", APP, |d| {
@@ -455,6 +443,14 @@ pub fn run_controller(api: &KubeApi, limit: Duration) -> std::thread::JoinHandle
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    })
+}
+
+/// Whether the pod has condition `kind` True.
+pub fn has_condition(pod: &Value, kind: &str) -> bool {
+    pod["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == kind && c["status"] == "True")
     })
 }
 

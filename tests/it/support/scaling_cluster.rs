@@ -8,8 +8,9 @@
 //! - its metrics.k8s.io CPU is `idle + k x` the requests/s it really served over the metrics
 //!   window;
 //! - the HPA is this file's own few lines, not the product's model: every sync, desired =
-//!   ceil(sum of the Ready pods' CPU / (target x request)), clamped to min..max, never down
-//!   during a run (as the default 5 min scale-down stabilization).
+//!   ceil(sum of the Ready pods' CPU / (target x request)), clamped to min..max, unchanged
+//!   within the documented 10% tolerance, never down during a run (as the default 5 min
+//!   scale-down stabilization).
 //!
 //! Times are compressed (a 5 s metrics window, a 2 s HPA sync), so a run takes seconds.
 
@@ -246,6 +247,8 @@ struct Controller {
 }
 
 const HPA_NAME: &str = "iris-prediction-api-hpa";
+/// The HPA's documented tolerance around its target.
+const TOLERANCE: f64 = 0.1;
 
 impl Controller {
     fn new(
@@ -308,11 +311,7 @@ impl Controller {
             let Some(pod) = self.api.get("pods", &name) else {
                 continue;
             };
-            let has = |k: &str| {
-                pod["status"]["conditions"]
-                    .as_array()
-                    .is_some_and(|cs| cs.iter().any(|c| c["type"] == k && c["status"] == "True"))
-            };
+            let has = |k: &str| has_condition(&pod, k);
             if age >= t.scheduled_after && !has("PodScheduled") {
                 self.api.update("pods", &name, schedule);
             }
@@ -383,9 +382,12 @@ impl Controller {
         }
         let sum: f64 = cpu.iter().sum();
         let per_pod_target = t.request_millis * t.target_pct / 100.0;
-        let wanted = ((sum / per_pod_target).ceil() as u32).clamp(t.min_replicas, t.max_replicas);
+        // Pods not Ready yet count at 0% (as the documented scale-up does): in the ratio too.
+        let pods = self.api.list("pods").len().max(cpu.len());
+        let ratio = sum / (pods as f64 * per_pod_target);
+        let wanted = ((ratio * pods as f64).ceil() as u32).clamp(t.min_replicas, t.max_replicas);
         let utilization = (sum / cpu.len() as f64 / t.request_millis * 100.0).round() as i64;
-        let current = self.api.list("pods").len();
+        let current = pods;
         self.api.update(
             "autoscaling/horizontalpodautoscalers",
             HPA_NAME,
@@ -395,7 +397,8 @@ impl Controller {
                     json!(utilization);
             },
         );
-        if wanted <= self.desired {
+        // The documented tolerance: within 10% of the target, no change.
+        if wanted <= self.desired || (ratio - 1.0).abs() <= TOLERANCE {
             return;
         }
         let from = self.desired;
@@ -426,15 +429,7 @@ impl Controller {
     /// The Deployment's status counts.
     fn deployment_status(&self) {
         let pods = self.api.list("pods");
-        let ready = pods
-            .iter()
-            .filter(|p| {
-                p["status"]["conditions"].as_array().is_some_and(|cs| {
-                    cs.iter()
-                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                })
-            })
-            .count();
+        let ready = pods.iter().filter(|p| has_condition(p, "Ready")).count();
         let Some(dep) = self.api.get("apps/deployments", APP) else {
             return;
         };
