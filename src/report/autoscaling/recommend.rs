@@ -210,13 +210,13 @@ pub fn recommend(a: &Autoscaling, spec: &Spec, load: Load) -> Vec<Recommendation
 }
 
 /// The pods the steady load needs, else "no change needed" saying there is no such count.
-fn needed(ctx: &Ctx, setting: Setting, current: Option<f64>) -> Result<u32, Recommendation> {
+fn needed(ctx: &Ctx, setting: Setting, current: Option<f64>) -> Result<u32, Box<Recommendation>> {
     ctx.a.steady_replicas_needed.ok_or_else(|| {
-        keep(
+        Box::new(keep(
             setting,
             current,
             "no CPU target to size the pods against, so no count of pods the load needs".into(),
-        )
+        ))
     })
 }
 
@@ -234,7 +234,7 @@ fn min_replicas(ctx: &Ctx) -> Recommendation {
     let current = Some(f64::from(min));
     let needed = match needed(ctx, Setting::MinReplicas, current) {
         Ok(n) => n,
-        Err(keep) => return keep,
+        Err(keep) => return *keep,
     };
     let rps = a.steady_rps;
     if a.scale_ups.is_empty() || needed <= min {
@@ -347,7 +347,7 @@ fn max_replicas(ctx: &Ctx) -> Recommendation {
     let current = Some(f64::from(max));
     let needed = match needed(ctx, Setting::MaxReplicas, current) {
         Ok(n) => n,
-        Err(keep) => return keep,
+        Err(keep) => return *keep,
     };
     let rps = a.steady_rps;
     if needed <= max {
