@@ -209,16 +209,32 @@ pub fn recommend(a: &Autoscaling, spec: &Spec, load: Load) -> Vec<Recommendation
     ]
 }
 
+/// The pods the steady load needs, else "no change needed" saying there is no such count.
+fn needed(ctx: &Ctx, setting: Setting, current: Option<f64>) -> Result<u32, Box<Recommendation>> {
+    ctx.a.steady_replicas_needed.ok_or_else(|| {
+        Box::new(keep(
+            setting,
+            current,
+            "no CPU target to size the pods against, so no count of pods the load needs".into(),
+        ))
+    })
+}
+
+/// The replay's degradation and peak, as suggested and as it is.
+fn degraded_and_peak(e: &Effect) -> String {
+    format!(
+        "the replay predicts {} s degraded instead of {} s, peaking at {} replicas instead of {}",
+        e.then.degradation_s, e.now.degradation_s, e.then.peak_replicas, e.now.peak_replicas
+    )
+}
+
 fn min_replicas(ctx: &Ctx) -> Recommendation {
     let (a, spec) = (ctx.a, ctx.spec);
     let min = spec.min_replicas.max(0) as u32;
     let current = Some(f64::from(min));
-    let Some(needed) = a.steady_replicas_needed else {
-        return keep(
-            Setting::MinReplicas,
-            current,
-            "no CPU target to size the pods against, so no count of pods the load needs".into(),
-        );
+    let needed = match needed(ctx, Setting::MinReplicas, current) {
+        Ok(n) => n,
+        Err(keep) => return *keep,
     };
     let rps = a.steady_rps;
     if a.scale_ups.is_empty() || needed <= min {
@@ -319,8 +335,8 @@ fn target_cpu(ctx: &Ctx) -> Recommendation {
         scale_up: None,
         predicted: Some(e),
         effect: format!(
-            "at {target:.0}% a pod takes {at_target:.1} requests/s, past the latency knee ({knee:.1}); at {suggested:.0}% it takes 80% of the knee; the replay predicts {} s degraded instead of {} s, peaking at {} replicas instead of {}",
-            e.then.degradation_s, e.now.degradation_s, e.then.peak_replicas, e.now.peak_replicas
+            "at {target:.0}% a pod takes {at_target:.1} requests/s, past the latency knee ({knee:.1}); at {suggested:.0}% it takes 80% of the knee; {}",
+            degraded_and_peak(&e)
         ),
     }
 }
@@ -329,12 +345,9 @@ fn max_replicas(ctx: &Ctx) -> Recommendation {
     let (a, spec) = (ctx.a, ctx.spec);
     let max = spec.max_replicas.max(0) as u32;
     let current = Some(f64::from(max));
-    let Some(needed) = a.steady_replicas_needed else {
-        return keep(
-            Setting::MaxReplicas,
-            current,
-            "no CPU target to size the pods against, so no count of pods the load needs".into(),
-        );
+    let needed = match needed(ctx, Setting::MaxReplicas, current) {
+        Ok(n) => n,
+        Err(keep) => return *keep,
     };
     let rps = a.steady_rps;
     if needed <= max {
@@ -360,12 +373,9 @@ fn max_replicas(ctx: &Ctx) -> Recommendation {
         scale_up: None,
         predicted: Some(e),
         effect: format!(
-            "{rps:.0} requests/s need {needed} pods at the CPU target ({:.1} requests/s each); {max} caps it, so pods run above target; {suggested:.0} leaves 20% headroom: the replay predicts {} s degraded instead of {} s, peaking at {} replicas instead of {}",
+            "{rps:.0} requests/s need {needed} pods at the CPU target ({:.1} requests/s each); {max} caps it, so pods run above target; {suggested:.0} leaves 20% headroom: {}",
             ctx.per_pod(),
-            e.then.degradation_s,
-            e.now.degradation_s,
-            e.then.peak_replicas,
-            e.now.peak_replicas
+            degraded_and_peak(&e)
         ),
     }
 }
