@@ -14,9 +14,6 @@ pub enum UsageError {
     )]
     HtmlNotForThisCommand,
 
-    #[error("--baseline adds the comparison to the markdown or json report, not yet to html")]
-    BaselineNotForHtml,
-
     #[error("compare needs {0}: iris-lab compare BASE NEW")]
     CompareSideMissing(&'static str),
 

@@ -10,7 +10,6 @@ use crate::gcp::fetch::spans_for_report;
 use crate::output::{self, Format, Template};
 use crate::record::record_paths;
 use crate::report::{self, ReportOptions, from_record};
-use crate::usage::UsageError;
 
 /// What to report and how, after flags, config file and defaults.
 #[derive(Debug, Clone)]
@@ -49,9 +48,6 @@ pub fn plan(settings: &Settings, args: &ReportArgs) -> ReportPlan {
 pub async fn run(plan: &ReportPlan) -> Result<String, Error> {
     let paths = record_paths(&plan.runs, &plan.runs_dir)?;
     let baseline = match &plan.baseline {
-        Some(_) if plan.format == Format::Html => {
-            return Err(UsageError::BaselineNotForHtml.into());
-        }
         Some((dir, options)) => Some(against_baseline(dir, &paths, options)?),
         None => None,
     };
@@ -67,24 +63,13 @@ pub async fn run(plan: &ReportPlan) -> Result<String, Error> {
     options.spans = spans.spans;
     let model = report::build(views, &options);
     let template = plan.template.as_deref().map(template).transpose()?;
-    match (baseline, plan.format) {
-        // The report's model with the comparison beside it.
-        (Some(delta), Format::Json) => Ok(output::to_json(&serde_json::json!({
-            "report": model,
-            "baseline": delta,
-        }))),
-        (Some(delta), _) => {
-            let mut text = output::render_report(&model, plan.format, template.as_ref())?;
-            text.push('\n');
-            text.push_str(&output::render_delta_section(&delta));
-            Ok(text)
+    let text = match baseline {
+        Some(delta) => {
+            output::render_report_with_baseline(&model, plan.format, template.as_ref(), &delta)?
         }
-        (None, _) => Ok(output::render_report(
-            &model,
-            plan.format,
-            template.as_ref(),
-        )?),
-    }
+        None => output::render_report(&model, plan.format, template.as_ref())?,
+    };
+    Ok(text)
 }
 
 /// The report's runs compared with the runs in `dir`, per load profile.

@@ -171,9 +171,9 @@ impl Starter for FormStarter {
             return Err("the page runs every user in this process: no workers".into());
         }
         let site = RunSite {
-            host,
             cluster: Some((self.settings.cluster.clone(), self.settings.names.clone())),
             signals: false,
+            ..RunSite::new(host)
         };
         Ok((plan, site))
     }

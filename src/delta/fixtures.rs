@@ -100,3 +100,91 @@ pub fn deployed(r: &mut Run, image: &str, cpu: f64, node: &str, max: u32) {
         .unwrap(),
     );
 }
+
+/// Gives a run's pods metrics that follow its load: 2 pods for the first half, 4 after, each
+/// using `idle + per_rps x its requests/s` millicores, under an HPA with a 60% CPU target of
+/// 500m requests (so the autoscaling analysis fits a per-pod capacity).
+pub fn metered(r: &mut Run, idle: f64, per_rps: f64) {
+    deployed(r, "iris:1.0", 500.0, "e2-standard-2", 10);
+    // The requests/s of the 15 s metrics window ending at `t`, as the analysis measures it.
+    let timeline: Vec<(u64, f64)> = r
+        .record
+        .timeline
+        .iter()
+        .map(|p| (p.t, p.requests as f64))
+        .collect();
+    let rps = move |t: u64| {
+        let w: Vec<f64> = timeline
+            .iter()
+            .filter(|(s, _)| *s + 15 > t && *s <= t)
+            .map(|s| s.1)
+            .collect();
+        w.iter().sum::<f64>() / w.len() as f64
+    };
+    let secs = r.record.timeline.len() as f64;
+    let c = r.record.cluster.as_mut().unwrap();
+    c.hpa_spec = Some(
+        serde_json::from_value(serde_json::json!({
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "iris"},
+            "minReplicas": 2, "maxReplicas": 10,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                "type": "Utilization", "averageUtilization": 60}}}]
+        }))
+        .unwrap(),
+    );
+    c.pods_started.clear();
+    c.samples = (16..secs as u64)
+        .step_by(8)
+        .flat_map(|t| {
+            let pods = if (t as f64) < secs / 2.0 { 2 } else { 4 };
+            let rps = rps.clone();
+            (0..pods).map(move |i| record::cluster::PodSampleRecord {
+                t_s: t as f64,
+                pod: format!("iris-{i}"),
+                cpu_millis: idle + per_rps * rps(t) / f64::from(pods),
+                cpu_pct_of_request: None,
+                memory_bytes: 1e8,
+            })
+        })
+        .collect();
+    for p in &mut r.record.timeline {
+        p.cluster = None;
+    }
+}
+
+/// Splits each second of a run among its endpoints as a run of this version records them:
+/// `POST /predict` gets 60% of the requests at the second's percentiles times `predict_factor`,
+/// every other endpoint an equal part of the rest at the second's percentiles.
+pub fn per_endpoint(r: &mut Run, predict_factor: f64) {
+    let endpoints: Vec<(String, String)> = r
+        .record
+        .endpoints
+        .iter()
+        .map(|e| (e.method.clone(), e.name.clone()))
+        .collect();
+    let others = (endpoints.len() - 1) as f64;
+    for p in &mut r.record.timeline {
+        let (requests, failures) = (p.requests as f64, p.failures as f64);
+        let (p50, p95, p99) = (p.p50_ms, p.p95_ms, p.p99_ms);
+        p.endpoints = endpoints
+            .iter()
+            .map(|(method, name)| {
+                let predict = name == "/predict";
+                let (share, factor) = if predict {
+                    (0.6, predict_factor)
+                } else {
+                    (0.4 / others, 1.0)
+                };
+                record::EndpointSecond {
+                    method: method.clone(),
+                    name: name.clone(),
+                    requests: (requests * share).round() as u64,
+                    failures: (failures * share).round() as u64,
+                    p50_ms: p50.map(|v| v * factor),
+                    p95_ms: p95.map(|v| v * factor),
+                    p99_ms: p99.map(|v| v * factor),
+                }
+            })
+            .collect();
+    }
+}

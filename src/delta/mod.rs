@@ -5,10 +5,11 @@
 //!
 //! The statistics: requests of one run are not independent samples, so the unit is a
 //! steady-state second (the record's timeline: each second's requests, failures and its own
-//! percentiles), resampled by a moving block bootstrap (blocks of consecutive seconds, never
-//! across runs, seeded so results repeat). Per endpoint and for the server's timings the records
-//! hold whole-run figures only: there the runs are the units, tested when each side pools at
-//! least [`MIN_RUNS`] runs. A change is better or worse only when its interval excludes 0
+//! percentiles, overall and per endpoint), resampled by a moving block bootstrap (blocks of
+//! consecutive seconds, never across runs, seeded so results repeat). For the server's timings,
+//! and per endpoint in records without per-endpoint seconds (older ones, runs merged from
+//! workers), the records hold whole-run figures only: there the runs are the units, tested
+//! when each side pools at least [`MIN_RUNS`] runs. A change is better or worse only when its interval excludes 0
 //! and it is at least the minimum change.
 
 mod bootstrap;
@@ -326,7 +327,7 @@ fn breaches(comparisons: &[Comparison], fail_on: &FailOn) -> Vec<Breach> {
 
 #[cfg(test)]
 mod tests {
-    use super::fixtures::{Levels, deployed, run};
+    use super::fixtures::{Levels, deployed, metered, per_endpoint, run};
     use super::*;
 
     fn levels(seed: u64) -> Levels {
@@ -668,5 +669,99 @@ mod tests {
             "{t:?}"
         );
         assert!(d.breaches.is_empty());
+    }
+
+    #[test]
+    fn per_pod_capacity_from_the_autoscaling_analysis_is_a_scaling_figure() {
+        let (mut base, mut new) = (run("b", levels(1)), run("n", levels(2)));
+        metered(&mut base, 50.0, 2.0);
+        metered(&mut new, 50.0, 1.0);
+        let d = compare_runs(
+            vec![base],
+            vec![new],
+            &Options::default(),
+            &FailOn::default(),
+        )
+        .unwrap();
+        let scaling = &d.comparisons[0].scaling;
+        let row = |what: &str| scaling.iter().find(|s| s.what == what).unwrap();
+        for what in [
+            "max pods",
+            "time to first scale-up",
+            "pod start-up (median)",
+        ] {
+            assert!(
+                scaling.iter().any(|s| s.what == what),
+                "{what}: {scaling:?}"
+            );
+        }
+        // 60% of 500m is 300m: (300 - 50) / 2 = 125 requests/s a pod before, 250 after.
+        let at_target = row("capacity per pod at the HPA's CPU target");
+        let (b, n) = (at_target.base.unwrap(), at_target.new.unwrap());
+        assert!(
+            (b - 125.0).abs() < 1.0 && (n - 250.0).abs() < 2.0,
+            "{at_target:?}"
+        );
+        assert!(
+            (at_target.change.unwrap() - 1.0).abs() < 0.02,
+            "{at_target:?}"
+        );
+        let per_rps = row("CPU per request/s");
+        assert!((per_rps.change.unwrap() + 0.5).abs() < 0.01, "{per_rps:?}");
+        // Without pod metrics there is no capacity row.
+        let plain = one(levels(1), levels(2), "");
+        assert!(
+            !plain.comparisons[0]
+                .scaling
+                .iter()
+                .any(|s| s.what.starts_with("capacity")),
+            "{:?}",
+            plain.comparisons[0].scaling
+        );
+    }
+
+    #[test]
+    fn one_run_a_side_gets_an_interval_per_endpoint_from_its_seconds() {
+        let (mut base, mut new) = (run("b", levels(1)), run("n", levels(2)));
+        per_endpoint(&mut base, 1.0);
+        per_endpoint(&mut new, 1.3);
+        let d = compare_runs(
+            vec![base],
+            vec![new],
+            &Options::default(),
+            &FailOn::default(),
+        )
+        .unwrap();
+        let c = &d.comparisons[0];
+        assert_eq!(c.endpoints.len(), 4);
+        for e in &c.endpoints {
+            let t = e.test.as_ref().unwrap_or_else(|| panic!("{e:?}"));
+            assert_eq!(
+                (t.method, t.base_units, t.new_units, t.block_len),
+                (Method::SecondsBlockBootstrap, 60, 60, 4),
+                "{}",
+                e.name
+            );
+            assert!(e.rows.iter().all(|r| r.ci.is_some()), "{e:?}");
+            let p95 = e.row(Metric::P95).unwrap().verdict;
+            let want = if e.name == "POST /predict" {
+                Verdict::Worse
+            } else {
+                Verdict::NoSignificantChange
+            };
+            assert_eq!(p95, want, "{}", e.name);
+        }
+        // A side without per-endpoint seconds (an older record) falls back to runs as units.
+        let mut old = run("o", levels(3));
+        per_endpoint(&mut old, 1.0);
+        let d = compare_runs(
+            vec![run("b", levels(1))],
+            vec![old],
+            &Options::default(),
+            &FailOn::default(),
+        )
+        .unwrap();
+        let e = &d.comparisons[0].endpoints[0];
+        assert!(e.test.is_none() && e.not_tested.as_ref().unwrap().contains("1 and 1 runs"));
     }
 }

@@ -73,7 +73,16 @@ pub fn comparison(
 fn overall(base: &[Run], new: &[Run], options: &Options) -> Table {
     let seconds =
         |runs: &[Run]| Sample::from_runs(runs.iter().map(|r| units::steady_seconds(&r.record)));
-    let (b, n) = (seconds(base), seconds(new));
+    seconds_table(
+        "All requests".into(),
+        &seconds(base),
+        &seconds(new),
+        options,
+    )
+}
+
+/// A table over steady-state seconds, tested by the moving block bootstrap.
+fn seconds_table(name: String, b: &Sample, n: &Sample, options: &Options) -> Table {
     let fewest = b.units.len().min(n.units.len());
     let test = (fewest >= MIN_SECONDS).then(|| Test {
         method: Method::SecondsBlockBootstrap,
@@ -91,18 +100,11 @@ fn overall(base: &[Run], new: &[Run], options: &Options) -> Table {
             n.units.len()
         )
     });
-    table(
-        "All requests".into(),
-        &b,
-        &n,
-        &Metric::ALL,
-        test,
-        not_tested,
-        options,
-    )
+    table(name, b, n, &Metric::ALL, test, not_tested, options)
 }
 
-/// Per endpoint seen on both sides: each run's whole-run figures.
+/// Per endpoint seen on both sides: its steady-state seconds when every run kept them, else
+/// each run's whole-run figures (runs as units).
 fn endpoints(base: &[Run], new: &[Run], options: &Options) -> Vec<Table> {
     let mut keys: Vec<(String, String)> = Vec::new();
     for r in base {
@@ -120,26 +122,33 @@ fn endpoints(base: &[Run], new: &[Run], options: &Options) -> Vec<Table> {
         }
     }
     keys.into_iter()
-        .map(|(method, name)| {
-            let of = |runs: &[Run]| {
-                Sample::from_runs(runs.iter().map(|r| {
-                    r.record
-                        .endpoints
-                        .iter()
-                        .filter(|e| e.method == method && e.name == name)
-                        .map(units::endpoint_run)
-                        .collect()
-                }))
-            };
-            runs_table(
-                format!("{method} {name}"),
-                &of(base),
-                &of(new),
-                &Metric::ALL,
-                options,
-            )
-        })
+        .map(|(method, name)| endpoint_table(base, new, &method, &name, options))
         .collect()
+}
+
+fn endpoint_table(base: &[Run], new: &[Run], method: &str, name: &str, o: &Options) -> Table {
+    let title = format!("{method} {name}");
+    let seconds = |runs: &[Run]| -> Option<Sample> {
+        let per_run: Option<Vec<Vec<Unit>>> = runs
+            .iter()
+            .map(|r| units::endpoint_seconds(&r.record, method, name))
+            .collect();
+        Some(Sample::from_runs(per_run?.into_iter()))
+    };
+    if let (Some(b), Some(n)) = (seconds(base), seconds(new)) {
+        return seconds_table(title, &b, &n, o);
+    }
+    let whole = |runs: &[Run]| {
+        Sample::from_runs(runs.iter().map(|r| {
+            r.record
+                .endpoints
+                .iter()
+                .filter(|e| e.method == method && e.name == name)
+                .map(units::endpoint_run)
+                .collect()
+        }))
+    };
+    runs_table(title, &whole(base), &whole(new), &Metric::ALL, o)
 }
 
 /// The server's own times (`Server-Timing`), when both sides have them.
@@ -180,8 +189,8 @@ fn runs_table(name: String, b: &Sample, n: &Sample, metrics: &[Metric], o: &Opti
     });
     let not_tested = test.is_none().then(|| {
         format!(
-            "whole-run figures of {} and {} runs (the timeline has seconds of all requests only) \
-             and an interval needs {MIN_RUNS} runs a side",
+            "whole-run figures of {} and {} runs (the records keep no seconds of it) and an \
+             interval needs {MIN_RUNS} runs a side",
             b.units.len(),
             n.units.len()
         )
@@ -311,25 +320,64 @@ pub fn verdict(metric: Metric, change: Option<f64>, ci: Option<[f64; 2]>, o: &Op
     }
 }
 
+/// The scaling figures of one run: from its cluster record, and the per-pod capacity that the
+/// report's autoscaling analysis fits from the pods' CPU against their requests/s.
+struct RunScaling<'a> {
+    cluster: &'a crate::record::cluster::ClusterRecord,
+    capacity: crate::report::autoscaling::Capacity,
+}
+
+impl<'a> RunScaling<'a> {
+    fn of(run: &'a Run) -> Option<Self> {
+        use crate::report::autoscaling::{capacity::capacity, hpa_spec};
+        let cluster = run.record.cluster.as_ref()?;
+        let view =
+            crate::report::from_record::run_view(&run.record, &run.path.display().to_string());
+        let target = hpa_spec(&view, &Default::default())
+            .and_then(|s| s.cpu_target_percent())
+            .map(f64::from);
+        Some(Self {
+            cluster,
+            capacity: capacity(&view, target),
+        })
+    }
+}
+
+type Figure = fn(&RunScaling) -> Option<f64>;
+
+/// The scaling figures, each the mean over the side's runs that have it; a figure neither side
+/// has is left out.
 fn scaling(base: &[Run], new: &[Run]) -> Vec<ScalingRow> {
-    type Figure = fn(&crate::record::cluster::ClusterRecord) -> Option<f64>;
-    let figures: [(&str, &str, Figure); 4] = [
-        ("max pods", "", |c| Some(f64::from(c.max_pods))),
-        ("time to first scale-up", "s", |c| c.first_scale_up_s),
-        ("pod start-up (median)", "s", |c| c.pod_startup_median_s),
-        ("peak CPU", "% of request", |c| c.peak_cpu_pct),
+    let figures: [(&str, &str, Figure); 6] = [
+        ("max pods", "", |r| Some(f64::from(r.cluster.max_pods))),
+        ("time to first scale-up", "s", |r| {
+            r.cluster.first_scale_up_s
+        }),
+        ("pod start-up (median)", "s", |r| {
+            r.cluster.pod_startup_median_s
+        }),
+        ("peak CPU", "% of request", |r| r.cluster.peak_cpu_pct),
+        (
+            "capacity per pod at the HPA's CPU target",
+            "requests/s",
+            |r| r.capacity.rps_per_pod_at_target,
+        ),
+        ("CPU per request/s", "millicores", |r| {
+            r.capacity.millicores_per_rps
+        }),
     ];
-    let mean = |runs: &[Run], f: Figure| {
-        let v: Vec<f64> = runs
-            .iter()
-            .filter_map(|r| r.record.cluster.as_ref().and_then(f))
-            .collect();
+    let (base, new): (Vec<RunScaling>, Vec<RunScaling>) = (
+        base.iter().filter_map(RunScaling::of).collect(),
+        new.iter().filter_map(RunScaling::of).collect(),
+    );
+    let mean = |runs: &[RunScaling], f: Figure| {
+        let v: Vec<f64> = runs.iter().filter_map(f).collect();
         (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
     };
     figures
         .into_iter()
         .filter_map(|(what, unit, f)| {
-            let (b, n) = (mean(base, f), mean(new, f));
+            let (b, n) = (mean(&base, f), mean(&new, f));
             (b.is_some() || n.is_some()).then(|| ScalingRow {
                 what,
                 unit,

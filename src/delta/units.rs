@@ -1,10 +1,13 @@
 //! What is resampled: units with a rate, counts and percentiles. A steady-state second of a
 //! run (its requests, failures and its own p50/p95/p99, from the record's timeline), or a
-//! whole run when nothing finer is recorded (per endpoint, server timings).
+//! whole run when nothing finer is recorded (server timings, and endpoints of records without
+//! per-endpoint seconds).
 
 use serde::Serialize;
 
-use crate::record::{Distribution, EndpointRecord, Percentile, RunRecord, TimelinePoint};
+use crate::record::{
+    Distribution, EndpointRecord, EndpointSecond, Percentile, RunRecord, TimelinePoint,
+};
 
 /// One unit of a sample.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -113,14 +116,45 @@ fn mean(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
 /// The seconds of a run's steady state: after the last user started (all of the run when no
 /// such moment was recorded) and before the stop, each fully measured.
 pub fn steady_seconds(record: &RunRecord) -> Vec<Unit> {
+    steady_points(record).map(second).collect()
+}
+
+fn steady_points(record: &RunRecord) -> impl Iterator<Item = &TimelinePoint> {
     let from = record.spawn_complete_s.unwrap_or(0.0);
     let until = record.duration_s.floor();
     record
         .timeline
         .iter()
-        .filter(|p| (p.t as f64) - 1.0 >= from && (p.t as f64) <= until)
-        .map(second)
-        .collect()
+        .filter(move |p| (p.t as f64) - 1.0 >= from && (p.t as f64) <= until)
+}
+
+/// One endpoint's steady-state seconds (a second without its requests is a unit of none);
+/// `None` when the record kept no per-endpoint seconds (older records, runs merged from
+/// workers).
+pub fn endpoint_seconds(record: &RunRecord, method: &str, name: &str) -> Option<Vec<Unit>> {
+    if record.timeline.iter().all(|p| p.endpoints.is_empty()) {
+        return None;
+    }
+    let units = steady_points(record)
+        .map(|p| {
+            p.endpoints
+                .iter()
+                .find(|e| e.method == method && e.name == name)
+                .map_or_else(Unit::default, endpoint_second)
+        })
+        .collect();
+    Some(units)
+}
+
+fn endpoint_second(e: &EndpointSecond) -> Unit {
+    Unit {
+        rate: e.requests as f64,
+        requests: e.requests as f64,
+        failures: e.failures as f64,
+        p50: e.p50_ms,
+        p95: e.p95_ms,
+        p99: e.p99_ms,
+    }
 }
 
 fn second(p: &TimelinePoint) -> Unit {

@@ -40,16 +40,7 @@ fn render_body(out: &mut String, delta: &Delta, style: Style, h: &str) {
             let _ = writeln!(out, "> **Warning** ({}): {w}\n", c.profile);
         }
     }
-    let o = &delta.options;
-    let _ = writeln!(
-        out,
-        "Better or worse needs the {:.0}% interval of the change to exclude 0 and a change of \
-         at least {} ({} for failure rates). Requests/s are means over the units, failure \
-         rates over all their requests, percentiles geometric means of each unit's own.\n",
-        o.confidence * 100.0,
-        signed(Metric::P95, o.min_change).trim_start_matches('+'),
-        signed(Metric::FailureRate, o.min_points).trim_start_matches('+'),
-    );
+    let _ = writeln!(out, "{}\n", rules(&delta.options));
     for c in &delta.comparisons {
         render_comparison(out, c, style, h);
     }
@@ -61,6 +52,18 @@ fn render_body(out: &mut String, delta: &Delta, style: Style, h: &str) {
     if !delta.fail_on.is_empty() {
         render_gate(out, delta, h);
     }
+}
+
+/// What better and worse mean, and how the figures are made, in one paragraph.
+pub(super) fn rules(o: &crate::delta::Options) -> String {
+    format!(
+        "Better or worse needs the {:.0}% interval of the change to exclude 0 and a change of \
+         at least {} ({} for failure rates). Requests/s are means over the units, failure \
+         rates over all their requests, percentiles geometric means of each unit's own.",
+        o.confidence * 100.0,
+        signed(Metric::P95, o.min_change).trim_start_matches('+'),
+        signed(Metric::FailureRate, o.min_points).trim_start_matches('+'),
+    )
 }
 
 fn render_comparison(out: &mut String, c: &Comparison, style: Style, h: &str) {
@@ -100,7 +103,7 @@ fn render_comparison(out: &mut String, c: &Comparison, style: Style, h: &str) {
     }
 }
 
-fn runs(paths: &[std::path::PathBuf]) -> String {
+pub(super) fn runs(paths: &[std::path::PathBuf]) -> String {
     let names: Vec<String> = paths
         .iter()
         .map(|p| {
@@ -140,11 +143,11 @@ fn render_scopes(out: &mut String, tables: &[&Table], style: Style) {
         methods.join("; ")
     );
     let mut t = style.table(&[
-        "scope", "figure", "base", "new", "change", "95% CI", "verdict",
+        "scope", "units", "figure", "base", "new", "change", "95% CI", "verdict",
     ]);
     for table in tables {
         for r in &table.rows {
-            let mut cells = vec![Cell::new(&table.name)];
+            let mut cells = vec![Cell::new(&table.name), Cell::new(units(table))];
             cells.extend(row(r, style));
             t.add_row(cells);
         }
@@ -152,8 +155,22 @@ fn render_scopes(out: &mut String, tables: &[&Table], style: Style) {
     let _ = writeln!(out, "{t}\n");
 }
 
+/// A scope's units, base + new: "60 + 58 s" (steady-state seconds) or "3 + 3 runs".
+pub(super) fn units(table: &Table) -> String {
+    table.test.as_ref().map_or_else(
+        || "-".into(),
+        |t| {
+            let unit = match t.method {
+                Method::SecondsBlockBootstrap => "s",
+                Method::RunsBootstrap => "runs",
+            };
+            format!("{} + {} {unit}", t.base_units, t.new_units)
+        },
+    )
+}
+
 /// How a table was tested, in words.
-fn method(table: &Table) -> String {
+pub(super) fn method(table: &Table) -> String {
     match (&table.test, &table.not_tested) {
         (Some(t), _) => {
             let (what, unit) = match t.method {
@@ -196,7 +213,7 @@ fn row(r: &Row, style: Style) -> Vec<Cell> {
     ]
 }
 
-fn label(m: Metric) -> &'static str {
+pub(super) fn label(m: Metric) -> &'static str {
     match m {
         Metric::Rps => "requests/s",
         Metric::FailureRate => "failure rate",
@@ -206,7 +223,7 @@ fn label(m: Metric) -> &'static str {
     }
 }
 
-fn value(m: Metric, v: f64) -> String {
+pub(super) fn value(m: Metric, v: f64) -> String {
     match m {
         Metric::FailureRate => format!("{:.2}%", v * 100.0),
         _ if v >= 100.0 => format!("{v:.0}"),
@@ -217,7 +234,7 @@ fn value(m: Metric, v: f64) -> String {
 }
 
 /// A change with one decimal: "+12.3%", "-0.1pp".
-fn change(m: Metric, c: f64) -> String {
+pub(super) fn change(m: Metric, c: f64) -> String {
     let unit = if m.in_points() { "pp" } else { "%" };
     format!("{:+.1}{unit}", c * 100.0)
 }
@@ -292,7 +309,7 @@ pub fn render_breach(b: &Breach) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delta::fixtures::{Levels, deployed, run};
+    use crate::delta::fixtures::{Levels, deployed, per_endpoint, run};
     use crate::delta::{Options, compare_runs};
 
     fn slower_release() -> Delta {
@@ -307,6 +324,8 @@ mod tests {
             },
         );
         deployed(&mut new, "iris:1.1", 500.0, "e2-standard-2", 15);
+        per_endpoint(&mut base, 1.0);
+        per_endpoint(&mut new, 1.0);
         new.record.tool = "iris-lab 0.2.0".into();
         new.record.target = "http://34.123.45.67/".into();
         let mut delta = compare_runs(

@@ -3,6 +3,7 @@
 
 mod cluster;
 mod delta;
+mod delta_html;
 mod distributed;
 mod doctor;
 mod load;
@@ -26,6 +27,7 @@ pub use cluster::{
     render_watch_event, render_watch_header,
 };
 pub use delta::{render_breach, render_delta, render_delta_section};
+pub use delta_html::render_delta_html;
 pub use doctor::{render_doctor, render_wait};
 pub use load::{
     LiveDisplay, cluster_line, cluster_summary, render_cluster_watched, render_load,
@@ -33,7 +35,7 @@ pub use load::{
 };
 pub use phases::phase_table;
 pub use predict::render_prediction;
-pub use report::{Template, deliver, render_report};
+pub use report::{Template, deliver, render_report, render_report_with_baseline};
 pub use sim::render_sim_started;
 pub use smoke::render_smoke;
 pub use trace::render_trace;

@@ -36,6 +36,37 @@ pub fn render_report(
     }
 }
 
+/// The report with the comparison against a baseline (`report --baseline`): JSON of both side
+/// by side, the markdown with the comparison's section after it, or the HTML page with the
+/// comparison's section where the template places `baseline`.
+pub fn render_report_with_baseline(
+    model: &ReportModel,
+    format: Format,
+    template: Option<&Template>,
+    delta: &crate::delta::Delta,
+) -> Result<String, ReportError> {
+    match format {
+        Format::Json => Ok(super::to_json(&serde_json::json!({
+            "report": model,
+            "baseline": delta,
+        }))),
+        Format::Text => {
+            let mut text = render_report(model, format, template)?;
+            text.push('\n');
+            text.push_str(&super::render_delta_section(delta));
+            Ok(text)
+        }
+        Format::Html => {
+            let (source, name) = match template {
+                Some(t) => (t.source.as_str(), t.name.as_str()),
+                None => (report::html::HTML_TEMPLATE, "report.html"),
+            };
+            let section = super::render_delta_html(delta);
+            report::html::render_with_baseline(model, source, name, Some(section))
+        }
+    }
+}
+
 /// Writes a rendered report to `out` (atomically, with a note on stderr) or to stdout.
 pub fn deliver(out: Option<&Path>, text: &str) -> Result<(), crate::record::WriteError> {
     match out {

@@ -58,13 +58,13 @@ pub struct ClusterSide {
 }
 
 impl ClusterSide {
-    /// Starts watching `cluster` from `started_utc`.
-    pub fn start(cluster: &Cluster, started_utc: Timestamp) -> Self {
+    /// Starts watching `cluster` from `started_utc`, sampling its pods' metrics `top_every`.
+    pub fn start(cluster: &Cluster, started_utc: Timestamp, top_every: Option<Duration>) -> Self {
         let (tx, events) = mpsc::channel(4096);
         let tasks = watch::spawn(
             cluster,
             WatchOptions {
-                top_every: Some(CLUSTER_TOP_EVERY),
+                top_every,
                 facts: true,
             },
             tx,

@@ -31,7 +31,7 @@ use crate::stats::{self, Snapshot};
 
 pub use cluster::{CLUSTER_CONNECT_TIMEOUT, CLUSTER_TOP_EVERY, cluster_for_load};
 pub use plan::{PlanError, PodSettings, RunMode, RunPlan, RunSite};
-pub use prepare::{capacity_problem, own_source_ports};
+pub use prepare::{CapacityError, capacity_problem, own_source_ports};
 
 /// What the live display is told while the run goes on.
 pub trait Monitor {
@@ -81,8 +81,8 @@ pub enum RunNote {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The users do not fit on this machine (open files, source ports): exit 2.
-    #[error("{0}")]
-    Capacity(String),
+    #[error(transparent)]
+    Capacity(#[from] CapacityError),
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error(transparent)]
@@ -180,7 +180,7 @@ pub async fn run_controlled(
     let mut timeline = JsonlWriter::create(record_path.with_extension("jsonl"))?;
     let mut cluster_side = cluster
         .as_ref()
-        .map(|c| cluster::ClusterSide::start(c, started_utc));
+        .map(|c| cluster::ClusterSide::start(c, started_utc, site.top_every));
     let mut sinks = measure::SecondSinks {
         timeline: &mut timeline,
         cluster: cluster_side.as_mut(),

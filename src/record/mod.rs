@@ -390,7 +390,20 @@ impl ThresholdResult {
     }
 }
 
-/// One second of the run.
+/// One endpoint's requests of one second, for tests of a change per endpoint (`compare`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointSecond {
+    pub method: String,
+    pub name: String,
+    pub requests: u64,
+    pub failures: u64,
+    /// This second's own percentiles (absent without requests).
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+/// One second of a run's timeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelinePoint {
     /// Seconds since the start at the end of this second.
@@ -429,6 +442,10 @@ pub struct TimelinePoint {
     /// Open model: this second's arrivals.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arrivals: Option<ArrivalSecond>,
+    /// Each endpoint's requests of this second (absent in older records and in runs merged
+    /// from several workers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<EndpointSecond>,
     /// Data added by later versions for this second (kept, not read).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extensions: BTreeMap<String, serde_json::Value>,

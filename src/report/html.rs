@@ -2,6 +2,8 @@
 //! through `templates/report.html`, plus inline SVG charts of each run's timeline and of the
 //! runs' latency distributions (built here from the model's runs, drawn by [`super::svg`]).
 
+pub mod autoscaling;
+
 use serde::Serialize;
 
 use super::svg::curve::{CurveChart, nines};
@@ -20,6 +22,8 @@ pub struct Charts {
     pub runs: Vec<RunCharts>,
     /// The runs' latency percentile curves on one chart; absent when no run had requests.
     pub latency: Option<String>,
+    /// Section 6.4's charts, in the order of `report.autoscaling`.
+    pub autoscaling: Vec<autoscaling::AutoscalingCharts>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -51,12 +55,24 @@ pub fn charts(model: &ReportModel) -> Charts {
             })
             .collect(),
         latency: latency_chart(&model.runs, &columns).map(|c| c.render()),
+        autoscaling: autoscaling::charts(&model.autoscaling),
     }
 }
 
 /// Renders the page through an HTML template (`name` for error messages): values are escaped,
 /// the charts are inserted as they are.
 pub fn render(model: &ReportModel, template: &str, name: &str) -> Result<String, ReportError> {
+    render_with_baseline(model, template, name, None)
+}
+
+/// Renders the page with `baseline`, the comparison against a baseline already rendered as
+/// HTML (`report --baseline`), inserted as it is where the template places `baseline`.
+pub fn render_with_baseline(
+    model: &ReportModel,
+    template: &str,
+    name: &str,
+    baseline: Option<String>,
+) -> Result<String, ReportError> {
     super::render_with(
         model,
         template,
@@ -64,6 +80,7 @@ pub fn render(model: &ReportModel, template: &str, name: &str) -> Result<String,
         Some(minijinja::Value::from(minijinja::value::Serde(charts(
             model,
         )))),
+        baseline.map(minijinja::Value::from_safe_string),
     )
 }
 

@@ -256,7 +256,7 @@ fn breakdown(run: &RunView, column: &str, options: &ReportOptions) -> Breakdown 
 
 /// Renders the model through a template. `name` is used in error messages.
 pub fn render(model: &ReportModel, template: &str, name: &str) -> Result<String, ReportError> {
-    render_with(model, template, name, None)
+    render_with(model, template, name, None, None)
 }
 
 /// Renders the model through a template; with `charts` ([`html::Charts`]) the template is an
@@ -266,6 +266,7 @@ fn render_with(
     template: &str,
     name: &str,
     charts: Option<minijinja::Value>,
+    baseline: Option<minijinja::Value>,
 ) -> Result<String, ReportError> {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
@@ -290,6 +291,7 @@ fn render_with(
     tmpl.render(minijinja::context! {
         report => minijinja::Value::from(minijinja::value::Serde(model)),
         charts => charts,
+        baseline => baseline,
     })
     .map_err(to_err)
 }

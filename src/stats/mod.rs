@@ -20,8 +20,8 @@ use tokio::time::Instant;
 use crate::api::Failure;
 use crate::loadgen::{Event, OpenModel, Ramp, Sample, SwarmChange};
 use crate::record::{
-    EndpointRecord, FailureRecord, Percentile, PhasesRecord, SAMPLED_KEPT, SampledRequest,
-    ServerTimings, SlowTrace, SlowestRecord, SteadyState, TimelinePoint,
+    EndpointRecord, EndpointSecond, FailureRecord, Percentile, PhasesRecord, SAMPLED_KEPT,
+    SampledRequest, ServerTimings, SlowTrace, SlowestRecord, SteadyState, TimelinePoint,
 };
 pub use entry::{
     Entry, decode_histogram, distribution, encode_histogram, locust_bucket, new_histogram,
@@ -118,6 +118,8 @@ pub struct Collector {
     total: Entry,
     /// Requests that finished in the current second.
     second: Entry,
+    /// The same, per endpoint.
+    endpoint_seconds: Vec<Entry>,
     /// Histograms of the last `WINDOW_SECS` closed seconds: Locust's "current" percentiles.
     recent: VecDeque<Histogram<u64>>,
     /// The current rates, in aggregate and per endpoint.
@@ -164,6 +166,7 @@ impl Collector {
             endpoints,
             total: Entry::new(),
             second: Entry::new(),
+            endpoint_seconds: (0..n).map(|_| Entry::new()).collect(),
             recent: VecDeque::with_capacity(WINDOW_SECS),
             window: Window::default(),
             windows: vec![Window::default(); n],
@@ -242,6 +245,7 @@ impl Collector {
             None => to_us(s.latency),
         };
         entry.record(us, s.bytes, failed);
+        self.endpoint_seconds[s.endpoint].record(us, s.bytes, failed);
         self.total.record(us, s.bytes, failed);
         self.second.record(us, s.bytes, failed);
         if let Some(steady) = self.steady.as_mut().filter(|_| self.stopping.is_none()) {
@@ -333,12 +337,33 @@ impl Collector {
                 .arrivals
                 .as_mut()
                 .map(|a| a.close_second(elapsed.as_secs_f64())),
+            endpoints: self.close_endpoint_seconds(),
             extensions: BTreeMap::new(),
         };
         self.last_second_max_us = self.second.max_us();
         self.second.reset();
         self.timeline.push(point.clone());
         point
+    }
+
+    /// Each endpoint's part of the second that closes (endpoints without requests left out).
+    fn close_endpoint_seconds(&mut self) -> Vec<EndpointSecond> {
+        let mut out = Vec::new();
+        for ((method, name), e) in self.endpoints.iter().zip(&mut self.endpoint_seconds) {
+            if e.requests > 0 {
+                out.push(EndpointSecond {
+                    method: method.clone(),
+                    name: name.clone(),
+                    requests: e.requests,
+                    failures: e.failures,
+                    p50_ms: Some(e.percentile_ms(0.5)),
+                    p95_ms: Some(e.percentile_ms(0.95)),
+                    p99_ms: Some(e.percentile_ms(0.99)),
+                });
+                e.reset();
+            }
+        }
+        out
     }
 
     /// Locust's eleven percentiles over the last `WINDOW_SECS` seconds (empty without requests).

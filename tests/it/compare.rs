@@ -51,8 +51,10 @@ fn batch(runs: &[(&str, PathBuf)]) {
     }
 }
 
-/// The p95 verdict of `compare BASE NEW --format json`.
-fn p95_verdict(base: &Path, new: &Path) -> String {
+/// The p95 verdicts of `compare BASE NEW --format json`: of all requests, then of each
+/// endpoint (its name and verdict), each endpoint checked to be tested over its own
+/// steady-state seconds though each side is one run.
+fn p95_verdicts(base: &Path, new: &Path) -> (String, Vec<(String, String)>) {
     let out = support::command()
         .env_remove("IRIS_LAB_CONFIG")
         .args(["compare", "--format", "json"])
@@ -66,11 +68,37 @@ fn p95_verdict(base: &Path, new: &Path) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rows = json["comparisons"][0]["overall"]["rows"]
-        .as_array()
-        .unwrap();
-    let p95 = rows.iter().find(|r| r["metric"] == "p95").unwrap();
-    p95["verdict"].as_str().unwrap().to_string()
+    let p95 = |table: &Value| {
+        let rows = table["rows"].as_array().unwrap();
+        let row = rows.iter().find(|r| r["metric"] == "p95").unwrap();
+        row["verdict"].as_str().unwrap().to_string()
+    };
+    let c = &json["comparisons"][0];
+    let endpoints = c["endpoints"].as_array().unwrap();
+    assert!(!endpoints.is_empty(), "{c}");
+    for e in endpoints {
+        let test = &e["test"];
+        assert_eq!(test["method"], "seconds_block_bootstrap", "{e}");
+        assert!(test["base_units"].as_u64().unwrap() >= 5, "{e}");
+    }
+    let per_endpoint = endpoints
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap().to_string(), p95(e)))
+        .collect();
+    (p95(&c["overall"]), per_endpoint)
+}
+
+/// How many of `verdicts` are "worse": overall, and the most of any one endpoint.
+fn worse_counts(verdicts: &[(String, Vec<(String, String)>)]) -> (usize, usize, String) {
+    let overall = verdicts.iter().filter(|v| v.0 == "worse").count();
+    let mut per: std::collections::BTreeMap<&str, usize> = Default::default();
+    for (_, endpoints) in verdicts {
+        for (name, v) in endpoints {
+            *per.entry(name).or_default() += usize::from(v == "worse");
+        }
+    }
+    let most = per.values().copied().max().unwrap_or(0);
+    (overall, most, format!("{per:?}"))
 }
 
 /// Issue 23's acceptance: 20 base runs, 20 more of the same load on the same server, 20
@@ -103,23 +131,40 @@ fn identical_runs_are_rarely_worse_and_20ms_slower_ones_are() {
     let base: Vec<PathBuf> = (0..PAIRS).map(|i| dir("base", i)).collect();
     let same: Vec<PathBuf> = (0..PAIRS).map(|i| dir("same", i)).collect();
     let delayed: Vec<PathBuf> = (0..PAIRS).map(|i| dir("delayed", i)).collect();
-    let verdicts = |news: &[PathBuf]| -> Vec<String> {
+    let verdicts = |news: &[PathBuf]| -> Vec<(String, Vec<(String, String)>)> {
         base.iter()
             .zip(news)
-            .map(|(b, n)| p95_verdict(b, n))
+            .map(|(b, n)| p95_verdicts(b, n))
             .collect()
     };
     let identical = verdicts(&same);
     let slower = verdicts(&delayed);
-    let false_positives = identical.iter().filter(|v| *v == "worse").count();
-    let detected = slower.iter().filter(|v| *v == "worse").count();
+    let (false_positives, endpoint_fp, fp_per) = worse_counts(&identical);
+    let detected = slower.iter().filter(|v| v.0 == "worse").count();
+    let endpoint_missed = |name: &str| {
+        slower
+            .iter()
+            .filter(|v| v.1.iter().any(|(n, w)| n == name && w != "worse"))
+            .count()
+    };
+    let names: Vec<String> = slower[0].1.iter().map(|e| e.0.clone()).collect();
+    let missed: Vec<(String, usize)> = names
+        .iter()
+        .map(|n| (n.clone(), endpoint_missed(n)))
+        .collect();
     eprintln!(
         "compare acceptance: {false_positives}/{PAIRS} identical pairs called worse on p95, \
-         {detected}/{PAIRS} delayed pairs called worse, in {:.0} s",
+         {detected}/{PAIRS} delayed pairs called worse, in {:.0} s; per endpoint: identical \
+         pairs called worse {fp_per}, delayed pairs not called worse {missed:?}",
         started.elapsed().as_secs_f64()
     );
     assert!(false_positives <= 1, "identical pairs: {identical:?}");
     assert!(detected >= 19, "delayed pairs: {slower:?}");
+    assert!(endpoint_fp <= 1, "identical pairs per endpoint: {fp_per}");
+    assert!(
+        missed.iter().all(|(_, m)| *m <= 1),
+        "delayed pairs per endpoint not called worse: {missed:?}"
+    );
 }
 
 fn fixture(name: &str) -> PathBuf {
@@ -332,4 +377,97 @@ fn report_adds_the_comparison_against_a_baseline() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// `report --baseline DIR --format html`: the comparison is a section of the page, warnings
+/// and environment differences first, its table with the change, the interval and a verdict
+/// styled by its class.
+#[test]
+fn the_html_report_has_the_comparison_as_a_section() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("baseline")).unwrap();
+    std::fs::copy(fixture("300u.json"), dir.join("baseline/300u.json")).unwrap();
+    // The same run, ten times slower at every second (5 steady seconds give a wide interval), recorded by another iris-lab version.
+    let mut slower: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("300u.json")).unwrap()).unwrap();
+    slower["tool"] = "iris-lab 9.9.9 <b>".into();
+    for p in slower["timeline"].as_array_mut().unwrap() {
+        for key in ["p50_ms", "p95_ms", "p99_ms"] {
+            if let Some(v) = p[key].as_f64() {
+                p[key] = (v * 10.0).into();
+            }
+        }
+    }
+    std::fs::write(dir.join("slower.json"), slower.to_string()).unwrap();
+    let out = support::iris_lab(dir)
+        .args([
+            "report",
+            "--baseline",
+            "baseline",
+            "--format",
+            "html",
+            "slower.json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = scraper::Html::parse_document(&String::from_utf8(out.stdout).unwrap());
+    let sel = |s: &str| scraper::Selector::parse(s).unwrap();
+    let text = |e: scraper::ElementRef| e.text().collect::<String>();
+    let section = page
+        .select(&sel("section#baseline"))
+        .next()
+        .expect("the baseline section");
+    assert!(
+        page.select(&sel("nav a[href='#baseline']"))
+            .next()
+            .is_some()
+    );
+    let children: Vec<scraper::ElementRef> = section
+        .children()
+        .filter_map(scraper::ElementRef::wrap)
+        .collect();
+    assert_eq!(text(children[0]), "Against the baseline baseline");
+    // First the unfair difference (escaped: no <b> element), then the environment's table.
+    assert_eq!(children[1].value().attr("class"), Some("warning"));
+    assert!(
+        text(children[1]).contains("iris-lab version differs")
+            && text(children[1]).contains("iris-lab 9.9.9 <b>"),
+        "{}",
+        text(children[1])
+    );
+    assert!(section.select(&sel("b")).next().is_none());
+    let env = section.select(&sel("table.environment td")).next().unwrap();
+    assert_eq!(text(env), "iris-lab version (unfair)");
+    let rows: Vec<Vec<String>> = section
+        .select(&sel("table.delta tbody tr"))
+        .map(|tr| tr.select(&sel("td")).map(text).collect())
+        .collect();
+    let p95 = rows
+        .iter()
+        .find(|r| r[0] == "All requests" && r[2] == "p95 (ms)")
+        .expect("the p95 row");
+    assert_eq!(
+        (p95[1].as_str(), p95[5].as_str()),
+        ("5 + 5 s", "+900.0%"),
+        "{p95:?}"
+    );
+    assert!(p95[6].contains(" .. "), "{p95:?}");
+    assert_eq!(p95[7], "worse");
+    let worse = section.select(&sel("span.verdict.worse")).count();
+    assert!(worse >= 3, "p50, p95 and p99 of all requests: {worse}");
+    // The verdicts are coloured by the page's style.
+    let style = text(page.select(&sel("style")).next().unwrap());
+    assert!(style.contains(".verdict.worse {") && style.contains(".verdict.better {"));
+    // The method and the number of units are said.
+    let notes = text(section.select(&sel("ul.note")).next().unwrap());
+    assert!(
+        notes.contains("moving block bootstrap over steady-state seconds"),
+        "{notes}"
+    );
 }

@@ -5,6 +5,7 @@
 mod support;
 
 mod accept_queue;
+mod autoscaling_accept;
 mod cleanup;
 mod cli;
 mod compare;

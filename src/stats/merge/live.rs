@@ -181,6 +181,8 @@ impl LiveMerge {
             cluster: None,
             phases: merge_second_phases(&second.phases),
             arrivals: super::arrivals::merge_second(&second.arrivals.iter().collect::<Vec<_>>()),
+            // Workers send the second's histogram of all requests only.
+            endpoints: Vec::new(),
             extensions: BTreeMap::new(),
         };
         self.last = Some(point.clone());
