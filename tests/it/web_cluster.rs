@@ -3,13 +3,12 @@
 //! pods as `kubectl get pods -w` prints them (a line per change, in order), the HPA's targets
 //! and bounds, and the cluster's Events.
 
-use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::load_cluster::scale_to_six;
-use crate::support::web::wait_state;
+use crate::support::web::{spawn_with_page, wait_state};
 use crate::support::{self, Lab, on_own_runtime, run_controller};
 
 /// One of the two pods there before the run.
@@ -42,7 +41,8 @@ fn the_cluster_tab_has_the_pods_lines_the_hpa_and_the_events() {
     let controller = run_controller(&lab.api, Duration::from_secs(14));
     let (api, dir) = (lab.api.clone(), lab.dir.path().to_path_buf());
     let story = std::thread::spawn(move || scale_to_six(&api, &dir));
-    let mut child = support::std_command()
+    let mut command = support::std_command();
+    command
         .arg("--kubeconfig")
         .arg(&lab.kubeconfig)
         .args([
@@ -66,19 +66,8 @@ fn the_cluster_tab_has_the_pods_lines_the_hpa_and_the_events() {
         .env_remove("KUBECONFIG")
         .env_remove("IRIS_LAB_CONFIG")
         .env_remove("IRIS_LAB_HOST")
-        .env("HOME", lab.dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("the page's line").unwrap();
-        if let Some(url) = line.strip_prefix("web: the run's page is at ") {
-            break url.to_string();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
+        .env("HOME", lab.dir.path());
+    let (child, url) = spawn_with_page(command);
     let state = on_own_runtime(move || async move {
         wait_state(&url, Duration::from_secs(40), |s| {
             let c = cluster(s);

@@ -2,12 +2,11 @@
 //! Workers view (per worker: state, users, requests/s, failures, the age of its last report),
 //! as Locust's Workers tab.
 
-use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::web::wait_state;
+use crate::support::web::{spawn_with_page, wait_state};
 use crate::support::{self, ServeProcess, on_own_runtime};
 
 fn workers(state: &Value) -> Vec<Value> {
@@ -21,7 +20,8 @@ fn workers(state: &Value) -> Vec<Value> {
 fn the_page_of_a_distributed_run_shows_the_merged_figures_and_each_worker() {
     let api = ServeProcess::start();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = support::std_command()
+    let mut command = support::std_command();
+    command
         .args([
             "load",
             "--users",
@@ -43,19 +43,8 @@ fn the_page_of_a_distributed_run_shows_the_merged_figures_and_each_worker() {
         .current_dir(dir.path())
         .env_remove("IRIS_LAB_CONFIG")
         .env_remove("KUBECONFIG")
-        .env("HOME", dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("the page's line").unwrap();
-        if let Some(url) = line.strip_prefix("web: the run's page is at ") {
-            break url.to_string();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
+        .env("HOME", dir.path());
+    let (child, url) = spawn_with_page(command);
     let running = on_own_runtime(move || async move {
         wait_state(&url, Duration::from_secs(40), |s| {
             let ws = workers(s);

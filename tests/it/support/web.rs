@@ -118,3 +118,22 @@ pub async fn wait_state(url: &str, limit: Duration, ready: impl Fn(&Value) -> bo
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Spawns `command` (a `load ... --web ADDR`, stderr piped by this function) and reads the
+/// run's page URL from its stderr; the rest of stderr is drained.
+pub fn spawn_with_page(mut command: Command) -> (Child, String) {
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn iris-lab load --web");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let url = loop {
+        let line = lines.next().expect("the page's line").expect("stderr");
+        if let Some(url) = line.strip_prefix("web: the run's page is at ") {
+            break url.to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, url)
+}
