@@ -6,7 +6,9 @@
 # Usage: bench/screenshot.sh [OUT_DIR] [RUN.json ...]
 #        bench/screenshot.sh web [OUT_DIR]   the live page of `iris-lab web`, one PNG a tab
 #          (web-stats.png, web-charts.png, ...): the browser test (tests/it/web_browser.rs)
-#          drives a run of 20 then 40 users in headless Chromium and shoots each tab.
+#          drives a run of 20 then 40 users in headless Chromium and shoots each tab; and one
+#          PNG a tab in each colour scheme (web-light-*.png, web-dark-*.png), where the test
+#          also checks every visible text's contrast (WCAG AA, 4.5:1).
 #   OUT_DIR defaults to ./screenshots; the runs default to the fixtures 150u.json and
 #   300u-cluster.json. WIDTH and HEIGHT (CSS pixels) size the window [1000 x (2400 + 1400 a
 #   run)]; headless Chromium shoots the window, not the whole page.

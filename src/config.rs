@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::cli::{
     CleanupArgs, CompareArgs, GlobalArgs, Layered, LoadArgs, ReportArgs, ServeArgs, SmokeArgs,
-    WatchArgs,
+    WatchArgs, WebArgs,
 };
 use crate::cluster::{ClusterOptions, TargetNames};
 use crate::output::Format;
@@ -53,6 +53,8 @@ pub struct ConfigFile {
     pub cleanup: CleanupArgs,
     #[serde(default)]
     pub compare: CompareArgs,
+    #[serde(default)]
+    pub web: WebArgs,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -384,6 +386,44 @@ mod tests {
         };
         let report = s.layer(&flags, |f| &f.report);
         assert_eq!(report.runs_dir, Some(PathBuf::from("from-file")));
+    }
+
+    #[test]
+    fn the_web_section_takes_webs_flags_and_flags_win() {
+        let f = file(
+            "web:\n  addr: 0.0.0.0:9000\n  web_token: s3cret\n  out_dir: page-runs\n  \
+             csv: out/web\n  no_cluster: true\n",
+        );
+        let s = Settings::merge(&global(&[]), f, None);
+        let crate::cli::Command::Web(flags) =
+            crate::cli::Cli::try_parse_from(["iris-lab", "web", "--addr", "127.0.0.1:8090"])
+                .unwrap()
+                .command
+        else {
+            panic!("not web")
+        };
+        let web = s.layer(&flags, |f| &f.web);
+        assert_eq!(
+            web.addr,
+            Some("127.0.0.1:8090".parse().unwrap()),
+            "a flag wins"
+        );
+        assert_eq!(web.web_token.as_deref(), Some("s3cret"));
+        assert_eq!(web.out_dir, Some(PathBuf::from("page-runs")));
+        assert_eq!(web.csv, Some(PathBuf::from("out/web")));
+        assert!(web.no_cluster);
+        let err = parse_yaml::<Option<ConfigFile>>(Path::new("x.yaml"), "web:\n  port: 8089\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2") && err.contains("unknown field `port`"),
+            "{err}"
+        );
+        let err =
+            parse_yaml::<Option<ConfigFile>>(Path::new("x.yaml"), "web:\n  addr: localhost\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("line 2"), "{err}");
     }
 
     #[test]

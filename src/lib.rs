@@ -64,7 +64,10 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
     let task = runtime.spawn(async move {
         match command {
             Command::Serve(args) => commands::serve::run(&settings, &args).await,
-            Command::Web(args) => commands::web::run(&settings, &args, commands::load::plan).await,
+            Command::Web(args) => {
+                let args = settings.layer(&args, |f| &f.web);
+                commands::web::run(&settings, &args, commands::load::plan).await
+            }
             Command::Smoke(args) => commands::smoke::run(&settings, &args).await,
             Command::Load(args) => commands::load::run(&settings, &args).await,
             Command::Report(args) => {

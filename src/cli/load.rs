@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Deserialize;
 
-use crate::units::{Count, Millis, Percent, PositiveDuration, Rate, Share, Stages, Users, Wait};
+use crate::units::{
+    Count, HumanDuration, Millis, Percent, PositiveDuration, Rate, Share, Stages, Users, Wait,
+};
 
 /// Phases 2-4: run virtual users with Locust's semantics against the API.
 ///
@@ -106,6 +108,11 @@ pub struct LoadArgs {
     #[arg(long)]
     pub no_cluster: bool,
 
+    /// How often to sample the pods' CPU and memory (metrics.k8s.io) while watching the
+    /// cluster [default: 15s, metrics-server's resolution]; 0 turns it off.
+    #[arg(long, value_name = "DURATION")]
+    pub top_interval: Option<HumanDuration>,
+
     /// Split the users over N workers (2 or more) started at one time and merge their
     /// results exactly; with --local they are processes on this machine.
     #[arg(long, value_name = "N")]
@@ -177,6 +184,7 @@ super::layered!(LoadArgs {
     queue,
     stages,
     no_cluster,
+    top_interval,
     workers,
     local,
     image,

@@ -4,10 +4,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
+use serde::Deserialize;
 
 /// Phases 2-4 in the browser: Locust's web UI (start, change, stop runs; statistics, charts,
-/// failures) with the cluster beside the load.
-#[derive(Debug, Clone, Default, Args)]
+/// failures) with the cluster beside the load. The flags, and the config file's `web:` section
+/// (flags win).
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct WebArgs {
     /// Address of the page; port 0 picks a free one [default: 127.0.0.1:8089]. An address
     /// beyond loopback needs --web-token (else one is made and printed).
@@ -31,3 +34,11 @@ pub struct WebArgs {
     #[arg(long)]
     pub no_cluster: bool,
 }
+
+super::layered!(WebArgs {
+    addr,
+    web_token,
+    out_dir,
+    csv,
+    no_cluster
+});

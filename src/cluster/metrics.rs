@@ -16,6 +16,9 @@ use super::checks::{cpu_millis, memory_bytes, pod_cpu_request_millis};
 pub struct PodMetricsData {
     #[serde(default)]
     pub containers: Vec<ContainerMetrics>,
+    /// The span the usage is averaged over, as a Go duration (`15s`, `10.085s`, `1m0s`).
+    #[serde(default)]
+    pub window: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -33,6 +36,9 @@ pub struct PodUsage {
     /// CPU as a share of the pod's CPU request, when it has one.
     pub cpu_percent_of_request: Option<f64>,
     pub memory_bytes: f64,
+    /// The span metrics-server averaged the CPU over, in seconds, when it said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_s: Option<f64>,
 }
 
 fn pod_metrics_resource() -> ApiResource {
@@ -60,6 +66,12 @@ pub fn usage_row(name: &str, data: &PodMetricsData, request_millis: Option<f64>)
         cpu_millis: cpu,
         cpu_percent_of_request: request_millis.filter(|r| *r > 0.0).map(|r| cpu / r * 100.0),
         memory_bytes: sum("memory", memory_bytes),
+        window_s: data
+            .window
+            .as_deref()
+            .and_then(|w| crate::units::parse_duration(w).ok())
+            .map(|w| w.as_secs_f64())
+            .filter(|w| *w > 0.0),
     }
 }
 
@@ -97,6 +109,48 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_window_is_read_as_metrics_server_writes_it() {
+        for (text, secs) in [
+            ("15s", Some(15.0)),
+            ("10.085s", Some(10.085)),
+            ("1m0s", Some(60.0)),
+            ("500ms", Some(0.5)),
+            ("0s", None),
+            ("soon", None),
+        ] {
+            let data = PodMetricsData {
+                window: Some(text.into()),
+                ..PodMetricsData::default()
+            };
+            let w = usage_row("p", &data, None).window_s;
+            assert!(
+                w.zip(secs).is_none_or(|(w, s)| (w - s).abs() < 1e-9)
+                    && w.is_some() == secs.is_some(),
+                "{text}: {w:?}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_window_text_reads_without_panic(text in "\\PC{0,12}", secs in 0u32..100_000, millis in 0u32..1000) {
+            let data = PodMetricsData { window: Some(text), ..PodMetricsData::default() };
+            let w = usage_row("p", &data, None).window_s;
+            proptest::prop_assert!(w.is_none_or(|w| w.is_finite() && w > 0.0));
+            let go = format!("{secs}.{millis:03}s");
+            let data = PodMetricsData { window: Some(go), ..PodMetricsData::default() };
+            let want = f64::from(secs) + f64::from(millis) / 1000.0;
+            let w = usage_row("p", &data, None).window_s;
+            let read_back = if want > 0.0 {
+                w.is_some_and(|w| (w - want).abs() < 1e-6)
+            } else {
+                w.is_none()
+            };
+            proptest::prop_assert!(read_back, "{want}: {w:?}");
+        }
+    }
+
+    #[test]
     fn a_row_sums_containers_and_relates_cpu_to_the_request() {
         let data: PodMetricsData = serde_json::from_value(serde_json::json!({
             "timestamp": "2026-01-01T00:00:00Z", "window": "15s",
@@ -111,5 +165,6 @@ mod tests {
         assert_eq!(row.cpu_percent_of_request, Some(60.0));
         assert_eq!(row.memory_bytes, 65.0 * 1048576.0);
         assert_eq!(usage_row("p", &data, None).cpu_percent_of_request, None);
+        assert_eq!(row.window_s, Some(15.0));
     }
 }

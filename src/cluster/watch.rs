@@ -73,6 +73,15 @@ pub enum EventKind {
     PodDeleted {
         pod: String,
     },
+    /// The pod's row as `kubectl get pods -w` prints it, whenever the row changes (and the
+    /// last one when it is deleted); sent with the facts, for a run's live page.
+    PodLine {
+        pod: String,
+        ready: String,
+        status: String,
+        restarts: i32,
+        age: String,
+    },
     HpaSeen {
         hpa: String,
         current: i32,
@@ -157,7 +166,8 @@ impl StartupLatency {
 /// Turns the pod watcher's events into lifecycle events. Pure: `now` is passed in.
 #[derive(Debug, Default)]
 pub struct PodTracker {
-    /// Also say each pod's node, resources and images ([`EventKind::PodFacts`]).
+    /// Also say each pod's node, resources and images ([`EventKind::PodFacts`]), and its
+    /// `get pods -w` rows ([`EventKind::PodLine`]).
     pub facts: bool,
     known: HashMap<String, Pod>,
     /// Pods first seen after the initial listing: their start-up is measured.
@@ -187,6 +197,7 @@ impl PodTracker {
                         ready: row.ready,
                         status: row.status,
                     }];
+                    out.extend(self.line_changed(None, &pod, now));
                     out.extend(self.facts_changed(None, &pod));
                     self.known.insert(name, pod);
                     out
@@ -215,7 +226,13 @@ impl PodTracker {
                 let name = pod.metadata.name.clone().unwrap_or_default();
                 self.known.remove(&name);
                 self.fresh.remove(&name);
-                vec![EventKind::PodDeleted { pod: name }]
+                let mut out: Vec<EventKind> = self
+                    .facts
+                    .then(|| pod_line(&pod, now))
+                    .into_iter()
+                    .collect();
+                out.push(EventKind::PodDeleted { pod: name });
+                out
             }
         }
     }
@@ -227,9 +244,24 @@ impl PodTracker {
             self.fresh.insert(name.clone());
         }
         let mut out = pod_changes(old, &pod, self.fresh.contains(&name), now);
+        out.extend(self.line_changed(old, &pod, now));
         out.extend(self.facts_changed(old, &pod));
         self.known.insert(name, pod);
         out
+    }
+
+    /// A [`EventKind::PodLine`] when asked for facts and the pod's row changed (its age
+    /// aside), as `kubectl get pods -w` prints a line.
+    fn line_changed(&self, old: Option<&Pod>, new: &Pod, now: Timestamp) -> Option<EventKind> {
+        if !self.facts {
+            return None;
+        }
+        let line = pod_line(new, now);
+        let same = old.is_some_and(|old| {
+            let (a, b) = (checks::pod_row(old, now), checks::pod_row(new, now));
+            (a.ready, a.status, a.restarts) == (b.ready, b.status, b.restarts)
+        });
+        (!same).then_some(line)
     }
 
     /// A [`EventKind::PodFacts`] when asked for them and the pod's facts changed.
@@ -394,6 +426,18 @@ pub fn hpa_changes(
         }
     }
     out
+}
+
+/// The pod's `kubectl get pods` row now.
+pub fn pod_line(pod: &Pod, now: Timestamp) -> EventKind {
+    let row = checks::pod_row(pod, now);
+    EventKind::PodLine {
+        pod: row.name,
+        ready: row.ready,
+        status: row.status,
+        restarts: row.restarts,
+        age: row.age,
+    }
 }
 
 /// Whether a Kubernetes Event is about the Deployment, its ReplicaSets, its pods or the HPA.

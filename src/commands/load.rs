@@ -22,9 +22,13 @@ pub async fn run(settings: &Settings, args: &LoadArgs) -> Result<Outcome, Error>
     let args = settings.layer(args, |f| &f.load);
     let plan = plan(settings, &args)?;
     let site = RunSite {
-        host,
         cluster: Some((settings.cluster.clone(), settings.names.clone())),
-        signals: true,
+        top_every: match args.top_interval {
+            Some(every) if every.0.is_zero() => None,
+            Some(every) => Some(every.0),
+            None => Some(pipeline::CLUSTER_TOP_EVERY),
+        },
+        ..RunSite::new(host)
     };
     let mut display = output::LiveDisplay::for_stderr();
     let (page, mut web_monitor, mut control) = match args.web {

@@ -101,6 +101,11 @@ fn page_info(settings: &Settings, guard: &Guard, default_host: Option<String>) -
         can_start: true,
         default_host,
         classes: BUILTIN_CLASSES.iter().map(|c| c.to_string()).collect(),
+        scenarios: file
+            .scenario
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
         default_users: file.users.map_or(150, |u| u.0),
         default_spawn_rate: file.spawn_rate.map(|r| r.0),
     }
@@ -143,6 +148,7 @@ impl Starter for FormStarter {
             spawn_rate: parse::<Rate>(&form.spawn_rate, "spawn_rate")?,
             duration: duration.or(Some(PositiveDuration(UNTIL_STOPPED))),
             user_class: SwarmForm::field(&form.user_class).map(String::from),
+            scenario: SwarmForm::field(&form.scenario).map(std::path::PathBuf::from),
             stages,
             out_dir: self.args.out_dir.clone(),
             csv: self.args.csv.clone(),
@@ -165,9 +171,9 @@ impl Starter for FormStarter {
             return Err("the page runs every user in this process: no workers".into());
         }
         let site = RunSite {
-            host,
             cluster: Some((self.settings.cluster.clone(), self.settings.names.clone())),
             signals: false,
+            ..RunSite::new(host)
         };
         Ok((plan, site))
     }

@@ -198,15 +198,17 @@ fn firewall_hint(port: u16) -> String {
 
 /// The verdict of each step that was tried. Pure.
 pub fn checks(p: &Probe) -> Vec<Check> {
-    let mut out = Vec::new();
-    let port = p.port;
+    let mut out = vec![dns_check(p)];
+    out.extend(p.tcp.as_ref().map(|step| tcp_check(p, step)));
+    out.extend(p.tls.as_ref().map(tls_check));
+    out.extend(p.http.as_ref().map(http_check));
+    out
+}
+
+fn dns_check(p: &Probe) -> Check {
     match &p.dns {
-        None => out.push(Check::pass(
-            S,
-            "Name resolution",
-            format!("{} is an IP address", p.host),
-        )),
-        Some(step) => out.push(match &step.result {
+        None => Check::pass(S, "Name resolution", format!("{} is an IP address", p.host)),
+        Some(step) => match &step.result {
             Ok(addrs) => Check::pass(
                 S,
                 "Name resolution",
@@ -224,63 +226,96 @@ pub fn checks(p: &Probe) -> Vec<Check> {
             Err(e) => Check::fail(
                 S,
                 "Name resolution",
-                format!("{} does not resolve after {}: {}", p.host, ms(step.took), problem(e)),
+                format!(
+                    "{} does not resolve after {}: {}",
+                    p.host,
+                    ms(step.took),
+                    problem(e)
+                ),
                 "check the host name (a typo, or a DNS record not created yet); use the Service's external IP with --host http://IP",
             ),
-        }),
+        },
     }
-    if let Some(step) = &p.tcp {
-        out.push(match &step.result {
-            Ok(addr) => Check::pass(S, "TCP connect", format!("{addr} in {}", ms(step.took))),
-            Err(Problem::Refused) => Check::fail(
-                S,
-                "TCP connect",
-                format!("{}:{port} refused the connection after {}", p.host, ms(step.took)),
-                format!("the address answers but nothing listens on port {port}: check the Service's port (and --host's port), and that the load balancer has healthy backends"),
+}
+
+fn tcp_check(p: &Probe, step: &Step<SocketAddr>) -> Check {
+    let port = p.port;
+    match &step.result {
+        Ok(addr) => Check::pass(S, "TCP connect", format!("{addr} in {}", ms(step.took))),
+        Err(Problem::Refused) => Check::fail(
+            S,
+            "TCP connect",
+            format!(
+                "{}:{port} refused the connection after {}",
+                p.host,
+                ms(step.took)
             ),
-            Err(Problem::TimedOut) => Check::fail(
-                S,
-                "TCP connect",
-                format!("no answer from {}:{port} within {} (packets dropped)", p.host, ms(step.took)),
-                firewall_hint(port),
+            format!(
+                "the address answers but nothing listens on port {port}: check the Service's port (and --host's port), and that the load balancer has healthy backends"
             ),
-            Err(e) => Check::fail(
-                S,
-                "TCP connect",
-                format!("{}:{port}: {} after {}", p.host, problem(e), ms(step.took)),
-                format!("check this machine's network route to {} (VPN, proxy); {}", p.host, firewall_hint(port)),
+        ),
+        Err(Problem::TimedOut) => Check::fail(
+            S,
+            "TCP connect",
+            format!(
+                "no answer from {}:{port} within {} (packets dropped)",
+                p.host,
+                ms(step.took)
             ),
-        });
+            firewall_hint(port),
+        ),
+        Err(e) => Check::fail(
+            S,
+            "TCP connect",
+            format!("{}:{port}: {} after {}", p.host, problem(e), ms(step.took)),
+            format!(
+                "check this machine's network route to {} (VPN, proxy); {}",
+                p.host,
+                firewall_hint(port)
+            ),
+        ),
     }
-    if let Some(step) = &p.tls {
-        out.push(match &step.result {
-            Ok(v) => Check::pass(S, "TLS handshake", format!("{v} in {}, certificate verified unless --insecure", ms(step.took))),
-            Err(e) => Check::fail(
-                S,
-                "TLS handshake",
-                format!("failed after {}: {}", ms(step.took), problem(e)),
-                "the certificate is not valid for this name or not trusted here: fix the certificate, use the name it was issued for, or --insecure for a test endpoint you trust",
+}
+
+fn tls_check(step: &Step<String>) -> Check {
+    match &step.result {
+        Ok(v) => Check::pass(
+            S,
+            "TLS handshake",
+            format!(
+                "{v} in {}, certificate verified unless --insecure",
+                ms(step.took)
             ),
-        });
+        ),
+        Err(e) => Check::fail(
+            S,
+            "TLS handshake",
+            format!("failed after {}: {}", ms(step.took), problem(e)),
+            "the certificate is not valid for this name or not trusted here: fix the certificate, use the name it was issued for, or --insecure for a test endpoint you trust",
+        ),
     }
-    if let Some(step) = &p.http {
-        out.push(match &step.result {
-            Ok((200, body)) => Check::pass(S, "HTTP GET /health", format!("200 in {}: {body}", ms(step.took))),
-            Ok((code, body)) => Check::fail(
-                S,
-                "HTTP GET /health",
-                format!("{code} in {}: {body}", ms(step.took)),
-                "the API answers but is not healthy: see the pods' logs (`kubectl logs -l app=... --tail 50`) and that the model loaded",
-            ),
-            Err(e) => Check::fail(
-                S,
-                "HTTP GET /health",
-                format!("no response after {}: {}", ms(step.took), problem(e)),
-                "the connection opens but the API does not answer: the pods may be overloaded or hung; see the pods below",
-            ),
-        });
+}
+
+fn http_check(step: &Step<(u16, String)>) -> Check {
+    match &step.result {
+        Ok((200, body)) => Check::pass(
+            S,
+            "HTTP GET /health",
+            format!("200 in {}: {body}", ms(step.took)),
+        ),
+        Ok((code, body)) => Check::fail(
+            S,
+            "HTTP GET /health",
+            format!("{code} in {}: {body}", ms(step.took)),
+            "the API answers but is not healthy: see the pods' logs (`kubectl logs -l app=... --tail 50`) and that the model loaded",
+        ),
+        Err(e) => Check::fail(
+            S,
+            "HTTP GET /health",
+            format!("no response after {}: {}", ms(step.took), problem(e)),
+            "the connection opens but the API does not answer: the pods may be overloaded or hung; see the pods below",
+        ),
     }
-    out
 }
 
 fn problem(p: &Problem) -> String {

@@ -178,6 +178,13 @@ pub fn describe(kind: &EventKind) -> String {
     match kind {
         EventKind::PodSeen { pod, ready, status } => format!("pod {pod}: {status}, ready {ready}"),
         EventKind::PodCreated { pod } => format!("pod {pod}: created"),
+        EventKind::PodLine {
+            pod,
+            ready,
+            status,
+            restarts,
+            age,
+        } => format!("pod {pod}: {ready} {status} {restarts} {age}"),
         EventKind::PodScheduled { pod, node } => {
             format!("pod {pod}: scheduled on {}", node.as_deref().unwrap_or("?"))
         }
@@ -198,13 +205,7 @@ pub fn describe(kind: &EventKind) -> String {
             pod,
             restarts,
             reason,
-        } => format!(
-            "pod {pod}: restarted ({restarts} restarts{})",
-            reason
-                .as_ref()
-                .map(|r| format!(", last exit {r}"))
-                .unwrap_or_default()
-        ),
+        } => pod_restarted(pod, restarts, reason.as_deref()),
         EventKind::PodDeleted { pod } => format!("pod {pod}: deleted"),
         EventKind::PodFacts { pod, facts } => pod_facts(pod, facts),
         EventKind::HpaSpec { hpa, spec } => hpa_spec(hpa, spec),
@@ -223,9 +224,7 @@ pub fn describe(kind: &EventKind) -> String {
             from,
             current,
             desired,
-        } => {
-            format!("hpa {hpa}: replicas {from} -> {current}, desired {desired}")
-        }
+        } => format!("hpa {hpa}: replicas {from} -> {current}, desired {desired}"),
         EventKind::HpaTargets { hpa, from, to } => format!("hpa {hpa}: targets {from} -> {to}"),
         EventKind::HpaCondition {
             hpa,
@@ -233,20 +232,16 @@ pub fn describe(kind: &EventKind) -> String {
             status,
             reason,
             message,
-        } => {
-            format!(
-                "hpa {hpa}: {condition}={status}{}",
-                reason_and_message(reason, message)
-            )
-        }
+        } => format!(
+            "hpa {hpa}: {condition}={status}{}",
+            reason_and_message(reason, message)
+        ),
         EventKind::Kube {
             object,
             kind,
             reason,
             message,
-        } => {
-            format!("event {kind} {reason} {object}: {message}")
-        }
+        } => format!("event {kind} {reason} {object}: {message}"),
         EventKind::Top { pods } if pods.is_empty() => "top: no pod metrics yet".into(),
         EventKind::Top { pods } => format!("top:\n{}", top_table(pods)),
         EventKind::TopUnavailable { reason } => format!("top: pod metrics unavailable: {reason}"),
@@ -255,6 +250,13 @@ pub fn describe(kind: &EventKind) -> String {
         }
         EventKind::WatchResumed { what } => format!("watch of {what} resumed"),
     }
+}
+
+fn pod_restarted(pod: &str, restarts: impl std::fmt::Display, reason: Option<&str>) -> String {
+    let last = reason
+        .map(|r| format!(", last exit {r}"))
+        .unwrap_or_default();
+    format!("pod {pod}: restarted ({restarts} restarts{last})")
 }
 
 fn pod_status(pod: &str, from: &str, to: &str, problem: Option<&str>) -> String {
@@ -579,6 +581,7 @@ mod tests {
                     cpu_millis: 152.4,
                     cpu_percent_of_request: Some(76.2),
                     memory_bytes: 115343360.0,
+                    window_s: None,
                 }],
             },
             EventKind::WatchInterrupted {

@@ -58,13 +58,13 @@ pub struct ClusterSide {
 }
 
 impl ClusterSide {
-    /// Starts watching `cluster` from `started_utc`.
-    pub fn start(cluster: &Cluster, started_utc: Timestamp) -> Self {
+    /// Starts watching `cluster` from `started_utc`, sampling its pods' metrics `top_every`.
+    pub fn start(cluster: &Cluster, started_utc: Timestamp, top_every: Option<Duration>) -> Self {
         let (tx, events) = mpsc::channel(4096);
         let tasks = watch::spawn(
             cluster,
             WatchOptions {
-                top_every: Some(CLUSTER_TOP_EVERY),
+                top_every,
                 facts: true,
             },
             tx,
@@ -87,16 +87,22 @@ impl ClusterSide {
         self.tracker.apply(event);
     }
 
-    /// The cluster's state for the second that `point` closes: the events so far are applied,
-    /// the state goes into the point (for the `.jsonl`) and is kept for the record.
-    pub fn close_second(&mut self, point: &mut TimelinePoint) -> ClusterSecond {
+    /// The cluster's state for the second that `point` closes: the events so far are applied
+    /// (and returned, for the live display), the state goes into the point (for the `.jsonl`)
+    /// and is kept for the record.
+    pub fn close_second(
+        &mut self,
+        point: &mut TimelinePoint,
+    ) -> (ClusterSecond, Vec<ClusterEvent>) {
+        let mut applied = Vec::new();
         while let Ok(ev) = self.events.try_recv() {
             self.tracker.apply(&ev);
+            applied.push(ev);
         }
         let now = self.tracker.second();
         point.cluster = Some(now.clone());
         self.seconds.push((point.t, now.clone()));
-        now
+        (now, applied)
     }
 
     /// Puts what the cluster side saw into the record: a summary, and each second's state;

@@ -35,8 +35,11 @@ impl SecondSinks<'_> {
     /// Hands a closed second to every sink.
     fn second(&mut self, mut point: TimelinePoint, collector: &Collector, live: bool) {
         if let Some(cluster) = self.cluster.as_deref_mut() {
-            let now = cluster.close_second(&mut point);
+            let (now, applied) = cluster.close_second(&mut point);
             if live {
+                for ev in &applied {
+                    self.monitor.cluster_event(ev);
+                }
                 self.monitor.cluster(&now);
             }
         }
@@ -155,6 +158,7 @@ pub async fn measure_until(
             Some(ev) = next_cluster_event(&mut sinks.cluster) => {
                 if let Some(cluster) = sinks.cluster.as_deref_mut() {
                     cluster.apply(&ev);
+                    sinks.monitor.cluster_event(&ev);
                 }
             }
             n = rx.recv_many(&mut batch, 1024) => {

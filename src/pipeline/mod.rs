@@ -31,7 +31,7 @@ use crate::stats::{self, Snapshot};
 
 pub use cluster::{CLUSTER_CONNECT_TIMEOUT, CLUSTER_TOP_EVERY, cluster_for_load};
 pub use plan::{PlanError, PodSettings, RunMode, RunPlan, RunSite};
-pub use prepare::{capacity_problem, own_source_ports};
+pub use prepare::{CapacityError, capacity_problem, own_source_ports};
 
 /// What the live display is told while the run goes on.
 pub trait Monitor {
@@ -41,12 +41,18 @@ pub trait Monitor {
     fn finish(&mut self);
     /// The cluster at the end of a second, when it is watched.
     fn cluster(&mut self, _now: &ClusterSecond) {}
+    /// Something the cluster's watch saw (a pod's row, an HPA change, a Kubernetes Event).
+    fn cluster_event(&mut self, _event: &crate::cluster::watch::ClusterEvent) {}
     /// Something people should hear about the run, beside the status.
     fn note(&mut self, _note: &RunNote) {}
     /// A second closed (also the last, partial one): a distributed worker sends it on.
     fn second_closed(&mut self, _point: &TimelinePoint, _collector: &stats::Collector) {}
     /// A merged second of a distributed run (no collector: the workers have them).
     fn merged_second(&mut self, _point: &TimelinePoint) {}
+    /// Worker `index` of a distributed run sent its second `point` (its own figures).
+    fn worker_second(&mut self, _index: u32, _point: &TimelinePoint) {}
+    /// Worker `index` ended; `lost` says why its record is missing, if it is.
+    fn worker_ended(&mut self, _index: u32, _lost: Option<&str>) {}
 }
 
 /// What the pipeline has to say besides numbers; `output` words it.
@@ -75,8 +81,8 @@ pub enum RunNote {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The users do not fit on this machine (open files, source ports): exit 2.
-    #[error("{0}")]
-    Capacity(String),
+    #[error(transparent)]
+    Capacity(#[from] CapacityError),
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error(transparent)]
@@ -174,7 +180,7 @@ pub async fn run_controlled(
     let mut timeline = JsonlWriter::create(record_path.with_extension("jsonl"))?;
     let mut cluster_side = cluster
         .as_ref()
-        .map(|c| cluster::ClusterSide::start(c, started_utc));
+        .map(|c| cluster::ClusterSide::start(c, started_utc, site.top_every));
     let mut sinks = measure::SecondSinks {
         timeline: &mut timeline,
         cluster: cluster_side.as_mut(),

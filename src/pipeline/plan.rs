@@ -154,6 +154,8 @@ pub struct RunSite {
     pub cluster: Option<(ClusterOptions, TargetNames)>,
     /// Catch SIGINT/SIGTERM (the binary does; in-process tests don't).
     pub signals: bool,
+    /// How often the watched cluster's pod metrics are sampled; `None`: never.
+    pub top_every: Option<std::time::Duration>,
 }
 
 impl RunSite {
@@ -163,14 +165,38 @@ impl RunSite {
             host,
             cluster: None,
             signals: true,
+            top_every: Some(super::CLUSTER_TOP_EVERY),
         }
     }
 }
 
-/// A plan that cannot run (exit 2): the message names the flag to change.
+/// A plan that cannot run (exit 2): one variant per rule, each message names the flag to change.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub struct PlanError(pub String);
+pub enum PlanError {
+    #[error("--users must be 1 or more")]
+    NoUsers,
+    #[error(
+        "--users is required: the number of virtual users, e.g. --users 150 \
+         (or --stages, or --arrival-rate)"
+    )]
+    UsersMissing,
+    #[error("--spawn-rate {0}: must be above 0")]
+    SpawnRate(f64),
+    #[error("--trace-sample {0}: must be from 0 to 1")]
+    TraceSample(f64),
+    #[error("--max-failure-rate {0}: must be from 0 to 1")]
+    MaxFailureRate(f64),
+    #[error("--arrival-rate {0}: must be above 0")]
+    ArrivalRate(f64),
+    #[error("--max-in-flight and --queue apply to the open model only: add --arrival-rate R")]
+    OpenModelOnly,
+    #[error("--max-in-flight {0}: at most {max} requests can be in flight", max = u32::MAX)]
+    MaxInFlight(u64),
+    #[error("--workers must be 2 or more (1 worker is a plain `load`)")]
+    TooFewWorkers,
+    #[error("--workers {workers} is more than --users {users}: every worker needs a user")]
+    WorkersOverUsers { workers: u64, users: u32 },
+}
 
 /// Builds a [`RunPlan`] from typed values; [`PlanBuilder::build`] settles the defaults and
 /// checks that the values make one run. Every setter is optional.
@@ -339,15 +365,9 @@ impl PlanBuilder {
         let users = match (&open, &self.stages, self.users) {
             (Some(open), _, _) => open.max_in_flight,
             (None, Some(stages), _) => (stages.peak().ceil() as u32).max(1),
-            (None, None, Some(0)) => return Err(PlanError("--users must be 1 or more".into())),
+            (None, None, Some(0)) => return Err(PlanError::NoUsers),
             (None, None, Some(users)) => users,
-            (None, None, None) => {
-                return Err(PlanError(
-                    "--users is required: the number of virtual users, e.g. --users 150 \
-                     (or --stages, or --arrival-rate)"
-                        .into(),
-                ));
-            }
+            (None, None, None) => return Err(PlanError::UsersMissing),
         };
         let duration = match &self.stages {
             Some(stages) => stages.total(),
@@ -392,19 +412,13 @@ fn check_values(
 ) -> Result<(), PlanError> {
     let ratio = |x: f64| (0.0..=1.0).contains(&x);
     if !(spawn_rate.is_finite() && spawn_rate > 0.0) {
-        return Err(PlanError(format!(
-            "--spawn-rate {spawn_rate}: must be above 0"
-        )));
+        return Err(PlanError::SpawnRate(spawn_rate));
     }
     if !ratio(trace_sample) {
-        return Err(PlanError(format!(
-            "--trace-sample {trace_sample}: must be from 0 to 1"
-        )));
+        return Err(PlanError::TraceSample(trace_sample));
     }
     if let Some(rate) = thresholds.max_failure_rate.filter(|r| !ratio(*r)) {
-        return Err(PlanError(format!(
-            "--max-failure-rate {rate}: must be from 0 to 1"
-        )));
+        return Err(PlanError::MaxFailureRate(rate));
     }
     Ok(())
 }
@@ -416,24 +430,16 @@ fn open_model(
     queue: bool,
 ) -> Result<Option<OpenModel>, PlanError> {
     if let Some(rate) = rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
-        return Err(PlanError(format!("--arrival-rate {rate}: must be above 0")));
+        return Err(PlanError::ArrivalRate(rate));
     }
     let Some(rate) = rate else {
         if max_in_flight.is_some() || queue {
-            return Err(PlanError(
-                "--max-in-flight and --queue apply to the open model only: add --arrival-rate R"
-                    .into(),
-            ));
+            return Err(PlanError::OpenModelOnly);
         }
         return Ok(None);
     };
     let max_in_flight = match max_in_flight {
-        Some(n) => u32::try_from(n).map_err(|_| {
-            PlanError(format!(
-                "--max-in-flight {n}: at most {} requests can be in flight",
-                u32::MAX
-            ))
-        })?,
+        Some(n) => u32::try_from(n).map_err(|_| PlanError::MaxInFlight(n))?,
         None => DEFAULT_MAX_IN_FLIGHT,
     };
     Ok(Some(OpenModel {
@@ -455,15 +461,11 @@ fn check_mode(mode: &RunMode, users: u32) -> Result<(), PlanError> {
 /// Checks a worker count against the users: 2 or more, and at most one worker per user.
 pub fn check_workers(workers: u64, users: u32) -> Result<u32, PlanError> {
     if workers < 2 {
-        return Err(PlanError(
-            "--workers must be 2 or more (1 worker is a plain `load`)".into(),
-        ));
+        return Err(PlanError::TooFewWorkers);
     }
     match u32::try_from(workers) {
         Ok(n) if n <= users => Ok(n),
-        _ => Err(PlanError(format!(
-            "--workers {workers} is more than --users {users}: every worker needs a user"
-        ))),
+        _ => Err(PlanError::WorkersOverUsers { workers, users }),
     }
 }
 

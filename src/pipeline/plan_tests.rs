@@ -214,23 +214,92 @@ fn the_builder_settles_defaults_once() {
 
 #[test]
 fn the_builder_refuses_what_cannot_run() {
-    let err = |b: PlanBuilder| b.build().unwrap_err().0;
-    assert!(err(builder()).contains("--users is required"));
-    assert!(err(builder().users(0)).contains("--users"));
-    assert!(err(builder().users(1).max_in_flight(3)).contains("--arrival-rate R"));
-    assert!(err(builder().users(1).queue(true)).contains("open model only"));
-    assert!(err(builder().arrival_rate(1.0).max_in_flight(1 << 40)).contains("at most"));
-    assert!(err(builder().arrival_rate(0.0)).contains("--arrival-rate"));
-    assert!(err(builder().users(1).spawn_rate(0.0)).contains("--spawn-rate"));
-    assert!(err(builder().users(1).trace_sample(2.0)).contains("--trace-sample"));
-    assert!(err(builder().users(1).max_failure_rate(-1.0)).contains("--max-failure-rate"));
+    use PlanError as E;
+    let err = |b: PlanBuilder| b.build().unwrap_err();
+    assert_eq!(err(builder()), E::UsersMissing);
+    assert_eq!(err(builder().users(0)), E::NoUsers);
+    assert_eq!(err(builder().users(1).max_in_flight(3)), E::OpenModelOnly);
+    assert_eq!(err(builder().users(1).queue(true)), E::OpenModelOnly);
+    let too_many = 1 << 40;
+    let e = err(builder().arrival_rate(1.0).max_in_flight(too_many));
+    assert_eq!(e, E::MaxInFlight(too_many));
+    assert_eq!(err(builder().arrival_rate(0.0)), E::ArrivalRate(0.0));
+    assert_eq!(err(builder().users(1).spawn_rate(0.0)), E::SpawnRate(0.0));
+    assert_eq!(
+        err(builder().users(1).trace_sample(2.0)),
+        E::TraceSample(2.0)
+    );
+    let e = err(builder().users(1).max_failure_rate(-1.0));
+    assert_eq!(e, E::MaxFailureRate(-1.0));
     let local = |n| RunMode::LocalWorkers { workers: n };
-    assert!(err(builder().users(4).mode(local(1))).contains("2 or more"));
-    assert!(err(builder().users(2).mode(local(3))).contains("more than --users 2"));
+    assert_eq!(err(builder().users(4).mode(local(1))), E::TooFewWorkers);
+    let e = err(builder().users(2).mode(local(3)));
+    assert_eq!(
+        e,
+        E::WorkersOverUsers {
+            workers: 3,
+            users: 2
+        }
+    );
     let kube = RunMode::Kubernetes {
         workers: 5,
         pods: PodSettings::new("i"),
     };
-    assert!(err(builder().users(4).mode(kube)).contains("every worker needs a user"));
+    let e = err(builder().users(4).mode(kube));
+    assert_eq!(
+        e,
+        E::WorkersOverUsers {
+            workers: 5,
+            users: 4
+        }
+    );
     assert!(builder().users(4).mode(local(4)).build().is_ok());
+}
+
+/// Every refusal reads as one line that names the flag and what to do.
+#[test]
+fn plan_errors_read_as_one_line_naming_the_flag() {
+    let lines = [
+        (PlanError::NoUsers, "--users must be 1 or more"),
+        (
+            PlanError::UsersMissing,
+            "--users is required: the number of virtual users, e.g. --users 150 \
+             (or --stages, or --arrival-rate)",
+        ),
+        (PlanError::SpawnRate(0.0), "--spawn-rate 0: must be above 0"),
+        (
+            PlanError::TraceSample(2.0),
+            "--trace-sample 2: must be from 0 to 1",
+        ),
+        (
+            PlanError::MaxFailureRate(-1.0),
+            "--max-failure-rate -1: must be from 0 to 1",
+        ),
+        (
+            PlanError::ArrivalRate(0.0),
+            "--arrival-rate 0: must be above 0",
+        ),
+        (
+            PlanError::OpenModelOnly,
+            "--max-in-flight and --queue apply to the open model only: add --arrival-rate R",
+        ),
+        (
+            PlanError::MaxInFlight(1 << 40),
+            "--max-in-flight 1099511627776: at most 4294967295 requests can be in flight",
+        ),
+        (
+            PlanError::TooFewWorkers,
+            "--workers must be 2 or more (1 worker is a plain `load`)",
+        ),
+        (
+            PlanError::WorkersOverUsers {
+                workers: 3,
+                users: 2,
+            },
+            "--workers 3 is more than --users 2: every worker needs a user",
+        ),
+    ];
+    for (error, line) in lines {
+        assert_eq!(error.to_string(), line);
+    }
 }

@@ -26,6 +26,30 @@ pub async fn target(
     Ok(target)
 }
 
+/// Why the users do not fit on this machine (exit 2): each says what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CapacityError {
+    #[error(
+        "--users {users} needs about {needed} open files but this process may open only \
+         {nofile}: raise the limit (e.g. `ulimit -n {needed}`) or use fewer users"
+    )]
+    OpenFiles {
+        users: u32,
+        needed: u64,
+        nofile: u64,
+    },
+    #[error(
+        "--users {users} needs one connection each, more than the {ports} ephemeral ports \
+         ({first}-{last}, net.ipv4.ip_local_port_range) towards this target: use fewer users"
+    )]
+    SourcePorts {
+        users: u32,
+        ports: u64,
+        first: u32,
+        last: u32,
+    },
+}
+
 /// Why `users` cannot run here, if they cannot: open files, or source ports towards the
 /// target's addresses.
 pub fn capacity_problem(
@@ -33,24 +57,24 @@ pub fn capacity_problem(
     nofile: u64,
     port_range: Option<(u32, u32)>,
     addresses: usize,
-) -> Option<String> {
+) -> Option<CapacityError> {
     let needed = u64::from(users) + SPARE_FILES;
     if needed > nofile {
-        return Some(format!(
-            "--users {users} needs about {needed} open files but this process may open only {nofile}: \
-             raise the limit (e.g. `ulimit -n {needed}`) or use fewer users"
-        ));
+        return Some(CapacityError::OpenFiles {
+            users,
+            needed,
+            nofile,
+        });
     }
-    if let Some((lo, hi)) = port_range {
-        let ports = u64::from(hi.saturating_sub(lo) + 1) * addresses.max(1) as u64;
-        if u64::from(users) > ports {
-            return Some(format!(
-                "--users {users} needs one connection each, more than the {ports} ephemeral ports \
-                 ({lo}-{hi}, net.ipv4.ip_local_port_range) towards this target: use fewer users"
-            ));
-        }
-    }
-    None
+    let (first, last) = port_range?;
+    let addresses = u64::try_from(addresses.max(1)).unwrap_or(u64::MAX);
+    let ports = u64::from(last.saturating_sub(first) + 1).saturating_mul(addresses);
+    (u64::from(users) > ports).then_some(CapacityError::SourcePorts {
+        users,
+        ports,
+        first,
+        last,
+    })
 }
 
 /// Whether connections should bind their own local ports: when the users would fill more
@@ -77,7 +101,7 @@ pub(super) fn ephemeral_ports() -> Option<(u32, u32)> {
 fn ensure_capacity(users: u32, addresses: usize) -> Result<(), RunError> {
     let nofile = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
     match capacity_problem(users, nofile, ephemeral_ports(), addresses) {
-        Some(problem) => Err(RunError::Capacity(problem)),
+        Some(problem) => Err(problem.into()),
         None => Ok(()),
     }
 }
@@ -104,12 +128,17 @@ mod tests {
     fn capacity_is_checked_before_the_run() {
         assert_eq!(capacity_problem(150, 1024, Some((32768, 60999)), 1), None);
         let e = capacity_problem(20_000, 20_000, None, 1).unwrap();
-        assert!(
-            e.contains("--users 20000") && e.contains("ulimit -n 20064"),
-            "{e}"
+        assert_eq!(
+            e.to_string(),
+            "--users 20000 needs about 20064 open files but this process may open only 20000: \
+             raise the limit (e.g. `ulimit -n 20064`) or use fewer users"
         );
         let e = capacity_problem(30_000, 1 << 20, Some((32768, 60999)), 1).unwrap();
-        assert!(e.contains("28232 ephemeral ports"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "--users 30000 needs one connection each, more than the 28232 ephemeral ports \
+             (32768-60999, net.ipv4.ip_local_port_range) towards this target: use fewer users"
+        );
         assert_eq!(
             capacity_problem(30_000, 1 << 20, Some((32768, 60999)), 2),
             None

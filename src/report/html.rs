@@ -2,6 +2,8 @@
 //! through `templates/report.html`, plus inline SVG charts of each run's timeline and of the
 //! runs' latency distributions (built here from the model's runs, drawn by [`super::svg`]).
 
+pub mod autoscaling;
+
 use serde::Serialize;
 
 use super::svg::curve::{CurveChart, nines};
@@ -20,6 +22,8 @@ pub struct Charts {
     pub runs: Vec<RunCharts>,
     /// The runs' latency percentile curves on one chart; absent when no run had requests.
     pub latency: Option<String>,
+    /// Section 6.4's charts, in the order of `report.autoscaling`.
+    pub autoscaling: Vec<autoscaling::AutoscalingCharts>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -51,6 +55,7 @@ pub fn charts(model: &ReportModel) -> Charts {
             })
             .collect(),
         latency: latency_chart(&model.runs, &columns).map(|c| c.render()),
+        autoscaling: autoscaling::charts(&model.autoscaling),
     }
 }
 

@@ -55,9 +55,6 @@ document.getElementById("try").addEventListener("submit", async (e) => {
 
 /// The OpenAPI 3.1 document of the API, as FastAPI would generate it.
 pub fn openapi() -> Value {
-    let detail_error = json!({ "$ref": "#/components/schemas/HTTPValidationError" });
-    let json_of =
-        |schema: Value| json!({ "content": { "application/json": { "schema": schema } } });
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -65,82 +62,95 @@ pub fn openapi() -> Value {
             "description": "Predicts iris species from sepal and petal measurements.",
             "version": API_VERSION
         },
-        "paths": {
-            "/": { "get": {
-                "summary": "Root", "operationId": "root__get",
-                "responses": { "200": json_of(json!({ "$ref": "#/components/schemas/RootResponse" })) }
-            }},
-            "/health": { "get": {
-                "summary": "Health Check", "operationId": "health_check_health_get",
-                "responses": {
-                    "200": json_of(json!({ "$ref": "#/components/schemas/HealthResponse" })),
-                    "503": json_of(json!({ "$ref": "#/components/schemas/Detail" }))
-                }
-            }},
-            "/predict": { "post": {
-                "summary": "Predict", "operationId": "predict_predict_post",
-                "requestBody": {
-                    "required": true,
-                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/IrisFeatures" } } }
-                },
-                "responses": {
-                    "200": json_of(json!({ "$ref": "#/components/schemas/PredictionResponse" })),
-                    "413": json_of(json!({ "$ref": "#/components/schemas/Detail" })),
-                    "422": json_of(detail_error)
-                }
-            }}
-        },
-        "components": { "schemas": {
-            "IrisFeatures": {
-                "type": "object", "title": "IrisFeatures",
-                "required": ["sepal_length", "sepal_width", "petal_length", "petal_width"],
-                "properties": {
-                    "sepal_length": { "type": "number", "title": "Sepal Length" },
-                    "sepal_width": { "type": "number", "title": "Sepal Width" },
-                    "petal_length": { "type": "number", "title": "Petal Length" },
-                    "petal_width": { "type": "number", "title": "Petal Width" }
-                }
+        "paths": paths(),
+        "components": { "schemas": schemas() }
+    })
+}
+
+/// The three routes, their bodies and their answers.
+fn paths() -> Value {
+    let detail_error = json!({ "$ref": "#/components/schemas/HTTPValidationError" });
+    let json_of =
+        |schema: Value| json!({ "content": { "application/json": { "schema": schema } } });
+    json!({
+        "/": { "get": {
+            "summary": "Root", "operationId": "root__get",
+            "responses": { "200": json_of(json!({ "$ref": "#/components/schemas/RootResponse" })) }
+        }},
+        "/health": { "get": {
+            "summary": "Health Check", "operationId": "health_check_health_get",
+            "responses": {
+                "200": json_of(json!({ "$ref": "#/components/schemas/HealthResponse" })),
+                "503": json_of(json!({ "$ref": "#/components/schemas/Detail" }))
+            }
+        }},
+        "/predict": { "post": {
+            "summary": "Predict", "operationId": "predict_predict_post",
+            "requestBody": {
+                "required": true,
+                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/IrisFeatures" } } }
             },
-            "PredictionResponse": {
-                "type": "object", "title": "PredictionResponse",
-                "required": ["predicted_species", "prediction_probability", "inference_time", "total_time"],
-                "properties": {
-                    "predicted_species": { "type": "string", "enum": ["setosa", "versicolor", "virginica"] },
-                    "prediction_probability": { "type": "number" },
-                    "inference_time": { "type": "string", "pattern": "^[0-9]+\\.[0-9]{4}s$" },
-                    "total_time": { "type": "string", "pattern": "^[0-9]+\\.[0-9]{4}s$" }
-                }
-            },
-            "RootResponse": {
-                "type": "object", "title": "RootResponse",
-                "required": ["message", "version", "status"],
-                "properties": {
-                    "message": { "type": "string" }, "version": { "type": "string" }, "status": { "type": "string" }
-                }
-            },
-            "HealthResponse": {
-                "type": "object", "title": "HealthResponse",
-                "required": ["status", "timestamp", "model_loaded", "model_test_time"],
-                "properties": {
-                    "status": { "type": "string" }, "timestamp": { "type": "number" },
-                    "model_loaded": { "type": "boolean" }, "model_test_time": { "type": "string" }
-                }
-            },
-            "Detail": {
-                "type": "object", "title": "Detail", "required": ["detail"],
-                "properties": { "detail": { "type": "string" } }
-            },
-            "HTTPValidationError": {
-                "type": "object", "title": "HTTPValidationError",
-                "properties": { "detail": { "type": "array", "items": { "$ref": "#/components/schemas/ValidationError" } } }
-            },
-            "ValidationError": {
-                "type": "object", "title": "ValidationError", "required": ["loc", "msg", "type"],
-                "properties": {
-                    "loc": { "type": "array", "items": { "anyOf": [{ "type": "string" }, { "type": "integer" }] } },
-                    "msg": { "type": "string" }, "type": { "type": "string" }
-                }
+            "responses": {
+                "200": json_of(json!({ "$ref": "#/components/schemas/PredictionResponse" })),
+                "413": json_of(json!({ "$ref": "#/components/schemas/Detail" })),
+                "422": json_of(detail_error)
             }
         }}
+    })
+}
+
+/// The request and response schemas the routes name.
+fn schemas() -> Value {
+    json!({
+        "IrisFeatures": {
+            "type": "object", "title": "IrisFeatures",
+            "required": ["sepal_length", "sepal_width", "petal_length", "petal_width"],
+            "properties": {
+                "sepal_length": { "type": "number", "title": "Sepal Length" },
+                "sepal_width": { "type": "number", "title": "Sepal Width" },
+                "petal_length": { "type": "number", "title": "Petal Length" },
+                "petal_width": { "type": "number", "title": "Petal Width" }
+            }
+        },
+        "PredictionResponse": {
+            "type": "object", "title": "PredictionResponse",
+            "required": ["predicted_species", "prediction_probability", "inference_time", "total_time"],
+            "properties": {
+                "predicted_species": { "type": "string", "enum": ["setosa", "versicolor", "virginica"] },
+                "prediction_probability": { "type": "number" },
+                "inference_time": { "type": "string", "pattern": "^[0-9]+\\.[0-9]{4}s$" },
+                "total_time": { "type": "string", "pattern": "^[0-9]+\\.[0-9]{4}s$" }
+            }
+        },
+        "RootResponse": {
+            "type": "object", "title": "RootResponse",
+            "required": ["message", "version", "status"],
+            "properties": {
+                "message": { "type": "string" }, "version": { "type": "string" }, "status": { "type": "string" }
+            }
+        },
+        "HealthResponse": {
+            "type": "object", "title": "HealthResponse",
+            "required": ["status", "timestamp", "model_loaded", "model_test_time"],
+            "properties": {
+                "status": { "type": "string" }, "timestamp": { "type": "number" },
+                "model_loaded": { "type": "boolean" }, "model_test_time": { "type": "string" }
+            }
+        },
+        "Detail": {
+            "type": "object", "title": "Detail", "required": ["detail"],
+            "properties": { "detail": { "type": "string" } }
+        },
+        "HTTPValidationError": {
+            "type": "object", "title": "HTTPValidationError",
+            "properties": { "detail": { "type": "array", "items": { "$ref": "#/components/schemas/ValidationError" } } }
+        },
+        "ValidationError": {
+            "type": "object", "title": "ValidationError", "required": ["loc", "msg", "type"],
+            "properties": {
+                "loc": { "type": "array", "items": { "anyOf": [{ "type": "string" }, { "type": "integer" }] } },
+                "msg": { "type": "string" }, "type": { "type": "string" }
+            }
+        }
     })
 }

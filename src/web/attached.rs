@@ -44,6 +44,11 @@ impl AttachedPage {
             can_start: false,
             default_host: Some(site.host.to_string()),
             classes: vec![load.class.name.clone()],
+            scenarios: plan
+                .scenario
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
             default_users: load.users,
             default_spawn_rate: Some(load.spawn_rate),
         };

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::run::{FailureRow, Head, Row, RunView, Start, Status, Tick};
+use super::run::{FailureRow, Head, Row, RunView, Start, Status, Tick, WorkerRow};
+use crate::cluster::watch::ClusterEvent;
 use crate::loadgen::Swarm;
 use crate::pipeline::{LoadResult, RunControl, RunPlan, RunSite};
 use crate::record::{RunRecord, TimelinePoint};
@@ -27,6 +28,8 @@ pub struct SwarmForm {
     pub spawn_rate: Option<String>,
     pub host: Option<String>,
     pub user_class: Option<String>,
+    /// A scenario file (`load --scenario`) whose classes the user class may name.
+    pub scenario: Option<String>,
     /// Locust's name for the duration (`5m`, empty: until stopped); `duration` also works.
     pub run_time: Option<String>,
     pub duration: Option<String>,
@@ -66,6 +69,8 @@ pub struct PageInfo {
     pub can_start: bool,
     pub default_host: Option<String>,
     pub classes: Vec<String>,
+    /// Scenario files the page offers (the config file's `load.scenario`, the run's).
+    pub scenarios: Vec<String>,
     pub default_users: u32,
     /// The config file's, else none (load's default applies).
     pub default_spawn_rate: Option<f64>,
@@ -244,8 +249,30 @@ impl Hub {
                 generation: run.series.generation,
                 point: run.series.points.last().cloned(),
                 markers,
+                cluster: run.cluster.take_fresh(),
             };
             Some(event("tick", &serde_json::to_string(&tick).ok()?))
+        });
+    }
+
+    /// Worker `index` of run `id` reported: its row changes, the next tick carries it.
+    pub fn worker(&self, id: u32, index: u32, f: impl FnOnce(&mut WorkerRow)) {
+        self.with_run(id, |run| {
+            let workers = &mut run.head.workers;
+            let i = index as usize;
+            if workers.len() <= i {
+                workers.extend((workers.len()..=i).map(|n| WorkerRow::new(n as u32)));
+            }
+            f(&mut workers[i]);
+            None
+        });
+    }
+
+    /// Something the cluster's watch saw during run `id`: the next tick carries it.
+    pub fn cluster_event(&self, id: u32, event: &ClusterEvent) {
+        self.with_run(id, |run| {
+            run.cluster.apply(event);
+            None
         });
     }
 

@@ -11,6 +11,7 @@
 
 mod api;
 mod attached;
+mod cluster;
 mod guard;
 mod hub;
 mod monitor;

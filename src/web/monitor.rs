@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::hub::Hub;
 use super::run::{FailureRow, Row};
+use crate::cluster::watch::ClusterEvent;
 use crate::output;
 use crate::pipeline::{Monitor, RunNote};
 use crate::record::TimelinePoint;
@@ -42,6 +43,10 @@ impl Monitor for WebMonitor {
         self.hub.note(self.id, text, cluster);
     }
 
+    fn cluster_event(&mut self, event: &ClusterEvent) {
+        self.hub.cluster_event(self.id, event);
+    }
+
     fn second_closed(&mut self, point: &TimelinePoint, collector: &Collector) {
         let rows = collector.live_rows().iter().map(Row::of).collect();
         let failures = collector
@@ -55,6 +60,14 @@ impl Monitor for WebMonitor {
     fn merged_second(&mut self, point: &TimelinePoint) {
         self.hub
             .second(self.id, point, vec![Row::aggregate_of(point)], None);
+    }
+
+    fn worker_second(&mut self, index: u32, point: &TimelinePoint) {
+        self.hub.worker(self.id, index, |w| w.second(point));
+    }
+
+    fn worker_ended(&mut self, index: u32, lost: Option<&str>) {
+        self.hub.worker(self.id, index, |w| w.ended(lost));
     }
 }
 
@@ -85,6 +98,11 @@ impl Monitor for Tee<'_> {
         self.second.cluster(now);
     }
 
+    fn cluster_event(&mut self, event: &ClusterEvent) {
+        self.first.cluster_event(event);
+        self.second.cluster_event(event);
+    }
+
     fn note(&mut self, note: &RunNote) {
         self.first.note(note);
         self.second.note(note);
@@ -98,5 +116,15 @@ impl Monitor for Tee<'_> {
     fn merged_second(&mut self, point: &TimelinePoint) {
         self.first.merged_second(point);
         self.second.merged_second(point);
+    }
+
+    fn worker_second(&mut self, index: u32, point: &TimelinePoint) {
+        self.first.worker_second(index, point);
+        self.second.worker_second(index, point);
+    }
+
+    fn worker_ended(&mut self, index: u32, lost: Option<&str>) {
+        self.first.worker_ended(index, lost);
+        self.second.worker_ended(index, lost);
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde::Serialize;
 
+use super::cluster::{ClusterView, Fresh};
 use super::series::{Marker, Point, Series};
 use crate::output::{self, Style};
 use crate::record::cluster::ClusterSecond;
@@ -115,6 +116,52 @@ impl FailureRow {
     }
 }
 
+/// One worker of a distributed run: its latest second's figures and when it sent them.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerRow {
+    pub index: u32,
+    /// `running`, `ended` or `lost`.
+    pub state: &'static str,
+    /// Why it was lost.
+    pub reason: Option<String>,
+    pub users: u32,
+    pub rps: f64,
+    pub failures: u64,
+    pub requests: u64,
+    /// When its last second arrived (the page shows the age).
+    pub last_report: Option<Timestamp>,
+}
+
+impl WorkerRow {
+    pub fn new(index: u32) -> Self {
+        Self {
+            index,
+            state: "running",
+            reason: None,
+            users: 0,
+            rps: 0.0,
+            failures: 0,
+            requests: 0,
+            last_report: None,
+        }
+    }
+
+    /// The worker's own second.
+    pub fn second(&mut self, point: &TimelinePoint) {
+        self.users = point.users;
+        self.rps = point.rps;
+        self.failures = point.total_failures;
+        self.requests = point.total_requests;
+        self.last_report = Some(Timestamp::now());
+    }
+
+    pub fn ended(&mut self, lost: Option<&str>) {
+        self.state = if lost.is_some() { "lost" } else { "ended" };
+        self.reason = lost.map(String::from);
+        self.users = 0;
+    }
+}
+
 /// Everything about a run but its series: what each tick of the feed carries.
 #[derive(Debug, Clone, Serialize)]
 pub struct Head {
@@ -138,6 +185,8 @@ pub struct Head {
     pub cluster_now: Option<ClusterSecond>,
     pub cluster_line: Option<String>,
     pub cluster_watched: Option<String>,
+    /// A distributed run's workers, as Locust's Workers tab lists them.
+    pub workers: Vec<WorkerRow>,
     pub notes: Vec<String>,
     /// Once finished: the record's path, and its phases and cluster summary as `load`
     /// prints them.
@@ -152,6 +201,8 @@ pub struct RunView {
     #[serde(flatten)]
     pub head: Head,
     pub series: Series,
+    /// The Cluster tab's pod lines, HPA and Events.
+    pub cluster: ClusterView,
     #[serde(skip)]
     pub saved: Option<Arc<RunRecord>>,
 }
@@ -163,6 +214,8 @@ pub struct Tick<'a> {
     pub generation: u32,
     pub point: Option<Point>,
     pub markers: Vec<Marker>,
+    /// The cluster's lines since the last tick.
+    pub cluster: Fresh,
 }
 
 /// How a run is described when it starts.
@@ -217,12 +270,14 @@ impl RunView {
                 cluster_now: None,
                 cluster_line: None,
                 cluster_watched: None,
+                workers: Vec::new(),
                 notes: Vec::new(),
                 record: None,
                 phases_text: None,
                 cluster_text: None,
             },
             series: Series::new(),
+            cluster: ClusterView::default(),
             saved: None,
         }
     }

@@ -5,6 +5,7 @@
 mod support;
 
 mod accept_queue;
+mod autoscaling_accept;
 mod cleanup;
 mod cli;
 mod compare;
@@ -37,3 +38,6 @@ mod verify;
 mod watch;
 mod web;
 mod web_browser;
+mod web_cluster;
+mod web_form;
+mod web_workers;

@@ -119,8 +119,10 @@ fn the_page_parses_as_html5_and_needs_nothing_outside_itself() {
         let runs = page
             .select(&Selector::parse("#runs tbody tr").unwrap())
             .count();
-        let charts: Vec<ElementRef> = page.select(&Selector::parse("svg").unwrap()).collect();
+        let timelines = Selector::parse("#timelines svg, #distribution svg").unwrap();
+        let charts: Vec<ElementRef> = page.select(&timelines).collect();
         assert_eq!(charts.len(), runs + 1);
+        let charts: Vec<ElementRef> = page.select(&Selector::parse("svg").unwrap()).collect();
         let title = Selector::parse("title").unwrap();
         assert!(charts.iter().all(|c| c.select(&title).next().is_some()));
     }
@@ -146,7 +148,7 @@ fn the_tables_carry_the_markdown_reports_figures() {
 fn the_charts_show_what_the_cluster_did() {
     let dir = runs_dir(&[("150u.json", None), ("300u-cluster.json", None)]);
     let page = Html::parse_document(&html(dir.path(), &[]));
-    let svg = Selector::parse("svg").unwrap();
+    let svg = Selector::parse("#timelines svg, #distribution svg").unwrap();
     let charts: Vec<String> = page.select(&svg).map(|s| s.html()).collect();
     assert_eq!(charts.len(), 3);
     assert!(
@@ -260,4 +262,36 @@ fn values_are_escaped_and_an_html_template_of_ones_own_sees_the_charts() {
         "<p>&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; co</p><svg class=\"chart\""
     ));
     assert!(mine.ends_with("</svg>"));
+}
+
+/// Section 6.4's charts on the fixtures: the cluster run has its anatomy chart with one bar per
+/// scale-up of the JSON report, and says why it has no capacity chart; the run without cluster
+/// data says "no data" and has no chart.
+#[test]
+fn autoscaling_charts_follow_the_analysis() {
+    let dir = runs_dir(&[("150u.json", None), ("300u-cluster.json", None)]);
+    let json: serde_json::Value =
+        serde_json::from_str(&report(dir.path(), &["--format", "json"])).unwrap();
+    let cluster = &json["autoscaling"][1];
+    let scale_ups = cluster["scale_ups"].as_array().unwrap().len();
+    assert!(scale_ups > 0);
+    let page = Html::parse_document(&html(dir.path(), &[]));
+    let section = page
+        .select(&Selector::parse("section#autoscaling").unwrap())
+        .next()
+        .unwrap();
+    let svgs: Vec<ElementRef> = section.select(&Selector::parse("svg").unwrap()).collect();
+    assert_eq!(
+        svgs.len(),
+        1,
+        "the anatomy chart only: no steady sample for a scatter"
+    );
+    let bars = Selector::parse("g.bar").unwrap();
+    assert_eq!(svgs[0].select(&bars).count(), scale_ups);
+    let text = text(section);
+    assert!(text.contains("No data: no cluster data."), "{text}");
+    assert!(
+        text.contains("Capacity: no data: 0 steady samples"),
+        "{text}"
+    );
 }

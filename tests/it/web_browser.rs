@@ -62,7 +62,12 @@ impl Drop for Driver {
 }
 
 async fn session(driver: &Driver, profile: &Path) -> Client {
+    session_with(driver, profile, &[]).await
+}
+
+async fn session_with(driver: &Driver, profile: &Path, extra: &[&str]) -> Client {
     let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|f| f.to_string()).collect();
+    args.extend(extra.iter().map(|f| f.to_string()));
     args.push(format!("--user-data-dir={}", profile.display()));
     args.push("--window-size=1400,1000".into());
     let caps = json!({"goog:chromeOptions": {"args": args}});
@@ -152,7 +157,7 @@ fn the_page_starts_changes_and_stops_a_run_in_chromium() {
     on_own_runtime(move || async move {
         let c = session(&driver, &root.join("profile")).await;
         c.goto(&url).await.expect("open the page");
-        wait_js(&c, "the form", "document.querySelector('#user_class option')").await;
+        wait_js(&c, "the form", "document.querySelector('#classes option')").await;
         fill(&c, "#users", "20").await;
         fill(&c, "#spawn_rate", "40").await;
         fill(&c, "#host", &host).await;
@@ -205,4 +210,155 @@ fn the_page_starts_changes_and_stops_a_run_in_chromium() {
     })
     .join()
     .unwrap();
+}
+
+/// Every visible text (HTML and SVG) against the background it is drawn on: the elements whose
+/// WCAG contrast ratio is under 4.5 ("tag.class: text ratio"), and the body's luminance.
+const CONTRAST: &str = r##"(() => {
+  const parse = (c) => { const m = /rgba?\(([^)]+)\)/.exec(c || ""); if (!m) return null;
+    const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number);
+    return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 }; };
+  const lum = ({ r, g, b }) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const bg = (e) => { for (; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor); if (c && c.a > 0.5) return c; }
+    return { r: 255, g: 255, b: 255, a: 1 }; };
+  const bad = []; let checked = 0;
+  for (const e of document.querySelectorAll("body *")) {
+    if (e.closest("[hidden]") || e.matches(":disabled") || !e.getClientRects().length) continue;
+    const own = [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own) continue;
+    const st = getComputedStyle(e);
+    const fg = parse(e instanceof SVGElement ? st.fill : st.color);
+    if (!fg) continue;
+    const [a, b] = [lum(fg), lum(bg(e))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    checked++;
+    if (ratio < 4.5) bad.push(e.tagName.toLowerCase() + "#" + e.id + ": " + e.textContent.trim().slice(0, 30) + " " + ratio.toFixed(2));
+  }
+  return { dark: matchMedia("(prefers-color-scheme: dark)").matches, body: lum(bg(document.body)), checked, bad };
+})()"##;
+
+/// The page in the light and the dark colour scheme (Chromium's `--force-dark-mode` makes
+/// `prefers-color-scheme: dark` match), with a run's rows, charts and failures on it: on every
+/// tab each visible text has a WCAG AA contrast (4.5:1) against its background. With
+/// `IRIS_LAB_SCREENSHOTS`, a PNG of each tab in each scheme (`web-light-stats.png`, ...).
+#[test]
+fn the_page_is_readable_in_the_light_and_the_dark_scheme() {
+    let api = ServeProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let web = WebProcess::start(dir.path());
+    let driver = Driver::start();
+    let (url, host) = (web.url.clone(), api.url.clone());
+    let root = dir.path().to_path_buf();
+    let shots = std::env::var_os("IRIS_LAB_SCREENSHOTS").map(PathBuf::from);
+    on_own_runtime(move || async move {
+        // A short run with failures (an unknown path in no class: a wrong host port), stopped.
+        let (status, answer) = crate::support::web::swarm(
+            &url,
+            &[
+                ("user_count", "5"),
+                ("spawn_rate", "50"),
+                ("host", &host),
+                ("run_time", "3s"),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        crate::support::web::wait_state(&url, LIMIT, |s| s["latest"]["status"] == "finished").await;
+        for (scheme, flags) in [("light", vec![]), ("dark", vec!["--force-dark-mode"])] {
+            let c = session_with(&driver, &root.join(format!("profile-{scheme}")), &flags).await;
+            c.goto(&url).await.expect("open the page");
+            wait_js(
+                &c,
+                "the rows",
+                "document.querySelectorAll('#stats-table tbody tr').length > 1",
+            )
+            .await;
+            if scheme == "light" {
+                bad_forms_say_why_on_the_page(&c, &host).await;
+            }
+            for name in [
+                "stats", "charts", "failures", "cluster", "phases", "download",
+            ] {
+                click(&c, &format!("#tabs button[data-tab=\"{name}\"]")).await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let v = c
+                    .execute(&format!("return {CONTRAST};"), vec![])
+                    .await
+                    .expect("script");
+                assert_eq!(v["dark"], scheme == "dark", "{scheme}: {v}");
+                let body = v["body"].as_f64().unwrap();
+                assert!(
+                    if scheme == "dark" {
+                        body < 0.05
+                    } else {
+                        body > 0.8
+                    },
+                    "{scheme} background: {v}"
+                );
+                assert!(v["checked"].as_u64().unwrap() > 10, "{scheme} {name}: {v}");
+                assert_eq!(v["bad"], json!([]), "{scheme} {name}: texts under 4.5:1");
+                if let Some(dir) = &shots {
+                    std::fs::create_dir_all(dir).expect("screenshot dir");
+                    let png = c.screenshot().await.expect("screenshot");
+                    std::fs::write(dir.join(format!("web-{scheme}-{name}.png")), png)
+                        .expect("write PNG");
+                }
+            }
+            c.close().await.expect("close the session");
+        }
+    })
+    .join()
+    .unwrap();
+}
+
+/// Bad input from the form: one line in red on the page, and no run started. Negative users
+/// do not leave the browser (the field's minimum is 0): the field is invalid.
+async fn bad_forms_say_why_on_the_page(c: &Client, host: &str) {
+    let cases = [
+        ("NoSuchUser", "", host, "unknown user class \"NoSuchUser\""),
+        ("", "no-such.yaml", host, "no-such.yaml"),
+        (
+            "",
+            "",
+            "http://no-such-host.invalid:8000",
+            "does not resolve",
+        ),
+    ];
+    fill(c, "#users", "5").await;
+    for (class, scenario, to, says) in cases {
+        fill(c, "#user_class", class).await;
+        fill(c, "#scenario", scenario).await;
+        fill(c, "#host", to).await;
+        click(c, "#start").await;
+        let shown = wait_js(c, says, &format!(
+            "document.querySelector('#message.error') && document.querySelector('#message').textContent.includes({says:?}) && document.querySelector('#message').textContent"
+        )).await;
+        assert!(!shown.as_str().unwrap().contains('\n'), "{shown}");
+    }
+    fill(c, "#users", "-5").await;
+    fill(c, "#host", host).await;
+    click(c, "#start").await;
+    let valid = c
+        .execute(
+            "return document.querySelector('#users').validity.valid;",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(
+        valid,
+        Value::Bool(false),
+        "-5 users is refused by the field"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let runs = c
+        .execute(
+            "return document.querySelectorAll('#run-select option').length;",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(runs, json!(1), "no run started");
+    fill(c, "#users", "150").await;
 }

@@ -129,10 +129,13 @@ impl Collected {
                     monitor.note(&RunNote::Workers(WorkerNote::Late { index: i, skew_ms }));
                 }
             }
-            Ok(WorkerLine::Second(share)) => match self.merge.push(w, *share) {
-                Ok(points) => self.sink(points, monitor),
-                Err(e) => self.trouble[w] = Some(crate::chain::one_line(&e)),
-            },
+            Ok(WorkerLine::Second(share)) => {
+                monitor.worker_second(i, &share.point);
+                match self.merge.push(w, *share) {
+                    Ok(points) => self.sink(points, monitor),
+                    Err(e) => self.trouble[w] = Some(crate::chain::one_line(&e)),
+                }
+            }
             Ok(WorkerLine::Record(r)) => self.records[w] = Some(*r),
             Ok(WorkerLine::Failed { error }) => self.trouble[w] = Some(error),
         }
@@ -155,6 +158,7 @@ impl Collected {
             }));
             self.lost[w] = Some(reason);
         }
+        monitor.worker_ended(i, self.lost[w].as_deref());
         let points = self.merge.worker_ended(w);
         self.sink(points, monitor);
     }

@@ -107,7 +107,7 @@ async fn check_target(plan: &RunPlan, site: &RunSite, workers: u32) -> Result<()
     let target = prepare::target(&probe, &site.host, plan.insecure).await?;
     let ports = prepare::ephemeral_ports();
     match prepare::capacity_problem(plan.load.users, u64::MAX, ports, target.addrs.len()) {
-        Some(problem) => Err(RunError::Capacity(problem)),
+        Some(problem) => Err(problem.into()),
         None => Ok(()),
     }
 }

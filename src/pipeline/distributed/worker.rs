@@ -118,6 +118,26 @@ pub fn worker_plan(run: &RunPlan, index: u32, workers: u32, out_dir: PathBuf) ->
     }
 }
 
+/// The barrier: every worker starts its users at the one time the controller chose. False
+/// when `stop` came first.
+async fn start_together(start_at: Timestamp, stop: &CancellationToken) -> bool {
+    let Ok(wait) = std::time::Duration::try_from(start_at.duration_since(Timestamp::now())) else {
+        return true;
+    };
+    tokio::select! {
+        () = tokio::time::sleep(wait) => true,
+        () = stop.cancelled() => false,
+    }
+}
+
+/// This worker's own timeline, `worker-INDEX-PID.jsonl` in the order's output directory.
+fn timeline_file(out_dir: &std::path::Path, index: u32) -> Result<JsonlWriter, RunError> {
+    std::fs::create_dir_all(out_dir)
+        .map_err(|e| WriteError::new(out_dir.display().to_string(), e))?;
+    let path = out_dir.join(format!("worker-{index}-{}.jsonl", std::process::id()));
+    Ok(JsonlWriter::create(path)?)
+}
+
 /// Runs worker `index` of the order's share of its plan (see [`worker_plan`]); `stop` ends it
 /// as Ctrl-C would; `signals`: catch SIGINT/SIGTERM too.
 pub async fn run_worker(
@@ -132,35 +152,24 @@ pub async fn run_worker(
         signals,
         ..RunSite::new(w.host.clone())
     };
-    let target = match prepare::target(&opts.load, &site.host, opts.insecure).await {
-        Ok(t) => t,
-        Err(e) => {
+    let target = prepare::target(&opts.load, &site.host, opts.insecure)
+        .await
+        .inspect_err(|e| {
             emit(&WorkerLine::Failed {
-                error: crate::chain::one_line(&e),
+                error: crate::chain::one_line(e),
             });
-            return Err(e);
-        }
-    };
+        })?;
     emit(&WorkerLine::Ready {
         index,
         users: opts.load.users,
     });
-    // The barrier: every worker starts its users at the one time the controller chose.
-    if let Ok(wait) = std::time::Duration::try_from(w.start_at.duration_since(Timestamp::now())) {
-        tokio::select! {
-            () = tokio::time::sleep(wait) => {}
-            () = stop.cancelled() => return Ok(Outcome::Interrupted),
-        }
+    if !start_together(w.start_at, &stop).await {
+        return Ok(Outcome::Interrupted);
     }
     let started_utc = Timestamp::now();
     let skew_ms = (started_utc.duration_since(w.start_at).as_secs_f64() * 1e3).max(0.0);
     emit(&WorkerLine::Started { skew_ms });
-    std::fs::create_dir_all(&opts.out_dir)
-        .map_err(|e| WriteError::new(opts.out_dir.display().to_string(), e))?;
-    let path = opts
-        .out_dir
-        .join(format!("worker-{index}-{}.jsonl", std::process::id()));
-    let mut timeline = JsonlWriter::create(path)?;
+    let mut timeline = timeline_file(&opts.out_dir, index)?;
     let measured = {
         let mut sender = Sender { emit: &mut emit };
         let mut sinks = measure::SecondSinks {

@@ -54,6 +54,63 @@ pub struct Segments {
     pub started_to_ready: Option<Spread>,
     /// The last new pod Ready -> p95 back under its level before the rise.
     pub ready_to_latency_back_s: Option<f64>,
+    /// The path of the pod Ready last, the one that ends the reaction.
+    pub last_pod: Option<PodPath>,
+}
+
+/// One pod's way from creation to Ready, in seconds. With the segments before the pod's
+/// creation it adds up to the scale-up's reaction: load rose -> CPU above target -> decision
+/// -> created (`decision_to_created_s` of [`Segments`] is to this pod) -> scheduled -> started
+/// -> Ready. A step the run did not show is `None` and its time goes to the next known step.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PodPath {
+    pub pod: String,
+    pub created_to_scheduled_s: Option<f64>,
+    pub scheduled_to_started_s: Option<f64>,
+    pub started_to_ready_s: Option<f64>,
+}
+
+/// When a new pod became Ready, in seconds since the start: its creation as this client saw
+/// it plus its Ready condition's time after creation (the pod's own clock, the one its
+/// scheduled and started segments come from, so that they add up), else when this client saw
+/// it Ready. `observed_ready_s` alone can even come before `created_s + ready_after_s` (a
+/// watch that saw the pod late, or a record written by another tool), so the segments of a
+/// scale-up would not sum to its reaction if it were preferred.
+pub fn ready_at(p: &PodStartRecord) -> Option<f64> {
+    p.ready_after_s
+        .map(|r| p.created_s + r)
+        .or(p.observed_ready_s)
+}
+
+/// The times of a scale-up's steps, each not before the one before it (clocks of the client
+/// and the cluster differ by up to a second): the gaps between them add up to the span.
+fn monotone(points: &[Option<f64>]) -> Vec<Option<f64>> {
+    let mut last: Option<f64> = None;
+    points
+        .iter()
+        .map(|p| {
+            let p = p.map(|v| last.map_or(v, |l| v.max(l)));
+            if p.is_some() {
+                last = p;
+            }
+            p
+        })
+        .collect()
+}
+
+/// The gaps between consecutive known steps: a missing step's time goes to the next known one.
+fn gaps(points: &[Option<f64>]) -> Vec<Option<f64>> {
+    let mut last: Option<f64> = None;
+    points
+        .iter()
+        .map(|p| {
+            let gap = p.zip(last).map(|(p, l)| p - l);
+            if p.is_some() {
+                last = *p;
+            }
+            gap
+        })
+        .collect()
 }
 
 /// One replica increase.
@@ -108,6 +165,16 @@ fn new_pods(cluster: &ClusterRecord, decision: f64, next: f64) -> Vec<&PodStartR
         .collect()
 }
 
+/// The new pod Ready last; `None` when one of them has no Ready time (not Ready yet).
+fn last_ready<'a>(pods: &[&'a PodStartRecord]) -> Option<&'a PodStartRecord> {
+    let times: Option<Vec<f64>> = pods.iter().map(|p| ready_at(p)).collect();
+    let times = times?;
+    pods.iter()
+        .zip(times)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(p, _)| *p)
+}
+
 fn per_pod(
     pods: &[&PodStartRecord],
     step: impl Fn(&PodStartRecord) -> Option<f64>,
@@ -137,18 +204,8 @@ fn scale_up(
             .map(|s| s.t as f64)
     });
     let pods = new_pods(cluster, event.t_s, next);
-    let ready_at = |p: &PodStartRecord| {
-        p.observed_ready_s
-            .or(p.ready_after_s.map(|r| p.created_s + r))
-    };
-    let all_ready = (!pods.is_empty())
-        .then(|| {
-            pods.iter()
-                .map(|p| ready_at(p))
-                .collect::<Option<Vec<f64>>>()
-        })
-        .flatten()
-        .and_then(|v| v.into_iter().reduce(f64::max));
+    let last = last_ready(&pods);
+    let all_ready = last.and_then(ready_at);
     let p95_before = rose.and_then(|r| {
         median(
             tl.iter()
@@ -173,12 +230,21 @@ fn scale_up(
         }
         _ => Vec::new(),
     };
-    let first_created = pods.iter().map(|p| p.created_s).reduce(f64::min);
     let between = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| (b - a).max(0.0));
+    let chain = monotone(&[
+        rose.map(|r| r as f64),
+        cpu_above,
+        Some(event.t_s),
+        last.map(|p| p.created_s),
+        last.and_then(|p| p.scheduled_after_s.map(|s| p.created_s + s)),
+        last.and_then(|p| p.started_after_s.map(|s| p.created_s + s)),
+        all_ready,
+    ]);
+    let gap = gaps(&chain);
     let segments = Segments {
-        load_to_cpu_above_target_s: between(rose.map(|r| r as f64), cpu_above),
-        cpu_to_decision_s: between(cpu_above, Some(event.t_s)),
-        decision_to_created_s: between(Some(event.t_s), first_created),
+        load_to_cpu_above_target_s: gap[1],
+        cpu_to_decision_s: gap[2],
+        decision_to_created_s: gap[3],
         created_to_scheduled: per_pod(&pods, |p| p.scheduled_after_s),
         scheduled_to_started: per_pod(&pods, |p| {
             p.started_after_s
@@ -189,8 +255,14 @@ fn scale_up(
             p.ready_after_s.zip(p.started_after_s).map(|(a, b)| a - b)
         }),
         ready_to_latency_back_s: between(all_ready, latency_back),
+        last_pod: last.map(|p| PodPath {
+            pod: p.pod.clone(),
+            created_to_scheduled_s: gap[4],
+            scheduled_to_started_s: gap[5],
+            started_to_ready_s: gap[6],
+        }),
     };
-    let reaction = between(rose.map(|r| r as f64), all_ready);
+    let reaction = chain[0].zip(chain[6]).map(|(r, ready)| ready - r);
     ScaleUp {
         from: event.from,
         to: event.to,

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::report::view::{RunView, Second};
 
-/// metrics-server's window: a sample's CPU is the average over the 15 s before it.
+/// metrics-server's usual window, for samples that do not say theirs: a sample's CPU is the
+/// average over the 15 s before it.
 pub const METRICS_WINDOW_S: f64 = 15.0;
 /// Fewer steady samples than this give no fit.
 pub const MIN_POINTS: usize = 3;
@@ -111,15 +112,20 @@ pub fn linear_fit(points: &[(f64, f64)]) -> Option<(f64, f64, f64)> {
     Some((a, b, r2))
 }
 
-/// Requests/s over the metrics window ending at `t_s`, from the per-second counts.
-fn window_rate(timeline: &[Second], t_s: f64) -> Option<f64> {
-    let from = t_s - METRICS_WINDOW_S;
-    let seconds: Vec<&Second> = timeline
-        .iter()
-        .filter(|s| (s.t as f64) > from && (s.t as f64) <= t_s.ceil())
-        .collect();
-    (seconds.len() as f64 >= METRICS_WINDOW_S - 1.0)
-        .then(|| seconds.iter().map(|s| s.requests as f64).sum::<f64>() / seconds.len() as f64)
+/// Requests/s over the metrics window (`window_s` long) ending at `t_s`, from the per-second
+/// counts (second `t` counts the requests of `(t - 1, t]`).
+fn window_rate(timeline: &[Second], t_s: f64, window_s: f64) -> Option<f64> {
+    let (from, to) = (t_s - window_s, t_s);
+    let mut requests = 0.0;
+    let mut covered = 0.0;
+    for s in timeline {
+        let (a, b) = ((s.t as f64 - 1.0).max(from), (s.t as f64).min(to));
+        if b > a {
+            requests += s.requests as f64 * (b - a);
+            covered += b - a;
+        }
+    }
+    (covered >= window_s - 1.0 && covered > 0.0).then(|| requests / covered)
 }
 
 /// The steady samples of a run.
@@ -127,14 +133,14 @@ pub fn points(run: &RunView) -> Vec<CapacityPoint> {
     let Some(cluster) = &run.cluster else {
         return Vec::new();
     };
-    // When each pod became ready (pods there from the start: always).
+    // From when each pod served (pods there from the start: always): the later of its Ready
+    // condition and this client seeing it Ready, as traffic follows the endpoints' update.
     let ready_at: BTreeMap<&str, f64> = cluster
         .pods_started
         .iter()
         .map(|p| {
-            let ready = p
-                .observed_ready_s
-                .or(p.ready_after_s.map(|r| p.created_s + r));
+            let ready =
+                super::anatomy::ready_at(p).map(|r| p.observed_ready_s.map_or(r, |o| o.max(r)));
             (p.pod.as_str(), ready.unwrap_or(f64::INFINITY))
         })
         .collect();
@@ -148,10 +154,16 @@ pub fn points(run: &RunView) -> Vec<CapacityPoint> {
     let mut out = Vec::new();
     for (key, samples) in by_time {
         let t_s = key as f64 / 10.0;
+        // metrics-server's window when it said, else its usual 15 s.
+        let window = samples
+            .iter()
+            .filter_map(|s| s.window_s)
+            .reduce(f64::max)
+            .unwrap_or(METRICS_WINDOW_S);
         let steady = samples.iter().all(|s| {
             ready_at
                 .get(s.pod.as_str())
-                .is_none_or(|r| *r <= t_s - METRICS_WINDOW_S)
+                .is_none_or(|r| *r <= t_s - window)
         });
         let second = run.timeline.iter().find(|s| s.t == t_s.ceil() as u64);
         let ready = second
@@ -160,7 +172,7 @@ pub fn points(run: &RunView) -> Vec<CapacityPoint> {
         if !steady || ready as usize != samples.len() || ready == 0 {
             continue;
         }
-        let Some(rate) = window_rate(&run.timeline, t_s) else {
+        let Some(rate) = window_rate(&run.timeline, t_s, window) else {
             continue;
         };
         let cpu: f64 = samples.iter().map(|s| s.cpu_millis).sum();

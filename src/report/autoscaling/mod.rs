@@ -7,6 +7,7 @@ pub mod anatomy;
 pub mod capacity;
 pub mod memory;
 pub mod predict;
+pub mod recommend;
 pub mod simulate;
 
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerSpec;
@@ -17,6 +18,7 @@ use crate::report::view::RunView;
 pub use anatomy::{ScaleUp, Spread};
 pub use capacity::{Capacity, NoFit};
 pub use memory::Memory;
+pub use recommend::{Recommendation, Setting};
 pub use simulate::{PodModel, SimSecond};
 
 /// How well the model reproduced the run's replicas from its measured load.
@@ -27,17 +29,6 @@ pub struct Replay {
     pub max_abs_error_replicas: u32,
     pub final_simulated: i32,
     pub final_measured: u32,
-}
-
-/// A change worth making (or "none"), with the numbers behind it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Recommendation {
-    /// `minReplicas`, `maxReplicas`, `target CPU utilization`, or `none`.
-    pub setting: String,
-    pub current: Option<f64>,
-    pub suggested: Option<f64>,
-    /// What the model predicts it changes, and why.
-    pub effect: String,
 }
 
 /// The autoscaling analysis of one run.
@@ -184,104 +175,24 @@ pub fn analyse(run: &RunView) -> Autoscaling {
         scale_ups,
         ..Autoscaling::default()
     };
+    let load: Vec<f64> = run.timeline.iter().map(|s| s.requests as f64).collect();
+    let initial = run.timeline.first().and_then(|s| s.replicas);
     out.recommendations = spec
         .as_ref()
-        .map(|s| recommend(&out, s))
+        .map(|s| {
+            let initial_replicas = initial.map_or(s.min_replicas, |r| r as i32);
+            recommend::recommend(
+                &out,
+                s,
+                recommend::Load {
+                    rps: &load,
+                    initial_replicas,
+                },
+            )
+        })
         .unwrap_or_default();
     out
 }
 
-/// Recommendations from one run's analysis, each checked through the model.
-fn recommend(a: &Autoscaling, spec: &Spec) -> Vec<Recommendation> {
-    let mut out = Vec::new();
-    let Some(model) = &a.pod_model else {
-        let why = a
-            .capacity
-            .no_fit_text
-            .clone()
-            .unwrap_or_else(|| "no pod started during the run, so no start-up time".into());
-        out.push(Recommendation {
-            setting: "none".into(),
-            effect: format!("no recommendation without a capacity fit and a start-up time: {why}"),
-            ..Recommendation::default()
-        });
-        return out;
-    };
-    let steady = vec![a.steady_rps; 600];
-    let predict = |s: &Spec| {
-        simulate::outcome(&simulate::simulate(
-            s,
-            ControllerSettings::default(),
-            model,
-            s.min_replicas,
-            &steady,
-        ))
-    };
-    let now = predict(spec);
-    if let Some(needed) = a.steady_replicas_needed {
-        let max = spec.max_replicas.max(0) as u32;
-        if needed > max {
-            let suggested = (f64::from(needed) * 1.2).ceil();
-            out.push(Recommendation {
-                setting: "maxReplicas".into(),
-                current: Some(f64::from(max)),
-                suggested: Some(suggested),
-                effect: format!(
-                    "{:.0} requests/s need {needed} pods at the CPU target ({:.1} requests/s each); {} caps it, so pods run above target; {suggested:.0} leaves 20% headroom",
-                    a.steady_rps,
-                    a.capacity.rps_per_pod_at_target.unwrap_or(0.0),
-                    max
-                ),
-            });
-        }
-        let min = spec.min_replicas.max(0) as u32;
-        if !a.scale_ups.is_empty() && needed > min && needed <= max {
-            let mut changed = spec.clone();
-            changed.min_replicas = needed as i32;
-            let then = predict(&changed);
-            out.push(Recommendation {
-                setting: "minReplicas".into(),
-                current: Some(f64::from(min)),
-                suggested: Some(f64::from(needed)),
-                effect: format!(
-                    "absorbs this load ({:.0} requests/s) without scaling: predicted degradation {} s instead of {} s",
-                    a.steady_rps, then.degradation_s, now.degradation_s
-                ),
-            });
-        }
-    }
-    if let (Some(knee), Some(at_target), Some(target)) = (
-        a.capacity.knee_rps_per_pod,
-        a.capacity.rps_per_pod_at_target,
-        a.capacity.cpu_target_pct,
-    ) && at_target > knee
-    {
-        let suggested = ((model.idle_millicores + model.millicores_per_rps * 0.8 * knee)
-            / model.cpu_request_millis
-            * 100.0)
-            .floor();
-        out.push(Recommendation {
-            setting: "target CPU utilization".into(),
-            current: Some(target),
-            suggested: Some(suggested),
-            effect: format!(
-                "at {target:.0}% a pod takes {at_target:.1} requests/s, past the latency knee ({knee:.1}); at {suggested:.0}% it takes 80% of the knee"
-            ),
-        });
-    }
-    if out.is_empty() {
-        out.push(Recommendation {
-            setting: "none".into(),
-            current: None,
-            suggested: None,
-            effect: format!(
-                "no change needed: predicted {} replicas for this load, {} s of degradation",
-                now.replicas, now.degradation_s
-            ),
-        });
-    }
-    out
-}
-
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

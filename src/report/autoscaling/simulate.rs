@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::hpa::{Autoscaler, ControllerSettings, Phase, PodView, Readiness, Spec, Usage};
+use crate::hpa::{Autoscaler, ControllerSettings, Limit, Phase, PodView, Readiness, Spec, Usage};
 
 /// metrics-server's resolution and window.
 const METRICS_EVERY_S: u64 = 15;
@@ -33,6 +33,13 @@ pub struct SimSecond {
     pub replicas: i32,
     pub ready: i32,
     pub degraded: bool,
+    /// At a sync: what the metrics asked for, before `behavior` and the min/max clamp.
+    #[serde(default)]
+    pub wanted: Option<i32>,
+    /// At a sync: the scale-up policies or the scale-up stabilization window held the
+    /// replicas below what the metrics asked for.
+    #[serde(default)]
+    pub held_by_scale_up_rules: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -112,9 +119,15 @@ pub fn simulate(
         for p in &mut pods {
             p.cpu.push(if p.ready_t <= now { busy } else { 0.0 });
         }
+        let (mut wanted, mut held) = (None, false);
         if hpa.due(now) {
             let views: Vec<PodView> = pods.iter().map(|p| p.view(now, model)).collect();
             let decision = hpa.sync(now, replicas, &views);
+            wanted = decision.recommendation;
+            held = matches!(
+                decision.limit,
+                Some(Limit::ScaleUpLimit | Limit::ScaleUpStabilized)
+            );
             if decision.desired > replicas {
                 for _ in replicas..decision.desired {
                     serial += 1;
@@ -135,6 +148,8 @@ pub fn simulate(
             replicas,
             ready,
             degraded: per_pod > model.overload_rps_per_pod,
+            wanted,
+            held_by_scale_up_rules: held,
         });
     }
     out

@@ -57,6 +57,7 @@ pub fn story() -> RunView {
                 cpu_millis: cpu,
                 cpu_pct_of_request: Some(cpu / 2.0),
                 memory_bytes: (100 << 20) as f64 + t as f64 * 1024.0,
+                window_s: None,
             });
         }
     }
@@ -154,7 +155,7 @@ fn the_replay_reproduces_the_replicas_and_advice_follows() {
     let min = a
         .recommendations
         .iter()
-        .find(|r| r.setting == "minReplicas")
+        .find(|r| r.setting == Setting::MinReplicas)
         .expect("a minReplicas recommendation");
     assert_eq!(min.suggested, Some(4.0));
     assert!(
@@ -196,4 +197,50 @@ fn runs_without_what_a_fit_needs_say_why() {
         "{:?}",
         a.capacity.no_fit
     );
+}
+
+/// The sum of a scale-up's segments up to the last new pod Ready.
+fn segments_sum(up: &super::ScaleUp) -> f64 {
+    let s = &up.segments;
+    let path = s.last_pod.as_ref().expect("the last pod's path");
+    [
+        s.load_to_cpu_above_target_s,
+        s.cpu_to_decision_s,
+        s.decision_to_created_s,
+        path.created_to_scheduled_s,
+        path.scheduled_to_started_s,
+        path.started_to_ready_s,
+    ]
+    .iter()
+    .flatten()
+    .sum()
+}
+
+#[test]
+fn every_scale_up_adds_up_to_its_reaction_on_the_300_user_fixture() {
+    // Its pods were seen Ready (`observed_ready_s` 6 s) before their own Ready conditions
+    // (created at 2.5 s + 38-44 s): the reaction was 4 s while its segments summed to over 40.
+    let text = include_str!("../../../tests/fixtures/runs/300u-cluster.json");
+    let record = crate::record::parse(text).expect("the fixture");
+    let run = crate::report::from_record::run_view(&record, "300u-cluster.json");
+    let a = analyse(&run);
+    assert!(!a.scale_ups.is_empty());
+    for up in &a.scale_ups {
+        let reaction = up.reaction_s.expect("a reaction");
+        assert!(
+            (segments_sum(up) - reaction).abs() < 1e-9,
+            "{reaction} s against {up:?}"
+        );
+        // The last pod: created at 2.5 s, Ready 44 s later.
+        assert_eq!(up.all_ready_s, Some(46.5));
+    }
+    let median = a.reaction.expect("a reaction").median_s;
+    assert!(median > 40.0, "{median}");
+}
+
+#[test]
+fn the_story_adds_up_too() {
+    let a = analyse(&story());
+    let up = &a.scale_ups[0];
+    assert_eq!(segments_sum(up), up.reaction_s.unwrap());
 }

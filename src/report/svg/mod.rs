@@ -5,7 +5,9 @@
 //! [`time::TimeChart`]: panels stacked on one time axis with vertical event markers;
 //! [`curve::CurveChart`]: latency percentile curves on log axes.
 
+pub mod bars;
 pub mod curve;
+pub mod scatter;
 pub mod ticks;
 pub mod time;
 
@@ -132,6 +134,20 @@ fn open(out: &mut String, width: f64, height: f64, title: &str) {
         out,
         "<svg class=\"chart\" viewBox=\"0 0 {width:.0} {height:.0}\" role=\"img\"><title>{}</title>",
         escape(title)
+    );
+}
+
+/// The opening tag of a chart with a text alternative: `title` and `desc` named by
+/// `aria-labelledby` (`id` makes their ids unique on the page).
+fn open_described(out: &mut String, size: (f64, f64), id: &str, title: &str, desc: &str) {
+    let id = escape(id);
+    let _ = write!(
+        out,
+        "<svg class=\"chart\" viewBox=\"0 0 {:.0} {:.0}\" role=\"img\" aria-labelledby=\"{id}-title {id}-desc\"><title id=\"{id}-title\">{}</title><desc id=\"{id}-desc\">{}</desc>",
+        size.0,
+        size.1,
+        escape(title),
+        escape(desc)
     );
 }
 
