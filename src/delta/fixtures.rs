@@ -144,7 +144,7 @@ pub fn metered(r: &mut Run, idle: f64, per_rps: f64) {
                 cpu_millis: idle + per_rps * rps(t) / f64::from(pods),
                 cpu_pct_of_request: None,
                 memory_bytes: 1e8,
-                window_s: None,
+                window_s: Some(15.0),
             })
         })
         .collect();

@@ -347,6 +347,17 @@ mod tests {
         .unwrap()
     }
 
+    /// One run a side, compared with the default options and no gate.
+    fn pair(base: Run, new: Run) -> Delta {
+        compare_runs(
+            vec![base],
+            vec![new],
+            &Options::default(),
+            &FailOn::default(),
+        )
+        .unwrap()
+    }
+
     fn verdict(d: &Delta, m: Metric) -> Verdict {
         d.comparisons[0].overall.row(m).unwrap().verdict
     }
@@ -406,13 +417,7 @@ mod tests {
         {
             p.p99_ms = p.p95_ms;
         }
-        let d = compare_runs(
-            vec![base],
-            vec![new],
-            &Options::default(),
-            &FailOn::default(),
-        )
-        .unwrap();
+        let d = pair(base, new);
         let row = d.comparisons[0].overall.row(Metric::P95).unwrap();
         assert!(row.ci.unwrap()[0] > 0.0, "{row:?}");
         assert_eq!(row.verdict, Verdict::NoSignificantChange);
@@ -586,13 +591,7 @@ mod tests {
         let mut new = run("n", levels(2));
         new.record.tool = "iris-lab 9.9.9".into();
         new.record.target = "http://10.0.0.9/".into();
-        let d = compare_runs(
-            vec![base],
-            vec![new],
-            &Options::default(),
-            &FailOn::default(),
-        )
-        .unwrap();
+        let d = pair(base, new);
         let c = &d.comparisons[0];
         assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
         assert!(
@@ -610,13 +609,7 @@ mod tests {
         let (mut base, mut new) = (run("b", levels(1)), run("n", levels(2)));
         deployed(&mut base, "iris:1.0", 500.0, "e2-standard-2", 15);
         deployed(&mut new, "iris:1.1", 1000.0, "e2-standard-4", 20);
-        let d = compare_runs(
-            vec![base],
-            vec![new],
-            &Options::default(),
-            &FailOn::default(),
-        )
-        .unwrap();
+        let d = pair(base, new);
         let c = &d.comparisons[0];
         let item = |what: &str| c.environment.iter().find(|e| e.what == what).unwrap();
         assert_eq!(
@@ -676,13 +669,7 @@ mod tests {
         let (mut base, mut new) = (run("b", levels(1)), run("n", levels(2)));
         metered(&mut base, 50.0, 2.0);
         metered(&mut new, 50.0, 1.0);
-        let d = compare_runs(
-            vec![base],
-            vec![new],
-            &Options::default(),
-            &FailOn::default(),
-        )
-        .unwrap();
+        let d = pair(base, new);
         let scaling = &d.comparisons[0].scaling;
         let row = |what: &str| scaling.iter().find(|s| s.what == what).unwrap();
         for what in [
@@ -725,13 +712,7 @@ mod tests {
         let (mut base, mut new) = (run("b", levels(1)), run("n", levels(2)));
         per_endpoint(&mut base, 1.0);
         per_endpoint(&mut new, 1.3);
-        let d = compare_runs(
-            vec![base],
-            vec![new],
-            &Options::default(),
-            &FailOn::default(),
-        )
-        .unwrap();
+        let d = pair(base, new);
         let c = &d.comparisons[0];
         assert_eq!(c.endpoints.len(), 4);
         for e in &c.endpoints {
