@@ -206,7 +206,9 @@ fn usage_ratio(
             if requested == 0 {
                 return None;
             }
-            let utilization = (total * 100 / requested) as i32;
+            // Kubernetes keeps this in an int32; a sum past it saturates instead of wrapping.
+            let utilization = i32::try_from(total.saturating_mul(100) / requested)
+                .unwrap_or(if total < 0 { i32::MIN } else { i32::MAX });
             Some((
                 utilization as f64 / percent as f64,
                 Some(utilization),

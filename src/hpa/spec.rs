@@ -207,7 +207,7 @@ fn rules(given: Option<&HPAScalingRules>, default: Rules) -> Rules {
         stabilization_window: given
             .stabilization_window_seconds
             .map_or(default.stabilization_window, |s| {
-                Duration::from_secs(s.max(0) as u64)
+                Duration::from_secs(u64::try_from(s).unwrap_or(0))
             }),
         select: match given.select_policy.as_deref() {
             Some("Min") => Select::Min,
@@ -234,7 +234,7 @@ fn policy(p: &HPAScalingPolicy) -> Policy {
             PolicyKind::Percent
         },
         value: p.value,
-        period: Duration::from_secs(p.period_seconds.max(0) as u64),
+        period: Duration::from_secs(u64::try_from(p.period_seconds).unwrap_or(0)),
     }
 }
 

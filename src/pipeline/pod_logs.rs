@@ -117,7 +117,9 @@ async fn read_all(
             );
             match cluster.log_lines(pod, &container, previous, bounds).await {
                 Ok(text) => {
-                    if text.truncated || text.lines.len() as i64 >= LOG_LINES {
+                    if text.truncated
+                        || i64::try_from(text.lines.len()).unwrap_or(i64::MAX) >= LOG_LINES
+                    {
                         errors.truncated.push(log.clone());
                     }
                     for line in &text.lines {
