@@ -202,6 +202,8 @@ impl ClusterTracker {
                 cpu_millis: usage.cpu_millis,
                 cpu_pct_of_request: usage.cpu_percent_of_request,
                 memory_bytes: usage.memory_bytes,
+                window_s: usage.window_s,
+                window_end_s: usage.window_end.map(|at| self.since_start(at)),
             });
             pcts.extend(usage.cpu_percent_of_request);
             if any_new_ready {
@@ -501,12 +503,16 @@ mod tests {
                         cpu_millis: 300.0,
                         cpu_percent_of_request: Some(150.0),
                         memory_bytes: 1e8,
+                        window_s: None,
+                        window_end: None,
                     },
                     PodUsage {
                         pod: "c".into(),
                         cpu_millis: 100.0,
                         cpu_percent_of_request: Some(50.0),
                         memory_bytes: 1e8,
+                        window_s: None,
+                        window_end: None,
                     },
                 ],
             },

@@ -579,6 +579,8 @@ mod tests {
                     cpu_millis: 152.4,
                     cpu_percent_of_request: Some(76.2),
                     memory_bytes: 115343360.0,
+                    window_s: None,
+                    window_end: None,
                 }],
             },
             EventKind::WatchInterrupted {
