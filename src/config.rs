@@ -349,9 +349,6 @@ mod tests {
         assert_eq!(sim.time_scale, Some(0.5));
         assert!(sim.no_metrics);
         assert_eq!(sim.api_addr, Some("127.0.0.1:6443".parse().unwrap()));
-        let settings = crate::commands::sim::settings(&sim);
-        assert_eq!(settings.ready_after, Duration::from_secs(10));
-        assert_eq!(settings.max_replicas, 5);
         let err =
             parse_yaml::<Option<ConfigFile>>(Path::new("x.yaml"), "sim:\n  rps_per_cor: 200\n")
                 .unwrap_err()
