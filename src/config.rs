@@ -55,6 +55,9 @@ pub struct ConfigFile {
     pub compare: CompareArgs,
     #[serde(default)]
     pub web: WebArgs,
+    /// `iris-lab sim`'s settings, the keys of its flags.
+    #[serde(default)]
+    pub sim: crate::cli::SimArgs,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -320,6 +323,48 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn the_sim_section_has_sims_flags_which_win_and_no_other_keys() {
+        let f = parse_yaml::<Option<ConfigFile>>(
+            Path::new("x.yaml"),
+            "sim:\n  rps_per_core: 200\n  ready_after: 10s\n  max_replicas: 8\n  time_scale: 0.5\n  \
+             no_metrics: true\n  api_addr: 127.0.0.1:6443\n",
+        )
+        .unwrap()
+        .unwrap();
+        let s = Settings::merge(&global(&[]), f, None);
+        let argv = ["iris-lab", "sim", "--max-replicas", "5"];
+        let crate::cli::Command::Sim(flags) =
+            crate::cli::Cli::try_parse_from(argv).unwrap().command
+        else {
+            panic!("not sim")
+        };
+        let sim = s.layer(&flags, |f| &f.sim);
+        assert_eq!(sim.rps_per_core, Some(200.0));
+        assert_eq!(
+            sim.ready_after,
+            Some(HumanDuration(Duration::from_secs(10)))
+        );
+        assert_eq!(sim.max_replicas, Some(5), "a flag wins");
+        assert_eq!(sim.time_scale, Some(0.5));
+        assert!(sim.no_metrics);
+        assert_eq!(sim.api_addr, Some("127.0.0.1:6443".parse().unwrap()));
+        let err =
+            parse_yaml::<Option<ConfigFile>>(Path::new("x.yaml"), "sim:\n  rps_per_cor: 200\n")
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("x.yaml") && err.contains("unknown field `rps_per_cor`"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "one line: {err}");
+        let err =
+            parse_yaml::<Option<ConfigFile>>(Path::new("x.yaml"), "sim:\n  ready_after: soon\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("ready_after") || err.contains("soon"), "{err}");
     }
 
     #[test]

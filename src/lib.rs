@@ -88,7 +88,9 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
                 commands::compare::run(&commands::compare::plan(&settings, &args)?)
             }
             Command::Demo(args) => commands::demo::run(&settings, &args).await,
-            Command::Sim(args) => commands::sim::run(&settings, &args).await,
+            Command::Sim(args) => {
+                commands::sim::run(&settings, &settings.layer(&args, |f| &f.sim)).await
+            }
             Command::Verify => commands::verify::run(&settings).await,
             Command::Doctor(args) => commands::doctor::run(&settings, &args).await,
             Command::Watch(args) => commands::watch::run(&settings, &args).await,

@@ -1,16 +1,19 @@
 //! `iris-lab sim` flags: where it listens, where its kubeconfig goes, and every setting of the
-//! simulated cluster (pods' capacity and start-up, the HPA, the time scale, faults).
+//! simulated cluster (pods' capacity and start-up, the HPA, the time scale, faults); the config
+//! file's `sim:` section has the same keys (flags win).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
+use serde::Deserialize;
 
 use crate::units::{HumanDuration, PositiveDuration};
 
 /// A simulated cluster on 127.0.0.1 until Ctrl-C: the guide's Deployment, LoadBalancer Service
 /// and HPA, pods that really serve and start at set delays; try every command on it.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SimArgs {
     /// Write the cluster's kubeconfig to FILE [default: ./iris-lab-sim.kubeconfig].
     #[arg(long, value_name = "FILE")]
@@ -100,6 +103,31 @@ pub struct SimArgs {
     #[arg(long)]
     pub no_metrics: bool,
 }
+
+super::layered!(SimArgs {
+    write_kubeconfig,
+    api_addr,
+    service_addr,
+    rps_per_core,
+    cpu_request,
+    cpu_limit,
+    scheduled_after,
+    started_after,
+    ready_after,
+    terminating_for,
+    replicas,
+    min_replicas,
+    max_replicas,
+    target_cpu,
+    sync_period,
+    metrics_window,
+    scale_up_stabilization,
+    scale_down_stabilization,
+    time_scale,
+    pending_address,
+    crashing_pods,
+    no_metrics,
+});
 
 #[cfg(test)]
 mod tests {

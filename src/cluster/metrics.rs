@@ -16,9 +16,12 @@ use super::checks::{cpu_millis, memory_bytes, pod_cpu_request_millis};
 pub struct PodMetricsData {
     #[serde(default)]
     pub containers: Vec<ContainerMetrics>,
-    /// The span the usage is averaged over, as a Go duration (`15s`, `10.085s`, `1m0s`).
+    /// The window the usage was averaged over (metrics-server's resolution), e.g. `15s`.
     #[serde(default)]
     pub window: Option<String>,
+    /// When the window ended (RFC 3339).
+    #[serde(default)]
+    pub timestamp: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -36,9 +39,44 @@ pub struct PodUsage {
     /// CPU as a share of the pod's CPU request, when it has one.
     pub cpu_percent_of_request: Option<f64>,
     pub memory_bytes: f64,
-    /// The span metrics-server averaged the CPU over, in seconds, when it said.
+    /// Seconds the usage was averaged over (the PodMetrics' `window`), when it says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_s: Option<f64>,
+    /// When that window ended (the PodMetrics' `timestamp`), when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_end: Option<jiff::Timestamp>,
+}
+
+/// A Go duration as metrics-server writes its `window` (`15s`, `15.029s`, `1m0s`, `500ms`),
+/// in seconds; `None` for anything else.
+pub fn go_duration_s(text: &str) -> Option<f64> {
+    let mut rest = text.trim();
+    let mut total = 0.0;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let value: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return None,
+        };
+        total += value * scale;
+        rest = &rest[unit..];
+    }
+    total.is_finite().then_some(total)
 }
 
 fn pod_metrics_resource() -> ApiResource {
@@ -66,12 +104,8 @@ pub fn usage_row(name: &str, data: &PodMetricsData, request_millis: Option<f64>)
         cpu_millis: cpu,
         cpu_percent_of_request: request_millis.filter(|r| *r > 0.0).map(|r| cpu / r * 100.0),
         memory_bytes: sum("memory", memory_bytes),
-        window_s: data
-            .window
-            .as_deref()
-            .and_then(|w| crate::units::parse_duration(w).ok())
-            .map(|w| w.as_secs_f64())
-            .filter(|w| *w > 0.0),
+        window_s: data.window.as_deref().and_then(go_duration_s),
+        window_end: data.timestamp.as_deref().and_then(|t| t.parse().ok()),
     }
 }
 
@@ -166,5 +200,33 @@ mod tests {
         assert_eq!(row.memory_bytes, 65.0 * 1048576.0);
         assert_eq!(usage_row("p", &data, None).cpu_percent_of_request, None);
         assert_eq!(row.window_s, Some(15.0));
+        assert_eq!(
+            row.window_end,
+            Some("2026-01-01T00:00:00Z".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn metrics_server_windows_read_as_go_durations() {
+        assert_eq!(go_duration_s("15s"), Some(15.0));
+        assert_eq!(go_duration_s("15.029s"), Some(15.029));
+        assert_eq!(go_duration_s("1m0s"), Some(60.0));
+        assert_eq!(go_duration_s("500ms"), Some(0.5));
+        assert_eq!(go_duration_s("3"), None);
+        assert_eq!(go_duration_s("s"), None);
+        assert_eq!(go_duration_s(""), None);
+        assert_eq!(go_duration_s("15x"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_window_text_reads_without_panic_and_whole_seconds_round_trip(
+            text in "\\PC{0,12}",
+            secs in 0u32..100_000,
+        ) {
+            let _ = go_duration_s(&text);
+            let back = go_duration_s(&format!("{secs}s"));
+            proptest::prop_assert_eq!(back, Some(f64::from(secs)));
+        }
     }
 }

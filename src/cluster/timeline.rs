@@ -203,6 +203,7 @@ impl ClusterTracker {
                 cpu_pct_of_request: usage.cpu_percent_of_request,
                 memory_bytes: usage.memory_bytes,
                 window_s: usage.window_s,
+                window_end_s: usage.window_end.map(|at| self.since_start(at)),
             });
             pcts.extend(usage.cpu_percent_of_request);
             if any_new_ready {
@@ -503,6 +504,7 @@ mod tests {
                         cpu_percent_of_request: Some(150.0),
                         memory_bytes: 1e8,
                         window_s: None,
+                        window_end: None,
                     },
                     PodUsage {
                         pod: "c".into(),
@@ -510,6 +512,7 @@ mod tests {
                         cpu_percent_of_request: Some(50.0),
                         memory_bytes: 1e8,
                         window_s: None,
+                        window_end: None,
                     },
                 ],
             },

@@ -485,6 +485,9 @@ pub fn kube_event(event: &KubeEvent, names: &TargetNames, since: Timestamp) -> O
 pub struct WatchOptions {
     /// How often to sample pod metrics; `None` turns the `top` table off.
     pub top_every: Option<Duration>,
+    /// Sample once per metrics window when metrics-server's window is shorter than
+    /// `top_every` (a run's record: every window is a point of the capacity fit).
+    pub top_per_window: bool,
     /// Also send the HPA's spec and the pods' facts (for a run's record, not for `watch`).
     pub facts: bool,
 }
@@ -632,15 +635,27 @@ pub fn spawn(
     ));
 
     if let Some(every) = options.top_every {
-        set.spawn(sample_top_every(cluster.clone(), every, tx));
+        set.spawn(sample_top_every(
+            cluster.clone(),
+            every,
+            options.top_per_window,
+            tx,
+        ));
     }
     set
 }
 
-/// `kubectl top` every `every`: pod usage, or once why it is unavailable, until the receiver
-/// is gone.
-async fn sample_top_every(c: Cluster, every: Duration, tx: mpsc::Sender<ClusterEvent>) {
-    let mut tick = tokio::time::interval(every);
+/// `kubectl top` every `every`, or (`per_window`) once per metrics window when metrics-server's
+/// window is shorter (a cluster with a short `--metric-resolution`, or `sim` at a time scale): pod usage,
+/// or once why it is unavailable, until the receiver is gone.
+async fn sample_top_every(
+    c: Cluster,
+    every: Duration,
+    per_window: bool,
+    tx: mpsc::Sender<ClusterEvent>,
+) {
+    let mut period = every;
+    let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_failure: Option<String> = None;
     loop {
@@ -648,6 +663,12 @@ async fn sample_top_every(c: Cluster, every: Duration, tx: mpsc::Sender<ClusterE
         let kind = match sample_top(&c).await {
             Ok(pods) => {
                 last_failure = None;
+                let shorter = top_period(every, &pods).filter(|w| per_window && *w < period);
+                if let Some(window) = shorter {
+                    period = window;
+                    tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                }
                 EventKind::Top { pods }
             }
             // Said once, not every period, while metrics.k8s.io stays away.
@@ -668,6 +689,18 @@ async fn sample_top_every(c: Cluster, every: Duration, tx: mpsc::Sender<ClusterE
             return;
         }
     }
+}
+
+/// How often to sample: `every`, or the pods' metrics window when shorter (a sample more
+/// often than the window only repeats the last one); never under 100 ms.
+pub fn top_period(every: Duration, pods: &[PodUsage]) -> Option<Duration> {
+    let window = pods
+        .iter()
+        .filter_map(|p| p.window_s)
+        .filter(|w| w.is_finite() && *w > 0.0)
+        .fold(None, |m: Option<f64>, w| Some(m.map_or(w, |m| m.min(w))))?;
+    let window = Duration::from_secs_f64(window.max(0.1));
+    Some(window.min(every))
 }
 
 async fn sample_top(cluster: &Cluster) -> Result<Vec<PodUsage>, String> {

@@ -297,3 +297,26 @@ fn events_round_trip_as_json_lines_for_run_records() {
     );
     assert_eq!(serde_json::from_str::<ClusterEvent>(&line).unwrap(), event);
 }
+
+#[test]
+fn top_follows_a_metrics_window_shorter_than_its_period() {
+    let usage = |window_s| crate::cluster::metrics::PodUsage {
+        pod: "p".into(),
+        cpu_millis: 1.0,
+        cpu_percent_of_request: None,
+        memory_bytes: 1.0,
+        window_s,
+        window_end: None,
+    };
+    let every = Duration::from_secs(15);
+    assert_eq!(
+        top_period(every, &[usage(Some(3.0)), usage(Some(4.0))]),
+        Some(Duration::from_secs(3))
+    );
+    assert_eq!(top_period(every, &[usage(Some(30.0))]), Some(every));
+    assert_eq!(top_period(every, &[usage(None)]), None);
+    assert_eq!(
+        top_period(every, &[usage(Some(0.0)), usage(Some(0.01))]),
+        Some(Duration::from_millis(100))
+    );
+}

@@ -17,6 +17,7 @@ use crate::error::{Error, Outcome};
 use crate::loadgen::UserClass;
 use crate::output::{self, Format, Style};
 use crate::pipeline::{self, RunError, RunPlan, RunSite};
+use crate::record::scale_down::ScaleDownRecord;
 use crate::report;
 use crate::server::{self, Model};
 use crate::units::format_duration;
@@ -28,7 +29,7 @@ mod cluster;
 /// Each run's length: with the simulated cluster, long enough for pods started by the
 /// 300-user run to become ready and carry the load.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(30);
-pub const DEFAULT_CLUSTER_DURATION: Duration = Duration::from_secs(40);
+pub const DEFAULT_CLUSTER_DURATION: Duration = Duration::from_secs(25);
 
 /// The two runs of the guide: (users, class).
 pub const RUNS: [(u32, &str); 2] = [(150, "IrisPredictionAPIUser"), (300, "HighLoadUser")];
@@ -136,19 +137,34 @@ pub async fn run(settings: &Settings, args: &DemoArgs) -> Result<Outcome, Error>
         })?;
     output::note(&format!("demo: the reference API listens on {host}"));
 
-    let result = play(&plan, host, None).await;
+    let result = match play(&plan, host, None).await {
+        Ok(Ok(played)) => write_report(&plan, played, None).inspect(|_| {
+            output::note(&skipped(SKIPPED[2].0, SKIPPED[2].1));
+        }),
+        Ok(Err(outcome)) => Ok(outcome),
+        Err(e) => Err(e),
+    };
     let _ = stop.send(());
     let _ = server.await;
     result
 }
 
-/// Phases 1.3 to 6 on `host`; with a cluster, its runs watch it (and the phases that need one
-/// are the caller's), without, those phases are said to be skipped.
+/// What the runs left for the report: their records, the temporary directory holding them
+/// (removed when this is dropped), and when the last run ended.
+pub struct Played {
+    records: Vec<PathBuf>,
+    _temp: Option<tempfile::TempDir>,
+    pub ended: std::time::Instant,
+}
+
+/// Phases 1.3 to 4 on `host`; with a cluster, its runs watch it (and the phases that need one
+/// are the caller's), without, those phases are said to be skipped. What the runs left, or
+/// the outcome that stops the demo before its report.
 async fn play(
     plan: &DemoPlan,
     host: reqwest::Url,
     cluster: Option<&cluster::DemoCluster>,
-) -> Result<Outcome, Error> {
+) -> Result<Result<Played, Outcome>, Error> {
     let style = Style::plain();
     let skip = |i: usize| {
         if cluster.is_none() {
@@ -163,7 +179,7 @@ async fn play(
     let smoke_report = api::smoke::run(&client).await;
     output::note(output::render_smoke(&smoke_report, Format::Text, style).trim_end());
     if !smoke_report.passed {
-        return Ok(Outcome::Failed);
+        return Ok(Err(Outcome::Failed));
     }
 
     // Records go to --out-dir, or to a temporary directory that is removed at the end (and
@@ -200,18 +216,29 @@ async fn play(
         records.push(result.record_path.clone());
         if result.outcome == Outcome::Interrupted {
             output::note("demo: interrupted; the report is not written");
-            return Ok(Outcome::Interrupted);
+            return Ok(Err(Outcome::Interrupted));
         }
     }
     skip(1);
+    Ok(Ok(Played {
+        records,
+        _temp: temp,
+        ended: std::time::Instant::now(),
+    }))
+}
 
+/// Phases 5-6: the report of the runs, with Phase 7's scale-down when there was one.
+fn write_report(
+    plan: &DemoPlan,
+    played: Played,
+    scale_down: Option<ScaleDownRecord>,
+) -> Result<Outcome, Error> {
     output::note("demo: Phases 5-6, report");
-    let views = report::from_record::load_views(&records)?;
-    let model = report::build(views, &report::ReportOptions::default());
+    let views = report::from_record::load_views(&played.records)?;
+    let mut model = report::build(views, &report::ReportOptions::default());
+    model.scale_down = scale_down;
     let text = output::render_report(&model, plan.format, None)?;
     output::deliver(plan.out.as_deref(), &text)?;
-    skip(2);
-    drop(temp);
     Ok(Outcome::Success)
 }
 

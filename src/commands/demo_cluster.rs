@@ -13,6 +13,7 @@ use crate::error::{Error, Outcome};
 use crate::loadgen::ConnectionPolicy;
 use crate::output::{self, Format, Style};
 use crate::pipeline::{RunPlan, RunSite};
+use crate::record::scale_down::ScaleDownRecord;
 use crate::server::Model;
 use crate::sim::{Addresses, Sim, SimError, SimSettings};
 
@@ -110,16 +111,18 @@ async fn on_sim(sim: &Sim, settings: &Settings, plan: &DemoPlan) -> Result<Outco
         }
         Err(_) => return Ok(Outcome::Failed),
     };
-    let outcome = super::play(plan, host, Some(&watched)).await?;
-    if outcome != Outcome::Success {
-        return Ok(outcome);
-    }
+    let played = match super::play(plan, host, Some(&watched)).await? {
+        Ok(played) => played,
+        Err(outcome) => return Ok(outcome),
+    };
     output::note(
         "demo: Phase 7, scale back down (the demo does not ask), once the HPA's CPU reads below its target: \
          before that, the load still in the metrics window would make it scale up again",
     );
     metrics_quiet(&cluster, METRICS_QUIET_WITHIN).await?;
-    scale_down(&cluster).await
+    let (settled, record) = scale_down(&cluster, played.ended).await?;
+    let reported = super::write_report(plan, played, Some(record))?;
+    Ok(if settled { reported } else { Outcome::Failed })
 }
 
 /// Waits until the HPA's CPU utilization reads below its target (or `limit` passes).
@@ -138,8 +141,12 @@ async fn metrics_quiet(cluster: &Cluster, limit: Duration) -> Result<(), Error> 
     }
 }
 
-/// Phase 7 as `cleanup --yes`: to the HPA's minReplicas, then wait for the pods to settle.
-async fn scale_down(cluster: &Cluster) -> Result<Outcome, Error> {
+/// Phase 7 as `cleanup --yes`: to the HPA's minReplicas, then wait for the pods to settle;
+/// whether they did, and the record of it for the report.
+async fn scale_down(
+    cluster: &Cluster,
+    runs_ended: std::time::Instant,
+) -> Result<(bool, ScaleDownRecord), Error> {
     let current = cluster.scale_replicas().await?;
     let min = cluster.hpa().await?.map(|h| checks::hpa_replicas(&h).0);
     let names = &cluster.names;
@@ -150,13 +157,30 @@ async fn scale_down(cluster: &Cluster) -> Result<Outcome, Error> {
         None,
         min.map(|m| (names.hpa.as_str(), m)),
     );
+    let before = pod_names(&cluster.pods().await?);
+    let at = jiff::Timestamp::now();
+    let after_runs_s = runs_ended.elapsed().as_secs_f64();
     let changed = plan.changes_something();
     if changed {
         cluster.set_scale_replicas(plan.target).await?;
     }
     let (pods, waited) = cleanup::wait_to_settle(cluster, plan.target, CLEANUP_WAIT).await?;
-    let report = CleanupReport {
+    let left = pod_names(&pods);
+    let record = ScaleDownRecord {
+        namespace: plan.namespace.clone(),
+        deployment: plan.deployment.clone(),
+        hpa: min.map(|_| names.hpa.clone()),
+        from: plan.current,
+        to: plan.target,
+        at,
+        after_runs_s,
+        pods_removed: ScaleDownRecord::removed(&before, &left),
+        pods_left: left,
         settled: cleanup::settled(&pods, plan.target),
+        settled_after_s: waited.as_secs_f64(),
+    };
+    let report = CleanupReport {
+        settled: record.settled,
         plan,
         dry_run: false,
         changed,
@@ -164,5 +188,11 @@ async fn scale_down(cluster: &Cluster) -> Result<Outcome, Error> {
         pods: cleanup::rows(&pods),
     };
     output::note(output::render_cleanup(&report, Format::Text, Style::plain()).trim_end());
-    Ok(Outcome::from_passed(report.settled))
+    Ok((report.settled, record))
+}
+
+fn pod_names(pods: &[k8s_openapi::api::core::v1::Pod]) -> Vec<String> {
+    pods.iter()
+        .filter_map(|p| p.metadata.name.clone())
+        .collect()
 }

@@ -41,6 +41,7 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> Result<Outcome, Error
     ));
     let (tx, mut rx) = mpsc::channel(1024);
     let options = WatchOptions {
+        top_per_window: false,
         top_every: (!top.is_zero()).then_some(top),
         facts: false,
     };

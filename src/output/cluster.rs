@@ -582,6 +582,7 @@ mod tests {
                     cpu_percent_of_request: Some(76.2),
                     memory_bytes: 115343360.0,
                     window_s: None,
+                    window_end: None,
                 }],
             },
             EventKind::WatchInterrupted {

@@ -78,3 +78,47 @@ pub fn deliver(out: Option<&Path>, text: &str) -> Result<(), crate::record::Writ
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::scale_down::ScaleDownRecord;
+
+    #[test]
+    fn phase_7_reads_in_every_format_when_the_model_has_it() {
+        let record =
+            crate::record::parse(include_str!("../../tests/fixtures/runs/300u-cluster.json"))
+                .unwrap();
+        let view = report::from_record::run_view(&record, "a.json");
+        let mut model = report::build(vec![view], &report::ReportOptions::default());
+        let text = render_report(&model, Format::Text, None).unwrap();
+        assert!(!text.contains("## 7. Scale down"));
+        model.scale_down = Some(ScaleDownRecord {
+            namespace: "default".into(),
+            deployment: "iris".into(),
+            hpa: Some("iris-hpa".into()),
+            from: 5,
+            to: 2,
+            at: "2026-01-01T00:10:00Z".parse().unwrap(),
+            after_runs_s: 6.2,
+            pods_removed: vec!["a".into(), "b".into(), "c".into()],
+            pods_left: vec!["d".into(), "e".into()],
+            settled: true,
+            settled_after_s: 3.04,
+        });
+        let text = render_report(&model, Format::Text, None).unwrap();
+        assert!(text.contains("## 7. Scale down"), "{text}");
+        assert!(
+            text.contains(
+                "Scaled Deployment default/iris from **5 to 2 replicas** (the HPA iris-hpa's minReplicas) at 2026-01-01T00:10:00Z, 6 s after the last run. The pods settled at 2, all Ready, 3.0 s later."
+            ),
+            "{text}"
+        );
+        assert!(text.contains("- Pods removed (3): a, b, c\n- Pods left (2): d, e"));
+        let html = render_report(&model, Format::Html, None).unwrap();
+        assert!(html.contains("<h2>7. Scale down</h2>"));
+        let json: serde_json::Value =
+            serde_json::from_str(&render_report(&model, Format::Json, None).unwrap()).unwrap();
+        assert_eq!(json["scale_down"]["pods_removed"][2], "c");
+    }
+}

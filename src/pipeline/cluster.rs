@@ -64,6 +64,7 @@ impl ClusterSide {
         let tasks = watch::spawn(
             cluster,
             WatchOptions {
+                top_per_window: true,
                 top_every,
                 facts: true,
             },

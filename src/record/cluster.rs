@@ -253,9 +253,13 @@ pub struct PodSampleRecord {
     pub cpu_millis: f64,
     pub cpu_pct_of_request: Option<f64>,
     pub memory_bytes: f64,
-    /// The span the CPU is averaged over (metrics-server's window), in seconds, when known.
+    /// Seconds metrics-server averaged the usage over (PodMetrics' `window`), when it said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_s: Option<f64>,
+    /// Seconds since load start when that window ended (PodMetrics' `timestamp`): the
+    /// usage is of the window before it, which may end before the sample was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_end_s: Option<f64>,
 }
 
 /// Schema 1 -> 2 of a `ClusterRecord`'s JSON: its `missed` entries were text.

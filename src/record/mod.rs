@@ -23,6 +23,7 @@ pub mod locations;
 mod percentile;
 mod phases;
 pub mod pod_errors;
+pub mod scale_down;
 pub mod shape;
 
 pub use atomic::write_atomically;

@@ -50,6 +50,8 @@ pub struct ReportModel {
     pub simulated: Option<Vec<crate::record::cluster::SimulatedSetting>>,
     /// Per run: is the autoscaling right, and what should change.
     pub autoscaling: Vec<RunAutoscaling>,
+    /// Phase 7, when the caller scaled down after the runs (the demo).
+    pub scale_down: Option<crate::record::scale_down::ScaleDownRecord>,
 }
 
 /// The autoscaling analysis of one run, under the run's column name.
@@ -175,6 +177,7 @@ pub fn build(mut runs: Vec<RunView>, options: &ReportOptions) -> ReportModel {
         .collect();
     ReportModel {
         autoscaling,
+        scale_down: None,
         tool: format!("iris-lab {}", env!("CARGO_PKG_VERSION")),
         guide_table: compare::guide_table(&runs),
         extended_table: compare::extended_table(&runs),

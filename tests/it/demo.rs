@@ -1,5 +1,5 @@
-//! `iris-lab demo --no-cluster` end to end on the embedded API, with a short duration (the demo
-//! on the simulated cluster is tested in `sim.rs`).
+//! `iris-lab demo --no-cluster` end to end on the embedded API, with a short duration, and the
+//! demo on the simulated cluster: every phase, and its report recovering the sim's settings.
 
 use crate::support;
 use predicates::prelude::*;
@@ -208,4 +208,150 @@ fn the_demo_prints_only_paths_that_stay() {
     for path in saved {
         assert!(dir.path().join(path).is_file(), "{path} does not exist");
     }
+}
+
+/// The simulation's truth at the demo's settings (`SimSettings::demo()`): a request costs
+/// 1/400 core-second, a pod idles at 2m and has a 200m request, the HPA targets 60%; a pod is
+/// Ready 35 s x 0.2 = 7 s after its creation.
+const SIM_RPS_PER_CORE: f64 = 400.0;
+const SIM_IDLE_M: f64 = 2.0;
+const SIM_TARGET_M: f64 = 200.0 * 0.60;
+const SIM_READY_S: f64 = 35.0 * 0.2;
+
+#[test]
+fn the_demo_plays_every_phase_on_the_simulated_cluster_and_recovers_its_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = support::iris_lab(dir.path())
+        .args(["demo", "--format", "json", "--out-dir", "runs"])
+        .timeout(std::time::Duration::from_secs(170))
+        .output()
+        .unwrap();
+    let (json, stderr) = support::texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    for phase in [
+        "Phase 1.1-1.2, verify the deployment",
+        "4/4 checks passed",
+        "Phase 1.3, smoke test",
+        "Phase 3, 150 users",
+        "Phase 4, 300 users",
+        "Phases 5-6, report",
+        "Phase 7, scale back down",
+        "scaled iris-prediction-api to 2 replicas",
+    ] {
+        assert!(stderr.contains(phase), "{phase:?} not in:\n{stderr}");
+    }
+    assert!(!stderr.contains("skipped"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    recovers_capacity_and_startup(&report);
+    reports_the_scale_down(&report);
+    records_scale_out_and_read_as_markdown(dir.path());
+}
+
+/// 6.4: every run with a capacity fit is within 15% of the sim's requests/s per pod at the
+/// HPA's target, at least one run has one; every scale-up's new pods were Ready within 1 s of
+/// the sim's 7 s (created -> scheduled -> started -> Ready, medians and maxima).
+fn recovers_capacity_and_startup(report: &serde_json::Value) {
+    let truth = (SIM_TARGET_M - SIM_IDLE_M) * SIM_RPS_PER_CORE / 1000.0;
+    let runs = report["autoscaling"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    let fitted: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r["capacity"]["rps_per_pod_at_target"].as_f64())
+        .collect();
+    assert!(!fitted.is_empty(), "no run has a capacity fit: {runs:#?}");
+    for rps in &fitted {
+        assert!(
+            (rps - truth).abs() <= 0.15 * truth,
+            "{rps} requests/s per pod at target, the sim's is {truth}"
+        );
+    }
+    // A scale-up whose pods were not Ready before the run ended has no start-up segments.
+    let mut scale_ups = 0;
+    for run in runs {
+        for up in run["scale_ups"].as_array().unwrap() {
+            let s = &up["segments"];
+            for stat in ["median_s", "max_s"] {
+                let keys = [
+                    "created_to_scheduled",
+                    "scheduled_to_started",
+                    "started_to_ready",
+                ];
+                let parts: Option<Vec<f64>> = keys.iter().map(|k| s[k][stat].as_f64()).collect();
+                let Some(parts) = parts else { continue };
+                scale_ups += 1;
+                let ready: f64 = parts.iter().sum();
+                assert!((ready - SIM_READY_S).abs() <= 1.0, "{stat} {ready}: {up}");
+            }
+        }
+    }
+    assert!(scale_ups >= 2, "no scale-up with its pods Ready: {runs:#?}");
+}
+
+/// Phase 7 in the report: from the replicas the HPA reached to its minReplicas, the pods that
+/// went away and the two that stayed.
+fn reports_the_scale_down(report: &serde_json::Value) {
+    let d = &report["scale_down"];
+    assert_eq!(d["deployment"], "iris-prediction-api", "{d}");
+    assert_eq!(d["hpa"], "iris-prediction-api-hpa");
+    assert_eq!(d["to"], 2);
+    let from = d["from"].as_u64().unwrap();
+    assert!(from > 2, "{d}");
+    assert_eq!(d["settled"], true);
+    assert_eq!(d["pods_left"].as_array().unwrap().len(), 2);
+    assert_eq!(d["pods_removed"].as_array().unwrap().len() as u64, from - 2);
+    assert!(d["at"].as_str().unwrap().ends_with('Z'));
+}
+
+/// Both runs' records saw scaling and pods Ready 7 s after creation; `report` on them shows
+/// the simulated cluster's settings and a full 6.1 table.
+fn records_scale_out_and_read_as_markdown(dir: &std::path::Path) {
+    let runs = records(&dir.join("runs"));
+    assert_eq!(runs.len(), 2);
+    for r in &runs {
+        let c = &r["cluster"];
+        assert!(!c["scaling_events"].as_array().unwrap().is_empty(), "{c}");
+        let ready: Vec<f64> = c["pods_started"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["ready_after_s"].as_f64())
+            .collect();
+        assert!(!ready.is_empty(), "{c}");
+        assert!(
+            ready.iter().all(|r| (r - SIM_READY_S).abs() <= 1.0),
+            "{ready:?}"
+        );
+    }
+    let paths: Vec<_> = std::fs::read_dir(dir.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    let out = support::iris_lab(dir)
+        .arg("report")
+        .args(&paths)
+        .output()
+        .unwrap();
+    let (report, stderr) = support::texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(report.contains("**Simulated cluster.**"), "{report}");
+    assert!(
+        report.contains("| pod_ready_after | 35 s (runs as 7 s) |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| metrics_window | 15 s (runs as 3 s) |"),
+        "{report}"
+    );
+    let table = report
+        .split("## 6.1")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .nth(1)
+        .unwrap();
+    assert!(
+        !table.contains("no cluster data") && !table.contains("| - |"),
+        "{table}"
+    );
 }

@@ -1,6 +1,6 @@
 //! `iris-lab sim` as a separate process, reached only through the kubeconfig it writes: the
 //! other commands (verify, watch, load, cleanup) and kubectl against it, its faults as verify
-//! reports them, and the demo on it.
+//! reports them (the demo on it is in `demo.rs`).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -346,71 +346,4 @@ fn watch_lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
         }
     });
     rx
-}
-
-#[test]
-fn the_demo_plays_every_phase_on_the_simulated_cluster() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = support::iris_lab(dir.path())
-        .args(["demo", "--duration", "25s", "--out-dir", "runs"])
-        .timeout(Duration::from_secs(170))
-        .output()
-        .unwrap();
-    let (report, stderr) = support::texts(&out);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    for phase in [
-        "Phase 1.1-1.2, verify the deployment",
-        "4/4 checks passed",
-        "Phase 1.3, smoke test",
-        "Phase 3, 150 users",
-        "Phase 4, 300 users",
-        "Phases 5-6, report",
-        "Phase 7, scale back down",
-        "scaled iris-prediction-api to 2 replicas",
-    ] {
-        assert!(stderr.contains(phase), "{phase:?} not in:\n{stderr}");
-    }
-    assert!(!stderr.contains("skipped"), "{stderr}");
-    // The report says the cluster is simulated, with its settings; the 6.1 table is full.
-    assert!(report.contains("**Simulated cluster.**"), "{report}");
-    assert!(
-        report.contains("| pod_ready_after | 35 s (runs as 7 s) |"),
-        "{report}"
-    );
-    let table = report
-        .split("## 6.1")
-        .nth(1)
-        .unwrap()
-        .split("\n\n")
-        .nth(1)
-        .unwrap();
-    assert!(
-        !table.contains("no cluster data") && !table.contains("| - |"),
-        "{table}"
-    );
-    // Both runs saw scaling, and new pods Ready 7 s after creation (35 s x 0.2).
-    let runs = dir.path().join("runs");
-    let mut records = 0;
-    for entry in std::fs::read_dir(&runs).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|x| x != "json") {
-            continue;
-        }
-        records += 1;
-        let r: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let c = &r["cluster"];
-        assert!(
-            !c["scaling_events"].as_array().unwrap().is_empty(),
-            "{path:?}: {c}"
-        );
-        let ready: Vec<f64> = c["pods_started"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|p| p["ready_after_s"].as_f64())
-            .collect();
-        assert!(!ready.is_empty(), "{path:?}: {c}");
-        assert!(ready.iter().all(|r| (r - 7.0).abs() <= 1.0), "{ready:?}");
-    }
-    assert_eq!(records, 2);
 }

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::report::view::{RunView, Second};
 
-/// metrics-server's usual window, for samples that do not say theirs: a sample's CPU is the
-/// average over the 15 s before it.
+/// metrics-server's default window: a sample's CPU is the average over the 15 s before it
+/// (when the samples do not say their window).
 pub const METRICS_WINDOW_S: f64 = 15.0;
 /// Fewer steady samples than this give no fit.
 pub const MIN_POINTS: usize = 3;
@@ -49,7 +49,7 @@ impl std::fmt::Display for NoFit {
             Self::NoMetrics => f.write_str("no pod metrics in the run"),
             Self::TooFewPoints { points } => write!(
                 f,
-                "{points} steady samples (every pod ready for a whole 15 s window), {MIN_POINTS} needed"
+                "{points} steady samples (every pod ready for a whole metrics window), {MIN_POINTS} needed"
             ),
             Self::NoSpread {
                 min_rps_per_pod,
@@ -112,20 +112,30 @@ pub fn linear_fit(points: &[(f64, f64)]) -> Option<(f64, f64, f64)> {
     Some((a, b, r2))
 }
 
-/// Requests/s over the metrics window (`window_s` long) ending at `t_s`, from the per-second
-/// counts (second `t` counts the requests of `(t - 1, t]`).
+/// The window the run's samples were averaged over: the shortest their PodMetrics said (a
+/// cluster with a short `--metric-resolution`, `sim` at a time scale), else 15 s.
+pub fn metrics_window_s(samples: &[crate::record::cluster::PodSampleRecord]) -> f64 {
+    samples
+        .iter()
+        .filter_map(|s| s.window_s)
+        .filter(|w| w.is_finite() && *w >= 1.0)
+        .reduce(f64::min)
+        .unwrap_or(METRICS_WINDOW_S)
+}
+
+/// Requests/s over the metrics window (`window_s`) ending at `t_s`, from the per-second
+/// counts (second `t` covers `[t - 1, t)`; seconds cut by the window count by their overlap);
+/// `None` when the timeline covers less than all but one second of the window.
 fn window_rate(timeline: &[Second], t_s: f64, window_s: f64) -> Option<f64> {
-    let (from, to) = (t_s - window_s, t_s);
-    let mut requests = 0.0;
-    let mut covered = 0.0;
+    let from = t_s - window_s;
+    let (mut requests, mut covered) = (0.0, 0.0);
     for s in timeline {
-        let (a, b) = ((s.t as f64 - 1.0).max(from), (s.t as f64).min(to));
-        if b > a {
-            requests += s.requests as f64 * (b - a);
-            covered += b - a;
-        }
+        let end = s.t as f64;
+        let overlap = (end.min(t_s) - (end - 1.0).max(from)).max(0.0);
+        requests += s.requests as f64 * overlap;
+        covered += overlap;
     }
-    (covered >= window_s - 1.0 && covered > 0.0).then(|| requests / covered)
+    (covered > 0.0 && covered >= window_s - 1.0).then(|| requests / covered)
 }
 
 /// The steady samples of a run.
@@ -151,19 +161,21 @@ pub fn points(run: &RunView) -> Vec<CapacityPoint> {
             .or_default()
             .push(s);
     }
+    let window_s = metrics_window_s(&cluster.samples);
     let mut out = Vec::new();
     for (key, samples) in by_time {
         let t_s = key as f64 / 10.0;
-        // metrics-server's window when it said, else its usual 15 s.
-        let window = samples
+        // The usage is of the window ending at the PodMetrics' timestamp, which may be up to
+        // a window before the sample was read.
+        let end_s = samples
             .iter()
-            .filter_map(|s| s.window_s)
+            .filter_map(|s| s.window_end_s)
             .reduce(f64::max)
-            .unwrap_or(METRICS_WINDOW_S);
+            .map_or(t_s, |e| e.min(t_s));
         let steady = samples.iter().all(|s| {
             ready_at
                 .get(s.pod.as_str())
-                .is_none_or(|r| *r <= t_s - window)
+                .is_none_or(|r| *r <= end_s - window_s)
         });
         let second = run.timeline.iter().find(|s| s.t == t_s.ceil() as u64);
         let ready = second
@@ -172,7 +184,7 @@ pub fn points(run: &RunView) -> Vec<CapacityPoint> {
         if !steady || ready as usize != samples.len() || ready == 0 {
             continue;
         }
-        let Some(rate) = window_rate(&run.timeline, t_s, window) else {
+        let Some(rate) = window_rate(&run.timeline, end_s, window_s) else {
             continue;
         };
         let cpu: f64 = samples.iter().map(|s| s.cpu_millis).sum();

@@ -58,6 +58,7 @@ pub fn story() -> RunView {
                 cpu_pct_of_request: Some(cpu / 2.0),
                 memory_bytes: (100 << 20) as f64 + t as f64 * 1024.0,
                 window_s: None,
+                window_end_s: None,
             });
         }
     }
