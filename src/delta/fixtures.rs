@@ -145,6 +145,7 @@ pub fn metered(r: &mut Run, idle: f64, per_rps: f64) {
                 cpu_pct_of_request: None,
                 memory_bytes: 1e8,
                 window_s: Some(15.0),
+                window_end_s: None,
             })
         })
         .collect();
