@@ -47,38 +47,6 @@ pub struct PodUsage {
     pub window_end: Option<jiff::Timestamp>,
 }
 
-/// A Go duration as metrics-server writes its `window` (`15s`, `15.029s`, `1m0s`, `500ms`),
-/// in seconds; `None` for anything else.
-pub fn go_duration_s(text: &str) -> Option<f64> {
-    let mut rest = text.trim();
-    let mut total = 0.0;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let value: f64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 1e-3,
-            "us" | "µs" => 1e-6,
-            "ns" => 1e-9,
-            _ => return None,
-        };
-        total += value * scale;
-        rest = &rest[unit..];
-    }
-    total.is_finite().then_some(total)
-}
-
 fn pod_metrics_resource() -> ApiResource {
     ApiResource {
         group: "metrics.k8s.io".into(),
@@ -104,7 +72,12 @@ pub fn usage_row(name: &str, data: &PodMetricsData, request_millis: Option<f64>)
         cpu_millis: cpu,
         cpu_percent_of_request: request_millis.filter(|r| *r > 0.0).map(|r| cpu / r * 100.0),
         memory_bytes: sum("memory", memory_bytes),
-        window_s: data.window.as_deref().and_then(go_duration_s),
+        window_s: data
+            .window
+            .as_deref()
+            .and_then(|w| crate::units::parse_duration(w).ok())
+            .map(|w| w.as_secs_f64())
+            .filter(|w| *w > 0.0),
         window_end: data.timestamp.as_deref().and_then(|t| t.parse().ok()),
     }
 }
@@ -204,29 +177,5 @@ mod tests {
             row.window_end,
             Some("2026-01-01T00:00:00Z".parse().unwrap())
         );
-    }
-
-    #[test]
-    fn metrics_server_windows_read_as_go_durations() {
-        assert_eq!(go_duration_s("15s"), Some(15.0));
-        assert_eq!(go_duration_s("15.029s"), Some(15.029));
-        assert_eq!(go_duration_s("1m0s"), Some(60.0));
-        assert_eq!(go_duration_s("500ms"), Some(0.5));
-        assert_eq!(go_duration_s("3"), None);
-        assert_eq!(go_duration_s("s"), None);
-        assert_eq!(go_duration_s(""), None);
-        assert_eq!(go_duration_s("15x"), None);
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn any_window_text_reads_without_panic_and_whole_seconds_round_trip(
-            text in "\\PC{0,12}",
-            secs in 0u32..100_000,
-        ) {
-            let _ = go_duration_s(&text);
-            let back = go_duration_s(&format!("{secs}s"));
-            proptest::prop_assert_eq!(back, Some(f64::from(secs)));
-        }
     }
 }
