@@ -38,8 +38,16 @@ pub struct Autoscaling {
     pub scale_ups: Vec<ScaleUp>,
     /// Median and max reaction (load rose -> new pods Ready) over the scale-ups.
     pub reaction: Option<Spread>,
-    /// Requests/s of the steady state (from the last user's start), else of the whole run.
+    /// Requests/s of the load the HPA settles on: from the last scale-up's pods all Ready
+    /// (the cluster caught up) when enough of the run is left after it, else from the last
+    /// user's start, else of the whole run.
     pub steady_rps: f64,
+    /// The second `steady_rps` is measured from (absent: the whole run).
+    #[serde(default)]
+    pub steady_from_s: Option<f64>,
+    /// Whether that is after the last scale-up's pods were all Ready.
+    #[serde(default)]
+    pub steady_after_scale_up: bool,
     /// ceil(steady rps / rps per pod at target).
     pub steady_replicas_needed: Option<u32>,
     pub replicas_reached: Option<u32>,
@@ -129,6 +137,49 @@ fn replay(run: &RunView, spec: &Spec, model: &PodModel) -> Option<Replay> {
     })
 }
 
+/// Seconds of a run after its last scale-up's pods were Ready that make a load of their own.
+const CAUGHT_UP_MIN_S: usize = 5;
+
+/// The load the HPA settles on, and from when it is measured.
+struct SteadyLoad {
+    rps: f64,
+    from_s: Option<f64>,
+    after_scale_up: bool,
+}
+
+/// The requests/s the cluster settles on. Until the new pods serve, a closed-loop load is held
+/// back by the saturated pods (users wait for slow answers), so the seconds from the last
+/// user's start understate what the HPA ends up serving: when the last scale-up's pods were
+/// all Ready with at least [`CAUGHT_UP_MIN_S`] whole seconds of the run left, those seconds
+/// are the load; else the steady state; else the whole run.
+fn steady_load(run: &RunView, scale_ups: &[ScaleUp]) -> SteadyLoad {
+    let spawned = run.steady_state.as_ref().map(|s| s.from_s);
+    let fallback = SteadyLoad {
+        rps: run.steady_state.as_ref().map_or(run.avg_rps, |s| s.rps),
+        from_s: spawned,
+        after_scale_up: false,
+    };
+    let Some(ready) = scale_ups.last().and_then(|u| u.all_ready_s) else {
+        return fallback;
+    };
+    let from = ready.max(spawned.unwrap_or(0.0));
+    let until = run.duration_s.floor();
+    let seconds: Vec<f64> = run
+        .timeline
+        .iter()
+        .filter(|s| s.t as f64 - 1.0 >= from && s.t as f64 <= until)
+        .map(|s| s.requests as f64)
+        .collect();
+    if seconds.len() < CAUGHT_UP_MIN_S {
+        return fallback;
+    }
+    SteadyLoad {
+        rps: seconds.iter().sum::<f64>() / seconds.len() as f64,
+        from_s: Some(from),
+        after_scale_up: true,
+    }
+}
+
 /// The whole analysis of one run.
 pub fn analyse(run: &RunView) -> Autoscaling {
     let Some(cluster) = &run.cluster else {
@@ -150,7 +201,8 @@ pub fn analyse(run: &RunView) -> Autoscaling {
         .map(f64::from);
     let capacity = capacity::capacity(run, target);
     let scale_ups = anatomy::scale_ups(run);
-    let steady_rps = run.steady_state.as_ref().map_or(run.avg_rps, |s| s.rps);
+    let steady = steady_load(run, &scale_ups);
+    let steady_rps = steady.rps;
     let needed = capacity
         .rps_per_pod_at_target
         .filter(|c| *c > 0.0)
@@ -164,6 +216,8 @@ pub fn analyse(run: &RunView) -> Autoscaling {
     let mut out = Autoscaling {
         reaction: Spread::of(scale_ups.iter().filter_map(|u| u.reaction_s).collect()),
         steady_rps,
+        steady_from_s: steady.from_s,
+        steady_after_scale_up: steady.after_scale_up,
         steady_replicas_needed: needed,
         replicas_reached: Some(cluster.max_pods),
         max_replicas,

@@ -245,3 +245,36 @@ fn the_story_adds_up_too() {
     let up = &a.scale_ups[0];
     assert_eq!(segments_sum(up), up.reaction_s.unwrap());
 }
+
+#[test]
+fn the_steady_load_is_what_the_cluster_serves_once_its_new_pods_are_ready() {
+    // The steady state from the last user's start (10 s) averages 90 requests/s over seconds
+    // when two pods held the load back; from 75 s, with the new pods Ready, it is 100.
+    let mut run = story();
+    run.duration_s = 180.0;
+    run.steady_state = Some(crate::record::SteadyState {
+        from_s: 10.0,
+        duration_s: 170.0,
+        requests: 15_300,
+        failures: 0,
+        rps: 90.0,
+        avg_ms: 10.0,
+        p50_ms: None,
+        p95_ms: None,
+        p99_ms: None,
+        histogram: None,
+        max_ms: None,
+    });
+    let a = analyse(&run);
+    assert_eq!(
+        (a.steady_rps, a.steady_from_s, a.steady_after_scale_up),
+        (100.0, Some(75.0), true)
+    );
+    // Four whole seconds left after the pods were Ready are too few: the steady state it is.
+    run.duration_s = 79.5;
+    let a = analyse(&run);
+    assert_eq!(
+        (a.steady_rps, a.steady_from_s, a.steady_after_scale_up),
+        (90.0, Some(10.0), false)
+    );
+}
