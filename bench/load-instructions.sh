@@ -13,6 +13,10 @@
 #        make the same number of requests, so the once-a-second work weighs the same in both
 #        (a closed loop, WAIT=0, runs as fast as the slowed-down binary can, which varies with
 #        the machine's load).
+#        AFTER_ARGS adds flags to the AFTER run only: AFTER_ARGS="--web 127.0.0.1:0" counts
+#        what serving the live page costs (BEFORE and AFTER the same binary); AFTER_PAGE=1
+#        also keeps a page open on it (one SSE client on /events after GET /api/state, as a
+#        browser tab).
 set -euo pipefail
 
 BEFORE=$(realpath "${1:?usage: bench/load-instructions.sh BEFORE AFTER}")
@@ -40,12 +44,34 @@ HOST=$(awk '/^listening on / { print $3; exit }' "$WORK/serve.log")
 
 write_fixtures "$WORK" "$WAIT"
 
-# Runs binary $2 under callgrind; prints "instructions requests".
+# Keeps a page open on the run whose stderr is $1: GET /api/state, then /events until killed.
+open_page() {
+    local url=""
+    for _ in $(seq 600); do
+        url=$(sed -n "s/^web: the run's page is at //p" "$1" | head -1)
+        [ -n "$url" ] && break
+        sleep 0.1
+    done
+    [ -n "$url" ] || { echo "bench: the page did not come up" >&2; return 1; }
+    curl -s "${url}api/state" >/dev/null
+    exec curl -sN "${url}events" >/dev/null 2>&1
+}
+
+# Runs binary $2 under callgrind (with the flags $3, word-split); prints "instructions
+# requests".
 measure() {
+    local extra=()
+    read -r -a extra <<<"${3:-}"
+    local page=""
+    if [ "$1" = after ] && [ -n "${AFTER_PAGE:-}" ]; then
+        open_page "$WORK/$1.err" &
+        page=$!
+    fi
     TOKIO_WORKER_THREADS=1 valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$1" \
         "$2" load --host "$HOST" --users "$USERS" --spawn-rate 100000 --duration "${SECS}s" \
         --scenario "$WORK/predict.yaml" --out-dir "$WORK/runs-$1" --no-cluster --format json \
-        >"$WORK/$1.json" 2>"$WORK/$1.err"
+        "${extra[@]}" >"$WORK/$1.json" 2>"$WORK/$1.err"
+    if [ -n "$page" ]; then kill "$page" 2>/dev/null || true; fi
     python3 - "$WORK/cg.$1" "$WORK/$1.json" <<'PY'
 import json, sys
 ir = 0
@@ -59,7 +85,7 @@ PY
 }
 
 read -r IR_B REQ_B FAIL_B < <(measure before "$BEFORE")
-read -r IR_A REQ_A FAIL_A < <(measure after "$AFTER")
+read -r IR_A REQ_A FAIL_A < <(measure after "$AFTER" "${AFTER_ARGS:-}")
 python3 - "$IR_B" "$REQ_B" "$FAIL_B" "$IR_A" "$REQ_A" "$FAIL_A" <<'PY'
 import sys
 ib, rb, fb, ia, ra, fa = map(int, sys.argv[1:])

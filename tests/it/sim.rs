@@ -309,10 +309,6 @@ fn kubectl_gets_describes_scales_tops_and_watches_the_sim() {
         .spawn()
         .unwrap();
     let lines = watch_lines(&mut watch);
-    let scaled = kubectl(&["scale", "deployment/iris-prediction-api", "--replicas", "4"]);
-    assert!(scaled.contains("scaled"), "{scaled}");
-    // The watch sees the two new pods come, not yet ready (the HPA, at 1% CPU, then scales
-    // the Deployment back to 2, as a real one would).
     let mut seen: Vec<String> = Vec::new();
     let end = Instant::now() + Duration::from_secs(30);
     let names = |seen: &[String]| {
@@ -320,13 +316,24 @@ fn kubectl_gets_describes_scales_tops_and_watches_the_sim() {
             .filter_map(|l| l.split_whitespace().next().map(str::to_string))
             .collect::<std::collections::BTreeSet<_>>()
     };
-    while names(&seen).len() < 4 {
-        let left = end.saturating_duration_since(Instant::now());
-        match lines.recv_timeout(left) {
-            Ok(line) => seen.push(line),
-            Err(_) => panic!("the watch saw only {seen:?}"),
+    let mut watch_until = |n: usize, seen: &mut Vec<String>| {
+        while names(seen).len() < n {
+            let left = end.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) => seen.push(line),
+                Err(_) => panic!("the watch saw only {seen:?}"),
+            }
         }
-    }
+    };
+    // The scale only once the watch listed the two pods: the HPA (a 1.5 s sync at this time
+    // scale) takes the new pods away again, and a kubectl slow to start on a busy machine
+    // missed them.
+    watch_until(2, &mut seen);
+    let scaled = kubectl(&["scale", "deployment/iris-prediction-api", "--replicas", "4"]);
+    assert!(scaled.contains("scaled"), "{scaled}");
+    // The watch sees the two new pods come, not yet ready (the HPA, at 1% CPU, then scales
+    // the Deployment back to 2, as a real one would).
+    watch_until(4, &mut seen);
     let _ = watch.kill();
     let _ = watch.wait();
     assert!(seen.iter().any(|l| l.contains("0/1")), "{seen:?}");
