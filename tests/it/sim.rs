@@ -316,7 +316,7 @@ fn kubectl_gets_describes_scales_tops_and_watches_the_sim() {
             .filter_map(|l| l.split_whitespace().next().map(str::to_string))
             .collect::<std::collections::BTreeSet<_>>()
     };
-    let mut watch_until = |n: usize, seen: &mut Vec<String>| {
+    let watch_until = |n: usize, seen: &mut Vec<String>| {
         while names(seen).len() < n {
             let left = end.saturating_duration_since(Instant::now());
             match lines.recv_timeout(left) {
