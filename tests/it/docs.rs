@@ -48,7 +48,10 @@ fn every_subcommand_has_a_page_naming_every_flag_of_its_help() {
     let cli = iris_lab::cli::Cli::command();
     let mut commands = Vec::new();
     subcommands(&cli, "", &mut commands);
-    assert!(commands.len() >= 10, "too few subcommands found: {commands:?}");
+    assert!(
+        commands.len() >= 10,
+        "too few subcommands found: {commands:?}"
+    );
     let mut problems = Vec::new();
     for (name, flags) in &commands {
         let page = root().join("docs").join(format!("{name}.md"));
