@@ -1,7 +1,8 @@
 //! The documents stay true to the binary: every subcommand has its page `docs/COMMAND.md`
-//! naming every long flag its `--help` shows (walked from clap's definition, no hand list), the
-//! shared flags are on `docs/configuration.md`, and every relative link in README.md,
-//! ARCHITECTURE.md and docs/*.md points to a file that exists.
+//! naming every long flag its `--help` shows (walked from clap's definition, no hand list) and
+//! every key of its config-file section (read from the config parser's own "expected one of"),
+//! the shared flags and top-level keys are on `docs/configuration.md`, and every relative link
+//! in README.md, ARCHITECTURE.md and docs/*.md points to a file that exists.
 
 use std::path::{Path, PathBuf};
 
@@ -85,6 +86,58 @@ fn every_subcommand_has_a_page_naming_every_flag_of_its_help() {
         "{}\n(see docs/README.md, \"How to add a flag\")",
         problems.join("\n")
     );
+}
+
+/// The keys the config file accepts at `prefix` (e.g. `"load:\n  "`), as its parser names them
+/// when it refuses an unknown one.
+fn config_keys(dir: &Path, prefix: &str) -> Result<Vec<String>, String> {
+    let path = dir.join("iris-lab.yaml");
+    std::fs::write(&path, format!("{prefix}zz_not_a_key: 1\n")).map_err(|e| e.to_string())?;
+    let message = match iris_lab::config::load(&path) {
+        Ok(_) => return Err(format!("{prefix:?}zz_not_a_key was accepted")),
+        Err(e) => e.to_string(),
+    };
+    let expected = message
+        .split_once("expected")
+        .ok_or_else(|| format!("no expected keys in: {message}"))?
+        .1;
+    Ok(expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(String::from)
+        .collect())
+}
+
+#[test]
+fn every_config_key_is_on_its_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let top = config_keys(dir.path(), "").unwrap();
+    let cli = iris_lab::cli::Cli::command();
+    let commands: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+    let (sections, shared): (Vec<&String>, Vec<&String>) =
+        top.iter().partition(|k| commands.contains(&k.as_str()));
+    assert!(sections.len() >= 5, "too few sections found: {top:?}");
+    let mut problems = Vec::new();
+    let mut pages = vec![(
+        "configuration".to_string(),
+        shared.into_iter().cloned().collect(),
+    )];
+    for section in sections {
+        pages.push((
+            section.clone(),
+            config_keys(dir.path(), &format!("{section}:\n  ")).unwrap(),
+        ));
+    }
+    for (page, keys) in pages {
+        let text = read(&root().join("docs").join(format!("{page}.md"))).unwrap_or_default();
+        problems.extend(
+            keys.iter()
+                .filter(|key| !text.contains(&format!("`{key}`")))
+                .map(|key| format!("docs/{page}.md does not name the config key `{key}`")),
+        );
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 /// The targets of a markdown text's inline links `[text](target)` and `![alt](target)`.
