@@ -10,7 +10,8 @@ use crate::units::PositiveDuration;
 /// Service, 150 and 300 users of load with the cluster watched, the report, the scale-down.
 #[derive(Debug, Clone, Default, Args)]
 pub struct DemoArgs {
-    /// Length of each of the two load runs, e.g. 30s, 2m [default: 30s].
+    /// Length of each of the two load runs, e.g. 30s, 2m [default: 25s on the simulated
+    /// cluster, 30s with --no-cluster].
     #[arg(long, value_name = "D")]
     pub duration: Option<PositiveDuration>,
 

@@ -113,8 +113,9 @@ pub struct LoadArgs {
     #[arg(long, value_name = "DURATION")]
     pub top_interval: Option<HumanDuration>,
 
-    /// Split the users over N workers (2 or more) started at one time and merge their
-    /// results exactly; with --local they are processes on this machine.
+    /// Split the load (the users, or the open model's arrivals) over N workers (2 or more)
+    /// started at one time and merge their results exactly; with --local they are processes
+    /// on this machine.
     #[arg(long, value_name = "N")]
     pub workers: Option<Count>,
 
@@ -145,7 +146,8 @@ pub struct LoadArgs {
     #[arg(long, value_name = "D")]
     pub worker_start_delay: Option<PositiveDuration>,
 
-    /// Print the worker Job and the Role the run needs as YAML, and create nothing.
+    /// With --workers as pods (no --local): print the worker Job and the Role the run needs as
+    /// YAML, and create nothing.
     #[arg(long)]
     pub dry_run: bool,
 

@@ -137,9 +137,11 @@ pub enum Command {
     Smoke(SmokeArgs),
     /// Phases 2-4: load-test the API with Locust's user classes and save a run record.
     Load(Box<LoadArgs>),
-    /// Phases 3.3/4.4: stream pod, HPA and event changes, and pod CPU/memory, until Ctrl-C.
+    /// Phases 3.3/4.4: stream pod, HPA and event changes, and pod CPU/memory, until Ctrl-C (or
+    /// --duration).
     Watch(WatchArgs),
-    /// Phases 5-6: comparison table, timing breakdown, bottlenecks and charts, as markdown.
+    /// Phases 5-6: comparison table, timing breakdown, bottlenecks and charts, as markdown (or
+    /// JSON, or one HTML page).
     Report(ReportArgs),
     /// Phase 6: predict the replicas, the time to reach them and the degradation of another
     /// load, from the capacity and start-up measured in saved runs.
@@ -155,7 +157,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Phases 2-4 in the browser: Locust's web UI with the cluster beside the load.
     Web(WebArgs),
-    /// The whole guide on the embedded reference API with no cluster, ending in the report.
+    /// The whole guide on a simulated cluster, ending in the report (--no-cluster: on the
+    /// reference API alone, the cluster's phases skipped).
     Demo(DemoArgs),
     /// A simulated cluster on 127.0.0.1 (Kubernetes API, pods that serve, an HPA) to try
     /// every command on, until Ctrl-C.

@@ -34,7 +34,8 @@ pub struct ReportArgs {
     pub gcp_project: Option<String>,
 
     /// Add a comparison against the runs in DIR (as `iris-lab compare DIR <the report's runs>`,
-    /// with the config file's `compare:` settings); markdown and json.
+    /// with the config file's `compare:` settings): a section after the markdown, a `baseline`
+    /// key in json, a section of the html page.
     #[arg(long, value_name = "DIR")]
     pub baseline: Option<PathBuf>,
 }

@@ -14,6 +14,7 @@ mod demo;
 mod deploy;
 mod distributed;
 mod distributed_kube;
+mod docs;
 mod doctor;
 mod load_cli;
 mod load_cluster;

@@ -44,7 +44,7 @@ pub use trace::render_trace;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
-    /// Tables for people (markdown for `report`).
+    /// Tables for people (markdown for `report`, `demo` and `compare`).
     #[default]
     #[value(alias = "markdown")]
     Text,
