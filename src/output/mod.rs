@@ -92,6 +92,16 @@ impl Style {
         table
     }
 
+    /// A WARN cell (passed, not yet as it should be), yellow on a colour terminal.
+    pub fn warn_cell(&self) -> Cell {
+        let cell = Cell::new("WARN");
+        if self.color {
+            cell.fg(Color::Yellow)
+        } else {
+            cell
+        }
+    }
+
     /// A pass/fail cell, green or red on a colour terminal.
     pub fn verdict(&self, passed: bool) -> Cell {
         let cell = Cell::new(if passed { "PASS" } else { "FAIL" });

@@ -21,11 +21,15 @@ pub fn render_smoke(report: &SmokeReport, format: Format, style: Style) -> Strin
                 ]);
             }
             let passed = report.checks.iter().filter(|c| c.passed).count();
-            format!(
+            let mut text = format!(
                 "Smoke test of {}\n{table}\n{passed}/{} checks passed\n",
                 report.host,
                 report.checks.len()
-            )
+            );
+            if report.checks.iter().all(|c| c.status.is_none()) {
+                text.push_str("No answer from the host: `iris-lab doctor` checks the way to it (DNS, TCP, TLS, HTTP) and the Service and pods behind it\n");
+            }
+            text
         }
     }
 }
@@ -46,6 +50,7 @@ mod tests {
                     latency_ms: 1.25,
                     passed: true,
                     detail: "version 2.0.0 (running)".into(),
+                    timed_out: false,
                 },
                 SmokeCheck {
                     endpoint: "GET /health".into(),
@@ -53,6 +58,7 @@ mod tests {
                     latency_ms: 1000.0,
                     passed: false,
                     detail: "timed out: no complete response within the timeout".into(),
+                    timed_out: true,
                 },
             ],
         }
