@@ -134,6 +134,7 @@ fn unknown_targets_or_scaling_inactive_fail_the_hpa() {
     r.metrics_api = MetricsApi {
         answers: false,
         detail: "does not answer: 503".into(),
+        arriving: None,
     };
     let c = &build_checks(&r, &names(), Timestamp::now())[3];
     assert!(!c.passed);
@@ -156,4 +157,28 @@ fn unknown_targets_or_scaling_inactive_fail_the_hpa() {
         c.detail
             .ends_with("ScalingActive=False FailedGetResourceMetric")
     );
+}
+
+/// Warming up is not failing: young pods, metrics.k8s.io answering, no value yet is a WARN
+/// that passes and says when; once due, the same is a FAIL.
+#[test]
+fn unknown_targets_while_metrics_arrive_are_a_warning_that_says_when() {
+    let mut r = healthy();
+    r.hpa.as_mut().unwrap().targets =
+        crate::cluster::checks::HpaTargets::cpu_utilization(None, Some(60));
+    let now: Timestamp = "2026-12-08T10:00:10Z".parse().unwrap();
+    r.metrics_api.arriving = Some(crate::cluster::warmup::Arriving {
+        since: "2026-12-08T10:00:00Z".parse().unwrap(),
+        due: "2026-12-08T10:00:45Z".parse().unwrap(),
+    });
+    let c = &build_checks(&r, &names(), now)[3];
+    assert!(c.passed && c.warning, "{c:?}");
+    let remedy = c.remedy.as_deref().unwrap();
+    assert!(
+        remedy.contains("still arriving") && remedy.contains("10:00:45"),
+        "{remedy}"
+    );
+    r.metrics_api.arriving = None;
+    let c = &build_checks(&r, &names(), now)[3];
+    assert!(!c.passed && !c.warning, "{c:?}");
 }
