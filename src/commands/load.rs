@@ -82,8 +82,10 @@ pub async fn run(settings: &Settings, args: &LoadArgs) -> Result<Outcome, Error>
 /// which shows the record); an interrupted run keeps its own exit.
 fn answered_or_failed(result: &pipeline::LoadResult) -> Outcome {
     use crate::record::answered;
-    match answered::no_answer(&result.record) {
-        Some(why) if result.outcome != Outcome::Interrupted => {
+    let record = &result.record;
+    let failed = answered::asked_in_vain(record, result.abandoned);
+    match answered::no_answer(record) {
+        Some(why) if failed && result.outcome != Outcome::Interrupted => {
             output::note(&format!(
                 "error: {}",
                 answered::no_answer_line(&result.record, why)

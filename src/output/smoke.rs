@@ -15,7 +15,11 @@ pub fn render_smoke(report: &SmokeReport, format: Format, style: Style) -> Strin
                 table.add_row(vec![
                     Cell::new(&check.endpoint),
                     Cell::new(check.status.map_or("-".to_string(), |s| s.to_string())),
-                    Cell::new(fmt_ms(check.latency_ms)),
+                    // A check not tried (the host did not answer the first) took no time.
+                    Cell::new(match (check.status, check.latency_ms) {
+                        (None, ms) if ms == 0.0 => "-".to_string(),
+                        (_, ms) => fmt_ms(ms),
+                    }),
                     style.verdict(check.passed),
                     Cell::new(&check.detail),
                 ]);

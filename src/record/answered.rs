@@ -47,10 +47,8 @@ fn transport(f: &Failure) -> Option<NoAnswer> {
     }
 }
 
-/// `Some` when no request of the run got an HTTP response (whatever its status): the most
-/// frequent transport failure says why, and with none (every request still waiting when the
-/// run ended) the host never answered.
-pub fn no_answer(r: &RunRecord) -> Option<NoAnswer> {
+/// The transport failures of a run, by what they say about the host.
+fn unanswered(r: &RunRecord) -> Vec<(NoAnswer, u64)> {
     let mut by_reason: Vec<(NoAnswer, u64)> = Vec::new();
     for f in &r.failures {
         if let Some(why) = transport(&f.reason) {
@@ -60,8 +58,16 @@ pub fn no_answer(r: &RunRecord) -> Option<NoAnswer> {
             }
         }
     }
+    by_reason
+}
+
+/// `Some` when users ran and no request of the run got an HTTP response (whatever its
+/// status): the most frequent transport failure says why, and with none (every request still
+/// waiting when the run ended) the host never answered.
+pub fn no_answer(r: &RunRecord) -> Option<NoAnswer> {
+    let by_reason = unanswered(r);
     let unanswered: u64 = by_reason.iter().map(|(_, n)| n).sum();
-    if r.aggregate.requests > unanswered {
+    if r.aggregate.requests > unanswered || r.users_started == 0 {
         return None;
     }
     Some(
@@ -70,6 +76,13 @@ pub fn no_answer(r: &RunRecord) -> Option<NoAnswer> {
             .max_by_key(|(_, n)| *n)
             .map_or(NoAnswer::NeverAnswered, |(w, _)| *w),
     )
+}
+
+/// Whether the host was asked and did not answer: a transport failure, or users still
+/// waiting for an answer after the run's grace period (`abandoned`). A run stopped before its
+/// users' first requests could end asked nothing in vain: it is short, not failed.
+pub fn asked_in_vain(r: &RunRecord, abandoned: usize) -> bool {
+    abandoned > 0 || !unanswered(r).is_empty()
 }
 
 /// The one line `load` ends with when nothing answered.
