@@ -16,9 +16,10 @@ pub fn render_smoke(report: &SmokeReport, format: Format, style: Style) -> Strin
                     Cell::new(&check.endpoint),
                     Cell::new(check.status.map_or("-".to_string(), |s| s.to_string())),
                     // A check not tried (the host did not answer the first) took no time.
-                    Cell::new(match (check.status, check.latency_ms) {
-                        (None, ms) if ms == 0.0 => "-".to_string(),
-                        (_, ms) => fmt_ms(ms),
+                    Cell::new(if check.status.is_none() && check.latency_ms == 0.0 {
+                        "-".to_string()
+                    } else {
+                        fmt_ms(check.latency_ms)
                     }),
                     style.verdict(check.passed),
                     Cell::new(&check.detail),
