@@ -258,7 +258,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 2"), "{err}");
-        assert!(err.contains("unknown field `namspace`"), "{err}");
+        assert!(
+            err.contains("unknown key `namspace`: did you mean `namespace`?"),
+            "{err}"
+        );
 
         let err =
             parse_yaml::<Option<ConfigFile>>(Path::new("x.yaml"), "smoke:\n  timeout: soon\n")
@@ -356,7 +359,8 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(
-            err.contains("x.yaml") && err.contains("unknown field `rps_per_cor`"),
+            err.contains("x.yaml")
+                && err.contains("sim: unknown key `rps_per_cor`: did you mean `rps_per_core`?"),
             "{err}"
         );
         assert!(!err.contains('\n'), "one line: {err}");
@@ -461,7 +465,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("line 2") && err.contains("unknown field `port`"),
+            err.contains("line 2") && err.contains("web: unknown key `port`"),
             "{err}"
         );
         let err =
@@ -476,7 +480,10 @@ mod tests {
         let err = parse_yaml::<Option<ConfigFile>>(Path::new("x.yaml"), "report:\n  runs: [a]\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("unknown field `runs`"), "{err}");
+        assert!(
+            err.contains("report: unknown key `runs`: did you mean `runs_dir`?"),
+            "{err}"
+        );
     }
 
     #[test]

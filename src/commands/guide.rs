@@ -11,13 +11,23 @@ pub const PHASES: [&str; 7] = [
     include_str!("../../guide/7-cleanup.md"),
 ];
 
-/// The text of one phase (1-7), or of the whole guide.
+/// Before Phase 1: the simulated cluster and the demo.
+pub const BEFORE: &str = include_str!("../../guide/0-before-you-start.md");
+/// After Phase 7: `doctor` and what points to it.
+pub const TROUBLESHOOTING: &str = include_str!("../../guide/troubleshooting.md");
+
+/// The text of one phase (1-7), or of the whole guide (with what comes before Phase 1 and
+/// the troubleshooting section after Phase 7).
 pub fn text(phase: Option<u8>) -> String {
     match phase {
         Some(n) => PHASES
             .get(usize::from(n).saturating_sub(1))
             .map_or_else(String::new, |p| p.to_string()),
-        None => PHASES.join("\n"),
+        None => std::iter::once(BEFORE)
+            .chain(PHASES)
+            .chain(std::iter::once(TROUBLESHOOTING))
+            .collect::<Vec<_>>()
+            .join("\n"),
     }
 }
 
@@ -90,6 +100,44 @@ mod tests {
             commands_shown("```sh\niris-lab watch\n```\niris-lab has"),
             ["watch"]
         );
+    }
+
+    /// The guide is the guide of this tool: every subcommand a user can call (clap's own list,
+    /// hidden ones aside) is shown somewhere in it as `iris-lab NAME`.
+    #[test]
+    fn the_guide_names_every_subcommand() {
+        use clap::CommandFactory;
+        let cli = crate::cli::Cli::command();
+        let shown: Vec<String> = commands_shown(&text(None));
+        let missing: Vec<&str> = cli
+            .get_subcommands()
+            .filter(|c| !c.is_hide_set())
+            .map(|c| c.get_name())
+            .filter(|name| !shown.iter().any(|s| s == name))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "the guide names no `iris-lab {}`",
+            missing.join("`, `iris-lab ")
+        );
+    }
+
+    /// Each phase names the commands that do it, where a newcomer looks for them.
+    #[test]
+    fn each_phase_names_its_commands() {
+        let named = |text: &str, name: &str| commands_shown(text).iter().any(|c| c == name);
+        for name in ["sim", "demo"] {
+            assert!(named(BEFORE, name), "before Phase 1 lacks {name}");
+        }
+        assert!(named(PHASES[0], "doctor"), "Phase 1 lacks doctor");
+        assert!(named(TROUBLESHOOTING, "doctor"));
+        for phase in [2, 3, 4] {
+            assert!(named(PHASES[phase - 1], "web"), "Phase {phase} lacks web");
+        }
+        assert!(named(PHASES[5], "predict") && PHASES[5].contains("6.4"));
+        assert!(named(PHASES[6], "compare") && PHASES[6].contains("## 7.3"));
+        let whole = text(None);
+        assert!(whole.starts_with("# Before Phase 1") && whole.contains("# Troubleshooting"));
     }
 
     #[test]

@@ -75,7 +75,25 @@ pub async fn run(settings: &Settings, args: &LoadArgs) -> Result<Outcome, Error>
     };
     let text = output::render_load(&result, settings.format, output::Style::for_stdout());
     output::write_stdout(&text)?;
-    Ok(result.outcome)
+    Ok(answered_or_failed(&result))
+}
+
+/// A run in which no request got an answer fails, saying why in one line (after the summary,
+/// which shows the record); an interrupted run keeps its own exit.
+fn answered_or_failed(result: &pipeline::LoadResult) -> Outcome {
+    use crate::record::answered;
+    let record = &result.record;
+    let failed = answered::asked_in_vain(record, result.abandoned);
+    match answered::no_answer(record) {
+        Some(why) if failed && result.outcome != Outcome::Interrupted => {
+            output::note(&format!(
+                "error: {}",
+                answered::no_answer_line(&result.record, why)
+            ));
+            Outcome::Failed
+        }
+        _ => result.outcome,
+    }
 }
 
 /// The run in its mode: one process, local workers or worker pods (None: a dry run).

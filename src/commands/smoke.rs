@@ -9,12 +9,30 @@ use crate::probe::{self, ApiClient};
 /// The default time limit of each smoke request.
 pub use crate::probe::smoke::DEFAULT_TIMEOUT;
 
+/// After this long without every answer, say what smoke is waiting for.
+const SLOW_NOTE_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub async fn run(settings: &Settings, args: &SmokeArgs) -> Result<Outcome, Error> {
     let args = settings.layer(args, |f| &f.smoke);
     let timeout = args.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0);
     let host = super::require_host(settings).await?;
-    let client = ApiClient::new(host, timeout, settings.insecure).map_err(Error::HttpClient)?;
-    let report = probe::smoke::run(&client).await;
+    let client =
+        ApiClient::new(host.clone(), timeout, settings.insecure).map_err(Error::HttpClient)?;
+    let report = {
+        let smoke = probe::smoke::run(&client);
+        tokio::pin!(smoke);
+        tokio::select! {
+            report = &mut smoke => report,
+            () = tokio::time::sleep(SLOW_NOTE_AFTER) => {
+                output::note(&format!(
+                    "waiting for {host}: no answer after {} s (each request gives up after {}; `iris-lab doctor` checks the way to it)",
+                    SLOW_NOTE_AFTER.as_secs(),
+                    crate::units::format_duration(timeout)
+                ));
+                smoke.await
+            }
+        }
+    };
     let text = output::render_smoke(&report, settings.format, output::Style::for_stdout());
     output::write_stdout(&text)?;
     Ok(Outcome::from_passed(report.passed))

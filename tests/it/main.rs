@@ -24,6 +24,7 @@ mod load_pod_errors;
 mod load_shape_cli;
 mod load_tls;
 mod locust_csv;
+mod newcomer;
 mod phases;
 mod predict;
 mod report;

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::support;
 
 /// A running `iris-lab sim`, stopped (SIGINT) when dropped.
-struct SimProcess {
+pub(crate) struct SimProcess {
     child: Child,
     dir: tempfile::TempDir,
     kubeconfig: PathBuf,
@@ -22,7 +22,7 @@ struct SimProcess {
 
 impl SimProcess {
     /// Starts `iris-lab sim` with `args` in a temp dir; waits for its kubeconfig.
-    fn start(args: &[&str]) -> Self {
+    pub(crate) fn start(args: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("sim.kubeconfig");
         let child = support::std_command()
@@ -58,7 +58,7 @@ impl SimProcess {
     }
 
     /// iris-lab with this cluster's kubeconfig, in the sim's directory.
-    fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
+    pub(crate) fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
         let mut c = support::iris_lab(self.dir.path());
         c.arg("--kubeconfig")
             .arg(&self.kubeconfig)
@@ -67,7 +67,7 @@ impl SimProcess {
         c
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 

@@ -453,7 +453,7 @@ async fn report_shows_saved_spans_by_period_pod_and_error() {
     // Offline now: the report reads the saved traces.
     let stdout = assert_ok(&iris_lab(&fake, dir.path(), &[], &["report", record]).await);
     let section =
-        &stdout[stdout.find("## 5. Where the time goes").unwrap()..stdout.find("## 6.2").unwrap()];
+        &stdout[stdout.find("## 5. Where the time goes").unwrap()..stdout.find("## 6.1").unwrap()];
     let fetched = section
         .split("fetched ")
         .nth(1)

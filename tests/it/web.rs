@@ -88,11 +88,15 @@ fn a_run_is_started_changed_stopped_and_saved_as_a_record() {
 
         let stop = reqwest::get(format!("{url}stop")).await.unwrap();
         assert_eq!(stop.status(), 200);
-        let state = wait_state(&url, lim, |s| latest(s)["status"] == "finished").await;
+        // Stopped from the page: the page's word is the record's.
+        let state = wait_state(&url, lim, |s| latest(s)["status"] == "interrupted").await;
         let id = latest(&state)["id"].as_u64().unwrap();
+        let rows = latest(&state)["rows"].as_array().unwrap();
+        assert!(rows.iter().all(|r| r["current_rps"] == 0.0), "{rows:?}");
 
         // The record is a normal one: the change is a stage, report reads it.
         let record = get_json(&format!("{url}runs/{id}/record.json")).await;
+        assert_eq!(record["status"], "interrupted");
         let targets = stage_targets(&record);
         assert_eq!(targets.first(), Some(&4.0), "{targets:?}");
         assert_eq!(targets.last(), Some(&8.0), "{targets:?}");

@@ -194,7 +194,7 @@ fn the_page_starts_changes_and_stops_a_run_in_chromium() {
         }
 
         click(&c, "#stop").await;
-        wait_js(&c, "the run finished", "document.querySelector('#k-status').textContent === 'finished'").await;
+        wait_js(&c, "the run interrupted, as its record says", "document.querySelector('#k-status').textContent === 'interrupted'").await;
         tab(&c, "download", shots.as_ref()).await;
         // The page's download link, fetched by the page itself, is the CSV the run saved.
         let href = wait_js(&c, "the CSV link", "document.querySelector('#dl-stats-csv') && document.querySelector('#dl-stats-csv').href").await;
@@ -264,7 +264,8 @@ fn the_page_is_readable_in_the_light_and_the_dark_scheme() {
         )
         .await;
         assert_eq!(status, 200, "{answer}");
-        crate::support::web::wait_state(&url, LIMIT, |s| s["latest"]["status"] == "finished").await;
+        crate::support::web::wait_state(&url, LIMIT, |s| s["latest"]["status"] == "completed")
+            .await;
         for (scheme, flags) in [("light", vec![]), ("dark", vec!["--force-dark-mode"])] {
             let c = session_with(&driver, &root.join(format!("profile-{scheme}")), &flags).await;
             c.goto(&url).await.expect("open the page");

@@ -67,7 +67,7 @@ fn a_scenario_on_the_form_defines_the_class_and_bad_ones_start_nothing() {
         let (status, answer) = swarm(&url, &form).await;
         assert_eq!(status, 200, "{answer}");
         let state = wait_state(&url, Duration::from_secs(30), |s| {
-            s["latest"]["status"] == "finished"
+            s["latest"]["status"] == "completed"
         })
         .await;
         let latest = &state["latest"];

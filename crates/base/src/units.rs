@@ -94,6 +94,12 @@ fn duration_error(text: &str, e: humantime::DurationError) -> String {
     }
 }
 
+/// A count with its noun in the right number: `1 pod`, `2 pods`, `0 pods`.
+pub fn counted(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Formats a duration the way the flags take it (`1h30m`, `90s`, `250ms`).
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();

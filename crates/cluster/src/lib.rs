@@ -11,6 +11,7 @@ pub mod reads;
 mod target;
 pub mod timeline;
 pub mod verify;
+pub mod warmup;
 pub mod watch;
 
 use k8s_openapi::api::apps::v1::Deployment;

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::TargetNames;
 use super::checks::{self, ConditionView, HpaTargets, PodRow, ReplicaCounts};
+use super::warmup::{self, Arriving};
 use super::{Cluster, ClusterError};
 
 #[derive(Debug, Clone, Serialize)]
@@ -41,15 +42,22 @@ pub struct HpaView {
 pub struct MetricsApi {
     pub answers: bool,
     pub detail: String,
+    /// It answers, the pods are young and the HPA may not have had its first metrics yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arriving: Option<Arriving>,
 }
 
 /// One line of the checklist.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Check {
     pub name: String,
+    /// Not failed (a warning passes too: it asks for no action now).
     pub passed: bool,
+    /// Passed, but not yet as it should be (metrics still arriving).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub warning: bool,
     pub detail: String,
-    /// What to do, for a failed check.
+    /// What to do, for a failed check; when to look again, for a warning.
     pub remedy: Option<String>,
 }
 
@@ -99,7 +107,11 @@ pub async fn gather(cluster: &Cluster) -> Result<VerifyReport, ClusterError> {
         external_ip: checks::external_address(&s),
         ports: checks::service_ports(&s),
     });
-    let hpa = cluster.hpa().await?.map(|h| {
+    let raw_hpa = cluster.hpa().await?;
+    let arriving = raw_hpa
+        .as_ref()
+        .and_then(|h| warmup::metrics_arriving(&pods, h, now));
+    let hpa = raw_hpa.map(|h| {
         let (min, max, current, desired) = checks::hpa_replicas(&h);
         HpaView {
             name: cluster.names.hpa.clone(),
@@ -114,7 +126,11 @@ pub async fn gather(cluster: &Cluster) -> Result<VerifyReport, ClusterError> {
     let metrics_api = match cluster.top(&pods).await {
         Ok(rows) => MetricsApi {
             answers: true,
-            detail: format!("answers, {} pods with metrics", rows.len()),
+            detail: format!(
+                "answers, {} with metrics",
+                iris_base::units::counted(rows.len() as u64, "pod", "pods")
+            ),
+            arriving,
         },
         Err(e @ (ClusterError::Unauthorized { .. } | ClusterError::Unreachable { .. })) => {
             return Err(e);
@@ -122,6 +138,7 @@ pub async fn gather(cluster: &Cluster) -> Result<VerifyReport, ClusterError> {
         Err(e) => MetricsApi {
             answers: false,
             detail: format!("does not answer: {e}"),
+            arriving: None,
         },
     };
     let mut report = VerifyReport {
@@ -137,7 +154,7 @@ pub async fn gather(cluster: &Cluster) -> Result<VerifyReport, ClusterError> {
         checks: Vec::new(),
         passed: false,
     };
-    report.checks = build_checks(&report, &cluster.names);
+    report.checks = build_checks(&report, &cluster.names, now);
     report.passed = report.checks.iter().all(|c| c.passed);
     Ok(report)
 }
@@ -151,13 +168,14 @@ fn check(
     Check {
         name: name.into(),
         passed,
+        warning: false,
         detail: detail.into(),
         remedy: (!passed).then_some(remedy),
     }
 }
 
 /// The checklist, from what was found: one check per object, in the guide's order. Pure.
-pub fn build_checks(r: &VerifyReport, names: &TargetNames) -> Vec<Check> {
+pub fn build_checks(r: &VerifyReport, names: &TargetNames, now: Timestamp) -> Vec<Check> {
     let ns = &r.namespace;
     vec![
         r.deployment.as_ref().map_or_else(
@@ -171,7 +189,7 @@ pub fn build_checks(r: &VerifyReport, names: &TargetNames) -> Vec<Check> {
         ),
         r.hpa.as_ref().map_or_else(
             || missing("HPA", &names.hpa, "hpa", ns),
-            |h| hpa_check(h, &r.metrics_api, ns),
+            |h| hpa_check(h, &r.metrics_api, ns, now),
         ),
     ]
 }
@@ -252,8 +270,9 @@ fn service_check(s: &ServiceView, ns: &str) -> Check {
     )
 }
 
-/// Every metric has a current value and scaling is active.
-fn hpa_check(h: &HpaView, metrics_api: &MetricsApi, ns: &str) -> Check {
+/// Every metric has a current value and scaling is active; while metrics are still arriving
+/// (young pods, metrics.k8s.io answering) a missing value is a warning that says when.
+fn hpa_check(h: &HpaView, metrics_api: &MetricsApi, ns: &str, now: Timestamp) -> Check {
     let inactive = h
         .conditions
         .iter()
@@ -265,9 +284,19 @@ fn hpa_check(h: &HpaView, metrics_api: &MetricsApi, ns: &str) -> Check {
     if let Some(c) = inactive {
         detail.push_str(&format!("; ScalingActive=False {}", c.reason));
     }
+    let measured = !h.targets.has_unknown() && inactive.is_none();
+    if let (false, Some(arriving)) = (measured, &metrics_api.arriving) {
+        return Check {
+            name: format!("HPA {} metrics", h.name),
+            passed: true,
+            warning: true,
+            detail,
+            remedy: Some(arriving.describe(now)),
+        };
+    }
     check(
         format!("HPA {} metrics", h.name),
-        !h.targets.has_unknown() && inactive.is_none(),
+        measured,
         detail,
         format!(
             "the HPA gets no CPU metrics: metrics-server is missing or unhealthy (the metrics.k8s.io API {}); check `kubectl top pods -n {ns}`, `kubectl get apiservice v1beta1.metrics.k8s.io`, and that the pods request CPU",

@@ -1,4 +1,5 @@
 use super::*;
+use jiff::Timestamp;
 
 fn healthy() -> VerifyReport {
     VerifyReport {
@@ -41,7 +42,8 @@ fn healthy() -> VerifyReport {
         }),
         metrics_api: MetricsApi {
             answers: true,
-            detail: "answers, 1 pods with metrics".into(),
+            detail: "answers, 1 pod with metrics".into(),
+            arriving: None,
         },
         base_url: Some("http://34.1.2.3/".into()),
         checks: vec![],
@@ -55,7 +57,7 @@ fn names() -> TargetNames {
 
 #[test]
 fn everything_up_passes_four_checks() {
-    let checks = build_checks(&healthy(), &names());
+    let checks = build_checks(&healthy(), &names(), Timestamp::now());
     assert_eq!(checks.len(), 4);
     assert!(
         checks.iter().all(|c| c.passed && c.remedy.is_none()),
@@ -67,7 +69,7 @@ fn everything_up_passes_four_checks() {
 fn unavailable_replicas_fail_the_deployment() {
     let mut r = healthy();
     r.deployment.as_mut().unwrap().replicas.available = 1;
-    let checks = build_checks(&r, &names());
+    let checks = build_checks(&r, &names(), Timestamp::now());
     assert!(!checks[0].passed);
     assert_eq!(
         checks[0].detail,
@@ -82,7 +84,7 @@ fn missing_objects_name_the_namespace() {
     r.service = None;
     r.hpa = None;
     r.pods.clear();
-    let checks = build_checks(&r, &names());
+    let checks = build_checks(&r, &names(), Timestamp::now());
     assert!(checks.iter().all(|c| !c.passed));
     assert_eq!(checks[0].name, "Deployment iris");
     assert_eq!(checks[0].detail, "not found in namespace ml");
@@ -96,7 +98,7 @@ fn an_unhealthy_pod_gives_its_problem_as_the_remedy() {
     let mut r = healthy();
     r.pods[0].healthy = false;
     r.pods[0].problem = Some("CrashLoopBackOff: ...".into());
-    let c = &build_checks(&r, &names())[1];
+    let c = &build_checks(&r, &names(), Timestamp::now())[1];
     assert!(!c.passed);
     assert_eq!(c.detail, "0/1 pods Running and Ready");
     assert_eq!(c.remedy.as_deref(), Some("iris-1: CrashLoopBackOff: ..."));
@@ -106,7 +108,7 @@ fn an_unhealthy_pod_gives_its_problem_as_the_remedy() {
 fn a_pending_ip_and_a_clusterip_service_get_different_remedies() {
     let mut r = healthy();
     r.service.as_mut().unwrap().external_ip = None;
-    let c = &build_checks(&r, &names())[2];
+    let c = &build_checks(&r, &names(), Timestamp::now())[2];
     assert!(!c.passed);
     assert!(
         c.remedy
@@ -115,7 +117,7 @@ fn a_pending_ip_and_a_clusterip_service_get_different_remedies() {
             .contains("still being provisioned")
     );
     r.service.as_mut().unwrap().kind = "ClusterIP".into();
-    let c = &build_checks(&r, &names())[2];
+    let c = &build_checks(&r, &names(), Timestamp::now())[2];
     assert!(
         c.remedy
             .as_ref()
@@ -131,8 +133,9 @@ fn unknown_targets_or_scaling_inactive_fail_the_hpa() {
     r.metrics_api = MetricsApi {
         answers: false,
         detail: "does not answer: 503".into(),
+        arriving: None,
     };
-    let c = &build_checks(&r, &names())[3];
+    let c = &build_checks(&r, &names(), Timestamp::now())[3];
     assert!(!c.passed);
     assert!(
         c.remedy
@@ -147,10 +150,34 @@ fn unknown_targets_or_scaling_inactive_fail_the_hpa() {
         reason: "FailedGetResourceMetric".into(),
         message: "m".into(),
     });
-    let c = &build_checks(&r, &names())[3];
+    let c = &build_checks(&r, &names(), Timestamp::now())[3];
     assert!(!c.passed);
     assert!(
         c.detail
             .ends_with("ScalingActive=False FailedGetResourceMetric")
     );
+}
+
+/// Warming up is not failing: young pods, metrics.k8s.io answering, no value yet is a WARN
+/// that passes and says when; once due, the same is a FAIL.
+#[test]
+fn unknown_targets_while_metrics_arrive_are_a_warning_that_says_when() {
+    let mut r = healthy();
+    r.hpa.as_mut().unwrap().targets =
+        iris_cluster::checks::HpaTargets::cpu_utilization(None, Some(60));
+    let now: Timestamp = "2026-12-08T10:00:10Z".parse().unwrap();
+    r.metrics_api.arriving = Some(iris_cluster::warmup::Arriving {
+        since: "2026-12-08T10:00:00Z".parse().unwrap(),
+        due: "2026-12-08T10:00:45Z".parse().unwrap(),
+    });
+    let c = &build_checks(&r, &names(), now)[3];
+    assert!(c.passed && c.warning, "{c:?}");
+    let remedy = c.remedy.as_deref().unwrap();
+    assert!(
+        remedy.contains("still arriving") && remedy.contains("10:00:45"),
+        "{remedy}"
+    );
+    r.metrics_api.arriving = None;
+    let c = &build_checks(&r, &names(), now)[3];
+    assert!(!c.passed && !c.warning, "{c:?}");
 }

@@ -155,6 +155,23 @@ pub struct ScalingRow {
     pub change: Option<f64>,
 }
 
+impl ScalingRow {
+    /// A figure that is itself a percentage (peak CPU, % of request) changes in percentage
+    /// points, as the report's Difference column has it; the others relatively.
+    pub fn in_points(&self) -> bool {
+        self.unit.starts_with('%')
+    }
+
+    /// The metric whose unit the change is written in (`pp` or `%`).
+    pub fn change_unit(&self) -> Metric {
+        if self.in_points() {
+            Metric::FailureRate
+        } else {
+            Metric::P95
+        }
+    }
+}
+
 /// A rule of the gate that a comparison breached.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Breach {

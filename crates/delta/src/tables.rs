@@ -377,12 +377,20 @@ fn scaling(base: &[Run], new: &[Run]) -> Vec<ScalingRow> {
         .into_iter()
         .filter_map(|(what, unit, f)| {
             let (b, n) = (mean(&base, f), mean(&new, f));
-            (b.is_some() || n.is_some()).then(|| ScalingRow {
-                what,
-                unit,
-                base: b,
-                new: n,
-                change: b.zip(n).and_then(|(b, n)| (b > 0.0).then(|| n / b - 1.0)),
+            (b.is_some() || n.is_some()).then(|| {
+                let mut row = ScalingRow {
+                    what,
+                    unit,
+                    base: b,
+                    new: n,
+                    change: None,
+                };
+                row.change = b.zip(n).and_then(|(b, n)| match row.in_points() {
+                    // Points as a fraction, as a failure rate's change: 77% -> 237% is +1.6.
+                    true => Some((n - b) / 100.0),
+                    false => (b > 0.0).then(|| n / b - 1.0),
+                });
+                row
             })
         })
         .collect()

@@ -201,12 +201,29 @@ async fn scaling_checks(
 ) {
     let ns = &cluster.namespace;
     let dep = &cluster.names.deployment;
-    match cluster.hpa().await {
+    let top = match pods {
+        Some(pods) => Some(cluster.top(pods).await),
+        None => None,
+    };
+    let hpa = cluster.hpa().await;
+    // Warming up is not failing: young pods whose metrics are on their way, metrics.k8s.io
+    // answering.
+    let now = Timestamp::now();
+    let arriving = match (&hpa, pods, &top) {
+        (Ok(Some(h)), Some(pods), Some(Ok(_))) => {
+            iris_cluster::warmup::metrics_arriving(pods, h, now)
+        }
+        _ => None,
+    };
+    match hpa {
         Err(e) => out.push(Check::unreadable(Section::Autoscaling, "HPA", &e)),
         Ok(None) => out.push(scaling::missing(&cluster.names.hpa, dep, ns)),
         Ok(Some(hpa)) => {
-            out.push(scaling::conditions(&hpa, dep, ns));
-            out.push(scaling::metrics(&hpa, ns));
+            let waiting = arriving
+                .as_ref()
+                .filter(|_| scaling::waits_for_metrics(&hpa));
+            out.push(scaling::conditions(&hpa, dep, ns).arriving(waiting, now));
+            out.push(scaling::metrics(&hpa, ns).arriving(waiting, now));
             out.push(scaling::bounds(&hpa));
             out.extend(deployment.and_then(|d| scaling::cpu_requests(&hpa, d)));
         }
@@ -223,9 +240,9 @@ async fn scaling_checks(
             &e,
         ),
     });
-    if let Some(pods) = pods {
-        out.push(match cluster.top(pods).await {
-            Ok(rows) => scaling::current(&rows, pods.len(), ns),
+    if let (Some(pods), Some(top)) = (pods, top) {
+        out.push(match top {
+            Ok(rows) => scaling::current(&rows, pods.len(), ns).arriving(arriving.as_ref(), now),
             Err(e @ ClusterError::Forbidden { .. }) => {
                 Check::unreadable(Section::Autoscaling, "Current pod metrics", &e)
             }

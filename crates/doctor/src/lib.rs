@@ -16,6 +16,7 @@ pub mod reach;
 pub mod scaling;
 pub mod service;
 
+use iris_cluster::warmup::Arriving;
 use serde::Serialize;
 
 use iris_cluster::ClusterError;
@@ -117,6 +118,16 @@ impl Check {
             fix: Some(fix.into()),
             ..Check::pass(section, name, evidence)
         }
+    }
+
+    /// Warming up is not failing: while the HPA's metrics are still arriving, a check that
+    /// failed or warned for want of them is a warning that says when they should be there.
+    pub fn arriving(mut self, arriving: Option<&Arriving>, now: jiff::Timestamp) -> Self {
+        if let (Some(a), false) = (arriving, self.verdict == Verdict::Pass) {
+            self.verdict = Verdict::Warn;
+            self.fix = Some(a.describe(now));
+        }
+        self
     }
 
     pub fn with_details(mut self, details: Vec<String>) -> Self {

@@ -57,6 +57,27 @@ fn condition_fix(c: &ConditionView, deployment: &str, ns: &str) -> String {
     }
 }
 
+/// Whether the HPA lacks only its metrics: no conditions yet, or ScalingActive False for
+/// want of a metric (what a young HPA shows until metrics-server's second scrape).
+pub fn waits_for_metrics(hpa: &HorizontalPodAutoscaler) -> bool {
+    let conds = checks::hpa_conditions(hpa);
+    conds.is_empty()
+        || conds.iter().any(|c| {
+            c.kind == "ScalingActive"
+                && c.status == "False"
+                && matches!(
+                    c.reason.as_str(),
+                    "FailedGetResourceMetric"
+                        | "FailedGetPodsMetric"
+                        | "FailedComputeMetricsReplicas"
+                )
+        })
+        || (checks::hpa_targets(hpa).has_unknown()
+            && !conds.iter().any(|c| {
+                matches!(c.kind.as_str(), "AbleToScale" | "ScalingActive") && c.status == "False"
+            }))
+}
+
 /// AbleToScale and ScalingActive true; ScalingLimited at the ceiling is a warning.
 pub fn conditions(hpa: &HorizontalPodAutoscaler, deployment: &str, ns: &str) -> Check {
     let name = format!(
@@ -190,7 +211,10 @@ pub fn cpu_requests(hpa: &HorizontalPodAutoscaler, deployment: &Deployment) -> O
         Check::pass(
             S,
             name,
-            format!("all {} containers request CPU", containers.len()),
+            match containers.len() {
+                1 => "its 1 container requests CPU".to_string(),
+                n => format!("all {n} containers request CPU"),
+            },
         )
     } else {
         Check::fail(
@@ -288,7 +312,10 @@ pub fn current(top: &[PodUsage], pods: usize, ns: &str) -> Check {
         return Check::warn(
             S,
             name,
-            format!("metrics.k8s.io answers, but has no metrics for the {pods} pods yet"),
+            format!(
+                "metrics.k8s.io answers, but has no metrics for the {} yet",
+                iris_base::units::counted(pods as u64, "pod", "pods")
+            ),
             format!(
                 "metrics-server scrapes every 15-60 s: try again in a minute (`kubectl top pods -n {ns}`)"
             ),
@@ -309,7 +336,12 @@ pub fn current(top: &[PodUsage], pods: usize, ns: &str) -> Check {
             )
         })
         .collect();
-    let evidence = format!("{} of {pods} pods have metrics", top.len());
+    let evidence = format!(
+        "{} of {} {} metrics",
+        top.len(),
+        iris_base::units::counted(pods as u64, "pod", "pods"),
+        if top.len() == 1 { "has" } else { "have" }
+    );
     Check::pass(S, name, evidence).with_details(rows)
 }
 

@@ -41,7 +41,7 @@ pub enum LoadgenError {
     /// A scenario file that cannot be read or makes no sense.
     #[error(transparent)]
     Scenario(#[from] ConfigError),
-    #[error("could not resolve {host}")]
+    #[error("could not resolve {host} (`iris-lab doctor` checks the name and the way to it)")]
     Resolve {
         host: String,
         #[source]

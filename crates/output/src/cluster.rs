@@ -107,22 +107,33 @@ fn render_service_and_hpa(out: &mut String, r: &VerifyReport) {
 fn render_checks(out: &mut String, r: &VerifyReport, style: Style) {
     let mut table = style.table(&["CHECK", "VERDICT", "DETAIL"]);
     for c in &r.checks {
-        table.add_row(vec![
-            Cell::new(&c.name),
-            style.verdict(c.passed),
-            Cell::new(&c.detail),
-        ]);
+        let verdict = match c.warning {
+            true => style.warn_cell(),
+            false => style.verdict(c.passed),
+        };
+        table.add_row(vec![Cell::new(&c.name), verdict, Cell::new(&c.detail)]);
     }
     out.push_str(&format!("{table}\n"));
-    for c in r.checks.iter().filter(|c| !c.passed) {
+    for c in r.checks.iter().filter(|c| !c.passed || c.warning) {
         out.push_str(&format!(
             "- {}: {}\n",
             c.name,
             c.remedy.as_deref().unwrap_or("")
         ));
     }
-    let passed = r.checks.iter().filter(|c| c.passed).count();
-    out.push_str(&format!("{passed}/{} checks passed\n", r.checks.len()));
+    let passed = r.checks.iter().filter(|c| c.passed && !c.warning).count();
+    let warnings = r.checks.iter().filter(|c| c.warning).count();
+    let warned = match warnings {
+        0 => String::new(),
+        n => format!(
+            ", {}",
+            iris_base::units::counted(n as u64, "warning", "warnings")
+        ),
+    };
+    out.push_str(&format!(
+        "{passed}/{} checks passed{warned}\n",
+        r.checks.len()
+    ));
 }
 
 /// The line `watch` says first, on stderr.
@@ -451,12 +462,20 @@ mod tests {
                     message: "no metrics returned from resource metrics API".into(),
                 }],
             }),
-            metrics_api: MetricsApi { answers: false, detail: "does not answer: 503".into() },
+            metrics_api: MetricsApi {
+                answers: false,
+                detail: "does not answer: 503".into(),
+                arriving: None,
+            },
             base_url: None,
             checks: Vec::<Check>::new(),
             passed: false,
         };
-        r.checks = build_checks(&r, &TargetNames::for_app("iris-prediction-api"));
+        r.checks = build_checks(
+            &r,
+            &TargetNames::for_app("iris-prediction-api"),
+            jiff::Timestamp::now(),
+        );
         r
     }
 

@@ -96,7 +96,7 @@ fn render_comparison(out: &mut String, c: &Comparison, style: Style, h: &str) {
                 v(s.base).trim().to_string(),
                 v(s.new).trim().to_string(),
                 s.change
-                    .map_or_else(|| "-".into(), |c| signed(Metric::P95, c)),
+                    .map_or_else(|| "-".into(), |c| signed(s.change_unit(), c)),
             ]);
         }
         let _ = writeln!(out, "{t}\n");

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use super::delta::{change, label, method, rules, runs, units, value};
 use iris_delta::environment::NOT_RECORDED;
 use iris_delta::gate::signed;
-use iris_delta::{Comparison, Delta, Metric, Row, Table, Verdict};
+use iris_delta::{Comparison, Delta, Row, Table, Verdict};
 use iris_report::svg::escape;
 
 /// The comparison as one `<section id="baseline">`, every text escaped.
@@ -181,7 +181,7 @@ fn scaling(out: &mut String, c: &Comparison) {
             escape(&v(s.base)),
             escape(&v(s.new)),
             s.change
-                .map_or_else(|| "-".into(), |c| signed(Metric::P95, c)),
+                .map_or_else(|| "-".into(), |c| signed(s.change_unit(), c)),
         );
     }
     out.push_str("</tbody>\n</table>\n");

@@ -62,10 +62,10 @@ pub fn render_doctor(r: &DoctorReport, format: Format, style: Style) -> String {
         }
     }
     out.push_str(&format!(
-        "\n{} checks: {} passed, {} warnings, {} failed\n",
-        r.checks.len(),
+        "\n{}: {} passed, {}, {} failed\n",
+        iris_base::units::counted(r.checks.len() as u64, "check", "checks"),
         r.counts.pass,
-        r.counts.warn,
+        iris_base::units::counted(r.counts.warn as u64, "warning", "warnings"),
         r.counts.fail
     ));
     out

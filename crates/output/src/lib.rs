@@ -17,7 +17,7 @@ mod trace;
 
 use std::io::{IsTerminal, Write};
 
-use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
+use comfy_table::{Cell, Color, ColumnConstraint, ContentArrangement, Table, presets};
 use serde::{Deserialize, Serialize};
 
 use iris_record::WriteError;
@@ -57,7 +57,13 @@ pub enum Format {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Style {
     pub color: bool,
+    /// Lay tables out for this many columns (plain characters); `None`: a colour terminal's
+    /// own width, else no wrapping (markdown).
+    pub width: Option<u16>,
 }
+
+/// The width of a terminal that says none (or 0).
+pub const DEFAULT_COLUMNS: u16 = 80;
 
 impl Style {
     /// The policy for stdout of this process.
@@ -71,25 +77,69 @@ impl Style {
     pub fn decide(is_tty: bool, no_color: bool) -> Self {
         Self {
             color: is_tty && !no_color,
+            width: None,
         }
     }
 
     pub fn plain() -> Self {
-        Self { color: false }
+        Self {
+            color: false,
+            width: None,
+        }
+    }
+
+    /// Tables laid out as on a terminal of `width` columns, without colour.
+    pub fn at_width(width: u16) -> Self {
+        Self {
+            color: false,
+            width: Some(width),
+        }
+    }
+
+    /// The columns tables must fit: the set width, else a colour terminal's (one that says
+    /// none, or 0, counts as [`DEFAULT_COLUMNS`]); `None` when nothing is wrapped.
+    pub fn columns(&self) -> Option<u16> {
+        match (self.width, self.color) {
+            (Some(w), _) => Some(w.max(1)),
+            (None, true) => Some(
+                Table::new()
+                    .width()
+                    .filter(|w| *w > 0)
+                    .unwrap_or(DEFAULT_COLUMNS),
+            ),
+            (None, false) => None,
+        }
     }
 
     /// A table in the house style: ASCII-safe borders, wrapped to the terminal when there is one.
     pub fn table(&self, header: &[&str]) -> Table {
         let mut table = Table::new();
         table.load_style(presets::UTF8_FULL_CONDENSED);
-        if self.color {
-            table.set_content_arrangement(ContentArrangement::Dynamic);
-        } else {
-            table.force_no_tty();
-            table.load_style(presets::ASCII_MARKDOWN);
+        match self.columns() {
+            Some(width) => {
+                table.set_content_arrangement(ContentArrangement::Dynamic);
+                table.set_width(width);
+                if !self.color {
+                    table.force_no_tty();
+                }
+            }
+            None => {
+                table.force_no_tty();
+                table.load_style(presets::ASCII_MARKDOWN);
+            }
         }
         table.set_header(header.iter().map(Cell::new).collect::<Vec<_>>());
         table
+    }
+
+    /// A WARN cell (passed, not yet as it should be), yellow on a colour terminal.
+    pub fn warn_cell(&self) -> Cell {
+        let cell = Cell::new("WARN");
+        if self.color {
+            cell.fg(Color::Yellow)
+        } else {
+            cell
+        }
     }
 
     /// A pass/fail cell, green or red on a colour terminal.
@@ -101,6 +151,62 @@ impl Style {
             cell
         }
     }
+}
+
+/// One column of a [`fitted_table`]: its header and its cells, top to bottom.
+pub type Column = (&'static str, Vec<String>);
+
+/// The characters a table of these columns takes on one line (borders and padding included).
+fn natural_width(columns: &[Column]) -> usize {
+    columns
+        .iter()
+        .map(|(h, cells)| {
+            cells
+                .iter()
+                .map(|c| c.chars().count())
+                .chain([h.chars().count()])
+                .max()
+                .unwrap_or(1)
+                + 3
+        })
+        .sum::<usize>()
+        + 1
+}
+
+/// A table whose cells never break inside a word at the style's width: when the whole table
+/// is wider, `Type` and `Name` become one `Name` column (`POST /predict`), then the
+/// `optional` columns go, least wanted first; every kept column is as wide as its content.
+pub fn fitted_table(style: Style, mut columns: Vec<Column>, optional: &[&str]) -> Table {
+    if let Some(width) = style.columns().map(usize::from) {
+        let merge = columns.len() >= 2 && columns[0].0 == "Type" && columns[1].0 == "Name";
+        if merge && natural_width(&columns) > width {
+            let (_, types) = columns.remove(0);
+            let names = &mut columns[0].1;
+            for (name, kind) in names.iter_mut().zip(types) {
+                *name = format!("{kind} {name}").trim().to_string();
+            }
+        }
+        for drop in optional {
+            if natural_width(&columns) <= width {
+                break;
+            }
+            columns.retain(|(h, _)| h != drop);
+        }
+    }
+    let headers: Vec<&str> = columns.iter().map(|(h, _)| *h).collect();
+    let mut table = style.table(&headers);
+    let rows = columns.first().map_or(0, |(_, cells)| cells.len());
+    for i in 0..rows {
+        table.add_row(
+            columns
+                .iter()
+                .map(|(_, cells)| cells.get(i).map_or("", String::as_str)),
+        );
+    }
+    if style.columns().is_some() {
+        table.set_constraints(columns.iter().map(|_| ColumnConstraint::ContentWidth));
+    }
+    table
 }
 
 /// The first line `serve` prints: tests and scripts read the port from it.

@@ -6,11 +6,11 @@ use std::time::Duration;
 use comfy_table::Cell;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{Format, Style, fmt_ms, note, shape, to_json};
-use iris_base::units::format_duration;
+use super::{Column, Format, Style, fitted_table, fmt_ms, note, shape, to_json};
 use iris_pipeline::{LoadResult, Monitor, RunNote};
-use iris_record::{Percentile, RunRecord, RunStatus, ThresholdUnit};
+use iris_record::{EndpointRecord, Percentile, RunRecord, RunStatus, ThresholdUnit};
 use iris_stats::Snapshot;
+use iris_base::units::format_duration;
 
 /// How often the plain (non-terminal) display prints its status line.
 pub const PLAIN_EVERY: Duration = Duration::from_secs(10);
@@ -243,58 +243,57 @@ fn heading(r: &RunRecord) -> String {
     out
 }
 
-/// Locust's request statistics, whole run.
+/// Locust's request statistics, whole run; on a narrow terminal without failures/s, min and
+/// max rather than with broken words.
 fn request_table(r: &RunRecord, style: Style) -> String {
-    let mut t = style.table(&[
-        "Type",
-        "Name",
-        "# reqs",
-        "# fails",
-        "Avg",
-        "Min",
-        "Max",
-        "Med",
-        "req/s",
-        "failures/s",
-    ]);
-    for e in r.endpoints.iter().chain([&r.aggregate]) {
-        t.add_row(vec![
-            Cell::new(&e.method),
-            Cell::new(&e.name),
-            Cell::new(e.requests),
-            Cell::new(format!(
-                "{} ({:.2}%)",
-                e.failures,
-                e.failure_ratio() * 100.0
-            )),
-            Cell::new(fmt_ms(e.avg_ms)),
-            Cell::new(fmt_ms(e.min_ms)),
-            Cell::new(fmt_ms(e.max_ms)),
-            Cell::new(fmt_ms(e.percentile(Percentile::P50).unwrap_or(0.0))),
-            Cell::new(format!("{:.2}", e.rps)),
-            Cell::new(format!("{:.2}", e.failures_per_s)),
-        ]);
-    }
+    let entries: Vec<_> = r.endpoints.iter().chain([&r.aggregate]).collect();
+    let column = |header: &'static str, cell: &dyn Fn(&EndpointRecord) -> String| -> Column {
+        (header, entries.iter().map(|e| cell(e)).collect())
+    };
+    let columns = vec![
+        column("Type", &|e| e.method.clone()),
+        column("Name", &|e| e.name.clone()),
+        column("# reqs", &|e| e.requests.to_string()),
+        column("# fails", &|e| {
+            format!("{} ({:.2}%)", e.failures, e.failure_ratio() * 100.0)
+        }),
+        column("Avg", &|e| fmt_ms(e.avg_ms)),
+        column("Min", &|e| fmt_ms(e.min_ms)),
+        column("Max", &|e| fmt_ms(e.max_ms)),
+        column("Med", &|e| {
+            fmt_ms(e.percentile(Percentile::P50).unwrap_or(0.0))
+        }),
+        column("req/s", &|e| format!("{:.2}", e.rps)),
+        column("failures/s", &|e| format!("{:.2}", e.failures_per_s)),
+    ];
+    let t = fitted_table(style, columns, &["failures/s", "Min", "Max", "Med"]);
     format!("{t}\n")
 }
 
-/// Locust's percentile table, whole run.
+/// Locust's percentile table, whole run; on a narrow terminal the in-between percentiles go
+/// first (50%, 95%, 99% and 100% stay), every figure whole.
 fn percentile_table(r: &RunRecord, style: Style) -> String {
-    let mut header = vec!["Type", "Name"];
-    header.extend(Percentile::ALL.map(Percentile::label));
-    header.push("# reqs");
-    let mut t = style.table(&header);
-    for e in r.endpoints.iter().chain([&r.aggregate]) {
-        let mut row = vec![Cell::new(&e.method), Cell::new(&e.name)];
-        row.extend(Percentile::ALL.iter().map(|&p| {
-            Cell::new(
+    let entries: Vec<_> = r.endpoints.iter().chain([&r.aggregate]).collect();
+    let mut columns: Vec<Column> = vec![
+        ("Type", entries.iter().map(|e| e.method.clone()).collect()),
+        ("Name", entries.iter().map(|e| e.name.clone()).collect()),
+    ];
+    columns.extend(Percentile::ALL.iter().map(|&p| {
+        let cells = entries
+            .iter()
+            .map(|e| {
                 e.percentile(p)
-                    .map_or_else(|| "N/A".to_string(), |v| format!("{v:.1}")),
-            )
-        }));
-        row.push(Cell::new(e.requests));
-        t.add_row(row);
-    }
+                    .map_or_else(|| "N/A".to_string(), |v| format!("{v:.1}"))
+            })
+            .collect();
+        (p.label(), cells)
+    }));
+    columns.push((
+        "# reqs",
+        entries.iter().map(|e| e.requests.to_string()).collect(),
+    ));
+    let optional = ["66%", "75%", "80%", "98%", "99.99%", "90%", "99.9%"];
+    let t = fitted_table(style, columns, &optional);
     format!("\nResponse time percentiles (ms)\n{t}\n")
 }
 
@@ -473,13 +472,13 @@ pub fn cluster_summary(r: &RunRecord) -> String {
     };
     let secs = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |s| format!("{s:.0} s"));
     out.push_str(&format!(
-        "\nCluster ({} in namespace {}): max pods {}{}; first scale-up {}; {} pods started, ready after {} (median), {} (max)",
+        "\nCluster ({} in namespace {}): max pods {}{}; first scale-up {}; {} started, ready after {} (median), {} (max)",
         c.deployment,
         c.namespace,
         c.max_pods,
         c.max_replicas.map_or_else(String::new, |m| format!(" (maxReplicas {m})")),
         c.first_scale_up_s.map_or_else(|| "none".to_string(), |s| format!("+{s:.0} s after load start")),
-        c.pods_started.len(),
+        iris_base::units::counted(c.pods_started.len() as u64, "pod", "pods"),
         secs(c.pod_startup_median_s),
         secs(c.pod_startup_max_s),
     ));
@@ -488,8 +487,9 @@ pub fn cluster_summary(r: &RunRecord) -> String {
     }
     if c.restarts > 0 {
         out.push_str(&format!(
-            "; {} restarts ({} OOMKilled)",
-            c.restarts, c.oom_kills
+            "; {} ({} OOMKilled)",
+            iris_base::units::counted(u64::from(c.restarts), "restart", "restarts"),
+            c.oom_kills
         ));
     }
     out.push('\n');
@@ -645,6 +645,52 @@ mod tests {
             "timeline": []
         }))
         .unwrap()
+    }
+
+    /// At 80 columns no cell breaks inside a word: the endpoint reads `POST /predict`, and
+    /// every percentile shown is whole on one line (four-digit latencies, the widest usual).
+    #[test]
+    fn the_summary_at_80_columns_keeps_words_and_figures_whole() {
+        let mut v = serde_json::to_value(fixture()).unwrap();
+        v["endpoints"] = serde_json::json!([
+            endpoint("GET", "/health", 1200, 0, 1203.0),
+            endpoint("POST", "/predict", 6000, 12, 2345.0)
+        ]);
+        v["aggregate"] = endpoint("", "Aggregated", 7200, 12, 2301.0);
+        let r: RunRecord = serde_json::from_value(v).unwrap();
+        for width in [80, 100] {
+            let text = render_summary(&r, Style::at_width(width));
+            let tables: Vec<&str> = text
+                .lines()
+                .filter(|l| l.starts_with('│') || l.starts_with('┆'))
+                .collect();
+            assert!(
+                tables
+                    .iter()
+                    .all(|l| l.chars().count() <= usize::from(width)),
+                "{text}"
+            );
+            let predict_rows: Vec<&&str> = tables
+                .iter()
+                .filter(|l| l.contains("POST /predict"))
+                .collect();
+            assert_eq!(
+                predict_rows.len(),
+                2,
+                "request and percentile rows:\n{text}"
+            );
+            let percentiles = predict_rows[1];
+            for p in ["2345.0", "2350.0", "2352.0", "2355.0"] {
+                assert!(percentiles.contains(p), "{p} not whole at {width}:\n{text}");
+            }
+            let header = tables.iter().find(|l| l.contains("50%")).unwrap();
+            assert!(
+                header.contains("100%") && header.contains("# reqs"),
+                "{text}"
+            );
+        }
+        // Without a width (a pipe, a file) the tables stay Locust's, Type and Name apart.
+        assert!(render_summary(&r, Style::plain()).contains("| POST | /predict"));
     }
 
     #[test]

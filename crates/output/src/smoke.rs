@@ -15,17 +15,26 @@ pub fn render_smoke(report: &SmokeReport, format: Format, style: Style) -> Strin
                 table.add_row(vec![
                     Cell::new(&check.endpoint),
                     Cell::new(check.status.map_or("-".to_string(), |s| s.to_string())),
-                    Cell::new(fmt_ms(check.latency_ms)),
+                    // A check not tried (the host did not answer the first) took no time.
+                    Cell::new(if check.status.is_none() && check.latency_ms == 0.0 {
+                        "-".to_string()
+                    } else {
+                        fmt_ms(check.latency_ms)
+                    }),
                     style.verdict(check.passed),
                     Cell::new(&check.detail),
                 ]);
             }
             let passed = report.checks.iter().filter(|c| c.passed).count();
-            format!(
+            let mut text = format!(
                 "Smoke test of {}\n{table}\n{passed}/{} checks passed\n",
                 report.host,
                 report.checks.len()
-            )
+            );
+            if report.checks.iter().all(|c| c.status.is_none()) {
+                text.push_str("No answer from the host: `iris-lab doctor` checks the way to it (DNS, TCP, TLS, HTTP) and the Service and pods behind it\n");
+            }
+            text
         }
     }
 }
@@ -46,6 +55,7 @@ mod tests {
                     latency_ms: 1.25,
                     passed: true,
                     detail: "version 2.0.0 (running)".into(),
+                    timed_out: false,
                 },
                 SmokeCheck {
                     endpoint: "GET /health".into(),
@@ -53,6 +63,7 @@ mod tests {
                     latency_ms: 1000.0,
                     passed: false,
                     detail: "timed out: no complete response within the timeout".into(),
+                    timed_out: true,
                 },
             ],
         }

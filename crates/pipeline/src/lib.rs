@@ -118,9 +118,9 @@ impl RunError {
 fn unreachable_hint(failure: &iris_api::Failure) -> &'static str {
     match failure {
         iris_api::Failure::Tls => {
-            " (the certificate was not accepted; use --insecure only for a test endpoint you trust)"
+            " (the certificate was not accepted; use --insecure only for a test endpoint you trust; `iris-lab doctor` shows the certificate's problem)"
         }
-        _ => " (is the API up and the address right?)",
+        _ => " (is the API up and the address right? `iris-lab doctor` checks the way to it)",
     }
 }
 

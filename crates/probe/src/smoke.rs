@@ -22,6 +22,9 @@ pub struct SmokeCheck {
     pub passed: bool,
     /// On success what was seen; on failure what was wrong.
     pub detail: String,
+    /// No answer came within the timeout.
+    #[serde(skip)]
+    pub timed_out: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -36,6 +39,24 @@ pub async fn run(client: &ApiClient) -> SmokeReport {
     let root = judge("GET /", client.get("/").await, |x| {
         check_root(x.status, &x.body).map(|r| format!("version {} ({})", r.version, r.status))
     });
+    // A host that let the first request time out would let the others time out too: say so
+    // rather than wait as long again twice.
+    if root.timed_out {
+        let skipped = |endpoint: &str| SmokeCheck {
+            endpoint: endpoint.to_string(),
+            status: None,
+            latency_ms: 0.0,
+            passed: false,
+            detail: "not tried: the host did not answer GET /".into(),
+            timed_out: false,
+        };
+        let checks = vec![root, skipped("GET /health"), skipped("POST /predict")];
+        return SmokeReport {
+            host: client.base().to_string(),
+            passed: false,
+            checks,
+        };
+    }
     let health = judge("GET /health", client.get("/health").await, |x| {
         check_health(x.status, &x.body)
             .map(|h| format!("{}, model_test_time {}", h.status, h.model_test_time))
@@ -74,6 +95,7 @@ fn judge(
                 status: Some(exchange.status),
                 latency_ms: exchange.latency.as_secs_f64() * 1e3,
                 passed: verdict.is_ok(),
+                timed_out: false,
                 detail: verdict.unwrap_or_else(|failure| {
                     let mut text = failure.to_string();
                     if failure.is_response() {
@@ -90,6 +112,10 @@ fn judge(
             latency_ms: e.latency.as_secs_f64() * 1e3,
             passed: false,
             detail: format!("{}: {}", e.failure, e.detail),
+            timed_out: matches!(
+                e.failure,
+                super::Failure::Timeout | super::Failure::TimeoutNewConnection
+            ),
         },
     }
 }

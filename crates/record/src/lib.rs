@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+pub mod answered;
 mod atomic;
 pub mod cluster;
 pub mod distributed;

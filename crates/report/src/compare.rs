@@ -26,7 +26,15 @@ struct Metric {
 
 const NO_CLUSTER: &str = "no cluster data";
 
+/// Said instead of a latency or failure rate of a run in which nothing answered.
+const NO_RESPONSE: &str = "no response";
+
 impl Metric {
+    /// Figures that only responses give: times and the failure rate.
+    fn needs_answers(&self) -> bool {
+        self.name.contains("Response Time") || self.name.ends_with("Failure Rate")
+    }
+
     /// Cluster metrics are the ones with their own words for a missing value (the others say
     /// "-", or that the run had no steady state).
     fn is_cluster(&self) -> bool {
@@ -263,10 +271,17 @@ fn table(runs: &[RunView], metrics: &[Metric]) -> Table {
     let rows: Vec<Vec<String>> = metrics
         .iter()
         .map(|m| {
-            let values: Vec<Option<f64>> = runs.iter().map(|r| (m.value)(r)).collect();
+            let values: Vec<Option<f64>> = runs
+                .iter()
+                .map(|r| match r.no_answer {
+                    Some(_) if m.needs_answers() => None,
+                    _ => (m.value)(r),
+                })
+                .collect();
             let mut row = vec![m.name.to_string()];
             row.extend(values.iter().zip(runs).map(|(v, r)| match v {
                 Some(v) => (m.format)(*v),
+                None if m.needs_answers() && r.no_answer.is_some() => NO_RESPONSE.to_string(),
                 // A cluster metric of a run that watched no cluster: say that, not "none".
                 None if m.is_cluster() && r.cluster.is_none() => NO_CLUSTER.to_string(),
                 None => m.missing.to_string(),

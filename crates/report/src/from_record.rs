@@ -25,6 +25,8 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
         started: record.started_at.strftime("%Y-%m-%d %H:%M:%S").to_string(),
         duration_s: record.duration_s,
         interrupted: record.status == RunStatus::Interrupted,
+        no_answer: record::answered::no_answer(record)
+            .map(|why| format!("no response: the host {}", why.why())),
         requests: agg.requests,
         failures: agg.failures,
         failure_rate: agg.failure_ratio(),

@@ -27,6 +27,10 @@ pub struct RunView {
     pub started: String,
     pub duration_s: f64,
     pub interrupted: bool,
+    /// Why no request got an answer, when none did: its latencies and failure rate are then
+    /// no figures at all, and the report says so instead of 0 ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_answer: Option<String>,
     pub requests: u64,
     pub failures: u64,
     /// Failures / requests, 0..1.

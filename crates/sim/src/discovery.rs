@@ -73,6 +73,20 @@ const RESOURCES: &[Resource] = &[
         verbs: READ,
     },
     Resource {
+        key: "discovery.k8s.io/endpointslices",
+        kind: "EndpointSlice",
+        short: &[],
+        namespaced: true,
+        verbs: READ,
+    },
+    Resource {
+        key: "apiregistration.k8s.io/apiservices",
+        kind: "APIService",
+        short: &[],
+        namespaced: false,
+        verbs: READ,
+    },
+    Resource {
         key: "metrics.k8s.io/pods",
         kind: "PodMetrics",
         short: &[],
@@ -85,6 +99,8 @@ const RESOURCES: &[Resource] = &[
 const GROUPS: &[(&str, &str)] = &[
     ("apps", "v1"),
     ("autoscaling", "v2"),
+    ("discovery.k8s.io", "v1"),
+    ("apiregistration.k8s.io", "v1"),
     ("metrics.k8s.io", "v1beta1"),
 ];
 
@@ -187,7 +203,9 @@ mod tests {
         assert!(document("/apis/batch/v1").is_none());
         assert!(document("/pods").is_none());
         let groups = document("/apis").unwrap();
-        assert_eq!(groups["groups"].as_array().unwrap().len(), 3);
+        assert_eq!(groups["groups"].as_array().unwrap().len(), 5);
+        assert!(serves("apiregistration.k8s.io/apiservices"));
+        assert!(!namespaced("apiregistration.k8s.io/apiservices"));
         assert!(serves("autoscaling/horizontalpodautoscalers"));
         assert!(!namespaced("nodes"));
     }

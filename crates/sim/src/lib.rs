@@ -205,8 +205,8 @@ impl Sim {
     }
 }
 
-/// The objects the cluster starts with: namespace, node, Deployment (+ ReplicaSet), Service,
-/// HPA.
+/// The objects the cluster starts with: namespaces, node, Deployment (+ ReplicaSet), Service
+/// (+ its EndpointSlice), HPA, and metrics-server's Deployment and APIService as GKE has them.
 fn seed(store: &Store, settings: &SimSettings, names: &TargetNames, port: u16) {
     store.put(
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE},
@@ -222,5 +222,11 @@ fn seed(store: &Store, settings: &SimSettings, names: &TargetNames, port: u16) {
     let address = (!settings.faults.pending_address).then_some("127.0.0.1");
     store.put(objects::service(names, port, address));
     store.put(objects::hpa(names, settings));
+    store.put(json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": objects::SYSTEM_NAMESPACE}, "status": {"phase": "Active"}}));
+    let serving = !settings.faults.no_metrics;
+    store.put(objects::metrics_server(serving));
+    store.put(objects::metrics_api_service(serving));
+    store.put(objects::endpoint_slice(names, &[]));
     let _ = REPLICASETS;
 }

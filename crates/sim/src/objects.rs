@@ -232,6 +232,100 @@ pub fn event(
     })
 }
 
+/// The namespace of the cluster's add-ons.
+pub const SYSTEM_NAMESPACE: &str = "kube-system";
+/// metrics-server's Deployment as GKE names it (its version in the name).
+pub const METRICS_SERVER: &str = "metrics-server-v0.7.1";
+
+/// metrics-server's Deployment in kube-system, labelled as GKE labels it; one available
+/// replica while it serves (none with the `no_metrics` fault).
+pub fn metrics_server(serving: bool) -> Value {
+    let labels = json!({"k8s-app": "metrics-server", "version": "v0.7.1",
+                        "addonmanager.kubernetes.io/mode": "Reconcile"});
+    let ready = i32::from(serving);
+    let (status, reason) = if serving {
+        ("True", "MinimumReplicasAvailable")
+    } else {
+        ("False", "MinimumReplicasUnavailable")
+    };
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": METRICS_SERVER, "namespace": SYSTEM_NAMESPACE, "labels": labels, "generation": 1},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"k8s-app": "metrics-server", "version": "v0.7.1"}},
+            "template": {
+                "metadata": {"labels": {"k8s-app": "metrics-server", "version": "v0.7.1"}},
+                "spec": {"containers": [{"name": "metrics-server",
+                    "image": "gke.gcr.io/metrics-server:v0.7.1-gke.23",
+                    "args": ["--metric-resolution=15s", "--kubelet-port=10255"]}]}
+            }
+        },
+        "status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1,
+                   "readyReplicas": ready, "availableReplicas": ready,
+                   "conditions": [{"type": "Available", "status": status, "reason": reason}]}
+    })
+}
+
+/// The `v1beta1.metrics.k8s.io` APIService (cluster-scoped), Available while metrics-server
+/// serves, `MissingEndpoints` when it does not (the `no_metrics` fault).
+pub fn metrics_api_service(serving: bool) -> Value {
+    let condition = if serving {
+        json!({"type": "Available", "status": "True", "reason": "Passed",
+               "message": "all checks passed", "lastTransitionTime": now()})
+    } else {
+        json!({"type": "Available", "status": "False", "reason": "MissingEndpoints",
+               "message": "endpoints for service/metrics-server in \"kube-system\" have no addresses with port name \"https\"",
+               "lastTransitionTime": now()})
+    };
+    json!({
+        "apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+        "metadata": {"name": "v1beta1.metrics.k8s.io",
+                     "labels": {"k8s-app": "metrics-server", "addonmanager.kubernetes.io/mode": "Reconcile"}},
+        "spec": {
+            "service": {"namespace": SYSTEM_NAMESPACE, "name": "metrics-server", "port": 443},
+            "group": "metrics.k8s.io", "version": "v1beta1", "insecureSkipTLSVerify": true,
+            "groupPriorityMinimum": 100, "versionPriority": 100
+        },
+        "status": {"conditions": [condition]}
+    })
+}
+
+/// One pod behind the Service, as its EndpointSlice lists it.
+pub struct Endpoint {
+    pub pod: String,
+    pub ip: String,
+    pub ready: bool,
+    pub terminating: bool,
+}
+
+/// The Service's EndpointSlice (discovery.k8s.io/v1), as the EndpointSlice controller keeps
+/// it: every pod with an IP, ready or not.
+pub fn endpoint_slice(names: &TargetNames, endpoints: &[Endpoint]) -> Value {
+    let items: Vec<Value> = endpoints
+        .iter()
+        .map(|e| {
+            json!({
+                "addresses": [e.ip],
+                "conditions": {"ready": e.ready && !e.terminating, "serving": e.ready, "terminating": e.terminating},
+                "nodeName": NODE,
+                "targetRef": {"kind": "Pod", "name": e.pod, "namespace": NAMESPACE}
+            })
+        })
+        .collect();
+    json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {
+            "name": format!("{}-{}", names.service, &TEMPLATE_HASH[..5]), "namespace": NAMESPACE,
+            "labels": {"kubernetes.io/service-name": names.service,
+                       "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}
+        },
+        "addressType": "IPv4",
+        "endpoints": items,
+        "ports": [{"name": "http", "port": CONTAINER_PORT, "protocol": "TCP"}]
+    })
+}
+
 /// A PodMetrics of metrics.k8s.io/v1beta1.
 pub fn pod_metrics(
     pod: &str,
@@ -297,6 +391,18 @@ mod tests {
             "kubelet",
         ))
         .unwrap();
+        let d: Deployment = serde_json::from_value(metrics_server(true)).unwrap();
+        assert_eq!(iris_cluster::checks::deployment_replicas(&d).available, 1);
+        let _: k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService =
+            serde_json::from_value(metrics_api_service(false)).unwrap();
+        let e = Endpoint {
+            pod: "p".into(),
+            ip: "10.64.0.10".into(),
+            ready: true,
+            terminating: false,
+        };
+        let _: k8s_openapi::api::discovery::v1::EndpointSlice =
+            serde_json::from_value(endpoint_slice(&n, &[e])).unwrap();
     }
 
     #[test]

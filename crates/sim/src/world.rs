@@ -29,6 +29,7 @@ pub const REPLICASETS: &str = "apps/replicasets";
 pub const PODS: &str = "pods";
 pub const HPAS: &str = "autoscaling/horizontalpodautoscalers";
 pub const POD_METRICS: &str = "metrics.k8s.io/pods";
+pub const ENDPOINT_SLICES: &str = "discovery.k8s.io/endpointslices";
 
 /// How often the Deployment controller looks.
 const RECONCILE_EVERY: Duration = Duration::from_millis(100);
@@ -228,6 +229,35 @@ fn update_status(world: &World, desired: i64) {
         if changed {
             object["status"] = status;
             world.store.put(object);
+        }
+    }
+    update_endpoint_slice(world, &pods);
+}
+
+/// The Service's EndpointSlice from the pods with an IP, written only when it changed.
+fn update_endpoint_slice(world: &World, pods: &[Pod]) {
+    let endpoints: Vec<objects::Endpoint> = pods
+        .iter()
+        .filter_map(|p| {
+            let ip = p.status.as_ref()?.pod_ip.clone()?;
+            Some(objects::Endpoint {
+                pod: p.metadata.name.clone().unwrap_or_default(),
+                ip,
+                ready: checks::pod_is_ready(p),
+                terminating: p.metadata.deletion_timestamp.is_some(),
+            })
+        })
+        .collect();
+    let slice = objects::endpoint_slice(&world.names, &endpoints);
+    let name = slice["metadata"]["name"].as_str().unwrap_or_default();
+    match world.store.get(ENDPOINT_SLICES, NAMESPACE, name) {
+        Some(mut current) if current["endpoints"] != slice["endpoints"] => {
+            current["endpoints"] = slice["endpoints"].clone();
+            world.store.put(current);
+        }
+        Some(_) => {}
+        None => {
+            world.store.put(slice);
         }
     }
 }

@@ -255,7 +255,9 @@ async fn stats_requests(State(app): State<App>, headers: HeaderMap) -> Response 
         super::run::Status::Running if head.users < head.target_users => "spawning",
         super::run::Status::Running => "running",
         super::run::Status::Stopping => "stopping",
-        super::run::Status::Finished | super::run::Status::Failed => "stopped",
+        super::run::Status::Completed
+        | super::run::Status::Interrupted
+        | super::run::Status::Failed => "stopped",
     };
     Json(json!({
         "stats": stats,

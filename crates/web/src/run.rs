@@ -11,7 +11,9 @@ use super::cluster::{ClusterView, Fresh};
 use super::series::{Marker, Point, Series};
 use iris_output::{self as output, Style};
 use iris_record::cluster::ClusterSecond;
-use iris_record::{EndpointRecord, FailureRecord, Percentile, RunRecord, TimelinePoint};
+use iris_record::{
+    EndpointRecord, FailureRecord, Percentile, RunRecord, RunStatus, TimelinePoint,
+};
 
 /// Where a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -20,7 +22,10 @@ pub enum Status {
     Starting,
     Running,
     Stopping,
-    Finished,
+    /// Ended at its time limit: the record's `completed`.
+    Completed,
+    /// Stopped before it (the page's Stop, Ctrl-C): the record's `interrupted`.
+    Interrupted,
     Failed,
 }
 
@@ -309,14 +314,22 @@ impl RunView {
     /// The run ended and its record is saved: the record's figures replace the live ones.
     pub fn finished(&mut self, record: RunRecord, path: PathBuf) {
         let h = &mut self.head;
-        h.status = Status::Finished;
+        h.status = match record.status {
+            RunStatus::Completed => Status::Completed,
+            RunStatus::Interrupted => Status::Interrupted,
+        };
         h.users = 0;
         h.elapsed_s = record.duration_s;
+        // Nothing is sent any more: no "current" rate stays on screen after the end.
         h.rows = record
             .endpoints
             .iter()
             .chain([&record.aggregate])
-            .map(Row::of)
+            .map(|e| Row {
+                current_rps: 0.0,
+                current_fps: 0.0,
+                ..Row::of(e)
+            })
             .collect();
         h.failures = record.failures.iter().map(FailureRow::of).collect();
         let phases = output::phase_table(&record, Style::plain());
