@@ -3,6 +3,7 @@
 //! `main` parses the command line and calls [`run`]; everything else lives here so that
 //! integration tests can call it.
 
+pub use iris_analysis as analysis;
 pub use iris_api as api;
 pub mod cli;
 pub use iris_cluster as cluster;

@@ -336,6 +336,7 @@ const OFFLINE_CRATES: &[&str] = &[
     "iris-hpa",
     "iris-record",
     "iris-trace",
+    "iris-analysis",
     "iris-report",
     "iris-delta",
 ];

@@ -1,12 +1,12 @@
 //! `iris-lab predict`: saved runs -> the model -> a prediction, on stdout.
 
+use crate::analysis::autoscaling::predict::{PredictInput, predict};
+use crate::analysis::from_record;
 use crate::cli::PredictArgs;
 use crate::config::Settings;
 use crate::error::{Error, Outcome};
 use crate::output;
 use crate::record::record_paths;
-use crate::report::autoscaling::predict::{PredictInput, predict};
-use crate::report::from_record;
 
 /// How long a predicted load lasts unless `--duration` says.
 pub const DEFAULT_DURATION_S: u64 = 600;

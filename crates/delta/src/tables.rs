@@ -324,14 +324,15 @@ pub fn verdict(metric: Metric, change: Option<f64>, ci: Option<[f64; 2]>, o: &Op
 /// report's autoscaling analysis fits from the pods' CPU against their requests/s.
 struct RunScaling<'a> {
     cluster: &'a iris_record::cluster::ClusterRecord,
-    capacity: iris_report::autoscaling::Capacity,
+    capacity: iris_analysis::autoscaling::Capacity,
 }
 
 impl<'a> RunScaling<'a> {
     fn of(run: &'a Run) -> Option<Self> {
-        use iris_report::autoscaling::{capacity::capacity, hpa_spec};
+        use iris_analysis::autoscaling::{capacity::capacity, hpa_spec};
         let cluster = run.record.cluster.as_ref()?;
-        let view = iris_report::from_record::run_view(&run.record, &run.path.display().to_string());
+        let view =
+            iris_analysis::from_record::run_view(&run.record, &run.path.display().to_string());
         let target = hpa_spec(&view, &Default::default())
             .and_then(|s| s.cpu_target_percent())
             .map(f64::from);

@@ -1,7 +1,7 @@
 //! `predict`'s result as lines or JSON.
 
 use super::{Format, to_json};
-use iris_report::autoscaling::predict::Prediction;
+use iris_analysis::autoscaling::predict::Prediction;
 
 pub fn render_prediction(p: &Prediction, format: Format) -> String {
     if format == Format::Json {

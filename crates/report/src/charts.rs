@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::view::{RunView, Second};
+use iris_analysis::view::{RunView, Second};
 
 /// Most points a chart draws; longer runs are averaged into buckets.
 pub const MAX_POINTS: usize = 60;

@@ -9,8 +9,9 @@ use serde::Serialize;
 use super::svg::curve::{CurveChart, nines};
 use super::svg::time::{Marker, MarkerKind, Panel, TimeChart};
 use super::svg::{Colour, Line, Stroke};
-use super::view::{RunView, Second};
-use super::{ReportError, ReportModel, compare};
+use super::{ReportError, ReportModel};
+use iris_analysis::compare;
+use iris_analysis::view::{RunView, Second};
 
 /// The page `iris-lab report --format html` renders unless given `--template`.
 pub const HTML_TEMPLATE: &str = include_str!("../../../templates/report.html");

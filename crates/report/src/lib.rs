@@ -1,17 +1,15 @@
-//! Phases 5-6: the report. Runs (as [`RunView`]s) -> a view model -> a minijinja template.
+//! Phases 5-6: the report, rendered. Runs (as [`RunView`]s, analysed by `iris_analysis`) -> a
+//! view model -> a minijinja template (markdown), or HTML with inline SVG charts.
 //! `templates/report.md` is the default; a user's own template sees the same data.
 
-pub mod autoscaling;
-pub mod breakdown;
 pub mod charts;
-pub mod compare;
-pub mod findings;
-pub mod from_record;
 pub mod html;
-pub mod pod_errors;
 pub mod svg;
-pub mod table;
-pub mod view;
+
+/// The analysis this crate renders (re-exported: `iris_report::view` is `iris_analysis::view`).
+pub use iris_analysis::{
+    autoscaling, breakdown, compare, findings, from_record, pod_errors, table, view,
+};
 
 use serde::Serialize;
 

@@ -6,10 +6,10 @@
 use serde::Serialize;
 
 use crate::RunAutoscaling;
-use crate::autoscaling::anatomy::GUIDE_REACTION_S;
-use crate::autoscaling::{Autoscaling, ScaleUp, Spread};
 use crate::svg::bars::{Band, Bar, BarChart};
 use crate::svg::scatter::ScatterChart;
+use iris_analysis::autoscaling::anatomy::GUIDE_REACTION_S;
+use iris_analysis::autoscaling::{Autoscaling, ScaleUp, Spread};
 
 /// The segments of a scale-up, in the order they happen.
 pub const SEGMENTS: [&str; 7] = [
@@ -227,10 +227,10 @@ mod tests {
     use scraper::{ElementRef, Html, Selector};
 
     use super::*;
-    use crate::autoscaling::tests::story;
     use crate::html::{HTML_TEMPLATE, render};
-    use crate::view::{RunView, Second};
     use crate::{ReportOptions, build};
+    use iris_analysis::autoscaling::fixtures::story;
+    use iris_analysis::view::{RunView, Second};
 
     fn sel(s: &str) -> Selector {
         Selector::parse(s).unwrap()

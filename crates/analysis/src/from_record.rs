@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use super::ReportError;
 use super::view::{ArrivalView, FailureCount, RunView, Second, SlowRequest, TimingBreakdown};
 use iris_record::{self as record, Percentile, RunRecord, RunStatus};
 
@@ -214,7 +213,7 @@ fn timeline(record: &RunRecord) -> Vec<Second> {
 }
 
 /// Loads the named records, each error naming its file.
-pub fn load_views(paths: &[PathBuf]) -> Result<Vec<RunView>, ReportError> {
+pub fn load_views(paths: &[PathBuf]) -> Result<Vec<RunView>, iris_record::ReadError> {
     paths
         .iter()
         .map(|p| {

@@ -464,11 +464,11 @@ fn scale_up_policy(ctx: &Ctx) -> Recommendation {
 
 #[cfg(test)]
 mod tests {
-    //! Over the story of [`super::super::tests`] (pods of `20 + 4 x requests/s` millicores,
+    //! Over the story of [`super::super::fixtures`] (pods of `20 + 4 x requests/s` millicores,
     //! 200m requested; a rise from 20 to 100 requests/s; a knee at 50 requests/s per pod), with
     //! one HPA setting changed at a time.
     use super::*;
-    use crate::autoscaling::{analyse, tests::story};
+    use crate::autoscaling::{analyse, fixtures::story};
     use crate::view::RunView;
 
     fn recs(run: &RunView) -> Vec<Recommendation> {

@@ -248,5 +248,8 @@ pub fn analyse(run: &RunView) -> Autoscaling {
     out
 }
 
+/// Runs made up for tests, also for the rendering's tests (feature `fixtures`).
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 #[cfg(test)]
-pub mod tests;
+mod tests;

@@ -176,7 +176,7 @@ mod tests {
 
     #[test]
     fn twice_the_load_needs_twice_the_pods() {
-        let run = super::super::tests::story();
+        let run = super::super::fixtures::story();
         let input = |users| PredictInput {
             users: Some(users),
             duration_s: 600,
