@@ -12,6 +12,7 @@ pub mod config;
 pub mod delta;
 pub mod doctor;
 pub mod error;
+pub mod export;
 pub mod gcp;
 pub mod hpa;
 pub mod keys;
