@@ -175,3 +175,6 @@ impl series::ClusterState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

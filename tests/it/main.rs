@@ -15,6 +15,7 @@ mod deploy;
 mod distributed;
 mod distributed_kube;
 mod doctor;
+mod export;
 mod load_cli;
 mod load_cluster;
 mod load_engine;

@@ -12,17 +12,17 @@ use serde_json::Value;
 use crate::support;
 
 /// A running `iris-lab sim`, stopped (SIGINT) when dropped.
-struct SimProcess {
+pub(crate) struct SimProcess {
     child: Child,
     dir: tempfile::TempDir,
-    kubeconfig: PathBuf,
+    pub(crate) kubeconfig: PathBuf,
     /// host:port of the Kubernetes API.
     api: String,
 }
 
 impl SimProcess {
     /// Starts `iris-lab sim` with `args` in a temp dir; waits for its kubeconfig.
-    fn start(args: &[&str]) -> Self {
+    pub(crate) fn start(args: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("sim.kubeconfig");
         let child = support::std_command()
@@ -58,7 +58,7 @@ impl SimProcess {
     }
 
     /// iris-lab with this cluster's kubeconfig, in the sim's directory.
-    fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
+    pub(crate) fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
         let mut c = support::iris_lab(self.dir.path());
         c.arg("--kubeconfig")
             .arg(&self.kubeconfig)
@@ -67,7 +67,7 @@ impl SimProcess {
         c
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
@@ -95,7 +95,7 @@ impl SimProcess {
     }
 
     /// The HPA has read the pods' CPU (as a cluster that has run a while).
-    fn wait_for_metrics(&self) {
+    pub(crate) fn wait_for_metrics(&self) {
         self.wait_until("the HPA's first metrics", Duration::from_secs(30), |s| {
             s.hpa()["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"]
                 .is_i64()
@@ -121,7 +121,7 @@ impl Drop for SimProcess {
 
 /// Fast settings: a pod Ready 3.5 s after creation (35 s x 0.1), syncs and metrics every
 /// 1.5 s, 50 requests/s per core so that a few users overload two pods.
-const FAST: &[&str] = &["--time-scale", "0.1", "--rps-per-core", "50"];
+pub(crate) const FAST: &[&str] = &["--time-scale", "0.1", "--rps-per-core", "50"];
 
 fn record(dir: &Path) -> Value {
     let runs = dir.join("runs");
