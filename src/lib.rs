@@ -12,6 +12,7 @@ pub mod config;
 pub use iris_delta as delta;
 pub use iris_doctor as doctor;
 pub mod error;
+pub use iris_export as export;
 pub use iris_gcp as gcp;
 pub use iris_hpa as hpa;
 pub use iris_loadgen as loadgen;

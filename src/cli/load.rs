@@ -163,6 +163,26 @@ pub struct LoadArgs {
     /// With --web beyond loopback: the token changes from the page need (else one is made).
     #[arg(long, value_name = "TOKEN", env = "IRIS_LAB_WEB_TOKEN")]
     pub web_token: Option<String>,
+
+    /// Serve the run's series for Prometheus at http://ADDR/metrics while it runs (the page
+    /// of --web serves them too).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
+    /// Push the run's series each second: prometheus-rw=URL (remote write 1.0) or otlp=URL
+    /// (OTLP/HTTP, to URL/v1/metrics); repeatable.
+    #[arg(long, value_name = "KIND=URL")]
+    pub export: Vec<crate::export::ExportTarget>,
+
+    /// A header for the --export receivers (their auth), `Name: value`, or @FILE with one per
+    /// line; repeatable; never printed or saved.
+    #[arg(
+        long,
+        value_name = "HEADER",
+        env = "IRIS_LAB_EXPORT_HEADER",
+        hide_env_values = true
+    )]
+    pub export_header: Vec<crate::export::ExportHeader>,
 }
 
 super::layered!(LoadArgs {
@@ -198,6 +218,9 @@ super::layered!(LoadArgs {
     yes,
     web,
     web_token,
+    metrics_addr,
+    export,
+    export_header,
 });
 
 #[cfg(test)]

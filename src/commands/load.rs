@@ -13,6 +13,8 @@ use crate::pipeline::{self, PodSettings, RunError, RunMode, RunPlan, RunSite};
 use crate::usage::UsageError;
 use crate::web;
 
+mod export;
+
 use jiff::Timestamp;
 
 /// The command: the plan, the host, then the run with the live display on stderr, the summary
@@ -46,6 +48,8 @@ pub async fn run(settings: &Settings, args: &LoadArgs) -> Result<Outcome, Error>
             let hub = page.as_ref().map(|p| p.hub.clone());
             users_keys(keys, hub, &plan, &mut control)
         });
+    let board = page.as_ref().map(|p| p.hub.board.clone());
+    let (mut exporter, metrics_server) = export::start(&args, &plan, &site, board).await?;
     let mut tee;
     let display: &mut (dyn pipeline::Monitor + Send) = match web_monitor.as_mut() {
         Some(second) => {
@@ -57,7 +61,18 @@ pub async fn run(settings: &Settings, args: &LoadArgs) -> Result<Outcome, Error>
         }
         None => &mut display,
     };
-    let result = run_mode(settings, &args, &plan, &site, control, display).await;
+    let mut with_export;
+    let display: &mut (dyn pipeline::Monitor + Send) = if exporter.is_needed() {
+        with_export = web::Tee {
+            first: display,
+            second: &mut exporter,
+        };
+        &mut with_export
+    } else {
+        display
+    };
+    let mut result = run_mode(settings, &args, &plan, &site, control, display).await;
+    export::finish(exporter, metrics_server, &mut result).await;
     if let Some(keys) = keys {
         // Dropping the reader puts the terminal back as it was.
         keys.abort();

@@ -16,6 +16,7 @@ mod distributed;
 mod distributed_kube;
 mod docs;
 mod doctor;
+mod export;
 mod load_cli;
 mod load_cluster;
 mod load_engine;

@@ -15,7 +15,7 @@ use crate::support;
 pub(crate) struct SimProcess {
     child: Child,
     dir: tempfile::TempDir,
-    kubeconfig: PathBuf,
+    pub(crate) kubeconfig: PathBuf,
     /// host:port of the Kubernetes API.
     api: String,
 }
@@ -95,7 +95,7 @@ impl SimProcess {
     }
 
     /// The HPA has read the pods' CPU (as a cluster that has run a while).
-    fn wait_for_metrics(&self) {
+    pub(crate) fn wait_for_metrics(&self) {
         self.wait_until("the HPA's first metrics", Duration::from_secs(30), |s| {
             s.hpa()["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"]
                 .is_i64()
@@ -121,7 +121,7 @@ impl Drop for SimProcess {
 
 /// Fast settings: a pod Ready 3.5 s after creation (35 s x 0.1), syncs and metrics every
 /// 1.5 s, 50 requests/s per core so that a few users overload two pods.
-const FAST: &[&str] = &["--time-scale", "0.1", "--rps-per-core", "50"];
+pub(crate) const FAST: &[&str] = &["--time-scale", "0.1", "--rps-per-core", "50"];
 
 fn record(dir: &Path) -> Value {
     let runs = dir.join("runs");

@@ -39,6 +39,14 @@ pub enum UsageError {
     #[error("--local runs --workers as local processes: add --workers N (2 or more)")]
     LocalWithoutWorkers,
 
+    #[error(
+        "--export and --metrics-addr export a run of one process for now: drop --workers, or the export"
+    )]
+    ExportNeedsOneProcess,
+
+    #[error("--export: {0}")]
+    Export(String),
+
     #[error("cannot find this program to start workers: {0}")]
     NoProgram(String),
 

@@ -82,6 +82,7 @@ pub fn build(
         cluster_not_watched: None,
         distributed: None,
         worker: None,
+        export: None,
         extensions: Default::default(),
     }
 }

@@ -19,6 +19,7 @@ pub mod answered;
 mod atomic;
 pub mod cluster;
 pub mod distributed;
+pub mod export;
 pub mod histogram;
 pub mod locations;
 mod percentile;
@@ -154,6 +155,9 @@ pub struct RunRecord {
     /// One worker's record of a distributed run: the share it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker: Option<distributed::WorkerShare>,
+    /// What `--export` receivers did not get of the run (absent without receivers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<export::ExportRecord>,
     /// Data added by later versions, keyed by their name (kept, not read).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extensions: BTreeMap<String, serde_json::Value>,

@@ -64,6 +64,11 @@ impl Entry {
         self.hist.reset();
     }
 
+    /// The sum of all response times recorded, in microseconds.
+    pub fn total_us(&self) -> u64 {
+        self.total_us
+    }
+
     pub fn avg_ms(&self) -> f64 {
         if self.requests == 0 {
             0.0

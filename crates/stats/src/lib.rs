@@ -202,6 +202,11 @@ impl Collector {
         &self.endpoints
     }
 
+    /// Each endpoint's cumulative statistics so far, in the order of [`Collector::endpoints`].
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
     pub fn handle(&mut self, event: Event) {
         match event {
             Event::Request(sample) => self.record(sample),

@@ -50,6 +50,7 @@ pub fn router(hub: Arc<Hub>, guard: Guard, shutdown: CancellationToken) -> Route
         .route("/stats/requests_full_history/csv", get(latest_csv_history))
         .route("/runs/{id}/{file}", get(download))
         .route("/report.html", get(report_html))
+        .route("/metrics", get(metrics))
         .with_state(app)
 }
 
@@ -120,6 +121,14 @@ async fn run(State(app): State<App>, headers: HeaderMap, Path(id): Path<u32>) ->
         Some(text) => json_text(text),
         None => not_found(format!("no run {id} on this page")),
     }
+}
+
+/// The runs' series for Prometheus (read-only, like the page's state).
+async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
+    if let Err(r) = app.guard.read(&headers) {
+        return refusal(r);
+    }
+    iris_export::serve::response(&app.hub.board, &headers)
 }
 
 fn not_found(message: String) -> Response {

@@ -94,6 +94,8 @@ pub struct Hub {
     feed: broadcast::Sender<Arc<str>>,
     starter: Option<Arc<dyn Starter>>,
     pub info: PageInfo,
+    /// The runs' series for `GET /metrics`.
+    pub board: Arc<iris_export::Board>,
 }
 
 /// One event of the feed: its SSE name and its JSON.
@@ -113,6 +115,7 @@ impl Hub {
             feed,
             starter,
             info,
+            board: iris_export::Board::new(),
         })
     }
 
@@ -373,7 +376,18 @@ impl Hub {
         let (id, control) = self.attach(start);
         let hub = self.clone();
         tokio::spawn(async move {
-            let mut monitor = super::WebMonitor::new(hub.clone(), id);
+            let mut page = super::WebMonitor::new(hub.clone(), id);
+            let naming = iris_export::RunNaming {
+                users: plan.load.users,
+                user_class: plan.load.class.name.clone(),
+                target: iris_export::RunNaming::target_of(site.host.as_str()),
+            };
+            let mut export =
+                iris_export::ExportMonitor::new(naming, Some(hub.board.clone()), Vec::new());
+            let mut monitor = super::Tee {
+                first: &mut page,
+                second: &mut export,
+            };
             match iris_pipeline::run_controlled(&plan, &site, &mut monitor, control).await {
                 Ok(result) => hub.finished(id, &result),
                 Err(e) => hub.failed(id, e.to_string()),

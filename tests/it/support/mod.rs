@@ -8,6 +8,7 @@ pub mod compute;
 pub mod distributed;
 pub mod kube_api;
 pub mod process;
+pub mod receivers;
 pub mod scaling_cluster;
 pub mod serve;
 pub mod servers;

@@ -114,6 +114,7 @@ fn record_of(c: &Collector) -> RunRecord {
         cluster_not_watched: None,
         distributed: None,
         worker: None,
+        export: None,
         extensions: Default::default(),
     }
 }
