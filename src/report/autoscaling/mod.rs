@@ -9,6 +9,7 @@ pub mod memory;
 pub mod predict;
 pub mod recommend;
 pub mod simulate;
+pub mod timing;
 
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerSpec;
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,7 @@ pub use capacity::{Capacity, NoFit};
 pub use memory::Memory;
 pub use recommend::{Recommendation, Setting};
 pub use simulate::{PodModel, SimSecond};
+pub use timing::{Timing, TimingSource};
 
 /// How well the model reproduced the run's replicas from its measured load.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -29,6 +31,23 @@ pub struct Replay {
     pub max_abs_error_replicas: u32,
     pub final_simulated: i32,
     pub final_measured: u32,
+}
+
+/// A replay off by more than this many replicas on average is stated beside every answer
+/// that rests on the model.
+pub const REPLAY_TRUSTED_REPLICAS: f64 = 1.0;
+
+impl Replay {
+    /// The caveat for answers resting on the model, when its replay of the run is off by more
+    /// than [`REPLAY_TRUSTED_REPLICAS`] on average.
+    pub fn caveat(&self, run: &str) -> Option<String> {
+        (self.mean_abs_error_replicas > REPLAY_TRUSTED_REPLICAS).then(|| {
+            format!(
+                "the model's replay of {run} is off by {:.2} replicas on average (max {}), so its figures are rough",
+                self.mean_abs_error_replicas, self.max_abs_error_replicas
+            )
+        })
+    }
 }
 
 /// The autoscaling analysis of one run.
@@ -56,9 +75,15 @@ pub struct Autoscaling {
     pub max_replicas_suffices: Option<bool>,
     pub memory: Option<Memory>,
     pub replay: Option<Replay>,
+    /// The replay's caveat, stated beside every answer resting on the model.
+    #[serde(default)]
+    pub replay_caveat: Option<String>,
     /// The pod model the replay and the recommendations used.
     pub pod_model: Option<PodModel>,
     pub recommendations: Vec<Recommendation>,
+    /// The controller's settings and metrics window the model ran with.
+    #[serde(default)]
+    pub timing: Timing,
     /// Why there is no analysis at all ("no cluster data").
     pub no_data: Option<String>,
 }
@@ -114,7 +139,7 @@ pub fn pod_model(run: &RunView, capacity: &Capacity, ups: &[ScaleUp]) -> Option<
     })
 }
 
-fn replay(run: &RunView, spec: &Spec, model: &PodModel) -> Option<Replay> {
+fn replay(run: &RunView, spec: &Spec, model: &PodModel, timing: &Timing) -> Option<Replay> {
     let measured: Vec<(f64, u32)> = run
         .timeline
         .iter()
@@ -122,7 +147,7 @@ fn replay(run: &RunView, spec: &Spec, model: &PodModel) -> Option<Replay> {
         .collect::<Option<_>>()?;
     let initial = measured.first()?.1 as i32;
     let load: Vec<f64> = measured.iter().map(|m| m.0).collect();
-    let sim = simulate::simulate(spec, ControllerSettings::default(), model, initial, &load);
+    let sim = simulate::simulate(spec, timing, model, initial, &load);
     let errors: Vec<u32> = sim
         .iter()
         .zip(&measured)
@@ -193,8 +218,8 @@ pub fn analyse(run: &RunView) -> Autoscaling {
             ..Autoscaling::default()
         };
     };
-    let settings = ControllerSettings::default();
-    let spec = hpa_spec(run, &settings);
+    let timing = timing::timing(cluster);
+    let spec = hpa_spec(run, &timing.controller());
     let target = spec
         .as_ref()
         .and_then(Spec::cpu_target_percent)
@@ -212,8 +237,10 @@ pub fn analyse(run: &RunView) -> Autoscaling {
     let replay = spec
         .as_ref()
         .zip(pod_model.as_ref())
-        .and_then(|(s, m)| replay(run, s, m));
+        .and_then(|(s, m)| replay(run, s, m, &timing));
+    let replay_caveat = replay.and_then(|r| r.caveat("this run"));
     let mut out = Autoscaling {
+        replay_caveat,
         reaction: Spread::of(scale_ups.iter().filter_map(|u| u.reaction_s).collect()),
         steady_rps,
         steady_from_s: steady.from_s,
@@ -227,6 +254,7 @@ pub fn analyse(run: &RunView) -> Autoscaling {
         pod_model,
         capacity,
         scale_ups,
+        timing,
         ..Autoscaling::default()
     };
     let load: Vec<f64> = run.timeline.iter().map(|s| s.requests as f64).collect();

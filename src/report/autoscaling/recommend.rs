@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::simulate::{self, PodModel, SimSecond};
 use super::{Autoscaling, anatomy::GUIDE_REACTION_S};
-use crate::hpa::{ControllerSettings, Metric, Policy, PolicyKind, Select, Spec, Target};
+use crate::hpa::{Metric, Policy, PolicyKind, Select, Spec, Target};
 
 /// A new scale-up is worth suggesting when it brings the pods Ready at least one sync sooner.
 const WORTH_S: u64 = 15;
@@ -120,13 +120,7 @@ impl Ctx<'_> {
             .initial_replicas
             .max(spec.min_replicas)
             .min(spec.max_replicas);
-        simulate::simulate(
-            spec,
-            ControllerSettings::default(),
-            self.model,
-            initial,
-            self.load.rps,
-        )
+        simulate::simulate(spec, &self.a.timing, self.model, initial, self.load.rps)
     }
 
     /// The replay now and with `changed`, judged at `goal` replicas (else the current peak).
