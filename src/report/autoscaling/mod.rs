@@ -6,6 +6,7 @@
 pub mod anatomy;
 pub mod capacity;
 pub mod memory;
+pub mod pool;
 pub mod predict;
 pub mod recommend;
 pub mod simulate;
@@ -205,8 +206,36 @@ fn steady_load(run: &RunView, scale_ups: &[ScaleUp]) -> SteadyLoad {
     }
 }
 
-/// The whole analysis of one run.
+/// The analysis of every run of a report, each with the capacity of its pods fitted over the
+/// runs of the same pods ([`pool`]).
+pub fn analyse_all(runs: &[RunView]) -> Vec<Autoscaling> {
+    runs.iter()
+        .zip(pool::pools(runs))
+        .map(|(run, pool)| analyse_pooled(run, pool.as_ref()))
+        .collect()
+}
+
+/// The whole analysis of one run, from its own samples.
 pub fn analyse(run: &RunView) -> Autoscaling {
+    analyse_pooled(run, None)
+}
+
+/// The run's capacity: its own fit, or the pool's when runs of the same pods give one.
+fn run_capacity(run: &RunView, target: Option<f64>, pool: Option<&pool::Pool>) -> Capacity {
+    let mut capacity = capacity::capacity(run, target);
+    if let Some(pool) = pool {
+        let limit = run
+            .cluster
+            .as_ref()
+            .and_then(|c| c.pod_resources.as_ref())
+            .and_then(|r| r.cpu_limit_millis());
+        pool::adopt(&mut capacity, pool, limit);
+    }
+    capacity
+}
+
+/// The whole analysis of one run, with the pool of its pods' samples when there is one.
+fn analyse_pooled(run: &RunView, pool: Option<&pool::Pool>) -> Autoscaling {
     let Some(cluster) = &run.cluster else {
         return Autoscaling {
             no_data: Some(
@@ -224,7 +253,7 @@ pub fn analyse(run: &RunView) -> Autoscaling {
         .as_ref()
         .and_then(Spec::cpu_target_percent)
         .map(f64::from);
-    let capacity = capacity::capacity(run, target);
+    let capacity = run_capacity(run, target, pool);
     let scale_ups = anatomy::scale_ups(run);
     let steady = steady_load(run, &scale_ups);
     let steady_rps = steady.rps;

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Autoscaling, PodModel, analyse, hpa_spec, simulate};
+use super::{Autoscaling, PodModel, analyse_all, hpa_spec, simulate};
 use crate::hpa::{Metric, Spec, Target};
 use crate::report::view::RunView;
 
@@ -133,8 +133,11 @@ pub fn predict(runs: &[RunView], input: &PredictInput) -> Result<Prediction, Pre
     }
     let mut reasons = Vec::new();
     let mut best: Option<(&RunView, Autoscaling, PodModel)> = None;
-    for run in candidates {
-        let a = analyse(run);
+    let analyses = analyse_all(runs);
+    for (run, a) in runs.iter().zip(analyses) {
+        if !candidates.iter().any(|c| std::ptr::eq(*c, run)) {
+            continue;
+        }
         if let Some(model) = a.pod_model.clone() {
             if best.as_ref().is_none_or(|(b, _, _)| run.users >= b.users) {
                 best = Some((run, a, model));
