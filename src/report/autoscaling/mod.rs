@@ -82,6 +82,13 @@ pub struct Autoscaling {
     /// The pod model the replay and the recommendations used.
     pub pod_model: Option<PodModel>,
     pub recommendations: Vec<Recommendation>,
+    /// Is the autoscaling right: the verdict in words (runs with a scale-up).
+    #[serde(default)]
+    pub verdict: Option<String>,
+    /// What the reactions are judged against: the guide's 30-45 s, scaled on a simulated
+    /// cluster by its time scale, in words.
+    #[serde(default)]
+    pub reaction_yardstick: String,
     /// The controller's settings and metrics window the model ran with.
     #[serde(default)]
     pub timing: Timing,
@@ -234,6 +241,41 @@ fn run_capacity(run: &RunView, target: Option<f64>, pool: Option<&pool::Pool>) -
     capacity
 }
 
+/// Is the autoscaling right for this run? From the pods the steady load needs at the target,
+/// what the HPA reached, `maxReplicas` and the reactions against the yardstick; `None` without
+/// a scale-up or a count of pods needed.
+fn verdict(a: &Autoscaling) -> Option<String> {
+    if a.scale_ups.is_empty() {
+        return None;
+    }
+    let needed = a.steady_replicas_needed?;
+    let reached = a.replicas_reached?;
+    let band = a.timing.guide_reaction_s(anatomy::GUIDE_REACTION_S);
+    let slow = a.reaction.filter(|r| r.median_s > band.1);
+    let text = if a.max_replicas_suffices == Some(false) {
+        format!(
+            "too few replicas: maxReplicas {} caps the HPA below the {needed} pods the steady load needs",
+            a.max_replicas.unwrap_or(0)
+        )
+    } else if reached < needed {
+        format!("short: the HPA reached {reached} of the {needed} pods the steady load needs")
+    } else if let Some(r) = slow {
+        format!(
+            "right size, slow: the HPA reached the {needed} pods the steady load needs, reacting in {:.0} s (median) against {}",
+            r.median_s, a.reaction_yardstick
+        )
+    } else {
+        format!(
+            "right: the HPA reached the {needed} pods the steady load needs ({reached} at the most){}",
+            a.reaction.map_or(String::new(), |r| format!(
+                ", reacting in {:.0} s (median) against {}",
+                r.median_s, a.reaction_yardstick
+            ))
+        )
+    };
+    Some(text)
+}
+
 /// The whole analysis of one run, with the pool of its pods' samples when there is one.
 fn analyse_pooled(run: &RunView, pool: Option<&pool::Pool>) -> Autoscaling {
     let Some(cluster) = &run.cluster else {
@@ -254,7 +296,11 @@ fn analyse_pooled(run: &RunView, pool: Option<&pool::Pool>) -> Autoscaling {
         .and_then(Spec::cpu_target_percent)
         .map(f64::from);
     let capacity = run_capacity(run, target, pool);
-    let scale_ups = anatomy::scale_ups(run);
+    let mut scale_ups = anatomy::scale_ups(run);
+    let band = timing.guide_reaction_s(anatomy::GUIDE_REACTION_S);
+    for up in &mut scale_ups {
+        up.within_guide = up.reaction_s.map(|r| r <= band.1);
+    }
     let steady = steady_load(run, &scale_ups);
     let steady_rps = steady.rps;
     let needed = capacity
@@ -283,9 +329,11 @@ fn analyse_pooled(run: &RunView, pool: Option<&pool::Pool>) -> Autoscaling {
         pod_model,
         capacity,
         scale_ups,
+        reaction_yardstick: timing.guide_reaction_text(anatomy::GUIDE_REACTION_S),
         timing,
         ..Autoscaling::default()
     };
+    out.verdict = verdict(&out);
     let load: Vec<f64> = run.timeline.iter().map(|s| s.requests as f64).collect();
     let initial = run.timeline.first().and_then(|s| s.replicas);
     out.recommendations = spec
