@@ -243,6 +243,7 @@ fn the_demo_plays_every_phase_on_the_simulated_cluster_and_recovers_its_settings
     assert!(!stderr.contains("skipped"), "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&json).unwrap();
     recovers_capacity_and_startup(&report);
+    answers_for_both_runs(&report);
     reports_the_scale_down(&report);
     records_scale_out_and_read_as_markdown(dir.path());
 }
@@ -285,6 +286,48 @@ fn recovers_capacity_and_startup(report: &serde_json::Value) {
         }
     }
     assert!(scale_ups >= 2, "no scale-up with its pods Ready: {runs:#?}");
+}
+
+/// Issue 31: both runs get a fit (pooled over the two runs of the same pods), a verdict,
+/// recommendations from it, and a replay through the simulated cluster's own controller within
+/// one replica of what its HPA did.
+fn answers_for_both_runs(report: &serde_json::Value) {
+    for run in report["autoscaling"].as_array().unwrap() {
+        let column = &run["column"];
+        assert!(
+            run["capacity"]["rps_per_pod_at_target"].is_number(),
+            "{column}: no fit: {}",
+            run["capacity"]
+        );
+        assert_eq!(
+            run["capacity"]["pooled_from"].as_array().map(Vec::len),
+            Some(2),
+            "{column}: {}",
+            run["capacity"]
+        );
+        assert!(run["verdict"].is_string(), "{column}: no verdict");
+        let recs = run["recommendations"].as_array().unwrap();
+        assert_eq!(recs.len(), 4, "{column}: {recs:#?}");
+        assert!(recs.iter().all(|r| r["setting"] != "none"), "{recs:#?}");
+        assert_eq!(run["timing"]["sync_period_s"], 3.0, "{column}");
+        let replay = &run["replay"];
+        assert!(
+            replay["mean_abs_error_replicas"].as_f64().unwrap() <= 1.0,
+            "{column}: {replay}"
+        );
+        let (sim, measured) = (
+            replay["final_simulated"].as_i64().unwrap(),
+            replay["final_measured"].as_i64().unwrap(),
+        );
+        assert!((sim - measured).abs() <= 1, "{column}: {replay}");
+        assert!(
+            run["reaction_yardstick"]
+                .as_str()
+                .unwrap()
+                .contains("6-9 s at the simulation's time scale 0.2"),
+            "{column}"
+        );
+    }
 }
 
 /// Phase 7 in the report: from the replicas the HPA reached to its minReplicas, the pods that

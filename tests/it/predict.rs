@@ -48,3 +48,37 @@ fn report_json_carries_each_runs_autoscaling() {
     assert_eq!(a["recommendations"][0]["setting"], "none");
     assert!(a.get("steady_replicas_needed").is_some());
 }
+
+/// The replay's controller is the simulated cluster's: its settings, as the Deployment's
+/// annotation names them and a record keeps them, read back to the sim's own controller.
+#[test]
+fn the_replay_runs_the_simulated_clusters_controller() {
+    use iris_lab::record::cluster::{ClusterRecord, SimulatedSetting};
+    use iris_lab::sim::SimSettings;
+    for sim in [SimSettings::default(), SimSettings::demo()] {
+        let named = sim
+            .named()
+            .into_iter()
+            .map(|n| SimulatedSetting {
+                name: n.name.into(),
+                value: n.value,
+            })
+            .collect();
+        let t = iris_lab::report::autoscaling::timing::timing(&ClusterRecord {
+            simulated: Some(named),
+            ..ClusterRecord::default()
+        });
+        assert_eq!(
+            t.controller(),
+            iris_lab::sim::hpa::controller_settings(&sim)
+        );
+        assert_eq!(
+            t.metrics_window_s,
+            sim.scaled(sim.metrics_window).as_secs_f64()
+        );
+        assert_eq!(
+            t.pod_ready_after_s,
+            Some(sim.scaled(sim.ready_after).as_secs_f64())
+        );
+    }
+}

@@ -166,11 +166,12 @@ pub fn build(mut runs: Vec<RunView>, options: &ReportOptions) -> ReportModel {
     let autoscaling = runs
         .iter()
         .zip(&columns)
-        .map(|(r, column)| RunAutoscaling {
+        .zip(autoscaling::analyse_all(&runs))
+        .map(|((r, column), analysis)| RunAutoscaling {
             column: column.clone(),
             label: r.label.clone(),
             users: r.users,
-            analysis: autoscaling::analyse(r),
+            analysis,
         })
         .collect();
     ReportModel {

@@ -86,6 +86,37 @@ pub struct Capacity {
     pub no_fit: Option<NoFit>,
     /// `no_fit` in words.
     pub no_fit_text: Option<String>,
+    /// The runs of the same pods whose steady samples the figures above were fitted over
+    /// (empty: this run's own samples only), and how many samples that was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pooled_from: Vec<String>,
+    #[serde(default)]
+    pub pooled_points: usize,
+    /// The pooled fit and this run's own (when it has enough samples for one).
+    #[serde(default)]
+    pub pooled_fit: Option<super::pool::Fit>,
+    #[serde(default)]
+    pub own_fit: Option<super::pool::Fit>,
+    /// The run's own fit differs from the pooled one beyond their uncertainty: in words.
+    #[serde(default)]
+    pub fit_differs: Option<String>,
+}
+
+impl Capacity {
+    /// Sets the fit `cpu = idle + per_rps x rps_per_pod` and what follows from it.
+    pub fn set_fit(&mut self, idle: f64, per_rps: f64, r2: f64, cpu_limit_millis: Option<f64>) {
+        self.idle_millicores = Some(idle);
+        self.millicores_per_rps = Some(per_rps);
+        self.r_squared = Some(r2);
+        let at = |millis: f64| ((millis - idle) / per_rps).max(0.0);
+        self.rps_per_pod_at_target = self
+            .cpu_request_millis
+            .zip(self.cpu_target_pct)
+            .map(|(r, pct)| at(r * pct / 100.0));
+        self.rps_per_pod_at_limit = cpu_limit_millis.map(at);
+        self.no_fit = None;
+        self.no_fit_text = None;
+    }
 }
 
 /// Least squares `y = a + b x`: (a, b, r²).
@@ -291,16 +322,7 @@ pub fn capacity(run: &RunView, cpu_target_pct: Option<f64>) -> Capacity {
     };
     out.points = points;
     match fitted {
-        Ok((a, b, r2)) => {
-            out.idle_millicores = Some(a);
-            out.millicores_per_rps = Some(b);
-            out.r_squared = Some(r2);
-            let at = |millis: f64| ((millis - a) / b).max(0.0);
-            out.rps_per_pod_at_target = request
-                .zip(cpu_target_pct)
-                .map(|(r, pct)| at(r * pct / 100.0));
-            out.rps_per_pod_at_limit = limit.map(at);
-        }
+        Ok((a, b, r2)) => out.set_fit(a, b, r2, limit),
         Err(why) => {
             out.no_fit_text = Some(why.to_string());
             out.no_fit = Some(why);

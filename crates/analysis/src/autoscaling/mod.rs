@@ -6,9 +6,11 @@
 pub mod anatomy;
 pub mod capacity;
 pub mod memory;
+pub mod pool;
 pub mod predict;
 pub mod recommend;
 pub mod simulate;
+pub mod timing;
 
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerSpec;
 use serde::{Deserialize, Serialize};
@@ -20,6 +22,7 @@ use iris_hpa::{ControllerSettings, Spec};
 pub use memory::Memory;
 pub use recommend::{Recommendation, Setting};
 pub use simulate::{PodModel, SimSecond};
+pub use timing::{Timing, TimingSource};
 
 /// How well the model reproduced the run's replicas from its measured load.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -29,6 +32,23 @@ pub struct Replay {
     pub max_abs_error_replicas: u32,
     pub final_simulated: i32,
     pub final_measured: u32,
+}
+
+/// A replay off by more than this many replicas on average is stated beside every answer
+/// that rests on the model.
+pub const REPLAY_TRUSTED_REPLICAS: f64 = 1.0;
+
+impl Replay {
+    /// The caveat for answers resting on the model, when its replay of the run is off by more
+    /// than [`REPLAY_TRUSTED_REPLICAS`] on average.
+    pub fn caveat(&self, run: &str) -> Option<String> {
+        (self.mean_abs_error_replicas > REPLAY_TRUSTED_REPLICAS).then(|| {
+            format!(
+                "the model's replay of {run} is off by {:.2} replicas on average (max {}), so its figures are rough",
+                self.mean_abs_error_replicas, self.max_abs_error_replicas
+            )
+        })
+    }
 }
 
 /// The autoscaling analysis of one run.
@@ -56,9 +76,22 @@ pub struct Autoscaling {
     pub max_replicas_suffices: Option<bool>,
     pub memory: Option<Memory>,
     pub replay: Option<Replay>,
+    /// The replay's caveat, stated beside every answer resting on the model.
+    #[serde(default)]
+    pub replay_caveat: Option<String>,
     /// The pod model the replay and the recommendations used.
     pub pod_model: Option<PodModel>,
     pub recommendations: Vec<Recommendation>,
+    /// Is the autoscaling right: the verdict in words (runs with a scale-up).
+    #[serde(default)]
+    pub verdict: Option<String>,
+    /// What the reactions are judged against: the guide's 30-45 s, scaled on a simulated
+    /// cluster by its time scale, in words.
+    #[serde(default)]
+    pub reaction_yardstick: String,
+    /// The controller's settings and metrics window the model ran with.
+    #[serde(default)]
+    pub timing: Timing,
     /// Why there is no analysis at all ("no cluster data").
     pub no_data: Option<String>,
 }
@@ -114,7 +147,7 @@ pub fn pod_model(run: &RunView, capacity: &Capacity, ups: &[ScaleUp]) -> Option<
     })
 }
 
-fn replay(run: &RunView, spec: &Spec, model: &PodModel) -> Option<Replay> {
+fn replay(run: &RunView, spec: &Spec, model: &PodModel, timing: &Timing) -> Option<Replay> {
     let measured: Vec<(f64, u32)> = run
         .timeline
         .iter()
@@ -122,7 +155,7 @@ fn replay(run: &RunView, spec: &Spec, model: &PodModel) -> Option<Replay> {
         .collect::<Option<_>>()?;
     let initial = measured.first()?.1 as i32;
     let load: Vec<f64> = measured.iter().map(|m| m.0).collect();
-    let sim = simulate::simulate(spec, ControllerSettings::default(), model, initial, &load);
+    let sim = simulate::simulate(spec, timing, model, initial, &load);
     let errors: Vec<u32> = sim
         .iter()
         .zip(&measured)
@@ -180,8 +213,71 @@ fn steady_load(run: &RunView, scale_ups: &[ScaleUp]) -> SteadyLoad {
     }
 }
 
-/// The whole analysis of one run.
+/// The analysis of every run of a report, each with the capacity of its pods fitted over the
+/// runs of the same pods ([`pool`]).
+pub fn analyse_all(runs: &[RunView]) -> Vec<Autoscaling> {
+    runs.iter()
+        .zip(pool::pools(runs))
+        .map(|(run, pool)| analyse_pooled(run, pool.as_ref()))
+        .collect()
+}
+
+/// The whole analysis of one run, from its own samples.
 pub fn analyse(run: &RunView) -> Autoscaling {
+    analyse_pooled(run, None)
+}
+
+/// The run's capacity: its own fit, or the pool's when runs of the same pods give one.
+fn run_capacity(run: &RunView, target: Option<f64>, pool: Option<&pool::Pool>) -> Capacity {
+    let mut capacity = capacity::capacity(run, target);
+    if let Some(pool) = pool {
+        let limit = run
+            .cluster
+            .as_ref()
+            .and_then(|c| c.pod_resources.as_ref())
+            .and_then(|r| r.cpu_limit_millis());
+        pool::adopt(&mut capacity, pool, limit);
+    }
+    capacity
+}
+
+/// Is the autoscaling right for this run? From the pods the steady load needs at the target,
+/// what the HPA reached, `maxReplicas` and the reactions against the yardstick; `None` without
+/// a scale-up or a count of pods needed.
+fn verdict(a: &Autoscaling) -> Option<String> {
+    if a.scale_ups.is_empty() {
+        return None;
+    }
+    let needed = a.steady_replicas_needed?;
+    let reached = a.replicas_reached?;
+    let band = a.timing.guide_reaction_s(anatomy::GUIDE_REACTION_S);
+    let slow = a.reaction.filter(|r| r.median_s > band.1);
+    let text = if a.max_replicas_suffices == Some(false) {
+        format!(
+            "too few replicas: maxReplicas {} caps the HPA below the {needed} pods the steady load needs",
+            a.max_replicas.unwrap_or(0)
+        )
+    } else if reached < needed {
+        format!("short: the HPA reached {reached} of the {needed} pods the steady load needs")
+    } else if let Some(r) = slow {
+        format!(
+            "right size, slow: the HPA reached the {needed} pods the steady load needs, reacting in {:.0} s (median) against {}",
+            r.median_s, a.reaction_yardstick
+        )
+    } else {
+        format!(
+            "right: the HPA reached the {needed} pods the steady load needs ({reached} at the most){}",
+            a.reaction.map_or(String::new(), |r| format!(
+                ", reacting in {:.0} s (median) against {}",
+                r.median_s, a.reaction_yardstick
+            ))
+        )
+    };
+    Some(text)
+}
+
+/// The whole analysis of one run, with the pool of its pods' samples when there is one.
+fn analyse_pooled(run: &RunView, pool: Option<&pool::Pool>) -> Autoscaling {
     let Some(cluster) = &run.cluster else {
         return Autoscaling {
             no_data: Some(
@@ -193,14 +289,18 @@ pub fn analyse(run: &RunView) -> Autoscaling {
             ..Autoscaling::default()
         };
     };
-    let settings = ControllerSettings::default();
-    let spec = hpa_spec(run, &settings);
+    let timing = timing::timing(cluster);
+    let spec = hpa_spec(run, &timing.controller());
     let target = spec
         .as_ref()
         .and_then(Spec::cpu_target_percent)
         .map(f64::from);
-    let capacity = capacity::capacity(run, target);
-    let scale_ups = anatomy::scale_ups(run);
+    let capacity = run_capacity(run, target, pool);
+    let mut scale_ups = anatomy::scale_ups(run);
+    let band = timing.guide_reaction_s(anatomy::GUIDE_REACTION_S);
+    for up in &mut scale_ups {
+        up.within_guide = up.reaction_s.map(|r| r <= band.1);
+    }
     let steady = steady_load(run, &scale_ups);
     let steady_rps = steady.rps;
     let needed = capacity
@@ -212,8 +312,10 @@ pub fn analyse(run: &RunView) -> Autoscaling {
     let replay = spec
         .as_ref()
         .zip(pod_model.as_ref())
-        .and_then(|(s, m)| replay(run, s, m));
+        .and_then(|(s, m)| replay(run, s, m, &timing));
+    let replay_caveat = replay.and_then(|r| r.caveat("this run"));
     let mut out = Autoscaling {
+        replay_caveat,
         reaction: Spread::of(scale_ups.iter().filter_map(|u| u.reaction_s).collect()),
         steady_rps,
         steady_from_s: steady.from_s,
@@ -227,8 +329,11 @@ pub fn analyse(run: &RunView) -> Autoscaling {
         pod_model,
         capacity,
         scale_ups,
+        reaction_yardstick: timing.guide_reaction_text(anatomy::GUIDE_REACTION_S),
+        timing,
         ..Autoscaling::default()
     };
+    out.verdict = verdict(&out);
     let load: Vec<f64> = run.timeline.iter().map(|s| s.requests as f64).collect();
     let initial = run.timeline.first().and_then(|s| s.replicas);
     out.recommendations = spec

@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Autoscaling, PodModel, analyse, hpa_spec, simulate};
+use super::{Autoscaling, PodModel, analyse_all, hpa_spec, simulate};
+use iris_hpa::{Metric, Spec, Target};
 use crate::view::RunView;
-use iris_hpa::{ControllerSettings, Metric, Spec, Target};
 
 /// The load and the HPA settings to predict for.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -28,6 +28,13 @@ pub struct PredictInput {
 pub struct Prediction {
     /// The run whose capacity, start-up and HPA spec the prediction uses.
     pub based_on: String,
+    /// Its user class, users and the steady requests/s that `--users` scales from.
+    #[serde(default)]
+    pub based_on_user_class: String,
+    #[serde(default)]
+    pub based_on_users: u64,
+    #[serde(default)]
+    pub based_on_rps: f64,
     pub rps: f64,
     pub min_replicas: i32,
     pub max_replicas: i32,
@@ -44,6 +51,12 @@ pub struct Prediction {
     pub pod_model: PodModel,
     /// How well the model reproduced the base run's own replicas.
     pub replay_mean_abs_error_replicas: Option<f64>,
+    /// Set when that replay is off by more than one replica: the prediction is rough.
+    #[serde(default)]
+    pub replay_caveat: Option<String>,
+    /// The controller's settings and metrics window the model ran with (the base run's cluster).
+    #[serde(default)]
+    pub timing: super::Timing,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -120,8 +133,11 @@ pub fn predict(runs: &[RunView], input: &PredictInput) -> Result<Prediction, Pre
     }
     let mut reasons = Vec::new();
     let mut best: Option<(&RunView, Autoscaling, PodModel)> = None;
-    for run in candidates {
-        let a = analyse(run);
+    let analyses = analyse_all(runs);
+    for (run, a) in runs.iter().zip(analyses) {
+        if !candidates.iter().any(|c| std::ptr::eq(*c, run)) {
+            continue;
+        }
         if let Some(model) = a.pod_model.clone() {
             if best.as_ref().is_none_or(|(b, _, _)| run.users >= b.users) {
                 best = Some((run, a, model));
@@ -136,13 +152,12 @@ pub fn predict(runs: &[RunView], input: &PredictInput) -> Result<Prediction, Pre
         }
     }
     let (run, a, model) = best.ok_or_else(|| PredictError::NoModel(reasons.join("; ")))?;
-    let settings = ControllerSettings::default();
-    let spec = hpa_spec(run, &settings)
+    let spec = hpa_spec(run, &a.timing.controller())
         .map(|s| with_overrides(s, input))
         .ok_or_else(|| PredictError::NoModel(format!("{}: the run saw no HPA", run.label)))?;
     let rps = load_rps(run, &a, input).ok_or(PredictError::NoLoad)?;
     let load = vec![rps; input.duration_s.max(1) as usize];
-    let sim = simulate::simulate(&spec, settings, &model, spec.min_replicas, &load);
+    let sim = simulate::simulate(&spec, &a.timing, &model, spec.min_replicas, &load);
     let outcome = simulate::outcome(&sim);
     let target = spec.cpu_target_percent();
     let at_target = target.map(|t| {
@@ -155,6 +170,11 @@ pub fn predict(runs: &[RunView], input: &PredictInput) -> Result<Prediction, Pre
         .map(|c| (rps / c).ceil().max(1.0) as u32);
     Ok(Prediction {
         based_on: run.label.clone(),
+        based_on_user_class: run.user_class.clone(),
+        based_on_users: run.users,
+        based_on_rps: a.steady_rps,
+        replay_caveat: a.replay.and_then(|r| r.caveat(&run.label)),
+        timing: a.timing,
         rps,
         min_replicas: spec.min_replicas,
         max_replicas: spec.max_replicas,
@@ -206,5 +226,36 @@ mod tests {
             PredictError::NoLoad
         );
         assert_eq!(predict(&[], &input(1)).unwrap_err(), PredictError::NoRuns);
+    }
+
+    #[test]
+    fn the_prediction_names_its_run_and_says_when_the_replay_is_off() {
+        let mut run = super::super::tests::story();
+        run.label = "story".into();
+        run.user_class = "HighLoadUser".into();
+        let input = PredictInput {
+            users: Some(200),
+            duration_s: 300,
+            ..PredictInput::default()
+        };
+        let p = predict(std::slice::from_ref(&run), &input).unwrap();
+        assert_eq!(
+            (p.based_on.as_str(), p.based_on_user_class.as_str()),
+            ("story", "HighLoadUser")
+        );
+        assert_eq!(p.based_on_users, 100);
+        // The story's steady rate is its average (no steady state, no scale-up caught up).
+        assert!((p.based_on_rps - 90.0).abs() < 1e-9, "{p:?}");
+        assert_eq!(p.replay_caveat, None, "{p:?}");
+        // The cluster went to 8 replicas where the model (4 pods' worth of load) says 4.
+        for s in run.timeline.iter_mut().filter(|s| s.t >= 60) {
+            s.replicas = Some(8);
+        }
+        let p = predict(std::slice::from_ref(&run), &input).unwrap();
+        let caveat = p.replay_caveat.expect("a caveat");
+        assert!(
+            caveat.starts_with("the model's replay of story is off by 2."),
+            "{caveat}"
+        );
     }
 }

@@ -11,10 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::simulate::{self, PodModel, SimSecond};
 use super::{Autoscaling, anatomy::GUIDE_REACTION_S};
-use iris_hpa::{ControllerSettings, Metric, Policy, PolicyKind, Select, Spec, Target};
+use iris_hpa::{Metric, Policy, PolicyKind, Select, Spec, Target};
 
-/// A new scale-up is worth suggesting when it brings the pods Ready at least one sync sooner.
-const WORTH_S: u64 = 15;
 /// The documented default scale-up allows 4 pods per 15 s: a suggestion gives at least that.
 const DEFAULT_POLICY_PODS: i32 = 4;
 /// `maxReplicas` suggested over what the steady load needs.
@@ -120,13 +118,7 @@ impl Ctx<'_> {
             .initial_replicas
             .max(spec.min_replicas)
             .min(spec.max_replicas);
-        simulate::simulate(
-            spec,
-            ControllerSettings::default(),
-            self.model,
-            initial,
-            self.load.rps,
-        )
+        simulate::simulate(spec, &self.a.timing, self.model, initial, self.load.rps)
     }
 
     /// The replay now and with `changed`, judged at `goal` replicas (else the current peak).
@@ -161,6 +153,70 @@ fn replayed(seconds: &[SimSecond], goal: i32) -> Replayed {
 
 fn secs(s: Option<u64>) -> String {
     s.map_or_else(|| "never".into(), |s| format!("+{s} s"))
+}
+
+/// "A instead of B", or "A either way" when the replay gives the same.
+fn instead(then: String, now: String) -> String {
+    if then == now {
+        format!("{then} either way")
+    } else {
+        format!("{then} instead of {now}")
+    }
+}
+
+impl Effect {
+    /// Whether the suggested setting does better in the replay: less degradation, or the
+    /// goal's pods Ready sooner (never counts as latest).
+    pub fn gains(&self) -> bool {
+        let ready = |r: Option<u64>| r.unwrap_or(u64::MAX);
+        self.then.degradation_s < self.now.degradation_s
+            || ready(self.then.goal_ready_s) < ready(self.now.goal_ready_s)
+    }
+
+    /// What changes in the replay, naming only what differs.
+    fn gain_text(&self) -> String {
+        let mut parts = Vec::new();
+        if self.then.degradation_s != self.now.degradation_s {
+            parts.push(format!(
+                "{} s degraded instead of {} s",
+                self.then.degradation_s, self.now.degradation_s
+            ));
+        }
+        if self.then.goal_ready_s != self.now.goal_ready_s {
+            parts.push(format!(
+                "{} pods Ready from {} instead of {}",
+                self.goal_replicas,
+                secs(self.then.goal_ready_s),
+                secs(self.now.goal_ready_s)
+            ));
+        }
+        if self.then.peak_replicas != self.now.peak_replicas {
+            parts.push(format!(
+                "peaking at {} replicas instead of {}",
+                self.then.peak_replicas, self.now.peak_replicas
+            ));
+        }
+        if parts.is_empty() {
+            "the same replicas, Ready at the same time, with the same degradation".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// "No change needed" when the replay shows no gain from `e`.
+fn no_gain(setting: Setting, current: Option<f64>, what: &str, e: &Effect) -> Recommendation {
+    keep(
+        setting,
+        current,
+        format!(
+            "{what} would show no gain in the replay ({}; {} s degraded, {} pods Ready from {})",
+            e.gain_text(),
+            e.now.degradation_s,
+            e.goal_replicas,
+            secs(e.now.goal_ready_s)
+        ),
+    )
 }
 
 fn keep(setting: Setting, current: Option<f64>, why: String) -> Recommendation {
@@ -220,12 +276,9 @@ fn needed(ctx: &Ctx, setting: Setting, current: Option<f64>) -> Result<u32, Box<
     })
 }
 
-/// The replay's degradation and peak, as suggested and as it is.
+/// The replay's prediction, as suggested against as it is.
 fn degraded_and_peak(e: &Effect) -> String {
-    format!(
-        "the replay predicts {} s degraded instead of {} s, peaking at {} replicas instead of {}",
-        e.then.degradation_s, e.now.degradation_s, e.then.peak_replicas, e.now.peak_replicas
-    )
+    format!("the replay predicts {}", e.gain_text())
 }
 
 fn min_replicas(ctx: &Ctx) -> Recommendation {
@@ -258,6 +311,14 @@ fn min_replicas(ctx: &Ctx) -> Recommendation {
     let mut changed = spec.clone();
     changed.min_replicas = needed as i32;
     let e = ctx.effect(&changed, Some(needed as i32));
+    if !e.gains() {
+        return no_gain(
+            Setting::MinReplicas,
+            current,
+            &format!("{needed} pods from the start"),
+            &e,
+        );
+    }
     Recommendation {
         setting: Setting::MinReplicas,
         change: true,
@@ -266,12 +327,9 @@ fn min_replicas(ctx: &Ctx) -> Recommendation {
         scale_up: None,
         predicted: Some(e),
         effect: format!(
-            "absorbs this load ({rps:.0} requests/s = {needed} pods at {:.1} requests/s each) without scaling: predicted degradation {} s instead of {} s, {needed} pods Ready from {} instead of {}",
+            "absorbs this load ({rps:.0} requests/s = {needed} pods at {:.1} requests/s each) without scaling: the replay predicts {}",
             ctx.per_pod(),
-            e.then.degradation_s,
-            e.now.degradation_s,
-            secs(e.then.goal_ready_s),
-            secs(e.now.goal_ready_s)
+            e.gain_text()
         ),
     }
 }
@@ -327,6 +385,14 @@ fn target_cpu(ctx: &Ctx) -> Recommendation {
         .floor()
         .max(1.0);
     let e = ctx.effect(&with_target(ctx.spec, suggested as i32), None);
+    if !e.gains() {
+        return no_gain(
+            Setting::TargetCpuUtilization,
+            current,
+            &format!("a target of {suggested:.0}%"),
+            &e,
+        );
+    }
     Recommendation {
         setting: Setting::TargetCpuUtilization,
         change: true,
@@ -365,6 +431,14 @@ fn max_replicas(ctx: &Ctx) -> Recommendation {
     let mut changed = spec.clone();
     changed.max_replicas = suggested as i32;
     let e = ctx.effect(&changed, Some(needed as i32));
+    if !e.gains() {
+        return no_gain(
+            Setting::MaxReplicas,
+            current,
+            &format!("maxReplicas {suggested:.0}"),
+            &e,
+        );
+    }
     Recommendation {
         setting: Setting::MaxReplicas,
         change: true,
@@ -399,8 +473,9 @@ fn scale_up_policy(ctx: &Ctx) -> Recommendation {
         || "no scale-up measured".to_string(),
         |r| {
             format!(
-                "reaction median {:.0} s against the guide's {:.0}-{:.0} s",
-                r.median_s, GUIDE_REACTION_S.0, GUIDE_REACTION_S.1
+                "reaction median {:.0} s against {}",
+                r.median_s,
+                ctx.a.timing.guide_reaction_text(GUIDE_REACTION_S)
             )
         },
     );
@@ -417,7 +492,10 @@ fn scale_up_policy(ctx: &Ctx) -> Recommendation {
     }
     let rules = ScaleUpRules {
         pods: largest_step(&now, ctx.spec.max_replicas).max(DEFAULT_POLICY_PODS),
-        period_s: 15,
+        // The documented default policies' 15 s, at a simulated cluster's time scale.
+        period_s: (15.0 * ctx.a.timing.time_scale.unwrap_or(1.0))
+            .round()
+            .max(1.0) as u64,
         stabilization_window_s: 0,
     };
     let mut changed = ctx.spec.clone();
@@ -429,26 +507,29 @@ fn scale_up_policy(ctx: &Ctx) -> Recommendation {
         period: Duration::from_secs(rules.period_s),
     });
     let e = ctx.effect(&changed, None);
+    // One sync period of the cluster's controller.
+    let worth_s = ctx.a.timing.sync_period_s.ceil().max(1.0) as u64;
     let sooner = e
         .now
         .goal_ready_s
         .unwrap_or(u64::MAX)
         .saturating_sub(e.then.goal_ready_s.unwrap_or(u64::MAX));
     let numbers = format!(
-        "the policies held the HPA back at {held} syncs of the replay; with {} pods per {} s and no stabilization window all {} pods are Ready at {} instead of {}, {} s degraded instead of {} s",
+        "the policies held the HPA back at {held} syncs of the replay; with {} pods per {} s and no stabilization window all {} pods are Ready at {}, {} degraded",
         rules.pods,
         rules.period_s,
         e.goal_replicas,
-        secs(e.then.goal_ready_s),
-        secs(e.now.goal_ready_s),
-        e.then.degradation_s,
-        e.now.degradation_s
+        instead(secs(e.then.goal_ready_s), secs(e.now.goal_ready_s)),
+        instead(
+            format!("{} s", e.then.degradation_s),
+            format!("{} s", e.now.degradation_s)
+        )
     );
-    if sooner < WORTH_S && e.then.degradation_s >= e.now.degradation_s {
+    if !e.gains() || (sooner < worth_s && e.then.degradation_s >= e.now.degradation_s) {
         return keep(
             Setting::ScaleUpPolicy,
             None,
-            format!("{numbers}: under one sync period ({WORTH_S} s) gained ({reaction})"),
+            format!("{numbers}: under one sync period ({worth_s} s) gained ({reaction})"),
         );
     }
     Recommendation {
@@ -572,14 +653,50 @@ mod tests {
                 .effect
                 .contains("25.0 requests/s, under the latency knee (50.0"),
         );
-        // At 120% of 200m a pod takes (240 - 20) / 4 = 55 requests/s, past the knee (50).
+        // At 120% of 200m a pod takes (240 - 20) / 4 = 55 requests/s, past the knee (50); but
+        // the story's 100 requests/s over its 2 pods are 50 each, never past the knee: 90%
+        // (80% of the knee) would bring a third pod and no gain, so no change.
         let r = recs(&with_cluster(|c| c.cpu_target_pct = Some(120)));
+        unchanged(&r, Setting::TargetCpuUtilization);
         let t = find(&r, Setting::TargetCpuUtilization);
-        assert!(t.change, "{t:#?}");
-        // 80% of the knee: 20 + 4 x 40 = 180m, 90% of the request.
-        assert_eq!((t.current, t.suggested), (Some(120.0), Some(90.0)));
-        let e = t.predicted.unwrap();
-        assert!(e.then.peak_replicas > e.now.peak_replicas, "{e:?}");
+        assert!(
+            t.effect.contains(
+                "a target of 90% would show no gain in the replay (peaking at 3 replicas instead of 2;"
+            ),
+            "{}",
+            t.effect
+        );
+        assert!(!t.effect.contains("0 s instead of 0 s"), "{}", t.effect);
+    }
+
+    #[test]
+    fn no_recommendation_reads_x_instead_of_x() {
+        for run in [
+            story(),
+            with_cluster(|c| c.cpu_target_pct = Some(120)),
+            with_cluster(|c| c.max_replicas = Some(3)),
+            with_cluster(|c| c.min_replicas = Some(4)),
+        ] {
+            for r in recs(&run) {
+                for (a, b) in r
+                    .effect
+                    .split(" instead of ")
+                    .zip(r.effect.split(" instead of ").skip(1))
+                {
+                    let before = a.rsplit(' ').take(2).collect::<Vec<_>>();
+                    let after = b.split(' ').take(2).collect::<Vec<_>>();
+                    assert_ne!(
+                        before.iter().rev().collect::<Vec<_>>(),
+                        after.iter().collect::<Vec<_>>(),
+                        "{}",
+                        r.effect
+                    );
+                }
+                if r.change {
+                    assert!(r.predicted.unwrap().gains(), "{r:#?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,15 +1,14 @@
 //! A load, second by second, through the HPA model ([`iris_hpa::Autoscaler`]) and pods with
 //! the fitted capacity: each pod's CPU is `idle + millicores_per_rps x its requests/s` (capped at
-//! its limit), metrics-server samples it every 15 s over the 15 s before, new pods become Ready
-//! the measured start-up time after the HPA's decision. Used to replay a measured run (how well
+//! its limit), metrics-server samples it every metrics window over the window before (the
+//! cluster's, [`Timing`]), the HPA model runs with the cluster's controller settings, new pods
+//! become Ready the measured start-up time after the HPA's decision. Used to replay a measured run (how well
 //! the model reproduces its replicas), to predict another load and to test recommendations.
 
 use serde::{Deserialize, Serialize};
 
-use iris_hpa::{Autoscaler, ControllerSettings, Limit, Phase, PodView, Readiness, Spec, Usage};
-
-/// metrics-server's resolution and window.
-const METRICS_EVERY_S: u64 = 15;
+use super::timing::Timing;
+use iris_hpa::{Autoscaler, Limit, Phase, PodView, Readiness, Spec, Usage};
 
 /// What the simulation assumes of the pods.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -51,10 +50,9 @@ struct SimPod {
 }
 
 impl SimPod {
-    fn view(&self, now: f64, model: &PodModel) -> PodView {
+    fn view(&self, now: f64, model: &PodModel, window: usize) -> PodView {
         let running = now >= self.ready_t;
-        let sample_t = (now as u64 / METRICS_EVERY_S * METRICS_EVERY_S) as f64;
-        let window = METRICS_EVERY_S as usize;
+        let sample_t = (now as usize / window * window) as f64;
         let lived = self.cpu.len();
         // Seconds of CPU before the sample time.
         let upto = lived.saturating_sub((now - sample_t) as usize);
@@ -62,7 +60,7 @@ impl SimPod {
             cpu_milli: (self.cpu[upto - window..upto].iter().sum::<f64>() / window as f64) as i64,
             memory_milli: 0,
             timestamp_s: sample_t,
-            window_s: METRICS_EVERY_S as f64,
+            window_s: window as f64,
         });
         PodView {
             name: self.name.clone(),
@@ -84,15 +82,22 @@ impl SimPod {
     }
 }
 
-/// Runs `load` (requests/s of each second) from `initial` ready replicas.
+/// The metrics window in whole seconds of the simulation (at least one).
+fn window_seconds(timing: &Timing) -> usize {
+    (timing.metrics_window_s.round() as usize).max(1)
+}
+
+/// Runs `load` (requests/s of each second) from `initial` ready replicas, with the cluster's
+/// controller settings and metrics window (`timing`).
 pub fn simulate(
     spec: &Spec,
-    settings: ControllerSettings,
+    timing: &Timing,
     model: &PodModel,
     initial: i32,
     load: &[f64],
 ) -> Vec<SimSecond> {
-    let mut hpa = Autoscaler::new(spec.clone(), settings);
+    let window = window_seconds(timing);
+    let mut hpa = Autoscaler::new(spec.clone(), timing.controller());
     let mut serial = 0;
     let mut pods: Vec<SimPod> = (0..initial.max(0))
         .map(|_| {
@@ -100,7 +105,7 @@ pub fn simulate(
             SimPod {
                 name: format!("pod-{serial}"),
                 ready_t: f64::NEG_INFINITY,
-                cpu: vec![model.idle_millicores; METRICS_EVERY_S as usize * 2],
+                cpu: vec![model.idle_millicores; window * 2],
             }
         })
         .collect();
@@ -121,7 +126,7 @@ pub fn simulate(
         }
         let (mut wanted, mut held) = (None, false);
         if hpa.due(now) {
-            let views: Vec<PodView> = pods.iter().map(|p| p.view(now, model)).collect();
+            let views: Vec<PodView> = pods.iter().map(|p| p.view(now, model, window)).collect();
             let decision = hpa.sync(now, replicas, &views);
             wanted = decision.recommendation;
             held = matches!(

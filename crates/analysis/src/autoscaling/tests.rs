@@ -59,7 +59,8 @@ fn the_replay_reproduces_the_replicas_and_advice_follows() {
         .expect("a minReplicas recommendation");
     assert_eq!(min.suggested, Some(4.0));
     assert!(
-        min.effect.contains("predicted degradation 0 s"),
+        min.effect
+            .contains("the replay predicts 4 pods Ready from +0 s instead of +"),
         "{}",
         min.effect
     );

@@ -98,9 +98,10 @@ pub fn anatomy_chart(i: usize, column: &str, a: &Autoscaling) -> Result<BarChart
     if a.scale_ups.is_empty() {
         return Err("no scale-up in this run".into());
     }
-    let (lo, hi) = GUIDE_REACTION_S;
+    let (lo, hi) = a.timing.guide_reaction_s(GUIDE_REACTION_S);
     let mut desc = vec![format!(
-        "One bar per scale-up, in seconds from the load rising; the guide's {lo:.0}-{hi:.0} s is shaded."
+        "One bar per scale-up, in seconds from the load rising; {} is shaded.",
+        a.timing.guide_reaction_text(GUIDE_REACTION_S)
     )];
     let bars = a
         .scale_ups
@@ -200,7 +201,10 @@ pub fn capacity_chart(i: usize, column: &str, a: &Autoscaling) -> Result<Scatter
         id: format!("as{i}-capacity"),
         title: format!("{column}: what one pod serves"),
         desc,
-        x_label: "requests/s per ready pod (15 s metrics window)".into(),
+        x_label: format!(
+            "requests/s per ready pod ({} s metrics window)",
+            a.timing.metrics_window_s
+        ),
         y_label: "CPU per pod (millicores)".into(),
         points: c
             .points
