@@ -114,7 +114,7 @@ fn judge(
             detail: format!("{}: {}", e.failure, e.detail),
             timed_out: matches!(
                 e.failure,
-                super::Failure::Timeout | super::Failure::TimeoutNewConnection
+                Failure::Timeout | Failure::TimeoutNewConnection
             ),
         },
     }
