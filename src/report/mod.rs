@@ -8,6 +8,7 @@ pub mod compare;
 pub mod findings;
 pub mod from_record;
 pub mod html;
+pub mod cluster_failures;
 pub mod pod_errors;
 pub mod svg;
 pub mod table;
