@@ -91,9 +91,9 @@ impl ClusterTracker {
                 }
                 self.apply_hpa(t, &event.kind);
             }
-            EventKind::HpaSeen { .. } | EventKind::HpaReplicas { .. } | EventKind::HpaTargets { .. } => {
-                self.apply_hpa(t, &event.kind)
-            }
+            EventKind::HpaSeen { .. }
+            | EventKind::HpaReplicas { .. }
+            | EventKind::HpaTargets { .. } => self.apply_hpa(t, &event.kind),
             EventKind::Top { pods } => self.apply_top(t, pods),
             EventKind::TopUnavailable { .. }
             | EventKind::WatchInterrupted { .. }

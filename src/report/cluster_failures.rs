@@ -211,8 +211,8 @@ fn causes(cluster: &ClusterRecord) -> Vec<CausedFailures> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{ReasonCount, TimelinePoint};
     use crate::record::cluster::{KubeEventRecord, RestartRecord, ScalingEventRecord};
+    use crate::record::{ReasonCount, TimelinePoint};
 
     fn record(seconds: &[(u64, Vec<(Failure, u64)>)], cluster: ClusterRecord) -> RunRecord {
         let mut r: RunRecord =
@@ -342,7 +342,10 @@ mod tests {
         let names: Vec<&str> = v.events.iter().map(|e| e.event.as_str()).collect();
         assert_eq!(
             names,
-            ["container restarted (OOMKilled), restart 1", "scale-down 4 -> 2"]
+            [
+                "container restarted (OOMKilled), restart 1",
+                "scale-down 4 -> 2"
+            ]
         );
         assert_eq!(v.events[0].failures.reset_or_closed, 3);
         assert_eq!(v.events[1].failures.gateway, 2);

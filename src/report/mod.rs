@@ -4,11 +4,11 @@
 pub mod autoscaling;
 pub mod breakdown;
 pub mod charts;
+pub mod cluster_failures;
 pub mod compare;
 pub mod findings;
 pub mod from_record;
 pub mod html;
-pub mod cluster_failures;
 pub mod pod_errors;
 pub mod svg;
 pub mod table;

@@ -224,10 +224,7 @@ async fn rollout(world: &Arc<World>) -> Vec<String> {
     let mut old: Vec<String> = live_pods(world);
     let replaced = old.clone();
     world.rolling.store(true, Ordering::Relaxed);
-    *world
-        .replica_set
-        .lock()
-        .unwrap_or_else(|e| e.into_inner()) = new_rs.clone();
+    *world.replica_set.lock().unwrap_or_else(|e| e.into_inner()) = new_rs.clone();
     let mut created = 0;
     let deployment = ("apps/v1", "Deployment", names.deployment.as_str());
     let scaled = |what: &str, rs: &str, from: usize, to: usize| {
@@ -246,7 +243,9 @@ async fn rollout(world: &Arc<World>) -> Vec<String> {
             _ = tick.tick() => {}
         }
         let live = live_pods(world).len();
-        let more = (replicas + surge).saturating_sub(live).min(replicas - created);
+        let more = (replicas + surge)
+            .saturating_sub(live)
+            .min(replicas - created);
         if more > 0 {
             scaled("up", &new_rs, created, created + more);
             for _ in 0..more {

@@ -118,7 +118,10 @@ impl std::str::FromStr for TimedFault {
                 .join(", ")
         };
         let (kind, at) = text.split_once('@').ok_or_else(|| {
-            format!("a fault is KIND@TIME, e.g. pod-kill@60s (kinds: {}), not {text:?}", names())
+            format!(
+                "a fault is KIND@TIME, e.g. pod-kill@60s (kinds: {}), not {text:?}",
+                names()
+            )
         })?;
         let kind = FaultKind::ALL
             .iter()
@@ -133,7 +136,12 @@ impl std::str::FromStr for TimedFault {
 
 impl std::fmt::Display for TimedFault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}@{}", self.kind.name(), fmt_s(self.at).replace(' ', ""))
+        write!(
+            f,
+            "{}@{}",
+            self.kind.name(),
+            fmt_s(self.at).replace(' ', "")
+        )
     }
 }
 
@@ -342,13 +350,31 @@ mod tests {
     #[test]
     fn faults_read_as_kind_at_time() {
         let f: TimedFault = "pod-kill@1m30s".parse().unwrap();
-        assert_eq!((f.kind, f.at), (FaultKind::PodKill, Duration::from_secs(90)));
+        assert_eq!(
+            (f.kind, f.at),
+            (FaultKind::PodKill, Duration::from_secs(90))
+        );
         assert_eq!(f.to_string(), "pod-kill@90s");
         let f: TimedFault = serde_json::from_str("\"oom@2s\"").unwrap();
         assert_eq!(f.kind, FaultKind::Oom);
-        assert!("pod-kill".parse::<TimedFault>().unwrap_err().contains("KIND@TIME"));
-        assert!("reboot@1s".parse::<TimedFault>().unwrap_err().contains("rollout"));
-        assert!("oom@soon".parse::<TimedFault>().unwrap_err().contains("duration"));
+        assert!(
+            "pod-kill"
+                .parse::<TimedFault>()
+                .unwrap_err()
+                .contains("KIND@TIME")
+        );
+        assert!(
+            "reboot@1s"
+                .parse::<TimedFault>()
+                .unwrap_err()
+                .contains("rollout")
+        );
+        assert!(
+            "oom@soon"
+                .parse::<TimedFault>()
+                .unwrap_err()
+                .contains("duration")
+        );
         let s = SimSettings {
             time_scale: 0.1,
             faults: Faults {

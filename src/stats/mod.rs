@@ -21,8 +21,8 @@ use crate::api::Failure;
 use crate::loadgen::{Event, OpenModel, Ramp, Sample, SwarmChange};
 use crate::record::{
     EndpointRecord, EndpointSecond, FailureRecord, Percentile, PhasesRecord, ReasonCount,
-    SAMPLED_KEPT,
-    SampledRequest, ServerTimings, SlowTrace, SlowestRecord, SteadyState, TimelinePoint,
+    SAMPLED_KEPT, SampledRequest, ServerTimings, SlowTrace, SlowestRecord, SteadyState,
+    TimelinePoint,
 };
 pub use entry::{
     Entry, decode_histogram, distribution, encode_histogram, locust_bucket, new_histogram,

@@ -225,8 +225,14 @@ fn past_the_cap_new_connections_are_answered_503_at_once() {
     third.write_all(REQUEST).unwrap();
     let answer = read_response(&mut third);
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
-    assert!(answer.to_ascii_lowercase().contains("retry-after: 1"), "{answer}");
-    assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer}"
+    );
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
     wait_for_close(&mut third, asked);
     assert!(asked.elapsed() < SLACK, "{:?}", asked.elapsed());
     // One closes: the next connection is served again.

@@ -204,12 +204,12 @@ fn a_graceful_deletion_and_a_rollout_cost_nothing() {
             .any(|r| r.0.contains("ScalingReplicaSet: Scaled down replica set")),
         "{rows:?}"
     );
-    let md = sim
-        .cmd(&["report", "--runs-dir", "runs"])
-        .output()
-        .unwrap();
+    let md = sim.cmd(&["report", "--runs-dir", "runs"]).output().unwrap();
     let (text, _) = support::texts(&md);
-    assert!(text.contains("### Failures caused by the cluster"), "{text}");
+    assert!(
+        text.contains("### Failures caused by the cluster"),
+        "{text}"
+    );
     assert!(text.contains("none: the client lost nothing"), "{text}");
     kubectl_sees(&sim, &["Killing", "ScalingReplicaSet"]);
 }

@@ -226,7 +226,11 @@ impl LiveMerge {
             sum.rps += p.rps;
             sum.failures_per_s += p.failures_per_s;
             for r in &p.failure_reasons {
-                match sum.failure_reasons.iter_mut().find(|s| s.reason == r.reason) {
+                match sum
+                    .failure_reasons
+                    .iter_mut()
+                    .find(|s| s.reason == r.reason)
+                {
                     Some(s) => s.count += r.count,
                     None => sum.failure_reasons.push(r.clone()),
                 }
