@@ -3,33 +3,29 @@
 //! `main` parses the command line and calls [`run`]; everything else lives here so that
 //! integration tests can call it.
 
-pub mod api;
-pub mod chain;
+pub use iris_api as api;
 pub mod cli;
-pub mod cluster;
+pub use iris_cluster as cluster;
 pub mod commands;
 pub mod config;
-pub mod delta;
-pub mod doctor;
+pub use iris_delta as delta;
+pub use iris_doctor as doctor;
 pub mod error;
-pub mod gcp;
-pub mod hpa;
-pub mod keys;
-pub mod loadgen;
-pub mod outcome;
-pub mod output;
-pub mod pipeline;
-pub mod record;
-pub mod report;
-pub mod server;
-pub mod signals;
-pub mod sim;
-pub mod stats;
-pub mod trace;
-pub mod units;
-pub mod usage;
-pub mod web;
-pub mod yaml;
+pub use iris_gcp as gcp;
+pub use iris_hpa as hpa;
+pub use iris_loadgen as loadgen;
+pub use iris_output as output;
+pub use iris_pipeline as pipeline;
+pub use iris_probe as probe;
+pub use iris_record as record;
+pub use iris_report as report;
+pub use iris_server as server;
+pub use iris_sim as sim;
+pub use iris_stats as stats;
+pub use iris_trace as trace;
+pub use iris_web as web;
+
+pub use iris_base::{chain, keys, outcome, signals, units, usage, yaml};
 
 #[cfg(test)]
 mod rooms_tests;

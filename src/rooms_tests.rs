@@ -1,8 +1,10 @@
-//! The rules of ARCHITECTURE.md: no cycles between rooms (the top-level modules of `src/`), no
-//! command importing another command, no engine reaching the command-line layer, and a layer
-//! diagram that names every room. Reads every `src/**/*.rs`, collects its `crate::ROOM`
-//! references (`use crate::a::B`, `use crate::{a, b::c}`, paths in expressions) and fails
-//! naming the offence.
+//! The rules of ARCHITECTURE.md that Cargo cannot check. Between crates, Cargo already refuses a
+//! cycle or an arrow upwards (a crate lists only the crates below it); here: inside the top
+//! package, no cycles between its modules (`src/cli`, `src/commands`, `config.rs`, `error.rs`),
+//! no command importing another command, nothing below the settings reaching `cli`; and, from
+//! `Cargo.lock`, no network crate anywhere under the analysis crates. Reads every
+//! `src/**/*.rs`, collects its `crate::ROOM` references (`use crate::a::B`, `use crate::{a,
+//! b::c}`, paths in expressions) and fails naming the offence.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -199,7 +201,7 @@ fn a_cycle_is_found_and_named() {
 #[test]
 fn no_cycles_between_rooms() {
     let graph = room_graph(&src_dir());
-    assert!(graph.len() > 10, "rooms found: {graph:?}");
+    assert!(graph.len() >= 4, "rooms found: {graph:?}");
     if let Some(cycle) = find_cycle(&graph) {
         let edges: Vec<String> = graph
             .iter()
@@ -327,4 +329,82 @@ fn reaching_follows_every_step() {
     g.entry("cli".into()).or_default().insert("units".into());
     let reached: Vec<_> = reachable(&g, "engine").into_iter().collect();
     assert_eq!(reached, ["cli", "config", "units"]);
+}
+
+/// The crates that decide from data alone: nothing under them may reach the network.
+const OFFLINE_CRATES: &[&str] = &[
+    "iris-hpa",
+    "iris-record",
+    "iris-trace",
+    "iris-report",
+    "iris-delta",
+];
+
+/// Crates that open sockets or speak a network protocol.
+const NETWORK_CRATES: &[&str] = &[
+    "reqwest",
+    "hyper",
+    "hyper-util",
+    "kube",
+    "kube-client",
+    "axum",
+    "tokio-rustls",
+    "rustls",
+    "gcp_auth",
+    "socket2",
+    "mio",
+];
+
+/// package -> its dependencies' names, from `Cargo.lock`.
+fn lock_graph() -> Graph {
+    let lock =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock")).unwrap();
+    let mut graph = Graph::new();
+    for package in lock.split("[[package]]").skip(1) {
+        let name = package
+            .lines()
+            .find_map(|l| l.strip_prefix("name = "))
+            .map(|n| n.trim_matches('"').to_string())
+            .unwrap();
+        let deps = package
+            .split("dependencies = [")
+            .nth(1)
+            .map(|d| d.split(']').next().unwrap_or(""))
+            .unwrap_or("");
+        let edges = graph.entry(name).or_default();
+        for dep in deps.split(',') {
+            // `"name"` or `"name version"` when two versions are locked.
+            let dep = dep.trim().trim_matches('"');
+            if let Some(n) = dep.split_whitespace().next() {
+                edges.insert(n.to_string());
+            }
+        }
+    }
+    graph
+}
+
+#[test]
+fn analysis_never_reaches_the_network() {
+    let graph = lock_graph();
+    let mut offences = Vec::new();
+    for krate in OFFLINE_CRATES {
+        assert!(graph.contains_key(*krate), "{krate} is not in Cargo.lock");
+        let reached = reachable(&graph, krate);
+        for net in NETWORK_CRATES.iter().filter(|n| reached.contains(**n)) {
+            offences.push(format!("{krate} -> {net}"));
+        }
+    }
+    assert!(
+        offences.is_empty(),
+        "an analysis crate depends on a network crate: {} (analysis decides from data; the \
+         network belongs to cluster, gcp, loadgen, pipeline)",
+        offences.join(", ")
+    );
+}
+
+#[test]
+fn the_lock_graph_sees_network_crates_where_they_are() {
+    let graph = lock_graph();
+    assert!(reachable(&graph, "iris-cluster").contains("kube"));
+    assert!(reachable(&graph, "iris-loadgen").contains("tokio-rustls"));
 }

@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::api::{self, ApiClient};
 use crate::cli::DemoArgs;
 use crate::config::Settings;
 use crate::error::{Error, Outcome};
 use crate::loadgen::UserClass;
 use crate::output::{self, Format, Style};
 use crate::pipeline::{self, RunError, RunPlan, RunSite};
+use crate::probe::{self, ApiClient};
 use crate::record::scale_down::ScaleDownRecord;
 use crate::report;
 use crate::server::{self, Model};
@@ -174,9 +174,9 @@ async fn play(
     skip(0);
 
     output::note("demo: Phase 1.3, smoke test");
-    let client = ApiClient::new(host.clone(), api::smoke::DEFAULT_TIMEOUT, false)
+    let client = ApiClient::new(host.clone(), probe::smoke::DEFAULT_TIMEOUT, false)
         .map_err(Error::HttpClient)?;
-    let smoke_report = api::smoke::run(&client).await;
+    let smoke_report = probe::smoke::run(&client).await;
     output::note(output::render_smoke(&smoke_report, Format::Text, style).trim_end());
     if !smoke_report.passed {
         return Ok(Err(Outcome::Failed));
