@@ -215,9 +215,10 @@ mod tests {
     use iris_record::{ReasonCount, TimelinePoint};
 
     fn record(seconds: &[(u64, Vec<(Failure, u64)>)], cluster: ClusterRecord) -> RunRecord {
-        let mut r: RunRecord =
-            iris_record::parse(include_str!("../../../tests/fixtures/runs/300u-cluster.json"))
-                .unwrap();
+        let mut r: RunRecord = iris_record::parse(include_str!(
+            "../../../tests/fixtures/runs/300u-cluster.json"
+        ))
+        .unwrap();
         let template = r.timeline[0].clone();
         r.timeline = (1..=90)
             .map(|t| TimelinePoint {

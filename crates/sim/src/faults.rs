@@ -154,22 +154,7 @@ pub(super) async fn restart_after_oom(world: &Arc<World>, name: &str) -> Option<
             c["state"] = json!({"running": {"startedAt": t}});
         }
     });
-    let pod = ("v1", "Pod", name);
-    for (reason, message) in [
-        (
-            "Pulled",
-            "Container image \"iris-lab:0.1.0\" already present on machine",
-        ),
-        ("Created", "Created container iris-api-container"),
-        ("Started", "Started container iris-api-container"),
-    ] {
-        world.event(pod, "Normal", reason, message, "kubelet");
-    }
-    world
-        .running
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(name.to_string(), load);
+    world.container_started(name, load);
     tokio::select! {
         () = world.stop.cancelled() => return Some(running),
         () = tokio::time::sleep(app_start) => {}

@@ -407,21 +407,7 @@ async fn kubelet(world: Arc<World>, name: String, life: Life) {
             p["status"]["podIP"] = json!(format!("10.64.0.{ip}"));
             p["status"]["hostIP"] = json!("10.128.0.2");
         });
-        for (reason, message) in [
-            (
-                "Pulled",
-                "Container image \"iris-lab:0.1.0\" already present on machine",
-            ),
-            ("Created", "Created container iris-api-container"),
-            ("Started", "Started container iris-api-container"),
-        ] {
-            world.event(pod, "Normal", reason, message, "kubelet");
-        }
-        world
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.clone(), load);
+        world.container_started(&name, load);
         tokio::time::sleep_until(at(s.ready_after)).await;
         world.update_pod(&name, |p| {
             let t = stamp(s.ready_after);
@@ -551,6 +537,25 @@ pub async fn metrics_server(world: Arc<World>) {
 }
 
 impl World {
+    /// A pod's container started (again): the kubelet's Events, and its load for
+    /// metrics-server.
+    pub(super) fn container_started(&self, name: &str, load: Arc<PodLoad>) {
+        for (reason, message) in [
+            (
+                "Pulled",
+                "Container image \"iris-lab:0.1.0\" already present on machine",
+            ),
+            ("Created", "Created container iris-api-container"),
+            ("Started", "Started container iris-api-container"),
+        ] {
+            self.event(("v1", "Pod", name), "Normal", reason, message, "kubelet");
+        }
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string(), load);
+    }
+
     /// The ReplicaSet new pods belong to.
     pub(super) fn replica_set_name(&self) -> String {
         self.replica_set

@@ -25,7 +25,8 @@ use iris_api::Failure;
 use iris_loadgen::{Event, OpenModel, Ramp, Sample, SwarmChange};
 use iris_record::{
     EndpointRecord, EndpointSecond, FailureRecord, Percentile, PhasesRecord, ReasonCount,
-    SAMPLED_KEPT, SampledRequest, ServerTimings, SlowTrace, SlowestRecord, SteadyState, TimelinePoint,
+    SAMPLED_KEPT, SampledRequest, ServerTimings, SlowTrace, SlowestRecord, SteadyState,
+    TimelinePoint,
 };
 
 /// How many slowest requests are kept per endpoint.
