@@ -5,6 +5,7 @@
 
 pub mod autoscaling;
 pub mod breakdown;
+pub mod cluster_failures;
 pub mod compare;
 pub mod findings;
 pub mod from_record;

@@ -51,6 +51,8 @@ pub struct Marker {
 pub enum MarkerKind {
     Scaling,
     Ready,
+    /// A cluster event that may cost the client failures (a pod killed, deleted, restarted).
+    Fault,
 }
 
 impl MarkerKind {
@@ -58,6 +60,7 @@ impl MarkerKind {
         match self {
             Self::Scaling => "mark scale",
             Self::Ready => "mark ready",
+            Self::Fault => "mark fault",
         }
     }
 }
