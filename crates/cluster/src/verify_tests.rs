@@ -163,10 +163,9 @@ fn unknown_targets_or_scaling_inactive_fail_the_hpa() {
 #[test]
 fn unknown_targets_while_metrics_arrive_are_a_warning_that_says_when() {
     let mut r = healthy();
-    r.hpa.as_mut().unwrap().targets =
-        iris_cluster::checks::HpaTargets::cpu_utilization(None, Some(60));
+    r.hpa.as_mut().unwrap().targets = crate::checks::HpaTargets::cpu_utilization(None, Some(60));
     let now: Timestamp = "2026-12-08T10:00:10Z".parse().unwrap();
-    r.metrics_api.arriving = Some(iris_cluster::warmup::Arriving {
+    r.metrics_api.arriving = Some(crate::warmup::Arriving {
         since: "2026-12-08T10:00:00Z".parse().unwrap(),
         due: "2026-12-08T10:00:45Z".parse().unwrap(),
     });

@@ -7,10 +7,10 @@ use comfy_table::Cell;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{Column, Format, Style, fitted_table, fmt_ms, note, shape, to_json};
+use iris_base::units::format_duration;
 use iris_pipeline::{LoadResult, Monitor, RunNote};
 use iris_record::{EndpointRecord, Percentile, RunRecord, RunStatus, ThresholdUnit};
 use iris_stats::Snapshot;
-use iris_base::units::format_duration;
 
 /// How often the plain (non-terminal) display prints its status line.
 pub const PLAIN_EVERY: Duration = Duration::from_secs(10);

@@ -112,10 +112,7 @@ fn judge(
             latency_ms: e.latency.as_secs_f64() * 1e3,
             passed: false,
             detail: format!("{}: {}", e.failure, e.detail),
-            timed_out: matches!(
-                e.failure,
-                Failure::Timeout | Failure::TimeoutNewConnection
-            ),
+            timed_out: matches!(e.failure, Failure::Timeout | Failure::TimeoutNewConnection),
         },
     }
 }

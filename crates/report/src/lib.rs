@@ -6,7 +6,7 @@ pub mod charts;
 pub mod html;
 pub mod svg;
 
-/// The analysis this crate renders (re-exported: `iris_report::view` is `iris_analysis::view`).
+/// The analysis this crate renders (re-exported: `crate::view` is `iris_analysis::view`).
 pub use iris_analysis::{
     autoscaling, breakdown, compare, findings, from_record, pod_errors, table, view,
 };

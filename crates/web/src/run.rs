@@ -11,9 +11,7 @@ use super::cluster::{ClusterView, Fresh};
 use super::series::{Marker, Point, Series};
 use iris_output::{self as output, Style};
 use iris_record::cluster::ClusterSecond;
-use iris_record::{
-    EndpointRecord, FailureRecord, Percentile, RunRecord, RunStatus, TimelinePoint,
-};
+use iris_record::{EndpointRecord, FailureRecord, Percentile, RunRecord, RunStatus, TimelinePoint};
 
 /// Where a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -7,8 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::capacity::{Capacity, CapacityPoint, fit};
-use iris_record::cluster::ClusterRecord;
 use crate::view::RunView;
+use iris_record::cluster::ClusterRecord;
 
 /// Slopes further apart than this many standard errors (combined) differ.
 const DIFFER_SIGMAS: f64 = 3.0;
@@ -160,7 +160,7 @@ mod tests {
     use iris_record::cluster::{ContainerResources, ImageRecord, PodResources};
 
     fn run(label: &str, digest: &str) -> RunView {
-        let mut run = super::super::tests::story();
+        let mut run = super::super::fixtures::story();
         run.label = label.into();
         let c = run.cluster.as_mut().unwrap();
         c.deployment = "iris".into();

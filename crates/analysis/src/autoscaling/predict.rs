@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Autoscaling, PodModel, analyse_all, hpa_spec, simulate};
-use iris_hpa::{Metric, Spec, Target};
 use crate::view::RunView;
+use iris_hpa::{Metric, Spec, Target};
 
 /// The load and the HPA settings to predict for.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -230,7 +230,7 @@ mod tests {
 
     #[test]
     fn the_prediction_names_its_run_and_says_when_the_replay_is_off() {
-        let mut run = super::super::tests::story();
+        let mut run = super::super::fixtures::story();
         run.label = "story".into();
         run.user_class = "HighLoadUser".into();
         let input = PredictInput {
