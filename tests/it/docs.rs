@@ -97,15 +97,16 @@ fn config_keys(dir: &Path, prefix: &str) -> Result<Vec<String>, String> {
         Ok(_) => return Err(format!("{prefix:?}zz_not_a_key was accepted")),
         Err(e) => e.to_string(),
     };
-    let expected = message
-        .split_once("expected")
-        .ok_or_else(|| format!("no expected keys in: {message}"))?
+    // "unknown key `zz_not_a_key`: the known ones are a, b, c" (maybe ", did you mean ...").
+    let known = message
+        .split_once("the known ones are ")
+        .ok_or_else(|| format!("no known keys in: {message}"))?
         .1;
-    Ok(expected
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .map(String::from)
+    let known = known.split(['(', ';']).next().unwrap_or(known);
+    Ok(known
+        .split(',')
+        .map(|k| k.trim().trim_matches('`').trim_end_matches('.').to_string())
+        .filter(|k| !k.is_empty() && !k.contains(' '))
         .collect())
 }
 
