@@ -234,8 +234,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DURATION")]
     pub idle_timeout: Option<PositiveDuration>,
 
-    /// Connections served at once; past it a new connection is answered 503 with
-    /// Retry-After at once and closed [default: as many as the open-file limit holds].
+    /// Connections open at once; further ones wait in the listen backlog [default: 4096,
+    /// lowered to fit the open-file limit].
     #[arg(long, value_name = "N")]
     pub max_connections: Option<Count>,
 

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Deserialize;
 
-use crate::sim::TimedFault;
 use crate::units::{HumanDuration, PositiveDuration};
 
 /// A simulated cluster on 127.0.0.1 until Ctrl-C: the guide's Deployment, LoadBalancer Service
@@ -103,13 +102,6 @@ pub struct SimArgs {
     /// Fault: no metrics-server (metrics.k8s.io answers 503, the HPA has no metrics).
     #[arg(long)]
     pub no_metrics: bool,
-
-    /// Fault during a run, KIND@TIME from the cluster's start (scaled like every duration;
-    /// repeatable): pod-kill (a Ready pod dies without grace, its connections reset),
-    /// pod-delete (graceful: endpoints, preStop, close), rollout (rolling restart, 25% surge /
-    /// 25% unavailable), oom (a container OOMKilled, restarted). In the file: `faults: [...]`.
-    #[arg(long = "fault", value_name = "KIND@TIME")]
-    pub faults: Vec<TimedFault>,
 }
 
 super::layered!(SimArgs {
@@ -135,7 +127,6 @@ super::layered!(SimArgs {
     pending_address,
     crashing_pods,
     no_metrics,
-    faults,
 });
 
 #[cfg(test)]
@@ -164,10 +155,6 @@ mod tests {
             "--no-metrics",
             "--crashing-pods",
             "1",
-            "--fault",
-            "pod-kill@30s",
-            "--fault",
-            "rollout@1m",
         ])
         .unwrap();
         assert_eq!(a.ready_after.unwrap().0, std::time::Duration::from_secs(10));
@@ -175,9 +162,6 @@ mod tests {
         assert_eq!(a.time_scale, Some(0.5));
         assert!(a.no_metrics && !a.pending_address);
         assert_eq!(a.crashing_pods, Some(1));
-        let faults: Vec<String> = a.faults.iter().map(ToString::to_string).collect();
-        assert_eq!(faults, ["pod-kill@30s", "rollout@60s"]);
-        assert!(parse(&["--fault", "pod-kill"]).is_err());
         assert!(parse(&["--ready-after", "soon"]).is_err());
     }
 }

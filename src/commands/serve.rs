@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::TcpListener;
 
 use crate::cli::ServeArgs;
 use crate::config::Settings;
@@ -21,10 +21,12 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<Outcome, Error
     let addr = options.addr.unwrap_or(DEFAULT_ADDR);
     let limits = limits(&options);
     let model = Model::train()?;
-    let listener = listen(addr).map_err(|source| Error::Bind {
-        addr: addr.to_string(),
-        source,
-    })?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
     let local = listener.local_addr().map_err(|source| Error::Bind {
         addr: addr.to_string(),
         source,
@@ -34,7 +36,7 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<Outcome, Error
     output::write_stdout(&output::render_listening(local))?;
     output::note(&output::render_model(&model));
     output::note(&format!(
-        "limits: request head {}, keep-alive idle {}, at most {} connections (more are answered 503 at once)",
+        "limits: request head {}, keep-alive idle {}, at most {} connections",
         humantime::format_duration(limits.head_timeout),
         humantime::format_duration(limits.idle_timeout),
         limits.max_connections
@@ -56,33 +58,15 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> Result<Outcome, Error
 /// File descriptors kept free of connections: stdio, the listener, the runtime's own.
 const RESERVED_FDS: u64 = 64;
 
-/// The listen queue asked for: the kernel clamps it to `net.core.somaxconn` (4096 on
-/// Linux 5.4 and later). A burst of thousands of connects then waits for the accept loop
-/// in the queue rather than in SYN retransmissions (1 s, then 3 s...).
-const LISTEN_BACKLOG: u32 = 65_535;
-
-/// Binds `addr` with the largest listen queue the kernel allows.
-fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(LISTEN_BACKLOG)
-}
-
-/// Flags over the config file's `serve:` section over the defaults. Without
-/// `--max-connections` the cap is what the open-file limit (raised to its hard limit first)
-/// holds, keeping descriptors for the refusals past it; a cap asked for is lowered to that
-/// too, so that the cap, not `EMFILE`, is what turns connections away.
+/// Flags over the config file's `serve:` section over the defaults; the connection cap is
+/// lowered to what the open-file limit (raised to its hard limit first) can hold, so that
+/// the cap, not `EMFILE`, is what stops accepting.
 fn limits(options: &ServeArgs) -> Limits {
-    let wanted = options.max_connections.map_or(u64::MAX, |c| c.0);
+    let wanted = options
+        .max_connections
+        .map_or(Limits::DEFAULT_MAX_CONNECTIONS.into(), |c| c.0);
     let nofile = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
-    let fits = nofile
-        .saturating_sub(RESERVED_FDS + u64::from(Limits::REFUSING_AT_ONCE))
-        .max(1);
+    let fits = nofile.saturating_sub(RESERVED_FDS).max(1);
     Limits {
         head_timeout: options
             .head_timeout

@@ -40,7 +40,6 @@ pub fn settings(args: &SimArgs) -> SimSettings {
             pending_address: args.pending_address,
             crashing_pods: args.crashing_pods.unwrap_or(0),
             no_metrics: args.no_metrics,
-            during: args.faults.clone(),
         },
         ..d
     }
@@ -74,20 +73,7 @@ pub async fn run(settings_: &Settings, args: &SimArgs) -> Result<Outcome, Error>
         &cluster.settings().named(),
         output::Style::for_stdout(),
     ))?;
-    tokio::pin!(shutdown);
-    let mut said = 0;
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
-    loop {
-        tokio::select! {
-            () = &mut shutdown => break,
-            _ = tick.tick() => {}
-        }
-        let done = cluster.faults_done();
-        for fault in &done[said.min(done.len())..] {
-            output::note(&output::render_fault_done(fault));
-        }
-        said = done.len();
-    }
+    shutdown.await;
     cluster.stop().await;
     output::note("iris-lab sim: stopped");
     Ok(Outcome::Success)

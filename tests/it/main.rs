@@ -35,7 +35,6 @@ mod serve_limits;
 mod serve_predict_props;
 mod serve_smoke;
 mod sim;
-mod sim_faults;
 mod smoke_failures;
 mod trace;
 mod verify;

@@ -66,7 +66,6 @@ pub fn run_view(record: &RunRecord, file: &str) -> RunView {
         }),
         stages: record.params.stages.clone(),
         pod_errors: super::pod_errors::view(record),
-        cluster_failures: super::cluster_failures::view(record),
     };
     view.load = view.load_text();
     view.label = label(record);

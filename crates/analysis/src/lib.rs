@@ -5,7 +5,6 @@
 
 pub mod autoscaling;
 pub mod breakdown;
-pub mod cluster_failures;
 pub mod compare;
 pub mod findings;
 pub mod from_record;

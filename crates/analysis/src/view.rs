@@ -77,10 +77,6 @@ pub struct RunView {
     /// The client's failures and the pods' error lines on one time axis, when the run read
     /// the pods' logs.
     pub pod_errors: Option<super::pod_errors::ErrorsView>,
-    /// "Failures caused by the cluster": each failure traced to the event that explains it,
-    /// when the run watched a cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cluster_failures: Option<super::cluster_failures::ClusterFailures>,
 }
 
 impl RunView {

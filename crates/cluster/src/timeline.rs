@@ -10,8 +10,8 @@ use super::checks::HpaTargets;
 use super::facts::{PodFacts, image_records, most_common_resources, node_records};
 use super::watch::{ClusterEvent, EventKind};
 use iris_record::cluster::{
-    ClusterRecord, ClusterSecond, EVENTS_KEPT, KubeEventRecord, Missed, PodSampleRecord,
-    PodStartRecord, RestartRecord, ScalingEventRecord,
+    ClusterRecord, ClusterSecond, Missed, PodSampleRecord, PodStartRecord, RestartRecord,
+    ScalingEventRecord,
 };
 
 /// Reason of a scaling event when no Kubernetes Event gave one.
@@ -74,26 +74,10 @@ impl ClusterTracker {
                 self.facts.insert(pod.clone(), facts.clone());
             }
             EventKind::HpaSpec { spec, .. } => self.record.hpa_spec = Some((**spec).clone()),
-            EventKind::Kube {
-                object,
-                kind,
-                reason,
-                message,
-            } => {
-                if self.record.events.len() < EVENTS_KEPT {
-                    self.record.events.push(KubeEventRecord {
-                        t_s: t,
-                        object: object.clone(),
-                        kind: kind.clone(),
-                        reason: reason.clone(),
-                        message: message.clone(),
-                    });
-                }
-                self.apply_hpa(t, &event.kind);
-            }
             EventKind::HpaSeen { .. }
             | EventKind::HpaReplicas { .. }
-            | EventKind::HpaTargets { .. } => self.apply_hpa(t, &event.kind),
+            | EventKind::HpaTargets { .. }
+            | EventKind::Kube { .. } => self.apply_hpa(t, &event.kind),
             EventKind::Top { pods } => self.apply_top(t, pods),
             EventKind::TopUnavailable { .. }
             | EventKind::WatchInterrupted { .. }

@@ -36,7 +36,7 @@ pub use load::{
 pub use phases::phase_table;
 pub use predict::render_prediction;
 pub use report::{Template, deliver, render_report, render_report_with_baseline};
-pub use sim::{render_fault_done, render_sim_started};
+pub use sim::render_sim_started;
 pub use smoke::render_smoke;
 pub use trace::render_trace;
 

@@ -4,30 +4,7 @@
 use std::path::Path;
 
 use super::Style;
-use iris_sim::{FaultDone, FaultKind, NamedSetting};
-
-/// A fault that struck, as one line: `fault pod-kill at +8.0 s: pod X killed, 5 open
-/// connections reset`.
-pub fn render_fault_done(done: &FaultDone) -> String {
-    let pods = if done.pods.is_empty() {
-        "no Ready pod to strike".to_string()
-    } else {
-        done.pods.join(", ")
-    };
-    let what = match done.kind {
-        FaultKind::PodKill => format!(
-            "pod {pods} killed, {} open connections reset",
-            done.connections_reset
-        ),
-        FaultKind::Oom => format!(
-            "pod {pods} OOMKilled and restarting, {} open connections reset",
-            done.connections_reset
-        ),
-        FaultKind::PodDelete => format!("pod {pods} deleted (graceful)"),
-        FaultKind::Rollout => format!("rolling restart replaced {pods}"),
-    };
-    format!("fault {} at +{:.1} s: {what}", done.kind.name(), done.at_s)
-}
+use iris_sim::NamedSetting;
 
 /// The started cluster, for a person: the kubeconfig, the addresses, the settings, what to run.
 pub fn render_sim_started(

@@ -137,37 +137,10 @@ pub struct ClusterRecord {
     /// Each container restart seen during the run (OOMKilled ones among them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restart_events: Vec<RestartRecord>,
-    /// The Kubernetes Events about the Deployment, its ReplicaSets and pods and the HPA seen
-    /// during the run (the first [`EVENTS_KEPT`]), in order: what a failure may be traced to.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub events: Vec<KubeEventRecord>,
     /// Set when the cluster was simulated (`iris-lab sim` or `demo`): every figure the
     /// simulation invented, by name, from its Deployment's annotation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simulated: Option<Vec<SimulatedSetting>>,
-}
-
-/// How many Kubernetes Events a record keeps.
-pub const EVENTS_KEPT: usize = 2000;
-
-/// A Kubernetes Event seen during the run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct KubeEventRecord {
-    /// Seconds since load start when this client saw it.
-    pub t_s: f64,
-    /// `Kind/name` of the object it is about (`Pod/iris-api-...`).
-    pub object: String,
-    /// `Normal` or `Warning`.
-    pub kind: String,
-    pub reason: String,
-    pub message: String,
-}
-
-impl KubeEventRecord {
-    /// The pod's name when the event is about a pod.
-    pub fn pod(&self) -> Option<&str> {
-        self.object.strip_prefix("Pod/")
-    }
 }
 
 /// One invented figure of a simulated cluster.

@@ -409,13 +409,6 @@ pub struct EndpointSecond {
     pub p99_ms: Option<f64>,
 }
 
-/// Failures of one reason (in one second of the timeline).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReasonCount {
-    pub reason: Failure,
-    pub count: u64,
-}
-
 /// One second of a run's timeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelinePoint {
@@ -459,9 +452,6 @@ pub struct TimelinePoint {
     /// from several workers).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub endpoints: Vec<EndpointSecond>,
-    /// This second's failures by reason (absent without failures and in older records).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub failure_reasons: Vec<ReasonCount>,
     /// Data added by later versions for this second (kept, not read).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extensions: BTreeMap<String, serde_json::Value>,

@@ -307,7 +307,6 @@ fn markers(run: &RunView, x_max: f64) -> (Vec<Marker>, Vec<String>) {
         },
         kind: MarkerKind::Ready,
     }));
-    markers.extend(fault_markers(run));
     let notes = markers
         .iter()
         .filter(|m| m.x > x_max)
@@ -315,27 +314,6 @@ fn markers(run: &RunView, x_max: f64) -> (Vec<Marker>, Vec<String>) {
         .collect();
     markers.retain(|m| m.x <= x_max);
     (markers, notes)
-}
-
-/// The cluster events failures are traced to (section 6.2), with what each cost; a
-/// scale-down already has its scaling marker.
-fn fault_markers(run: &RunView) -> Vec<Marker> {
-    let Some(traced) = &run.cluster_failures else {
-        return Vec::new();
-    };
-    traced
-        .events
-        .iter()
-        .filter(|e| e.pod.is_some())
-        .map(|e| {
-            let what = e.event.split(':').next().unwrap_or(&e.event);
-            Marker {
-                x: e.t_s,
-                label: format!("{what}: {} failures", e.total),
-                kind: MarkerKind::Fault,
-            }
-        })
-        .collect()
 }
 
 /// Every run's latency percentile curve on one chart.

@@ -9,11 +9,6 @@
 //! wrapper sees the first byte of a head arrive, the service wrapper sees the head parsed
 //! and the response produced, and a watchdog drops the connection when the phase's deadline
 //! passes. Nothing is sent before the close (nginx sends a 408; uvicorn has no such limit).
-//!
-//! The accept loop never stops accepting (a connection left in the kernel's listen queue
-//! waits there unseen, and its client's first request times out): past the connection cap a
-//! new connection is answered at once with a 503 and `Retry-After`, then closed, as uvicorn's
-//! `--limit-concurrency` does. `serve` sets the cap to what its open-file limit holds.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -28,7 +23,7 @@ use axum::response::Response;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -46,8 +41,8 @@ pub struct Limits {
     /// Time a keep-alive connection may sit between requests (no request in progress,
     /// nothing read or written) before the server closes it.
     pub idle_timeout: Duration,
-    /// Connections served at once. Past it a new connection is accepted, answered `503
-    /// Service Unavailable` with `Retry-After` and closed, never left in the listen queue.
+    /// Connections open at once. Past it the server stops accepting: new connections wait in
+    /// the kernel's listen backlog until one closes (and are refused when that is full).
     pub max_connections: u32,
 }
 
@@ -59,22 +54,10 @@ impl Limits {
     /// uvicorn's `--timeout-keep-alive` default, so that clients see the same keep-alive
     /// behaviour here as on the deployment this server stands in for (nginx keeps 75 s).
     pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
-    /// Four times the guide's largest run (500 users, one connection each): the default of
-    /// an embedded server (a simulated pod); `serve` itself takes what its open-file limit
-    /// holds.
+    /// Four times the guide's largest run (500 users, one connection each), and well inside
+    /// the open-file limit `serve` raises at start (it lowers the cap to fit that limit).
     pub const DEFAULT_MAX_CONNECTIONS: u32 = 4096;
-    /// Connections being refused at once (each holds a descriptor for up to
-    /// [`REFUSAL_LINGER`]); past it a refusal is written and closed without waiting.
-    pub const REFUSING_AT_ONCE: u32 = 1024;
 }
-
-/// What a connection past the cap gets: uvicorn's `--limit-concurrency` answer, with a
-/// `Retry-After` so that a client backs off.
-const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 33\r\n\r\n{\"detail\":\"Service Unavailable\"}\n";
-
-/// How long a refused connection is kept open to read what its client sent, so that the
-/// close is a FIN after the 503 and not a reset that could destroy it.
-const REFUSAL_LINGER: Duration = Duration::from_secs(1);
 
 impl Default for Limits {
     fn default() -> Self {
@@ -98,10 +81,17 @@ pub async fn serve_with_limits(
         .max_connections
         .clamp(1, Semaphore::MAX_PERMITS as u32);
     let permits = Arc::new(Semaphore::new(max as usize));
-    let refusing = Arc::new(Semaphore::new(Limits::REFUSING_AT_ONCE as usize));
     let stop = CancellationToken::new();
     tokio::pin!(shutdown);
     loop {
+        let permit = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            permit = Arc::clone(&permits).acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
         let stream = tokio::select! {
             biased;
             () = &mut shutdown => break,
@@ -119,51 +109,19 @@ pub async fn serve_with_limits(
                 }
             },
         };
-        match Arc::clone(&permits).try_acquire_owned() {
-            Ok(permit) => {
-                tokio::spawn(connection(
-                    stream,
-                    router.clone(),
-                    limits,
-                    stop.clone(),
-                    permit,
-                ));
-            }
-            Err(_) => refuse(stream, &refusing),
-        }
+        tokio::spawn(connection(
+            stream,
+            router.clone(),
+            limits,
+            stop.clone(),
+            permit,
+        ));
     }
     drop(listener);
     stop.cancel();
     // Each connection holds a permit until it closes: all of them back means all closed.
     let _all = permits.acquire_many(max).await;
     Ok(())
-}
-
-/// A connection past the cap: the 503 at once, then a close. With a refusal slot free the
-/// close waits (bounded) for the client's request to be read, so that it is a FIN after the
-/// answer; without one the answer is written and the connection dropped at once.
-fn refuse(stream: TcpStream, refusing: &Arc<Semaphore>) {
-    let Ok(slot) = Arc::clone(refusing).try_acquire_owned() else {
-        // A fresh socket's send buffer takes the whole answer; what the client sent so far
-        // is read first, as unread bytes would turn the close into a reset.
-        let _ = stream.try_write(OVER_CAPACITY);
-        let mut sink = [0u8; 1024];
-        while matches!(stream.try_read(&mut sink), Ok(n) if n > 0) {}
-        return;
-    };
-    tokio::spawn(async move {
-        let _slot = slot;
-        let mut stream = stream;
-        if stream.write_all(OVER_CAPACITY).await.is_err() {
-            return;
-        }
-        let _ = stream.shutdown().await;
-        let drain = async {
-            let mut sink = [0u8; 1024];
-            while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
-        };
-        let _ = tokio::time::timeout(REFUSAL_LINGER, drain).await;
-    });
 }
 
 /// Accept errors that concern one connection only (the client gave up before the accept).

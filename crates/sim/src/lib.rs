@@ -8,7 +8,6 @@
 
 mod api;
 mod discovery;
-mod faults;
 mod front;
 pub mod hpa;
 pub mod objects;
@@ -28,7 +27,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-pub use settings::{FaultKind, Faults, NamedSetting, SimSettings, TimedFault};
+pub use settings::{Faults, NamedSetting, SimSettings};
 
 use iris_cluster::TargetNames;
 use iris_record::WriteError;
@@ -36,8 +35,6 @@ use iris_server::Model;
 use objects::NAMESPACE;
 use store::Store;
 use world::{DEPLOYMENTS, HPAS, REPLICASETS, World};
-
-pub use faults::FaultDone;
 
 /// The name of the kubeconfig's cluster, context and user.
 pub const CONTEXT: &str = "iris-lab-sim";
@@ -131,7 +128,6 @@ impl Sim {
             tasks.spawn(world::metrics_server(world.clone()));
         }
         tasks.spawn(hpa::controller(world.clone()));
-        tasks.spawn(faults::inject(world.clone(), tokio::time::Instant::now()));
         Ok(Self {
             world,
             tasks,
@@ -142,15 +138,6 @@ impl Sim {
 
     pub fn settings(&self) -> &SimSettings {
         &self.world.settings
-    }
-
-    /// What each fault of the settings did so far, in order.
-    pub fn faults_done(&self) -> Vec<FaultDone> {
-        self.world
-            .faults_done
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
     }
 
     /// The API server's URL.

@@ -122,12 +122,6 @@ impl RunningPod {
         })
     }
 
-    /// The container dies at once (killed, OOMKilled): it stops listening; its connections
-    /// end with the front's relays.
-    pub fn kill(self) {
-        self.task.abort();
-    }
-
     /// Stops accepting, lets requests in progress finish, closes idle connections.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {

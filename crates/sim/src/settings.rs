@@ -62,94 +62,6 @@ pub struct Faults {
     pub crashing_pods: u32,
     /// metrics.k8s.io does not answer (metrics-server missing): the HPA has no metrics.
     pub no_metrics: bool,
-    /// Faults during the run, each at its time from the cluster's start (a duration of the
-    /// simulation: it runs scaled, like the others).
-    pub during: Vec<TimedFault>,
-}
-
-/// A fault that strikes a running cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FaultKind {
-    /// One Ready pod dies without grace: its open connections are reset.
-    PodKill,
-    /// One Ready pod is deleted gracefully: out of the endpoints, then preStop for
-    /// `terminating_for`, then its connections are closed between requests.
-    PodDelete,
-    /// A rolling restart with the Deployment's defaults (25% surge, 25% unavailable).
-    Rollout,
-    /// One pod's container is OOMKilled and restarts in place.
-    Oom,
-}
-
-impl FaultKind {
-    pub const ALL: [(&'static str, FaultKind); 4] = [
-        ("pod-kill", FaultKind::PodKill),
-        ("pod-delete", FaultKind::PodDelete),
-        ("rollout", FaultKind::Rollout),
-        ("oom", FaultKind::Oom),
-    ];
-
-    pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, k)| *k == self)
-            .map_or("?", |(n, _)| n)
-    }
-}
-
-/// `KIND@TIME`, e.g. `pod-kill@60s`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct TimedFault {
-    pub kind: FaultKind,
-    /// From the cluster's start, as set (it runs scaled).
-    pub at: Duration,
-}
-
-impl std::str::FromStr for TimedFault {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let names = || {
-            FaultKind::ALL
-                .iter()
-                .map(|(n, _)| *n)
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let (kind, at) = text.split_once('@').ok_or_else(|| {
-            format!(
-                "a fault is KIND@TIME, e.g. pod-kill@60s (kinds: {}), not {text:?}",
-                names()
-            )
-        })?;
-        let kind = FaultKind::ALL
-            .iter()
-            .find(|(n, _)| *n == kind.trim())
-            .map(|(_, k)| *k)
-            .ok_or_else(|| format!("unknown fault {kind:?}: one of {}", names()))?;
-        let at = humantime::parse_duration(at.trim())
-            .map_err(|e| format!("the time of fault {text:?} is not a duration like 60s: {e}"))?;
-        Ok(Self { kind, at })
-    }
-}
-
-impl std::fmt::Display for TimedFault {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}@{}",
-            self.kind.name(),
-            fmt_s(self.at).replace(' ', "")
-        )
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for TimedFault {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
 }
 
 /// The scale the demo runs at: 35 s of pod start-up become 7 s.
@@ -305,13 +217,6 @@ impl SimSettings {
             d("cpu_initialization_period", self.cpu_initialization_period),
             d("initial_readiness_delay", self.initial_readiness_delay),
         ]
-        .into_iter()
-        .chain(self.faults.during.iter().map(|f| {
-            let mut n = d("fault", f.at);
-            n.value = format!("{} at {}", f.kind.name(), n.value);
-            n
-        }))
-        .collect()
     }
 }
 
@@ -345,46 +250,6 @@ mod tests {
         let ready = named.iter().find(|n| n.name == "pod_ready_after").unwrap();
         assert_eq!(ready.value, "35 s (runs as 7 s)");
         assert_eq!(SimSettings::default().pod_max_rps(), 400.0);
-    }
-
-    #[test]
-    fn faults_read_as_kind_at_time() {
-        let f: TimedFault = "pod-kill@1m30s".parse().unwrap();
-        assert_eq!(
-            (f.kind, f.at),
-            (FaultKind::PodKill, Duration::from_secs(90))
-        );
-        assert_eq!(f.to_string(), "pod-kill@90s");
-        let f: TimedFault = serde_json::from_str("\"oom@2s\"").unwrap();
-        assert_eq!(f.kind, FaultKind::Oom);
-        assert!(
-            "pod-kill"
-                .parse::<TimedFault>()
-                .unwrap_err()
-                .contains("KIND@TIME")
-        );
-        assert!(
-            "reboot@1s"
-                .parse::<TimedFault>()
-                .unwrap_err()
-                .contains("rollout")
-        );
-        assert!(
-            "oom@soon"
-                .parse::<TimedFault>()
-                .unwrap_err()
-                .contains("duration")
-        );
-        let s = SimSettings {
-            time_scale: 0.1,
-            faults: Faults {
-                during: vec![f],
-                ..Faults::default()
-            },
-            ..SimSettings::default()
-        };
-        let named = s.named();
-        assert_eq!(named.last().unwrap().value, "oom at 2 s (runs as 0.20 s)");
     }
 
     #[test]

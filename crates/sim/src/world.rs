@@ -12,7 +12,6 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
 use rand::Rng;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -52,23 +51,6 @@ pub struct World {
     pod_ips: AtomicU32,
     /// The first pods are already running when the cluster starts (deployed before).
     warm: AtomicBool,
-    /// Each running kubelet's line for faults that strike its container.
-    pub(super) blows: Mutex<HashMap<String, mpsc::UnboundedSender<Blow>>>,
-    /// What the faults did, in order.
-    pub faults_done: Mutex<Vec<super::faults::FaultDone>>,
-    /// A rollout is replacing the pods: the Deployment controller leaves their number alone.
-    pub(super) rolling: AtomicBool,
-    /// The ReplicaSet new pods belong to (a rollout makes a new one).
-    pub(super) replica_set: Mutex<String>,
-}
-
-/// A fault striking a pod's container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Blow {
-    /// The pod dies without grace (its object is removed at once).
-    Kill,
-    /// The container is OOMKilled and restarts in place.
-    Oom,
 }
 
 impl World {
@@ -77,6 +59,7 @@ impl World {
         Self {
             store,
             settings,
+            names,
             endpoints: Endpoints::default(),
             model,
             stop: CancellationToken::new(),
@@ -86,11 +69,6 @@ impl World {
             crashes_left: AtomicU32::new(crashes),
             pod_ips: AtomicU32::new(10),
             warm: AtomicBool::new(true),
-            blows: Mutex::default(),
-            faults_done: Mutex::default(),
-            rolling: AtomicBool::new(false),
-            replica_set: Mutex::new(objects::replica_set_name(&names)),
-            names,
         }
     }
 
@@ -160,11 +138,9 @@ fn reconcile(world: &Arc<World>) {
         .iter()
         .filter(|p| p.metadata.deletion_timestamp.is_none())
         .collect();
-    let rs_name = world.replica_set_name();
+    let rs_name = objects::replica_set_name(names);
     let rs = ("apps/v1", "ReplicaSet", rs_name.as_str());
-    if world.rolling.load(Ordering::Relaxed) {
-        // The rollout creates and deletes the pods itself.
-    } else if live.len() < desired {
+    if live.len() < desired {
         let from = live.len();
         world.event(
             ("apps/v1", "Deployment", &names.deployment),
@@ -295,9 +271,9 @@ fn random_suffix() -> String {
 }
 
 /// A new pod and its kubelet; a `warm` one was created a start-up ago and is Ready now.
-pub(super) fn create_pod(world: &Arc<World>, warm: bool) {
+fn create_pod(world: &Arc<World>, warm: bool) {
     let names = &world.names;
-    let rs_name = world.replica_set_name();
+    let rs_name = objects::replica_set_name(names);
     let rs_uid = world
         .store
         .get(REPLICASETS, NAMESPACE, &rs_name)
@@ -330,28 +306,7 @@ pub(super) fn create_pod(world: &Arc<World>, warm: bool) {
         .crashes_left
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
         .is_ok();
-    let (blow, blows) = mpsc::unbounded_channel();
-    world
-        .blows
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(name.clone(), blow);
-    let life = Life {
-        created,
-        crash,
-        terminate: token,
-        blows,
-    };
-    tokio::spawn(kubelet(world.clone(), name, life));
-}
-
-/// What a pod's kubelet is given: when the pod was created, whether its container crashes,
-/// and how it is told to end (deleted) or struck (faults).
-struct Life {
-    created: (Instant, Timestamp),
-    crash: bool,
-    terminate: CancellationToken,
-    blows: mpsc::UnboundedReceiver<Blow>,
+    tokio::spawn(kubelet(world.clone(), name, created, crash, token));
 }
 
 /// Marks a pod terminating: out of the endpoints at once, its kubelet ends it.
@@ -375,13 +330,13 @@ pub fn delete_pod(world: &World, name: &str) {
 /// One pod's life: scheduled, started (its container serving), Ready, each at its setting's
 /// delay after the pod's creation (and stamped with that time); then, once deleted,
 /// terminating for the settings' time before it is gone.
-async fn kubelet(world: Arc<World>, name: String, life: Life) {
-    let Life {
-        created,
-        crash,
-        terminate,
-        mut blows,
-    } = life;
+async fn kubelet(
+    world: Arc<World>,
+    name: String,
+    created: (Instant, Timestamp),
+    crash: bool,
+    terminate: CancellationToken,
+) {
     let s = world.settings.clone();
     let pod = ("v1", "Pod", name.as_str());
     let at = |d: Duration| created.0 + s.scaled(d);
@@ -437,7 +392,21 @@ async fn kubelet(world: Arc<World>, name: String, life: Life) {
             p["status"]["podIP"] = json!(format!("10.64.0.{ip}"));
             p["status"]["hostIP"] = json!("10.128.0.2");
         });
-        world.container_started(&name, load);
+        for (reason, message) in [
+            (
+                "Pulled",
+                "Container image \"iris-lab:0.1.0\" already present on machine",
+            ),
+            ("Created", "Created container iris-api-container"),
+            ("Started", "Started container iris-api-container"),
+        ] {
+            world.event(pod, "Normal", reason, message, "kubelet");
+        }
+        world
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.clone(), load);
         tokio::time::sleep_until(at(s.ready_after)).await;
         world.update_pod(&name, |p| {
             let t = stamp(s.ready_after);
@@ -455,26 +424,12 @@ async fn kubelet(world: Arc<World>, name: String, life: Life) {
         () = terminate.cancelled() => None,
         () = world.stop.cancelled() => return,
     };
-    // Serve until deleted (a crashed pod waits the same way); faults strike meanwhile.
-    let mut running = running;
-    loop {
-        tokio::select! {
-            () = terminate.cancelled() => break,
-            () = world.stop.cancelled() => {
-                if let Some(r) = running { r.stop().await; }
-                return;
-            }
-            Some(blow) = blows.recv() => match blow {
-                Blow::Kill => {
-                    if let Some(r) = running.take() { r.kill(); }
-                    world.forget(&name);
-                    return;
-                }
-                Blow::Oom => {
-                    if let Some(r) = running.take() { r.kill(); }
-                    running = super::faults::restart_after_oom(&world, &name).await;
-                }
-            },
+    // Serve until deleted (a crashed pod waits the same way).
+    tokio::select! {
+        () = terminate.cancelled() => {}
+        () = world.stop.cancelled() => {
+            if let Some(r) = running { r.stop().await; }
+            return;
         }
     }
     world.endpoints.remove(&name);
@@ -492,7 +447,13 @@ async fn kubelet(world: Arc<World>, name: String, life: Life) {
     if let Some(r) = running {
         r.stop().await;
     }
-    world.forget(&name);
+    world
+        .running
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&name);
+    world.store.delete(PODS, NAMESPACE, &name);
+    world.store.delete(POD_METRICS, NAMESPACE, &name);
 }
 
 /// A pod whose container keeps exiting: Running, not Ready, CrashLoopBackOff.
@@ -567,56 +528,6 @@ pub async fn metrics_server(world: Arc<World>) {
 }
 
 impl World {
-    /// A pod's container started (again): the kubelet's Events, and its load for
-    /// metrics-server.
-    pub(super) fn container_started(&self, name: &str, load: Arc<PodLoad>) {
-        for (reason, message) in [
-            (
-                "Pulled",
-                "Container image \"iris-lab:0.1.0\" already present on machine",
-            ),
-            ("Created", "Created container iris-api-container"),
-            ("Started", "Started container iris-api-container"),
-        ] {
-            self.event(("v1", "Pod", name), "Normal", reason, message, "kubelet");
-        }
-        self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_string(), load);
-    }
-
-    /// The ReplicaSet new pods belong to.
-    pub(super) fn replica_set_name(&self) -> String {
-        self.replica_set
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// A pod is gone: its object, metrics and kubelet's lines.
-    pub(super) fn forget(&self, name: &str) {
-        self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(name);
-        self.blows
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(name);
-        self.terminate
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(name);
-        self.store.delete(PODS, NAMESPACE, name);
-        self.store.delete(POD_METRICS, NAMESPACE, name);
-    }
-
-    /// Changes a pod in place (for faults); false when it is gone.
-    pub(super) fn change_pod(&self, name: &str, change: impl FnOnce(&mut Value)) -> bool {
-        self.update_pod(name, change)
-    }
-
     /// Whether a pod's kubelet is still starting it or serving.
     pub fn is_live(&self, name: &str) -> bool {
         !self.pod_is_terminating(name)

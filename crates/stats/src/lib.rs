@@ -24,9 +24,8 @@ pub use entry::{
 use iris_api::Failure;
 use iris_loadgen::{Event, OpenModel, Ramp, Sample, SwarmChange};
 use iris_record::{
-    EndpointRecord, EndpointSecond, FailureRecord, Percentile, PhasesRecord, ReasonCount,
-    SAMPLED_KEPT, SampledRequest, ServerTimings, SlowTrace, SlowestRecord, SteadyState,
-    TimelinePoint,
+    EndpointRecord, EndpointSecond, FailureRecord, Percentile, PhasesRecord, SAMPLED_KEPT,
+    SampledRequest, ServerTimings, SlowTrace, SlowestRecord, SteadyState, TimelinePoint,
 };
 
 /// How many slowest requests are kept per endpoint.
@@ -125,8 +124,6 @@ pub struct Collector {
     window: Window,
     windows: Vec<Window>,
     failures: BTreeMap<(usize, Failure), FailureCount>,
-    /// The current second's failures by reason.
-    second_failures: BTreeMap<Failure, u64>,
     /// Where requests' time went, per endpoint; also the server's reported timings (its
     /// `server` and `model` histograms), which [`Collector::server_timings`] adds up.
     phases: phases::PhaseStats,
@@ -172,7 +169,6 @@ impl Collector {
             window: Window::default(),
             windows: vec![Window::default(); n],
             failures: BTreeMap::new(),
-            second_failures: BTreeMap::new(),
             phases: phases::PhaseStats::new(n),
             users: 0,
             target_users,
@@ -281,7 +277,6 @@ impl Collector {
             s.outcome.as_ref().ok().copied().flatten(),
         );
         if let Err(failure) = s.outcome {
-            *self.second_failures.entry(failure.clone()).or_default() += 1;
             let now = Timestamp::now();
             self.failures
                 .entry((s.endpoint, failure))
@@ -346,10 +341,6 @@ impl Collector {
                 .as_mut()
                 .map(|a| a.close_second(elapsed.as_secs_f64())),
             endpoints: self.close_endpoint_seconds(),
-            failure_reasons: std::mem::take(&mut self.second_failures)
-                .into_iter()
-                .map(|(reason, count)| ReasonCount { reason, count })
-                .collect(),
             extensions: BTreeMap::new(),
         };
         self.last_second_max_us = self.second.max_us();

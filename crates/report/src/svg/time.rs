@@ -51,8 +51,6 @@ pub struct Marker {
 pub enum MarkerKind {
     Scaling,
     Ready,
-    /// A cluster event that may cost the client failures (a pod killed, deleted, restarted).
-    Fault,
 }
 
 impl MarkerKind {
@@ -60,7 +58,6 @@ impl MarkerKind {
         match self {
             Self::Scaling => "mark scale",
             Self::Ready => "mark ready",
-            Self::Fault => "mark fault",
         }
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{MergeError, add_encoded, ms_to_us};
 use crate::{Snapshot, WINDOW_SECS, new_histogram, percentile_ms, window_percentiles};
-use iris_record::{Percentile, ReasonCount, SecondPhases, TimelinePoint};
+use iris_record::{Percentile, SecondPhases, TimelinePoint};
 
 /// One closed second of one worker: its timeline point and the histogram of that second.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,8 +59,6 @@ struct SecondSum {
     time: Option<jiff::Timestamp>,
     phases: Vec<(SecondPhases, u64)>,
     arrivals: Vec<iris_record::shape::ArrivalSecond>,
-    /// The workers' failures of the second, by reason.
-    failure_reasons: Vec<ReasonCount>,
 }
 
 /// The run's totals so far, over all workers.
@@ -185,7 +183,6 @@ impl LiveMerge {
             arrivals: super::arrivals::merge_second(&second.arrivals.iter().collect::<Vec<_>>()),
             // Workers send the second's histogram of all requests only.
             endpoints: Vec::new(),
-            failure_reasons: second.failure_reasons,
             extensions: BTreeMap::new(),
         };
         self.last = Some(point.clone());
@@ -206,7 +203,6 @@ impl LiveMerge {
             time: None,
             phases: Vec::new(),
             arrivals: Vec::new(),
-            failure_reasons: Vec::new(),
         };
         for (w, part) in parts.into_iter().enumerate() {
             let Some(part) = part else { continue };
@@ -225,16 +221,6 @@ impl LiveMerge {
             sum.failures += p.failures;
             sum.rps += p.rps;
             sum.failures_per_s += p.failures_per_s;
-            for r in &p.failure_reasons {
-                match sum
-                    .failure_reasons
-                    .iter_mut()
-                    .find(|s| s.reason == r.reason)
-                {
-                    Some(s) => s.count += r.count,
-                    None => sum.failure_reasons.push(r.clone()),
-                }
-            }
             sum.time = sum.time.max(Some(p.time));
             self.closed[w] = Some(part.point);
         }
