@@ -110,6 +110,9 @@ impl Sim {
         let store = Store::new();
         seed(&store, &settings, &names, front.port());
         let world = Arc::new(World::new(store, settings, names, model));
+        // The first pods, already Ready, and the Deployment's status saying so, before the API
+        // answers anyone: `verify` right after start sees a deployed app, as on a real cluster.
+        world::reconcile(&world);
         let mut tasks = JoinSet::new();
         let w = world.clone();
         tasks.spawn(async move {

@@ -127,7 +127,7 @@ pub async fn deployment_controller(world: Arc<World>) {
     }
 }
 
-fn reconcile(world: &Arc<World>) {
+pub fn reconcile(world: &Arc<World>) {
     let names = &world.names;
     let Some(deployment) = world.store.get(DEPLOYMENTS, NAMESPACE, &names.deployment) else {
         return;
