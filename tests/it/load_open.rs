@@ -101,8 +101,11 @@ async fn in_queue_mode_a_stall_drops_nothing_and_the_queue_shows_in_the_correcte
     );
 }
 
+// 3,000 rather than 5,000: on this 2-core machine the debug `serve` answers about 4,400
+// health checks a second alone (3,900 with the whole suite beside it), and the test is of the
+// schedule, not of the server's capacity (bench/ measures 5,000 and 20,000 on a release build).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn arrivals_keep_5000_per_second_within_1_percent_against_serve() {
+async fn arrivals_keep_3000_per_second_within_1_percent_against_serve() {
     let serve = support::ServeProcess::start();
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(
@@ -114,20 +117,20 @@ async fn arrivals_keep_5000_per_second_within_1_percent_against_serve() {
     );
     opts.plan.load.class = health_only();
     // A queue rather than drops: on a busy machine the engine still sends each arrival.
-    opts.plan.load.open = open(5000.0, 200, true);
+    opts.plan.load.open = open(3000.0, 200, true);
     let result = load::run(&opts.plan, &opts.site, &mut Recorder::default())
         .await
         .unwrap();
     let r = &result.record;
     let a = r.arrivals.as_ref().unwrap();
-    assert_eq!(a.intended, 50_000, "{a:?}");
+    assert_eq!(a.intended, 30_000, "{a:?}");
     assert_eq!(a.dropped, 0, "{a:?}");
     let sent = a.sent as f64;
     assert!(
-        (sent - 50_000.0).abs() <= 500.0,
-        "sent {sent} of 50,000 arrivals"
+        (sent - 30_000.0).abs() <= 300.0,
+        "sent {sent} of 30,000 arrivals"
     );
-    // The schedule made 5,000 due in each whole second, and the seconds add up to the whole
+    // The schedule made 3,000 due in each whole second, and the seconds add up to the whole
     // schedule. A second is closed by the ticker, which runs late by a few milliseconds when
     // the runtime is busy (Delay): what one second loses the next one gains, so each is checked
     // to 2% (20 ms of tick jitter) and their sum exactly.
@@ -136,7 +139,7 @@ async fn arrivals_keep_5000_per_second_within_1_percent_against_serve() {
         let intended = p.arrivals.as_ref().unwrap().intended;
         total += intended;
         assert!(
-            (intended - 5000.0).abs() <= 100.0,
+            (intended - 3000.0).abs() <= 60.0,
             "second {}: {intended}",
             p.t
         );
@@ -146,8 +149,8 @@ async fn arrivals_keep_5000_per_second_within_1_percent_against_serve() {
         .iter()
         .map(|p| p.arrivals.as_ref().unwrap().intended)
         .sum();
-    assert!((all - 50_000.0).abs() < 1.0, "the seconds intended {all}");
-    assert!(total > 49_000.0, "seconds 1-10 intended {total}");
+    assert!((all - 30_000.0).abs() < 1.0, "the seconds intended {all}");
+    assert!(total > 29_400.0, "seconds 1-10 intended {total}");
     assert_eq!(r.aggregate.failures, 0, "{:?}", r.failures);
 }
 
