@@ -27,7 +27,7 @@
 //! Driving it step by step (a simulated cluster, a replay):
 //!
 //! ```
-//! use iris_lab::hpa::{Autoscaler, ControllerSettings, PodView, Phase, Readiness, Spec, Usage};
+//! use iris_hpa::{Autoscaler, ControllerSettings, PodView, Phase, Readiness, Spec, Usage};
 //! # use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerSpec;
 //! # let k8s_spec: HorizontalPodAutoscalerSpec = serde_json::from_value(serde_json::json!({
 //! #     "scaleTargetRef": {"kind": "Deployment", "name": "iris"}, "minReplicas": 2,

@@ -41,8 +41,8 @@ pub const DEFAULT_MAX_IN_FLIGHT: u32 = 500;
 ///
 /// ```
 /// use std::time::Duration;
-/// use iris_lab::loadgen::UserClass;
-/// use iris_lab::pipeline::plan::{RunMode, RunPlan};
+/// use iris_loadgen::UserClass;
+/// use iris_pipeline::plan::{RunMode, RunPlan};
 ///
 /// let plan = RunPlan::builder(UserClass::builtin("HighLoadUser").unwrap())
 ///     .users(300)
